@@ -1,0 +1,99 @@
+// Package config reads Kudos's settings from KUDOS_* environment variables. Only cmd/ reads the environment.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the server's settings (DESIGN.md, "Processes").
+type Config struct {
+	Addr           string   // KUDOS_ADDR, default ":8080"
+	PublicURL      string   // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
+	RedisURL       string   // KUDOS_REDIS_URL; empty: in-memory state, single node
+	KafkaBrokers   []string // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
+	KafkaEmbedded  bool     // true when KUDOS_KAFKA_BROKERS is empty
+	KafkaDisabled  bool     // true when KUDOS_KAFKA_BROKERS is "none"
+	DevBrokerAddr  string   // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
+	KafkaTopic     string   // KUDOS_KAFKA_TOPIC, default "kudos.events"
+	SpoolDir       string   // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
+	TokenSecret    string   // KUDOS_TOKEN_SECRET; empty: development mode
+	AllowedOrigins []string // KUDOS_ALLOWED_ORIGINS, comma separated
+	RulesPath      string   // KUDOS_RULES
+	Node           string   // KUDOS_NODE, default the host name
+	LogLevel       string   // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+}
+
+// DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
+func (c Config) DevMode() bool { return c.TokenSecret == "" }
+
+// FromEnv reads the configuration from getenv (os.Getenv in main; a map in tests).
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:          or(getenv("KUDOS_ADDR"), ":8080"),
+		PublicURL:     getenv("KUDOS_PUBLIC_URL"),
+		RedisURL:      getenv("KUDOS_REDIS_URL"),
+		DevBrokerAddr: or(getenv("KUDOS_DEV_BROKER_ADDR"), "127.0.0.1:9092"),
+		KafkaTopic:    or(getenv("KUDOS_KAFKA_TOPIC"), "kudos.events"),
+		SpoolDir:      getenv("KUDOS_SPOOL_DIR"),
+		TokenSecret:   getenv("KUDOS_TOKEN_SECRET"),
+		RulesPath:     getenv("KUDOS_RULES"),
+		Node:          getenv("KUDOS_NODE"),
+		LogLevel:      or(getenv("KUDOS_LOG_LEVEL"), "info"),
+	}
+	switch b := strings.TrimSpace(getenv("KUDOS_KAFKA_BROKERS")); b {
+	case "":
+		c.KafkaEmbedded = true
+		c.KafkaBrokers = []string{c.DevBrokerAddr}
+	case "none":
+		c.KafkaDisabled = true
+	default:
+		c.KafkaBrokers = splitList(b)
+	}
+	c.AllowedOrigins = splitList(getenv("KUDOS_ALLOWED_ORIGINS"))
+	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
+		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")
+	}
+	if c.Node == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "local"
+		}
+		c.Node = h
+	}
+	if c.SpoolDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		c.SpoolDir = filepath.Join(base, "kudos", "spool")
+	}
+	if c.PublicURL == "" {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "127.0.0.1" + host
+		}
+		c.PublicURL = "http://" + host
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

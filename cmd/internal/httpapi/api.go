@@ -1,0 +1,167 @@
+// Package httpapi is Kudos's HTTP face: echo, middleware, token checks, the REST handlers of /api/v1, the one
+// mapping from errors to problem bodies, the WebSocket entry point and the embedded pages.
+package httpapi
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/static"
+	"github.com/kudos-live/kudos/stream"
+)
+
+// Config wires the API to the rest of the server.
+type Config struct {
+	Service  *engagement.Service
+	Registry *stream.Registry
+	Tokens   *Tokens
+	// DevMode allows guest tokens (POST /api/v1/tokens/guest).
+	DevMode bool
+	// AllowedOrigins are the browser origins allowed by CORS besides the server's own.
+	AllowedOrigins []string
+	// Gatherer serves /metrics. Default prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the server can take traffic (/readyz); nil means always ready.
+	Ready func(ctx context.Context) error
+	// MaxBodyBytes bounds request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// API holds the handlers.
+type API struct {
+	cfg    Config
+	svc    *engagement.Service
+	reg    *stream.Registry
+	tokens *Tokens
+	log    *slog.Logger
+}
+
+// routeSets are route groups registered by the files that define them (host tools, loyalty…).
+var routeSets []func(a *API, g *echo.Group)
+
+// New returns the echo server with every route mounted.
+func New(cfg Config) *echo.Echo {
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &API{cfg: cfg, svc: cfg.Service, reg: cfg.Registry, tokens: cfg.Tokens, log: cfg.Logger}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.errorHandler
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "no-referrer",
+		ContentSecurityPolicy: "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+	}))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", a.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	e.GET("/ws/streams/:id", a.websocket)
+
+	pages, _ := fs.Sub(static.FS, ".")
+	e.GET("/", pageHandler(pages, "index.html"))
+	e.GET("/host", pageHandler(pages, "host.html"))
+	e.GET("/assets/*", echo.WrapHandler(http.FileServerFS(pages)))
+
+	g := e.Group("/api/v1", a.limitBody, middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins: cfg.AllowedOrigins,
+		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
+		AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		MaxAge:       600,
+	}))
+	g.POST("/tokens/guest", a.guestToken)
+	g.POST("/streams", a.createStream, a.auth)
+	g.GET("/streams/:id", a.getStream)
+	g.PATCH("/streams/:id", a.updateStream, a.auth)
+	g.POST("/streams/:id/end", a.endStream, a.auth)
+	g.POST("/streams/:id/moderation", a.moderate, a.auth)
+	g.GET("/streams/:id/moderation", a.getModeration, a.auth)
+	for _, rs := range routeSets {
+		rs(a, g)
+	}
+	return e
+}
+
+func pageHandler(pages fs.FS, name string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := fs.ReadFile(pages, name)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.HTMLBlob(http.StatusOK, b)
+	}
+}
+
+func (a *API) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, a.cfg.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+const actorKey = "kudos.actor"
+
+// auth requires a valid bearer token and stores the actor for the handler.
+func (a *API) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return engagement.Errorf(engagement.CodeUnauthorized, "an Authorization: Bearer token is required")
+		}
+		actor, err := a.tokens.Verify(tok)
+		if err != nil {
+			return err
+		}
+		c.Set(actorKey, actor)
+		return next(c)
+	}
+}
+
+// actorOf returns the actor stored by auth.
+func actorOf(c echo.Context) engagement.Actor {
+	act, _ := c.Get(actorKey).(engagement.Actor)
+	return act
+}
+
+func (a *API) readyz(c echo.Context) error {
+	if a.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := a.cfg.Ready(ctx); err != nil {
+			return engagement.Errorf(engagement.CodeUnavailable, "not ready: %v", err)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// deliver sends an outcome to the stream's sockets; a failure is logged (the action itself succeeded).
+func (a *API) deliver(c echo.Context, out engagement.Outcome) {
+	if err := a.reg.Deliver(c.Request().Context(), out); err != nil {
+		a.log.Error("deliver outcome", "stream", out.Stream, "err", err)
+	}
+}

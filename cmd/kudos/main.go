@@ -1,0 +1,186 @@
+// Command kudos is the Kudos server: live-stream engagement over WebSocket, the host API, loyalty points
+// and events to Kafka. With no configuration it runs on embedded defaults (in-memory state, an embedded
+// development Kafka broker, development tokens). `kudos token` mints tokens for operators and scripts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kudos-live/kudos/cmd/internal/config"
+	"github.com/kudos-live/kudos/cmd/internal/httpapi"
+	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/stream"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kudos:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return mintToken(args[1:], getenv, stdout)
+	}
+	fs := flag.NewFlagSet("kudos", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "listen address (overrides KUDOS_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.Addr = *addr
+	}
+	log := newLogger(cfg.LogLevel, stderr)
+	return serve(ctx, cfg, log)
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// mintToken implements `kudos token --role host --stream ID`: a token signed with KUDOS_TOKEN_SECRET.
+func mintToken(args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("kudos token", flag.ContinueOnError)
+	role := fs.String("role", engagement.RoleViewer, "viewer, host, service or admin")
+	user := fs.String("user", "", "user id (sub); default <role>-1")
+	name := fs.String("name", "", "display name")
+	streamID := fs.String("stream", "", "stream a host token is limited to")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := getenv("KUDOS_TOKEN_SECRET")
+	if secret == "" {
+		return errors.New("KUDOS_TOKEN_SECRET is not set: tokens of a development server die with it; set the same secret for the server and this command")
+	}
+	tokens, err := httpapi.NewTokens([]byte(secret))
+	if err != nil {
+		return err
+	}
+	if *user == "" {
+		*user = *role + "-1"
+	}
+	tok, _, err := tokens.Mint(*user, *name, *role, *streamID, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+// serve runs the server until ctx ends, then shuts down in order: HTTP, sockets (1001), events, state.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	secret := []byte(cfg.TokenSecret)
+	if cfg.DevMode() {
+		secret = httpapi.RandomSecret()
+		log.Warn("DEVELOPMENT MODE: KUDOS_TOKEN_SECRET is not set; using a random secret for this process and issuing guest viewer tokens at POST /api/v1/tokens/guest")
+	}
+	tokens, err := httpapi.NewTokens(secret)
+	if err != nil {
+		return err
+	}
+
+	parts, err := buildBackends(ctx, cfg, log, promReg)
+	if err != nil {
+		return err
+	}
+	defer parts.close(log)
+
+	svc := engagement.New(engagement.Config{Node: cfg.Node, Logger: log}, parts.store, parts.sink)
+	reg := stream.NewRegistry(stream.Config{
+		Node:           cfg.Node,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Fanout:         parts.fanout,
+		Presence:       parts.presence,
+		Metrics:        stream.NewMetrics(promReg),
+		Logger:         log,
+	}, svc)
+
+	e := httpapi.New(httpapi.Config{
+		Service:        svc,
+		Registry:       reg,
+		Tokens:         tokens,
+		DevMode:        cfg.DevMode(),
+		AllowedOrigins: cfg.AllowedOrigins,
+		Gatherer:       promReg,
+		Ready:          parts.ready,
+		Logger:         log,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("kudos listening", "addr", ln.Addr().String(), "node", cfg.Node)
+
+	if cfg.DevMode() {
+		if err := startDemo(ctx, cfg, svc, tokens, log); err != nil {
+			log.Error("start demo stream", "err", err)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	if err := reg.Shutdown(sctx); err != nil {
+		log.Error("socket shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// startDemo creates the development `demo` stream and logs a viewer URL and a host panel URL.
+func startDemo(ctx context.Context, cfg config.Config, svc *engagement.Service, tokens *httpapi.Tokens, log *slog.Logger) error {
+	const demo = "demo"
+	admin := engagement.Actor{User: "host-demo", Name: "Demo Host", Role: engagement.RoleHost, Stream: demo}
+	if _, err := svc.CreateStream(ctx, admin, engagement.StreamSpec{ID: demo, Title: "Kudos demo live: spring collection"}); err != nil && engagement.CodeOf(err) != engagement.CodeDuplicate {
+		return err
+	}
+	tok, _, err := tokens.Mint(admin.User, admin.Name, engagement.RoleHost, demo, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	log.Info("demo stream ready", "viewer_url", cfg.PublicURL+"/?stream="+demo)
+	log.Info("host panel (this URL carries a host token; keep it private)", "host_url", cfg.PublicURL+"/host?stream="+demo+"&token="+tok)
+	return nil
+}

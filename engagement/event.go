@@ -1,0 +1,102 @@
+package engagement
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// EventTypePrefix starts every event type on the wire: "kudos." + noun + "." + verb.
+const EventTypePrefix = "kudos."
+
+// Event types of the contract in DESIGN.md ("Events"). Each has a JSON Schema under docs/events/.
+const (
+	EventStreamStarted      = "kudos.stream.started"
+	EventStreamEnded        = "kudos.stream.ended"
+	EventViewerJoined       = "kudos.viewer.joined"
+	EventViewerLeft         = "kudos.viewer.left"
+	EventCommentPosted      = "kudos.comment.posted"
+	EventCommentRemoved     = "kudos.comment.removed"
+	EventLikeSent           = "kudos.like.sent"
+	EventPollOpened         = "kudos.poll.opened"
+	EventPollVoted          = "kudos.poll.voted"
+	EventPollClosed         = "kudos.poll.closed"
+	EventQuizQuestion       = "kudos.quiz.question"
+	EventQuizAnswered       = "kudos.quiz.answered"
+	EventQuizRevealed       = "kudos.quiz.revealed"
+	EventFeedbackGiven      = "kudos.feedback.given"
+	EventCouponDropped      = "kudos.coupon.dropped"
+	EventCouponClaimed      = "kudos.coupon.claimed"
+	EventDrawEntered        = "kudos.draw.entered"
+	EventDrawWon            = "kudos.draw.won"
+	EventPurchaseRecorded   = "kudos.purchase.recorded"
+	EventPointsAwarded      = "kudos.points.awarded"
+	EventPointsCapped       = "kudos.points.capped"
+	EventPointsRedeemed     = "kudos.points.redeemed"
+	EventTierChanged        = "kudos.tier.changed"
+	EventQuestionAsked      = "kudos.question.asked"
+	EventQuestionUpvoted    = "kudos.question.upvoted"
+	EventQuestionAnswered   = "kudos.question.answered"
+	EventNotificationSent   = "kudos.notification.sent"
+	EventNotificationCapped = "kudos.notification.capped"
+)
+
+// Event is one CloudEvents 1.0 event in structured JSON mode, with the Kudos extensions
+// userid and variant (the user's A/B arm). Consumers dedupe by ID; the Kafka key is UserID.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            time.Time       `json:"time"`
+	Subject         string          `json:"subject,omitempty"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+	UserID          string          `json:"userid,omitempty"`
+	Variant         string          `json:"variant,omitempty"`
+}
+
+// Key is the Kafka message key: the user id, so that one user's events keep their order.
+// Events with no user (stream.started) are keyed by their subject.
+func (e Event) Key() string {
+	if e.UserID != "" {
+		return e.UserID
+	}
+	return e.Subject
+}
+
+var (
+	entropyMu sync.Mutex
+	entropy   = ulid.Monotonic(rand.Reader, 0)
+)
+
+// NewEventID returns a ULID: sortable by time, unique across nodes.
+func NewEventID(t time.Time) string {
+	entropyMu.Lock()
+	defer entropyMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(t), entropy).String()
+}
+
+// NewEvent builds an event of type typ about stream subject for user, with data marshalled as JSON.
+// source is "kudos/<node>".
+func NewEvent(source, typ, subject, user, variant string, at time.Time, data any) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		SpecVersion:     "1.0",
+		ID:              NewEventID(at),
+		Source:          source,
+		Type:            typ,
+		Time:            at.UTC(),
+		Subject:         subject,
+		DataContentType: "application/json",
+		Data:            raw,
+		UserID:          user,
+		Variant:         variant,
+	}, nil
+}

@@ -1,0 +1,135 @@
+// Package engagement is what viewers and hosts do on a live stream: comments and moderation, likes, polls,
+// quizzes, feedback, coupon drops, lucky draws and product Q&A; the scorer that turns interactions into
+// loyalty points; and the event contract (CloudEvents) with the Sink that carries it downstream.
+//
+// It knows no sockets: every action returns an Outcome (frames to broadcast, frames for single users) that
+// package stream delivers. Shared state lives behind Store (memory or Redis).
+package engagement
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Frame is one server→client envelope before encoding: {"type": Type, "data": Data}.
+type Frame struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// Direct is a frame for one user's sockets only (their points, a notification).
+type Direct struct {
+	User  string
+	Frame Frame
+}
+
+// Outcome is what an accepted action produced for the room. Package stream delivers it on every node.
+type Outcome struct {
+	Stream string
+	// Broadcast goes to every socket of the stream.
+	Broadcast []Frame
+	// Hosts goes to the host and admin sockets of the stream only.
+	Hosts []Frame
+	// Direct goes to particular users.
+	Direct []Direct
+	// Delay holds Broadcast back so that it appears with the (delayed) video; see Stream.VideoDelayMS.
+	Delay time.Duration
+	// Reply holds extra fields for the ack of the frame that caused the outcome.
+	Reply map[string]any
+}
+
+// Empty reports whether there is nothing to deliver.
+func (o Outcome) Empty() bool { return len(o.Broadcast) == 0 && len(o.Hosts) == 0 && len(o.Direct) == 0 }
+
+// Merge appends other's frames to o (same stream).
+func (o *Outcome) Merge(other Outcome) {
+	o.Broadcast = append(o.Broadcast, other.Broadcast...)
+	o.Hosts = append(o.Hosts, other.Hosts...)
+	o.Direct = append(o.Direct, other.Direct...)
+	for k, v := range other.Reply {
+		if o.Reply == nil {
+			o.Reply = map[string]any{}
+		}
+		o.Reply[k] = v
+	}
+}
+
+// Config configures a Service. The zero value works: every field has a documented default.
+type Config struct {
+	// Node names this server in event sources ("kudos/<node>"). Default "local".
+	Node string
+	// RecentComments is how many comments a late joiner receives. Default 50.
+	RecentComments int
+	// CommentRate and CommentBurst limit each user's comments per stream on this node. Default 1/s, burst 5.
+	CommentRate  rate.Limit
+	CommentBurst int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) applyDefaults() {
+	if c.Node == "" {
+		c.Node = "local"
+	}
+	if c.RecentComments <= 0 {
+		c.RecentComments = 50
+	}
+	if c.CommentRate <= 0 {
+		c.CommentRate = 1
+	}
+	if c.CommentBurst <= 0 {
+		c.CommentBurst = 5
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Service runs the interactions of every stream. It is safe for concurrent use by many connections.
+type Service struct {
+	cfg   Config
+	store Store
+	sink  Sink
+	log   *slog.Logger
+
+	limMu    sync.Mutex
+	limiters map[string]*rate.Limiter // stream+"\x00"+user → comment limiter
+
+	likes *likeMeter
+}
+
+// New returns a Service over store, publishing events to sink.
+func New(cfg Config, store Store, sink Sink) *Service {
+	cfg.applyDefaults()
+	return &Service{
+		cfg:      cfg,
+		store:    store,
+		sink:     sink,
+		log:      cfg.Logger,
+		limiters: map[string]*rate.Limiter{},
+		likes:    newLikeMeter(),
+	}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+// emit publishes one event. A failure is logged and counted, never returned: the interaction was already
+// applied, and the sink's spool is the place that guarantees delivery.
+func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) {
+	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, "", s.now(), data)
+	if err == nil {
+		err = s.sink.Publish(ctx, ev)
+	}
+	if err != nil {
+		s.log.Error("publish event", "type", typ, "stream", stream, "user", user, "err", err)
+	}
+}

@@ -1,0 +1,45 @@
+package engagement
+
+import (
+	"context"
+	"sync"
+)
+
+// Sink receives the events of accepted interactions.
+//
+// Contract: when Publish returns nil the event is durable (for the Kafka sink: in the fsynced spool) and will
+// reach the topic at least once, in Publish order for events of the same key. Publish is safe for concurrent
+// use. Close flushes what is pending and releases resources; Publish after Close returns an error.
+type Sink interface {
+	Publish(ctx context.Context, events ...Event) error
+	Close() error
+}
+
+// MemorySink keeps events in memory; for tests and for running without any event destination.
+type MemorySink struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+var _ Sink = (*MemorySink)(nil)
+
+// NewMemorySink returns an empty MemorySink.
+func NewMemorySink() *MemorySink { return &MemorySink{} }
+
+// Publish appends events.
+func (m *MemorySink) Publish(_ context.Context, events ...Event) error {
+	m.mu.Lock()
+	m.events = append(m.events, events...)
+	m.mu.Unlock()
+	return nil
+}
+
+// Close does nothing.
+func (m *MemorySink) Close() error { return nil }
+
+// Events returns a copy of what was published so far.
+func (m *MemorySink) Events() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Event(nil), m.events...)
+}

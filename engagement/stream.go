@@ -1,0 +1,157 @@
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Stream statuses.
+const (
+	StatusLive  = "live"
+	StatusEnded = "ended"
+)
+
+// Stream is one live show.
+type Stream struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Host      string    `json:"host"`
+	Status    string    `json:"status"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// VideoDelayMS is how far the video viewers watch lags the host; interactions open that much later.
+	VideoDelayMS int64 `json:"video_delay_ms"`
+}
+
+// Live reports whether the stream accepts interactions.
+func (s Stream) Live() bool { return s.Status == StatusLive }
+
+// StreamSpec is what a host gives to create or change a stream.
+type StreamSpec struct {
+	ID           string `json:"id"`
+	Title        string `json:"title"`
+	VideoDelayMS *int64 `json:"video_delay_ms"`
+}
+
+// maxVideoDelay bounds video_delay_ms: players buffer seconds, not minutes.
+const maxVideoDelay = 60 * time.Second
+
+var streamIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidStreamID reports whether id can name a stream (it appears in URLs and Redis keys).
+func ValidStreamID(id string) bool { return streamIDPattern.MatchString(id) }
+
+func (sp StreamSpec) validate(creating bool) error {
+	if creating && sp.ID != "" && !ValidStreamID(sp.ID) {
+		return Invalid("id", "id must be 1-63 lowercase letters, digits or dashes")
+	}
+	title := strings.TrimSpace(sp.Title)
+	if creating && title == "" {
+		return Invalid("title", "title is required")
+	}
+	if !utf8.ValidString(sp.Title) || utf8.RuneCountInString(title) > 120 {
+		return Invalid("title", "title must be valid text of at most 120 characters")
+	}
+	if sp.VideoDelayMS != nil && (*sp.VideoDelayMS < 0 || *sp.VideoDelayMS > maxVideoDelay.Milliseconds()) {
+		return Invalid("video_delay_ms", "video_delay_ms must be between 0 and %d", maxVideoDelay.Milliseconds())
+	}
+	return nil
+}
+
+// CreateStream starts a live stream hosted by actor (a host or admin).
+func (s *Service) CreateStream(ctx context.Context, actor Actor, sp StreamSpec) (Stream, error) {
+	if actor.Role != RoleHost && actor.Role != RoleAdmin {
+		return Stream{}, Errorf(CodeForbidden, "only hosts create streams")
+	}
+	if err := sp.validate(true); err != nil {
+		return Stream{}, err
+	}
+	id := sp.ID
+	if id == "" {
+		id = strings.ToLower(NewEventID(s.now()))
+	}
+	if actor.Role == RoleHost && actor.Stream != "" && actor.Stream != id {
+		return Stream{}, Errorf(CodeForbidden, "this host token is for stream %q", actor.Stream)
+	}
+	st := Stream{ID: id, Title: strings.TrimSpace(sp.Title), Host: actor.User, Status: StatusLive, StartedAt: s.now().UTC()}
+	if sp.VideoDelayMS != nil {
+		st.VideoDelayMS = *sp.VideoDelayMS
+	}
+	if err := s.store.CreateStream(ctx, st); err != nil {
+		return Stream{}, fmt.Errorf("create stream %s: %w", id, err)
+	}
+	s.emit(ctx, EventStreamStarted, st.ID, actor.User, map[string]any{"stream": st.ID, "title": st.Title, "host": st.Host})
+	return st, nil
+}
+
+// Stream returns a stream by id.
+func (s *Service) Stream(ctx context.Context, id string) (Stream, error) {
+	if !ValidStreamID(id) {
+		return Stream{}, Errorf(CodeNotFound, "no stream %q", id)
+	}
+	st, err := s.store.Stream(ctx, id)
+	if err != nil {
+		return Stream{}, fmt.Errorf("get stream %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// hostStream loads a stream and checks that actor may run it.
+func (s *Service) hostStream(ctx context.Context, actor Actor, id string) (Stream, error) {
+	st, err := s.Stream(ctx, id)
+	if err != nil {
+		return Stream{}, err
+	}
+	if !actor.CanHost(st) {
+		return Stream{}, Errorf(CodeForbidden, "you do not host stream %q", id)
+	}
+	return st, nil
+}
+
+// UpdateStream changes a stream's title or video delay.
+func (s *Service) UpdateStream(ctx context.Context, actor Actor, id string, sp StreamSpec) (Stream, error) {
+	if _, err := s.hostStream(ctx, actor, id); err != nil {
+		return Stream{}, err
+	}
+	if err := sp.validate(false); err != nil {
+		return Stream{}, err
+	}
+	return s.store.UpdateStream(ctx, id, func(st *Stream) error {
+		if t := strings.TrimSpace(sp.Title); t != "" {
+			st.Title = t
+		}
+		if sp.VideoDelayMS != nil {
+			st.VideoDelayMS = *sp.VideoDelayMS
+		}
+		return nil
+	})
+}
+
+// EndStream ends a live stream; the outcome tells every viewer.
+func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream, Outcome, error) {
+	if _, err := s.hostStream(ctx, actor, id); err != nil {
+		return Stream{}, Outcome{}, err
+	}
+	ended := false
+	st, err := s.store.UpdateStream(ctx, id, func(st *Stream) error {
+		ended = st.Live()
+		if ended {
+			st.Status = StatusEnded
+			st.EndedAt = s.now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return Stream{}, Outcome{}, fmt.Errorf("end stream %s: %w", id, err)
+	}
+	out := Outcome{Stream: id}
+	if ended {
+		s.emit(ctx, EventStreamEnded, id, actor.User, map[string]any{"stream": id, "duration_s": int64(st.EndedAt.Sub(st.StartedAt).Seconds())})
+		out.Broadcast = []Frame{{Type: "stream.ended", Data: map[string]any{"id": id}}}
+	}
+	return st, out, nil
+}

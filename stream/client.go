@@ -1,0 +1,230 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/kudos-live/kudos/engagement"
+)
+
+// Connection timings, after gorilla's chat example: every write has a deadline, the pong handler pushes the
+// read deadline, and pings go out at 9/10 of the pong wait so that one lost ping is not fatal.
+const (
+	writeWait      = 10 * time.Second
+	pongWait       = 60 * time.Second
+	pingPeriod     = pongWait * 9 / 10
+	maxMessageSize = 4096
+	closeGrace     = time.Second
+)
+
+// Close reasons, as sent in close frames and counted in kudos_ws_drops_total.
+const (
+	reasonSlow     = "slow consumer"
+	reasonFlood    = "flooding after rate_limited"
+	reasonShutdown = "server shutting down"
+	reasonEnded    = "stream ended"
+	reasonTooLarge = "message too large"
+)
+
+// Client is one WebSocket connection: exactly one reader goroutine (readPump) and one writer (writePump).
+type Client struct {
+	hub     *Hub
+	conn    *websocket.Conn
+	actor   engagement.Actor
+	staff   bool
+	send    chan []byte
+	done    chan struct{}
+	once    sync.Once
+	code    int
+	reason  string
+	joined  time.Time
+	limiter *rate.Limiter
+	strikes int // frames refused in a row by the limiter
+	log     *slog.Logger
+}
+
+// enqueue queues payload without blocking; a client whose buffer is full is dropped, not waited for.
+func (c *Client) enqueue(payload []byte) bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	select {
+	case c.send <- payload:
+		return true
+	default:
+		c.kick(websocket.ClosePolicyViolation, reasonSlow)
+		return false
+	}
+}
+
+// kick closes the connection with code and reason, once; the writer sends the close frame.
+func (c *Client) kick(code int, reason string) {
+	c.once.Do(func() {
+		c.code, c.reason = code, reason
+		close(c.done)
+		if reason != "" && code != websocket.CloseGoingAway && code != websocket.CloseNormalClosure {
+			c.hub.reg.metrics.Drops.WithLabelValues(reason).Inc()
+			c.log.Warn("dropping client", "stream", c.hub.id, "user", c.actor.User, "reason", reason)
+		}
+	})
+}
+
+// readPump reads client frames until the connection fails or the client is kicked.
+func (c *Client) readPump(ctx context.Context) {
+	defer c.kick(websocket.CloseNormalClosure, "")
+	c.conn.SetReadLimit(maxMessageSize)
+	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		_, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has already sent close 1009 to the peer.
+				c.hub.reg.metrics.Drops.WithLabelValues(reasonTooLarge).Inc()
+			}
+			return
+		}
+		c.handle(ctx, msg)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+	}
+}
+
+// floodLimit is how many frames in a row a client may send after being told rate_limited before it is closed.
+const floodLimit = 20
+
+func (c *Client) handle(ctx context.Context, msg []byte) {
+	m := c.hub.reg.metrics
+	env, act, err := DecodeClient(msg)
+	m.FramesIn.WithLabelValues(metricType(env.Type, act, err)).Inc()
+	if !c.limiter.Allow() {
+		c.strikes++
+		if c.strikes > floodLimit {
+			c.kick(websocket.ClosePolicyViolation, reasonFlood)
+			return
+		}
+		c.reply(encodeError(env.ID, engagement.Errorf(engagement.CodeRateLimited, "too many frames; slow down")), "rate_limited")
+		return
+	}
+	c.strikes = 0
+	if err != nil {
+		c.reply(encodeError(env.ID, err), string(engagement.CodeOf(err)))
+		return
+	}
+	if env.Type == typePing {
+		b, _ := EncodeFrame("pong", map[string]string{"id": env.ID})
+		c.reply(b, "")
+		return
+	}
+	out, err := c.hub.reg.svc.Handle(ctx, c.actor, c.hub.id, act)
+	if err != nil {
+		if engagement.CodeOf(err) == engagement.CodeInternal || engagement.CodeOf(err) == engagement.CodeUnavailable {
+			c.log.Error("handle frame", "stream", c.hub.id, "user", c.actor.User, "type", env.Type, "err", err)
+		}
+		c.reply(encodeError(env.ID, err), string(engagement.CodeOf(err)))
+		return
+	}
+	if _, isLike := act.(*engagement.LikeSend); !isLike {
+		c.reply(encodeAck(env.ID, out.Reply), "")
+	}
+	if err := c.hub.reg.Deliver(ctx, out); err != nil {
+		c.log.Error("deliver outcome", "stream", c.hub.id, "user", c.actor.User, "err", err)
+	}
+}
+
+// metricType bounds the label values of frames_in: known types, or "invalid".
+func metricType(typ string, act engagement.Action, err error) string {
+	if typ == typePing {
+		return typ
+	}
+	if act != nil {
+		return act.FrameType()
+	}
+	if err != nil && engagement.CodeOf(err) == engagement.CodeInvalid {
+		if _, ok := engagement.NewAction(typ); ok {
+			return typ
+		}
+	}
+	return "invalid"
+}
+
+// reply queues an answer to this client; errCode, if set, is counted.
+func (c *Client) reply(b []byte, errCode string) {
+	if errCode != "" {
+		c.hub.reg.metrics.Errors.WithLabelValues(errCode).Inc()
+	}
+	c.enqueue(b)
+}
+
+// writePump writes queued messages, batching what is queued into one WebSocket message, and pings.
+func (c *Client) writePump() {
+	ticker := time.NewTicker(pingPeriod)
+	defer func() {
+		ticker.Stop()
+		_ = c.conn.Close()
+	}()
+	for {
+		select {
+		case msg := <-c.send:
+			if err := c.write(msg); err != nil {
+				c.kick(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ticker.C:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.kick(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-c.done:
+			c.writeClose()
+			return
+		}
+	}
+}
+
+// write sends msg and whatever else is queued as one message, envelopes separated by '\n'.
+func (c *Client) write(msg []byte) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	w, err := c.conn.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	_, _ = w.Write(msg)
+	for n := len(c.send); n > 0; n-- {
+		_, _ = w.Write(newline)
+		_, _ = w.Write(<-c.send)
+	}
+	return w.Close()
+}
+
+var newline = []byte{'\n'}
+
+// writeClose flushes what is queued (best effort), sends the close frame and waits briefly for the peer's.
+func (c *Client) writeClose() {
+	if c.code == websocket.CloseAbnormalClosure {
+		return // the connection is already broken
+	}
+	if c.code == websocket.CloseGoingAway || c.code == websocket.CloseNormalClosure {
+		for len(c.send) > 0 {
+			if c.write(<-c.send) != nil {
+				return
+			}
+		}
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	_ = c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, c.reason))
+	// Give the reader a moment to see the peer's close before the deferred Close cuts the connection.
+	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+}

@@ -1,0 +1,252 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/kudos-live/kudos/engagement"
+)
+
+// Hub timings: state frames are coalesced to one per tickEvery (≤ 4/s); presence to ≤ 2/s.
+const (
+	tickEvery     = 250 * time.Millisecond
+	presenceEvery = 500 * time.Millisecond
+)
+
+// Hub is the live room of one stream on this node. Its run goroutine alone owns the set of clients; a
+// second goroutine (ticker) polls shared state and time-driven transitions and feeds the run loop, so that
+// nothing in the run loop waits on the network.
+type Hub struct {
+	id  string
+	reg *Registry
+
+	join  chan *Client
+	leave chan *Client
+	inbox chan Message
+	done  chan struct{} // closed when the hub stops accepting work
+
+	pending int // joins on their way in; guarded by reg.mu
+	count   atomic.Int64
+
+	// owned by run
+	clients map[*Client]struct{}
+	byUser  map[string]map[*Client]struct{}
+}
+
+func newHub(id string, reg *Registry) *Hub {
+	return &Hub{
+		id:      id,
+		reg:     reg,
+		join:    make(chan *Client),
+		leave:   make(chan *Client, 64),
+		inbox:   make(chan Message, 1024),
+		done:    make(chan struct{}),
+		clients: map[*Client]struct{}{},
+		byUser:  map[string]map[*Client]struct{}{},
+	}
+}
+
+// post queues m for the run loop unless the hub has stopped.
+func (h *Hub) post(m Message) {
+	select {
+	case h.inbox <- m:
+	case <-h.done:
+	}
+}
+
+// run owns the hub until ctx ends (shutdown: clients closed with 1001), the stream ends, or the hub has been
+// idle for the registry's IdleTimeout.
+func (h *Hub) run(ctx context.Context) {
+	tctx, stopTicker := context.WithCancel(ctx)
+	var tickerDone sync.WaitGroup
+	tickerDone.Add(1)
+	go func() {
+		defer tickerDone.Done()
+		h.tick(tctx)
+	}()
+	unsubscribe, err := h.reg.fanout.Subscribe(ctx, h.id, h.post)
+	if err != nil {
+		h.reg.log.Error("subscribe to stream fan-out", "stream", h.id, "err", err)
+		unsubscribe = func() {}
+	}
+	idle := time.NewTimer(h.reg.cfg.IdleTimeout)
+	defer func() {
+		idle.Stop()
+		close(h.done) // before unsubscribing: a publisher blocked in post must be released
+		unsubscribe()
+		stopTicker()
+		tickerDone.Wait()
+		_ = h.reg.presence.Set(context.WithoutCancel(ctx), h.id, h.reg.cfg.Node, 0)
+		h.reg.svc.ForgetStream(h.id)
+	}()
+	for {
+		select {
+		case c := <-h.join:
+			h.add(c)
+			idle.Stop()
+		case c := <-h.leave:
+			h.remove(c)
+			if len(h.clients) == 0 {
+				idle.Reset(h.reg.cfg.IdleTimeout)
+			}
+		case m := <-h.inbox:
+			h.deliver(m)
+			if m.End {
+				h.closeAll(websocket.CloseNormalClosure, reasonEnded)
+				h.reg.removeHub(h, true)
+				return
+			}
+		case <-idle.C:
+			if h.reg.removeHub(h, false) {
+				return
+			}
+		case <-ctx.Done():
+			h.closeAll(websocket.CloseGoingAway, reasonShutdown)
+			return
+		}
+	}
+}
+
+func (h *Hub) add(c *Client) {
+	h.reg.mu.Lock()
+	h.pending--
+	h.reg.mu.Unlock()
+	h.clients[c] = struct{}{}
+	if h.byUser[c.actor.User] == nil {
+		h.byUser[c.actor.User] = map[*Client]struct{}{}
+	}
+	h.byUser[c.actor.User][c] = struct{}{}
+	h.count.Store(int64(len(h.clients)))
+}
+
+func (h *Hub) remove(c *Client) {
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	delete(h.clients, c)
+	if set := h.byUser[c.actor.User]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.byUser, c.actor.User)
+		}
+	}
+	h.count.Store(int64(len(h.clients)))
+}
+
+func (h *Hub) closeAll(code int, reason string) {
+	for c := range h.clients {
+		c.kick(code, reason)
+	}
+}
+
+// deliver hands m to the sockets it is for, holding it back first if it is not yet due (video delay).
+func (h *Hub) deliver(m Message) {
+	if m.NotBeforeMS > 0 {
+		if wait := time.Until(time.UnixMilli(m.NotBeforeMS)); wait > 0 {
+			time.AfterFunc(wait, func() {
+				m.NotBeforeMS = 0
+				h.post(m)
+			})
+			return
+		}
+	}
+	var n int
+	switch {
+	case m.User != "":
+		for c := range h.byUser[m.User] {
+			c.enqueue(m.Payload)
+			n++
+		}
+	default:
+		for c := range h.clients {
+			if m.HostsOnly && !c.staff {
+				continue
+			}
+			c.enqueue(m.Payload)
+			n++
+		}
+	}
+	if n > 0 {
+		for _, t := range m.Types {
+			h.reg.metrics.FramesOut.WithLabelValues(t).Add(float64(n))
+		}
+	}
+}
+
+// tick polls shared state a few times a second: this node's presence and the stream-wide count, coalesced
+// state frames (likes, tallies) that changed, and time-driven transitions (a poll closing).
+func (h *Hub) tick(ctx context.Context) {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	last := map[string][]byte{}
+	var lastViewers = -1
+	var lastPresence time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if now.Sub(lastPresence) >= presenceEvery {
+			if err := h.reg.presence.Set(ctx, h.id, h.reg.cfg.Node, int(h.count.Load())); err != nil {
+				h.reg.log.Warn("set presence", "stream", h.id, "err", err)
+			}
+			if n, err := h.reg.presence.Count(ctx, h.id); err == nil && n != lastViewers {
+				lastViewers = n
+				lastPresence = now
+				h.local("presence", map[string]int{"viewers": n})
+			}
+		}
+		if h.count.Load() > 0 {
+			frames, err := h.reg.svc.Snapshot(ctx, h.id)
+			if err != nil {
+				h.reg.log.Warn("snapshot", "stream", h.id, "err", err)
+			}
+			for _, f := range frames {
+				b, err := EncodeFrame(f.Type, f.Data)
+				if err != nil {
+					continue
+				}
+				key := snapshotKey(f, b)
+				if bytes.Equal(last[key], b) {
+					continue
+				}
+				last[key] = b
+				h.post(Message{Stream: h.id, Payload: b, Types: []string{f.Type}})
+			}
+		}
+		out, err := h.reg.svc.Tick(ctx, h.id)
+		if err != nil {
+			h.reg.log.Warn("tick", "stream", h.id, "err", err)
+		}
+		if err := h.reg.Deliver(ctx, out); err != nil {
+			h.reg.log.Warn("deliver tick outcome", "stream", h.id, "err", err)
+		}
+	}
+}
+
+// snapshotKey identifies what a coalesced frame describes, so that a change is detected per poll or coupon.
+func snapshotKey(f engagement.Frame, _ []byte) string {
+	if k, ok := f.Data.(interface{ SnapshotKey() string }); ok {
+		return f.Type + "/" + k.SnapshotKey()
+	}
+	return f.Type
+}
+
+// local queues a frame for this node's sockets only.
+func (h *Hub) local(typ string, data any) {
+	b, err := EncodeFrame(typ, data)
+	if err != nil {
+		return
+	}
+	h.post(Message{Stream: h.id, Payload: b, Types: []string{typ}})
+}
+
+// Viewers returns this node's connection count for the stream.
+func (h *Hub) Viewers() int { return int(h.count.Load()) }

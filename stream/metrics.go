@@ -1,0 +1,29 @@
+package stream
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the transport's Prometheus collectors.
+type Metrics struct {
+	Connections prometheus.Gauge
+	FramesIn    *prometheus.CounterVec // by type
+	FramesOut   *prometheus.CounterVec // by type, counted once per recipient socket
+	Drops       *prometheus.CounterVec // by reason
+	Errors      *prometheus.CounterVec // by code
+	Hubs        prometheus.Gauge
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil: not registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kudos_ws_connections", Help: "Open viewer and host WebSocket connections."}),
+		FramesIn:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_frames_in_total", Help: "Client frames received, by type."}, []string{"type"}),
+		FramesOut:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_frames_out_total", Help: "Server frames queued to sockets, by type (one per recipient)."}, []string{"type"}),
+		Drops:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_drops_total", Help: "Connections closed by the server, by reason."}, []string{"reason"}),
+		Errors:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_errors_total", Help: "Error frames sent, by code."}, []string{"code"}),
+		Hubs:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "kudos_ws_hubs", Help: "Streams with a running hub on this node."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.Drops, m.Errors, m.Hubs)
+	}
+	return m
+}

@@ -1,0 +1,334 @@
+// Package stream is the live room as transport: a registry of hubs (one per live stream on this node,
+// stopped when the stream ends or empties), WebSocket clients with one reader and one writer goroutine each,
+// the frame codec, presence, and the cross-node Fanout (memory, or Redis Pub/Sub).
+//
+// It decides nothing about what viewers may do: frames are decoded here and handed to engagement, whose
+// Outcomes come back here to be delivered.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/kudos-live/kudos/engagement"
+)
+
+// Config configures a Registry. The zero value works.
+type Config struct {
+	// Node names this server among the nodes sharing a Fanout and Presence. Default "local".
+	Node string
+	// SendBuffer is each client's queue of outgoing messages; a client that lets it fill is dropped.
+	// Default 256.
+	SendBuffer int
+	// IdleTimeout stops a hub this long after its last client left. Default 30 s.
+	IdleTimeout time.Duration
+	// FrameRate and FrameBurst limit each connection's frames. Default 20/s, burst 40.
+	FrameRate  rate.Limit
+	FrameBurst int
+	// AllowedOrigins lists the Origins (scheme://host[:port]) that may open sockets besides the server's own
+	// host; "*" allows any. Default: same host only.
+	AllowedOrigins []string
+	// Fanout carries messages between nodes. Default: a MemoryFanout (single node).
+	Fanout Fanout
+	// Presence counts viewers over nodes. Default: a MemoryPresence (single node).
+	Presence Presence
+	// Metrics are the transport's collectors. Default: unregistered collectors.
+	Metrics *Metrics
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) applyDefaults() {
+	if c.Node == "" {
+		c.Node = "local"
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = 256
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.FrameRate <= 0 {
+		c.FrameRate = 20
+	}
+	if c.FrameBurst <= 0 {
+		c.FrameBurst = 40
+	}
+	if c.Fanout == nil {
+		c.Fanout = NewMemoryFanout()
+	}
+	if c.Presence == nil {
+		c.Presence = NewMemoryPresence()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Registry holds this node's hubs and serves WebSocket connections.
+type Registry struct {
+	cfg      Config
+	svc      *engagement.Service
+	fanout   Fanout
+	presence Presence
+	metrics  *Metrics
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // hubs and client goroutines
+
+	mu      sync.Mutex
+	hubs    map[string]*Hub
+	closing bool
+}
+
+// ErrShuttingDown is returned by ServeWS once Shutdown has begun.
+var ErrShuttingDown = errors.New("stream: registry shutting down")
+
+// NewRegistry returns a Registry that runs interactions through svc.
+func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
+	cfg.applyDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Registry{
+		cfg:      cfg,
+		svc:      svc,
+		fanout:   cfg.Fanout,
+		presence: cfg.Presence,
+		metrics:  cfg.Metrics,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		hubs:     map[string]*Hub{},
+	}
+	r.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		// Origins are checked by OriginAllowed before the upgrade, so that a refusal is a problem body.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	return r
+}
+
+// OriginAllowed reports whether a browser at req's Origin may open a socket: no Origin (not a browser),
+// the server's own host, or one of Config.AllowedOrigins.
+func (r *Registry) OriginAllowed(req *http.Request) bool {
+	origin := req.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, req.Host) {
+		return true
+	}
+	return slices.Contains(r.cfg.AllowedOrigins, "*") || slices.ContainsFunc(r.cfg.AllowedOrigins, func(o string) bool {
+		return strings.EqualFold(strings.TrimRight(o, "/"), origin)
+	})
+}
+
+// acquire returns the stream's hub, starting it if needed, and counts a join on its way in.
+func (r *Registry) acquire(id string) (*Hub, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, ErrShuttingDown
+	}
+	h, ok := r.hubs[id]
+	if !ok {
+		h = newHub(id, r)
+		r.hubs[id] = h
+		r.metrics.Hubs.Inc()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			h.run(r.ctx)
+		}()
+	}
+	h.pending++
+	return h, nil
+}
+
+// removeHub unregisters h if it may stop: always when force, else only with no clients and no joins pending.
+func (r *Registry) removeHub(h *Hub, force bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !force && (h.pending > 0 || len(h.clients) > 0) {
+		return false
+	}
+	if r.hubs[h.id] == h {
+		delete(r.hubs, h.id)
+		r.metrics.Hubs.Dec()
+	}
+	return true
+}
+
+// ServeWS upgrades the request to a WebSocket for actor on stream and runs the connection. The caller has
+// authenticated the actor and checked the Origin; ServeWS checks the stream exists and builds the welcome
+// before upgrading, so that an error can still be an HTTP answer (it is returned, nothing is written).
+func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engagement.Actor, streamID string) error {
+	if r.ctx.Err() != nil {
+		return ErrShuttingDown
+	}
+	welcome, err := r.svc.Join(req.Context(), actor, streamID)
+	if err != nil {
+		return err
+	}
+	h, err := r.acquire(streamID)
+	if err != nil {
+		return err
+	}
+	release := func() {
+		r.mu.Lock()
+		h.pending--
+		r.mu.Unlock()
+	}
+	conn, err := r.upgrader.Upgrade(w, req, nil)
+	if err != nil {
+		release()
+		return nil // the upgrader has answered the client
+	}
+	st := welcome.Stream
+	c := &Client{
+		hub:     h,
+		conn:    conn,
+		actor:   actor,
+		staff:   actor.CanHost(st),
+		send:    make(chan []byte, r.cfg.SendBuffer),
+		done:    make(chan struct{}),
+		joined:  time.Now(),
+		limiter: rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
+		log:     r.log,
+	}
+	if n, err := r.presence.Count(req.Context(), streamID); err == nil {
+		welcome.Viewers = n + 1
+	}
+	b, err := EncodeFrame("welcome", welcome)
+	if err != nil {
+		release()
+		_ = conn.Close()
+		return fmt.Errorf("encode welcome: %w", err)
+	}
+	c.send <- b
+	select {
+	case h.join <- c:
+	case <-h.done:
+		release()
+		_ = conn.Close()
+		return nil
+	}
+	r.metrics.Connections.Inc()
+	writerDone := make(chan struct{})
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		defer close(writerDone)
+		c.writePump()
+	}()
+	go func() {
+		defer r.wg.Done()
+		c.readPump(r.ctx)
+		<-writerDone
+		r.metrics.Connections.Dec()
+		select {
+		case h.leave <- c:
+		case <-h.done:
+		}
+		r.svc.Leave(context.WithoutCancel(r.ctx), actor, streamID, int64(time.Since(c.joined).Seconds()))
+	}()
+	return nil
+}
+
+// Deliver sends an outcome's frames to the stream's sockets on every node.
+func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
+	if out.Empty() {
+		return nil
+	}
+	var errs []error
+	publish := func(m Message, frames []engagement.Frame) {
+		payload, err := EncodeFrames(frames)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		m.Stream, m.Payload = out.Stream, payload
+		for _, f := range frames {
+			m.Types = append(m.Types, f.Type)
+		}
+		if err := r.fanout.Publish(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("publish to stream %s: %w", out.Stream, err))
+		}
+	}
+	if len(out.Broadcast) > 0 {
+		m := Message{}
+		if out.Delay > 0 {
+			m.NotBeforeMS = time.Now().Add(out.Delay).UnixMilli()
+		}
+		for _, f := range out.Broadcast {
+			if f.Type == "stream.ended" {
+				m.End = true
+			}
+		}
+		publish(m, out.Broadcast)
+	}
+	if len(out.Hosts) > 0 {
+		publish(Message{HostsOnly: true}, out.Hosts)
+	}
+	for _, d := range out.Direct {
+		publish(Message{User: d.User}, []engagement.Frame{d.Frame})
+	}
+	return errors.Join(errs...)
+}
+
+// Viewers returns this node's connections to stream.
+func (r *Registry) Viewers(stream string) int {
+	r.mu.Lock()
+	h := r.hubs[stream]
+	r.mu.Unlock()
+	if h == nil {
+		return 0
+	}
+	return h.Viewers()
+}
+
+// StreamViewers returns the stream-wide viewer count (all nodes).
+func (r *Registry) StreamViewers(ctx context.Context, stream string) (int, error) {
+	return r.presence.Count(ctx, stream)
+}
+
+// Shutdown closes every socket with 1001 (going away), after flushing what was queued to it, and waits for
+// the hubs and connections to finish or ctx to end.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
+	r.cancel()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stream shutdown: %w", ctx.Err())
+	}
+}
