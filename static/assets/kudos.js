@@ -1,0 +1,355 @@
+// Shared browser helpers for the Kudos viewer page and host panel: tokens, the HTTP API with problem+json
+// errors, the live socket (newline-split envelopes, acks by id, pings, reconnect with backoff) and a few
+// small DOM and formatting helpers. Plain ES module, no dependencies.
+
+/** Decodes a JWT's payload without checking it (the server does that); null when it is not a JWT. */
+export function decodeJwt(token) {
+  if (typeof token !== 'string') return null;
+  const parts = token.trim().split('.');
+  if (parts.length !== 3) return null;
+  try {
+    let b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    b64 += '='.repeat((4 - (b64.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** Reports whether a token decodes and does not expire within the next minute. */
+export function tokenFresh(token) {
+  const claims = decodeJwt(token);
+  if (!claims) return false;
+  if (typeof claims.exp !== 'number') return true;
+  return claims.exp * 1000 > Date.now() + 60_000;
+}
+
+/** An error from the HTTP API, carrying the problem body's stable code. */
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** Calls /api/v1 + path; resolves to the decoded JSON body, rejects with ApiError. */
+export async function api(method, path, { token, body } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'unavailable', 'The server cannot be reached');
+  }
+  const text = await res.text();
+  let payload = null;
+  if (text) {
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      payload = null;
+    }
+  }
+  if (!res.ok) {
+    const p = payload || {};
+    throw new ApiError(res.status, p.code || `http_${res.status}`, p.detail || p.title || res.statusText || 'Request failed', p.field);
+  }
+  return payload;
+}
+
+/** Builds the WebSocket URL for a stream on this page's host. */
+export function socketURL(stream, token) {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${proto}//${location.host}/ws/streams/${encodeURIComponent(stream)}?token=${encodeURIComponent(token)}`;
+}
+
+const PING_MS = 25_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+/**
+ * LiveSocket keeps one WebSocket to a stream open: it reconnects with jittered exponential backoff, pings
+ * every 25 s, splits server messages on newlines and matches ack/error envelopes to requests by id.
+ *
+ * options.url()                    → the URL to dial (called on every attempt, so tokens can change)
+ * options.onFrame(type, data, env) → every server envelope except pong
+ * options.onState(state, info)     → 'connecting' | 'open' | 'reconnecting' | 'stopped';
+ *                                    info = {attempt, delayMs, failuresBeforeOpen, code, reason}
+ */
+export class LiveSocket {
+  constructor({ url, onFrame, onState }) {
+    this.url = url;
+    this.onFrame = onFrame || (() => {});
+    this.onState = onState || (() => {});
+    this.ws = null;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.attempt = 0;
+    this.failuresBeforeOpen = 0;
+    this.stopped = true;
+    this.pingTimer = 0;
+    this.retryTimer = 0;
+  }
+
+  get isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Starts connecting (again); a no-op while running. */
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Closes the socket for good and rejects what is pending. */
+  stop(reason = 'stopped') {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try {
+        ws.close(1000, reason);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.failPending('closed', 'The connection was closed');
+    this.onState('stopped', { reason });
+  }
+
+  /** Sends a frame without waiting for an answer; false when not connected. */
+  send(type, data) {
+    if (!this.isOpen) return false;
+    const env = { type };
+    if (data !== undefined) env.data = data;
+    this.ws.send(JSON.stringify(env));
+    return true;
+  }
+
+  /** Sends a frame with an id; resolves with the ack's data, rejects with {code, message} from an error. */
+  request(type, data, timeoutMs = REQUEST_TIMEOUT_MS) {
+    return new Promise((resolve, reject) => {
+      if (!this.isOpen) {
+        reject({ code: 'unavailable', message: 'Not connected — reconnecting…' });
+        return;
+      }
+      const id = `c${this.nextId++}`;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject({ code: 'timeout', message: 'No answer from the server' });
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      const env = { type, id };
+      if (data !== undefined) env.data = data;
+      this.ws.send(JSON.stringify(env));
+    });
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.onState('connecting', { attempt: this.attempt, failuresBeforeOpen: this.failuresBeforeOpen });
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (err) {
+      this.scheduleRetry({ code: 0, reason: String(err) });
+      return;
+    }
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      opened = true;
+      this.attempt = 0;
+      this.failuresBeforeOpen = 0;
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send('ping'), PING_MS);
+      this.onState('open', {});
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws || typeof ev.data !== 'string') return;
+      for (const line of ev.data.split('\n')) {
+        if (!line.trim()) continue;
+        let env;
+        try {
+          env = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        this.dispatch(env);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      clearInterval(this.pingTimer);
+      this.failPending('unavailable', 'Connection lost');
+      if (!opened) this.failuresBeforeOpen++;
+      this.scheduleRetry({ code: ev.code, reason: ev.reason });
+    };
+  }
+
+  dispatch(env) {
+    const type = env.type;
+    const data = env.data || {};
+    const id = env.id || data.id;
+    if ((type === 'ack' || type === 'error' || type === 'pong') && id && this.pending.has(id)) {
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      if (type === 'error') p.reject({ code: data.code || 'internal', message: data.message || 'Something went wrong' });
+      else p.resolve(data);
+      return;
+    }
+    if (type === 'pong') return;
+    this.onFrame(type, data, env);
+  }
+
+  failPending(code, message) {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject({ code, message });
+    }
+    this.pending.clear();
+  }
+
+  scheduleRetry(info) {
+    if (this.stopped) return;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
+    const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt++;
+    this.onState('reconnecting', { ...info, attempt: this.attempt, delayMs, failuresBeforeOpen: this.failuresBeforeOpen });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delayMs);
+  }
+}
+
+/** Creates an element: h('div.card#id', {attrs, dataset, on*}, ...children). */
+export function h(spec, props = {}, ...children) {
+  const m = /^([a-z0-9-]+)?((?:[.#][\w-]+)*)$/i.exec(spec) || [];
+  const el = document.createElement(m[1] || 'div');
+  for (const part of (m[2] || '').match(/[.#][\w-]+/g) || []) {
+    if (part[0] === '.') el.classList.add(part.slice(1));
+    else el.id = part.slice(1);
+  }
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'html') el.innerHTML = v;
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Shorthand for document.querySelector. */
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+/** Formats counts compactly: 950, 1.2K, 3.4M. */
+export function compact(n) {
+  n = Number(n) || 0;
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0).replace(/\.0$/, '')}K`;
+  return `${(n / 1_000_000).toFixed(1).replace(/\.0$/, '')}M`;
+}
+
+/** Formats milliseconds left as m:ss (or h:mm:ss). */
+export function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+/** Formats an RFC 3339 time as a local HH:MM. */
+export function hhmm(at) {
+  const d = at ? new Date(at) : new Date();
+  if (Number.isNaN(d.getTime())) return '';
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** Percent of part in total, rounded, 0 when total is 0. */
+export function pct(part, total) {
+  return total > 0 ? Math.round((100 * part) / total) : 0;
+}
+
+/** Reads a JSON value from localStorage, or fallback. */
+export function loadJSON(key, fallback) {
+  try {
+    const v = localStorage.getItem(key);
+    return v === null ? fallback : JSON.parse(v);
+  } catch {
+    return fallback;
+  }
+}
+
+/** Writes a JSON value to localStorage, ignoring quota and privacy-mode errors. */
+export function saveJSON(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+/** Shows a short-lived toast in #toasts; kind is '', 'error', 'success' or 'info'. */
+export function toast(message, kind = '', ms = 3500) {
+  let box = document.getElementById('toasts');
+  if (!box) {
+    box = h('div#toasts', { role: 'status', 'aria-live': 'polite' });
+    document.body.append(box);
+  }
+  const t = h(`div.toast${kind ? `.toast-${kind}` : ''}`, { 'data-testid': 'toast' }, message);
+  box.append(t);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => {
+    t.classList.add('toast-out');
+    setTimeout(() => t.remove(), 300);
+  }, ms);
+  return t;
+}
+
+/** Human text for a socket or API error code. */
+export function errorText(err) {
+  const code = err && err.code;
+  const friendly = {
+    rate_limited: "You're sending too fast — slow down a little",
+    duplicate: 'Already done',
+    closed: 'That has already closed',
+    not_found: 'That no longer exists',
+    forbidden: "You're not allowed to do that",
+    unauthorized: 'Please sign in again',
+    too_large: 'That message is too long',
+    unavailable: 'Connection lost — reconnecting…',
+  };
+  if (code === 'invalid' && err.message) return err.message;
+  return friendly[code] || (err && err.message) || 'Something went wrong';
+}
+
+/** Hex SHA-256 of a string, or null where WebCrypto is unavailable (plain http off localhost). */
+export async function sha256Hex(text) {
+  if (!globalThis.crypto || !crypto.subtle) return null;
+  const buf = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,1066 @@
+// The Kudos viewer page: one live room (?stream=ID, default "demo"; optional ?token=JWT and ?name=).
+//
+// Stable hooks for browser tests (ids unless noted):
+//   #stream-title #live-badge #viewer-count #conn-status[data-state=connecting|open|reconnecting|stopped]
+//   #chat-list (li.chat-item[data-id][data-user], .mine, .host) #chat-input #chat-send #chat-count #chat-error
+//   #slow-mode #like-button #like-total #like-rate #hearts
+//   #poll-card[data-poll-id][data-status] .poll-option[data-index] (.voted, .winner) .poll-pct
+//   #quiz-card[data-question-id] .quiz-choice[data-index] (.picked, .correct, .wrong) #quiz-countdown
+//     #quiz-leaderboard
+//   #coupon-card[data-coupon-id] #coupon-remaining #coupon-claim #coupon-code
+//   #draw-card[data-draw-id][data-status] #draw-enter #draw-commitment #draw-winners #draw-seed #draw-you-won
+//   #points-pill #points-balance #points-tier #points-history
+//   #qa-input #qa-send #qa-list (li.qa-item[data-id], .qa-upvote)
+//   #rating-stars .rating-star[data-score]  #nps-options .nps-option[data-score]
+//   #ended-overlay (shown when the live has ended)  #toasts .toast
+import {
+  $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, loadJSON, pct, saveJSON, sha256Hex,
+  socketURL, toast, tokenFresh,
+} from './kudos.js';
+
+const params = new URLSearchParams(location.search);
+const streamId = params.get('stream') || 'demo';
+const queryToken = params.get('token');
+const queryName = (params.get('name') || '').trim().slice(0, 40);
+
+const TOKEN_KEY = 'kudos.token';
+const MAX_CHAT = 200;
+const LIKE_WINDOW_MS = 250;
+const LIKE_MAX_PER_FRAME = 50;
+const MAX_HEARTS = 40;
+
+const state = {
+  token: '',
+  me: { user: '', name: '', role: 'viewer' },
+  stream: null,
+  ended: false,
+  slowModeS: 0,
+  cooldownUntil: 0,
+  likes: { total: 0, perSecond: 0, lastLocalAt: 0 },
+  poll: null,
+  quiz: null,
+  coupons: new Map(),
+  draw: null,
+  points: { balance: 0, tier: 'bronze' },
+  history: [],
+};
+
+const socket = new LiveSocket({
+  url: () => socketURL(streamId, state.token),
+  onFrame: handleFrame,
+  onState: handleSocketState,
+});
+
+// ---------- identity ----------
+
+const ADJECTIVES = ['Sunny', 'Lucky', 'Cosy', 'Happy', 'Swift', 'Bright', 'Gentle', 'Merry', 'Brave', 'Quiet', 'Witty', 'Zesty'];
+const ANIMALS = ['Panda', 'Otter', 'Koala', 'Fox', 'Robin', 'Lynx', 'Dolphin', 'Tiger', 'Owl', 'Bunny', 'Kitten', 'Heron'];
+
+function friendlyName() {
+  const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  return `${pick(ADJECTIVES)} ${pick(ANIMALS)} ${Math.floor(10 + Math.random() * 90)}`;
+}
+
+async function obtainToken(forceNew = false) {
+  if (queryToken && !forceNew) return queryToken;
+  if (!forceNew) {
+    const stored = localStorage.getItem(TOKEN_KEY);
+    const claims = decodeJwt(stored);
+    if (stored && tokenFresh(stored) && (!queryName || (claims && claims.name === queryName))) return stored;
+  }
+  const res = await api('POST', '/tokens/guest', { body: { name: queryName || friendlyName() } });
+  try {
+    localStorage.setItem(TOKEN_KEY, res.token);
+  } catch {
+    /* private mode: keep it in memory only */
+  }
+  return res.token;
+}
+
+async function signIn(forceNew = false) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      state.token = await obtainToken(forceNew);
+      const claims = decodeJwt(state.token) || {};
+      state.me.user = claims.sub || '';
+      state.me.name = claims.name || '';
+      state.me.role = claims.role || 'viewer';
+      $('#you-name').textContent = state.me.name ? `Watching as ${state.me.name}` : '';
+      return;
+    } catch (err) {
+      const wait = Math.min(15_000, 1000 * 2 ** attempt);
+      setConn('reconnecting', `Can't sign in (${err.message}). Retrying in ${Math.round(wait / 1000)} s…`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+// ---------- connection state ----------
+
+function setConn(stateName, text) {
+  const el = $('#conn-status');
+  el.dataset.state = stateName;
+  el.textContent = text || '';
+}
+
+let recovering = false;
+
+function handleSocketState(s, info) {
+  if (state.ended) return;
+  if (s === 'open') setConn('open', 'Connected');
+  else if (s === 'connecting') setConn(info.attempt ? 'reconnecting' : 'connecting', info.attempt ? 'Reconnecting…' : 'Connecting…');
+  else if (s === 'reconnecting') {
+    setConn('reconnecting', `Reconnecting… (retry in ${Math.max(1, Math.round(info.delayMs / 1000))} s)`);
+    if (info.failuresBeforeOpen >= 2 && !recovering) recover();
+  }
+}
+
+// Two failed dials in a row: the stream may not exist, or our token may be stale (the server restarted
+// with a new secret). Ask the HTTP API which, since browsers hide the handshake's status code.
+async function recover() {
+  recovering = true;
+  try {
+    await api('GET', `/streams/${encodeURIComponent(streamId)}`);
+    if (!queryToken) await signIn(true);
+  } catch (err) {
+    if (err.status === 404) {
+      socket.stop('not found');
+      setConn('stopped', "This live doesn't exist (yet). Check the link.");
+      $('#stream-title').textContent = 'Live not found';
+    }
+  } finally {
+    recovering = false;
+  }
+}
+
+// ---------- frames ----------
+
+function handleFrame(type, d) {
+  switch (type) {
+    case 'welcome': return onWelcome(d);
+    case 'comment': return addComment(d);
+    case 'comment.removed': return removeComment(d.id);
+    case 'presence': return setViewers(d.viewers);
+    case 'likes': return onLikes(d);
+    case 'poll.opened': return showPoll(d.poll);
+    case 'poll.tally': return onPollTally(d, false);
+    case 'poll.closed': return onPollTally(d, true);
+    case 'quiz.question': return showQuizQuestion(d);
+    case 'quiz.reveal': return onQuizReveal(d);
+    case 'quiz.leaderboard': return onQuizLeaderboard(d);
+    case 'coupon.drop': return onCouponDrop(d);
+    case 'coupon.stock': return onCouponStock(d);
+    case 'draw.opened': return showDraw(d);
+    case 'draw.result': return onDrawResult(d);
+    case 'points': return onPoints(d);
+    case 'notice': return onNotice(d);
+    case 'notification': return toast(d.message || d.text || d.title || 'You have a new notification', 'info', 6000);
+    case 'questions': return renderQuestions(d.questions || []);
+    case 'stream.ended': return endLive();
+    case 'error': return showChatError(errorText(d));
+    default: return undefined;
+  }
+}
+
+function onWelcome(d) {
+  if (d.user) state.me.user = d.user;
+  if (d.name) state.me.name = d.name;
+  if (d.role) state.me.role = d.role;
+  if (d.stream) renderStream(d.stream);
+  setViewers(d.viewers);
+  resetChat(d.recent || []);
+  if (d.likes) onLikes(d.likes, true);
+  if (d.poll) showPoll(d.poll);
+  if (d.quiz) showQuizQuestion(d.quiz);
+  for (const c of d.coupons || []) onCouponDrop(c, true);
+  if (d.draw) showDraw(d.draw);
+  if (d.points) setPoints(d.points.balance, d.points.tier);
+  setSlowMode(d.slow_mode_s || 0);
+  if (d.stream && d.stream.status === 'ended') endLive();
+}
+
+function renderStream(s) {
+  state.stream = s;
+  const title = s.title || 'Live';
+  $('#stream-title').textContent = title;
+  document.title = `${title} · Kudos Live`;
+  $('#host-avatar').textContent = (title.trim()[0] || 'K').toUpperCase();
+}
+
+function setViewers(n) {
+  if (typeof n !== 'number') return;
+  const el = $('#viewer-count');
+  el.textContent = compact(n);
+  el.dataset.value = String(n);
+}
+
+// ---------- chat ----------
+
+const chatList = $('#chat-list');
+const chatIds = new Set();
+
+function nearBottom() {
+  return chatList.scrollHeight - chatList.scrollTop - chatList.clientHeight < 40;
+}
+
+function scrollChatToEnd() {
+  chatList.scrollTop = chatList.scrollHeight;
+  $('#chat-new').hidden = true;
+}
+
+function commentItem(c) {
+  const mine = c.user && c.user === state.me.user;
+  const host = c.role === 'host' || c.role === 'admin' || (state.stream && c.user === state.stream.host);
+  const li = h('li.chat-item', { dataset: { id: c.id || '', user: c.user || '' }, title: hhmm(c.at) });
+  if (mine) li.classList.add('mine');
+  if (host) li.classList.add('host');
+  li.append(
+    host ? h('span.role-badge', {}, 'Host') : '',
+    h('span.chat-name', {}, mine ? `${c.name || 'You'} (you)` : c.name || 'Guest'),
+    h('span.chat-text', {}, c.text || ''),
+  );
+  return li;
+}
+
+function addComment(c) {
+  if (!c || (c.id && chatIds.has(c.id))) return;
+  const stick = nearBottom();
+  if (c.id) chatIds.add(c.id);
+  chatList.append(commentItem(c));
+  while (chatList.children.length > MAX_CHAT) {
+    chatIds.delete(chatList.firstElementChild.dataset.id);
+    chatList.firstElementChild.remove();
+  }
+  if (stick || (c.user && c.user === state.me.user)) scrollChatToEnd();
+  else $('#chat-new').hidden = false;
+}
+
+function resetChat(recent) {
+  chatList.replaceChildren();
+  chatIds.clear();
+  for (const c of recent) addComment(c);
+  scrollChatToEnd();
+}
+
+function removeComment(id) {
+  const li = chatList.querySelector(`li[data-id="${CSS.escape(String(id))}"]`);
+  if (li) {
+    li.classList.add('removed');
+    setTimeout(() => li.remove(), 250);
+  }
+  chatIds.delete(id);
+}
+
+chatList.addEventListener('scroll', () => {
+  if (nearBottom()) $('#chat-new').hidden = true;
+});
+$('#chat-new').addEventListener('click', scrollChatToEnd);
+
+const chatInput = $('#chat-input');
+let chatErrorTimer = 0;
+
+function showChatError(text, sticky = false) {
+  const el = $('#chat-error');
+  el.textContent = text;
+  el.classList.add('visible');
+  clearTimeout(chatErrorTimer);
+  if (!sticky) chatErrorTimer = setTimeout(() => el.classList.remove('visible'), 4000);
+}
+
+function runes(text) {
+  return [...text].length;
+}
+
+function updateCounter() {
+  const n = runes(chatInput.value);
+  const el = $('#chat-count');
+  el.textContent = `${n}/200`;
+  el.classList.toggle('near', n >= 180);
+  el.classList.toggle('over', n > 200);
+}
+
+chatInput.addEventListener('input', updateCounter);
+
+$('#chat-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (state.ended) return;
+  const text = chatInput.value.trim();
+  if (!text) return;
+  if (runes(text) > 200) {
+    showChatError('Keep it under 200 characters');
+    return;
+  }
+  if (Date.now() < state.cooldownUntil) {
+    showChatError(`Slow mode — wait ${Math.ceil((state.cooldownUntil - Date.now()) / 1000)} s`);
+    return;
+  }
+  const send = $('#chat-send');
+  send.disabled = true;
+  try {
+    const ack = await socket.request('comment.send', { text });
+    chatInput.value = '';
+    updateCounter();
+    if (ack && ack.comment_id) {
+      addComment({ id: ack.comment_id, user: state.me.user, name: state.me.name, text, at: new Date().toISOString(), role: state.me.role });
+    }
+    if (state.slowModeS > 0) state.cooldownUntil = Date.now() + state.slowModeS * 1000;
+  } catch (err) {
+    showChatError(errorText(err));
+  } finally {
+    send.disabled = false;
+  }
+});
+
+function setSlowMode(seconds, message) {
+  state.slowModeS = Number(seconds) || 0;
+  const el = $('#slow-mode');
+  el.hidden = state.slowModeS <= 0 && !message;
+  el.textContent = message || (state.slowModeS > 0 ? `Slow mode is on: one message every ${state.slowModeS} s` : '');
+}
+
+function onNotice(d) {
+  switch (d.kind) {
+    case 'slow_mode': {
+      const seconds = d.seconds ?? d.slow_mode_s ?? 0;
+      setSlowMode(seconds, seconds > 0 ? null : '');
+      toast(d.message || (seconds > 0 ? `Slow mode on (${seconds} s)` : 'Slow mode off'), 'info');
+      break;
+    }
+    case 'muted':
+      showChatError(d.message || 'You have been muted by the host', true);
+      break;
+    case 'banned':
+      showChatError(d.message || 'You have been removed from this live chat', true);
+      chatInput.disabled = true;
+      $('#chat-send').disabled = true;
+      break;
+    case 'stream_ended':
+      endLive();
+      break;
+    default:
+      if (d.message) toast(d.message, 'info');
+  }
+}
+
+function endLive() {
+  if (state.ended) return;
+  state.ended = true;
+  socket.stop('stream ended');
+  setConn('stopped', 'This live has ended');
+  const badge = $('#live-badge');
+  badge.textContent = 'ENDED';
+  badge.classList.add('ended');
+  $('#ended-overlay').hidden = false;
+  chatInput.disabled = true;
+  $('#chat-send').disabled = true;
+  $('#like-button').disabled = true;
+}
+
+// ---------- likes and hearts ----------
+
+const likeBtn = $('#like-button');
+let likePending = 0;
+let likeTimer = 0;
+
+function flushLikes() {
+  likeTimer = 0;
+  if (likePending <= 0) return;
+  const n = Math.min(LIKE_MAX_PER_FRAME, likePending);
+  likePending -= n;
+  socket.send('like.send', { count: n });
+  if (likePending > 0) likeTimer = setTimeout(flushLikes, LIKE_WINDOW_MS);
+}
+
+likeBtn.addEventListener('click', () => {
+  if (state.ended) return;
+  likePending++;
+  state.likes.total++;
+  state.likes.lastLocalAt = Date.now();
+  renderLikes();
+  spawnHeart(true);
+  likeBtn.classList.remove('pop');
+  void likeBtn.offsetWidth; // restart the pop animation
+  likeBtn.classList.add('pop');
+  if (!likeTimer) likeTimer = setTimeout(flushLikes, LIKE_WINDOW_MS);
+});
+
+function onLikes(d, fromWelcome = false) {
+  const total = Number(d.total) || 0;
+  // Our own recent taps may not be counted yet; never let the number jump backwards under the finger.
+  const recent = Date.now() - state.likes.lastLocalAt < 1500;
+  state.likes.total = recent ? Math.max(total, state.likes.total) : total;
+  state.likes.perSecond = Number(d.per_second) || 0;
+  renderLikes();
+  if (!fromWelcome && !recent) {
+    const n = Math.min(6, Math.ceil(state.likes.perSecond / 3));
+    for (let i = 0; i < n; i++) setTimeout(() => spawnHeart(false), i * 140);
+  }
+}
+
+function renderLikes() {
+  const total = $('#like-total');
+  total.textContent = compact(state.likes.total);
+  total.dataset.value = String(state.likes.total);
+  $('#like-rate').textContent = state.likes.perSecond > 0 ? `${compact(Math.round(state.likes.perSecond))}/s` : '';
+}
+
+const HEART_COLORS = ['#ff2d55', '#ff6b81', '#ff9f43', '#feca57', '#ff6bd6', '#a55eea', '#48dbfb'];
+
+function spawnHeart(mine) {
+  const box = $('#hearts');
+  if (box.childElementCount >= MAX_HEARTS) return;
+  const heart = h('span.heart', {
+    style: {
+      color: mine ? '#ff2d55' : HEART_COLORS[Math.floor(Math.random() * HEART_COLORS.length)],
+      left: `${30 + Math.random() * 40}%`,
+    },
+  });
+  heart.style.setProperty('--drift', `${Math.round(Math.random() * 80 - 40)}px`);
+  heart.style.setProperty('--scale', String(mine ? 1.1 : 0.7 + Math.random() * 0.4));
+  heart.style.setProperty('--dur', `${1.8 + Math.random() * 1.2}s`);
+  heart.innerHTML = '<svg viewBox="0 0 24 24"><use href="#i-heart"/></svg>';
+  heart.addEventListener('animationend', () => heart.remove());
+  box.append(heart);
+}
+
+// ---------- poll ----------
+
+const pollCard = $('#poll-card');
+const VOTES_KEY = 'kudos.votes';
+
+function showPoll(p) {
+  if (!p || !p.id) return;
+  state.poll = { ...p, counts: p.counts || p.options.map(() => 0), total: p.total || 0 };
+  const votes = loadJSON(VOTES_KEY, {});
+  state.poll.myVote = votes[p.id] ?? null;
+  pollCard.dataset.pollId = p.id;
+  pollCard.replaceChildren(
+    cardHead('Poll', '📊', h('span.countdown#poll-countdown')),
+    h('h3.card-question', {}, p.question),
+    h('div.poll-options', {}, p.options.map((label, i) => h('button.poll-option', {
+      type: 'button',
+      dataset: { index: String(i) },
+      onclick: () => votePoll(i),
+    }, h('span.poll-bar'), h('span.poll-label', {}, label), h('span.poll-pct', {}, '0%')))),
+    h('div.card-foot#poll-foot'),
+  );
+  pollCard.hidden = false;
+  clearTimeout(pollCard.hideTimer);
+  updatePoll();
+}
+
+function cardHead(kicker, icon, ...extra) {
+  const close = h('button.card-close', { type: 'button', 'aria-label': 'Hide', html: '<svg><use href="#i-close"/></svg>' });
+  close.addEventListener('click', (ev) => {
+    ev.currentTarget.closest('.live-card').hidden = true;
+  });
+  return h('header.card-head', {}, h('span.card-kicker', {}, h('span.kicker-icon', {}, icon), kicker), ...extra, close);
+}
+
+function updatePoll() {
+  const p = state.poll;
+  if (!p) return;
+  const closed = p.status === 'closed';
+  pollCard.dataset.status = closed ? 'closed' : 'open';
+  pollCard.classList.toggle('closed', closed);
+  const buttons = pollCard.querySelectorAll('.poll-option');
+  buttons.forEach((btn, i) => {
+    const n = p.counts[i] || 0;
+    const percent = pct(n, p.total);
+    btn.querySelector('.poll-bar').style.width = `${percent}%`;
+    btn.querySelector('.poll-pct').textContent = `${percent}%`;
+    btn.classList.toggle('voted', p.myVote === i);
+    btn.classList.toggle('winner', closed && p.winner === i);
+    btn.disabled = closed || p.myVote !== null;
+    btn.title = `${n} vote${n === 1 ? '' : 's'}`;
+  });
+  const cd = $('#poll-countdown');
+  if (!closed && p.closes_ms) cd.dataset.deadline = String(p.closes_ms);
+  else {
+    delete cd.dataset.deadline;
+    cd.textContent = closed ? 'Closed' : '';
+  }
+  let foot = `${compact(p.total)} vote${p.total === 1 ? '' : 's'}`;
+  if (closed) foot += p.winner >= 0 ? ` · Winner: ${p.options[p.winner]}` : ' · No votes';
+  else if (p.myVote !== null) foot += ' · Thanks for voting (+5 pts)';
+  else foot += ' · Tap an option to vote';
+  $('#poll-foot').textContent = foot;
+}
+
+async function votePoll(i) {
+  const p = state.poll;
+  if (!p || p.status === 'closed' || p.myVote !== null) return;
+  p.myVote = i; // optimistic; undone on a real error
+  updatePoll();
+  try {
+    await socket.request('poll.vote', { poll_id: p.id, option: i });
+    rememberVote(p.id, i);
+  } catch (err) {
+    if (err.code === 'duplicate') {
+      rememberVote(p.id, i);
+      toast('You already voted in this poll', 'info');
+    } else {
+      if (state.poll === p) p.myVote = null;
+      if (err.code === 'closed') p.status = 'closed';
+      toast(errorText(err), 'error');
+    }
+  }
+  updatePoll();
+}
+
+function rememberVote(pollId, i) {
+  const votes = loadJSON(VOTES_KEY, {});
+  votes[pollId] = i;
+  saveJSON(VOTES_KEY, votes);
+}
+
+function onPollTally(d, closed) {
+  const p = state.poll;
+  if (!p || p.id !== d.poll_id) return;
+  if (Array.isArray(d.counts)) p.counts = d.counts;
+  if (typeof d.total === 'number') p.total = d.total;
+  else p.total = p.counts.reduce((a, b) => a + b, 0);
+  if (closed) {
+    p.status = 'closed';
+    p.winner = typeof d.winner === 'number' ? d.winner : -1;
+    clearTimeout(pollCard.hideTimer);
+    pollCard.hideTimer = setTimeout(() => {
+      if (state.poll === p) pollCard.hidden = true;
+    }, 30_000);
+  }
+  updatePoll();
+}
+
+// ---------- quiz ----------
+
+const quizCard = $('#quiz-card');
+const LETTERS = 'ABCDEFGHIJ';
+
+function showQuizQuestion(q) {
+  if (!q || !q.question_id) return;
+  state.quiz = { ...q, myChoice: null, revealed: false };
+  quizCard.dataset.questionId = q.question_id;
+  quizCard.classList.remove('revealed', 'final');
+  const num = typeof q.index === 'number' ? q.index + 1 : 1;
+  quizCard.replaceChildren(
+    cardHead(`Quiz · ${num}/${q.count || num}`, '🧠', h('span.countdown#quiz-countdown', { dataset: { deadline: String(q.deadline_ms || 0) } })),
+    h('div.quiz-timer', {}, h('span.quiz-timer-fill#quiz-timer-fill')),
+    h('h3.card-question', {}, q.text),
+    h('div.quiz-choices', {}, (q.choices || []).map((c, i) => h('button.quiz-choice', {
+      type: 'button',
+      dataset: { index: String(i) },
+      onclick: () => answerQuiz(i),
+    }, h('span.quiz-bar'), h('span.choice-letter', {}, LETTERS[i]), h('span.choice-label', {}, c), h('span.choice-count')))),
+    h('div.card-foot#quiz-foot', {}, 'Answer fast — quicker right answers score more'),
+    h('ol.quiz-board#quiz-leaderboard', { hidden: true }),
+  );
+  quizCard.hidden = false;
+}
+
+async function answerQuiz(i) {
+  const q = state.quiz;
+  if (!q || q.myChoice !== null || q.revealed || Date.now() > q.deadline_ms) return;
+  q.myChoice = i;
+  markQuizChoices();
+  $('#quiz-foot').textContent = 'Answer locked in — waiting for the reveal…';
+  try {
+    await socket.request('quiz.answer', { quiz_id: q.quiz_id, question_id: q.question_id, choice: i });
+  } catch (err) {
+    if (err.code !== 'duplicate' && state.quiz === q) {
+      q.myChoice = null;
+      markQuizChoices();
+    }
+    $('#quiz-foot').textContent = err.code === 'closed' ? "Time's up for this question" : errorText(err);
+  }
+}
+
+function markQuizChoices() {
+  const q = state.quiz;
+  const late = q && Date.now() > q.deadline_ms;
+  quizCard.querySelectorAll('.quiz-choice').forEach((btn, i) => {
+    btn.classList.toggle('picked', q.myChoice === i);
+    btn.disabled = q.myChoice !== null || q.revealed || late;
+  });
+}
+
+function onQuizReveal(d) {
+  const q = state.quiz;
+  if (!q || q.question_id !== d.question_id) return;
+  q.revealed = true;
+  quizCard.classList.add('revealed');
+  delete $('#quiz-countdown').dataset.deadline;
+  $('#quiz-countdown').textContent = 'Revealed';
+  const counts = d.counts || [];
+  const total = d.total || counts.reduce((a, b) => a + b, 0);
+  quizCard.querySelectorAll('.quiz-choice').forEach((btn, i) => {
+    btn.classList.toggle('correct', i === d.answer);
+    btn.classList.toggle('wrong', i === q.myChoice && i !== d.answer);
+    btn.querySelector('.choice-count').textContent = String(counts[i] || 0);
+    btn.querySelector('.quiz-bar').style.width = `${pct(counts[i] || 0, total)}%`;
+  });
+  markQuizChoices();
+  const right = typeof d.correct === 'number' ? d.correct : counts[d.answer] || 0;
+  let foot = `${right} of ${total} got it right`;
+  if (q.myChoice === d.answer) foot = `Correct! 🎉 ${foot}`;
+  else if (q.myChoice !== null) foot = `Not this time. ${foot}`;
+  $('#quiz-foot').textContent = foot;
+}
+
+function onQuizLeaderboard(d) {
+  if (!state.quiz || state.quiz.quiz_id !== d.quiz_id) {
+    if (!d.final) return;
+    state.quiz = { quiz_id: d.quiz_id, question_id: '', choices: [], myChoice: null, revealed: true };
+    quizCard.replaceChildren(cardHead('Quiz', '🧠'), h('div.card-foot#quiz-foot'), h('ol.quiz-board#quiz-leaderboard'));
+    quizCard.hidden = false;
+  }
+  const board = $('#quiz-leaderboard');
+  board.hidden = false;
+  board.replaceChildren(
+    h('li.board-title', {}, d.final ? '🏆 Final results' : 'Leaderboard'),
+    ...(d.top || []).slice(0, 10).map((row) => h(`li.board-row${row.user === state.me.user ? '.me' : ''}`, {},
+      h('span.rank', {}, `#${row.rank}`), h('span.who', {}, row.name || 'Guest'), h('span.score', {}, compact(row.score)))),
+  );
+  if (d.final) quizCard.classList.add('final');
+}
+
+// ---------- coupons ----------
+
+const couponCard = $('#coupon-card');
+const CLAIMS_KEY = 'kudos.coupons';
+
+function onCouponDrop(c, fromWelcome = false) {
+  if (!c || !c.id) return;
+  state.coupons.set(c.id, { ...c });
+  if (c.expires_ms && c.expires_ms < Date.now()) return;
+  renderCoupon(c.id);
+  if (!fromWelcome) toast(`🎟️ Coupon drop: ${c.title}`, 'info');
+}
+
+function renderCoupon(id) {
+  const c = state.coupons.get(id);
+  const code = loadJSON(CLAIMS_KEY, {})[id];
+  couponCard.dataset.couponId = id;
+  const claim = h('button.btn.btn-claim#coupon-claim', { type: 'button', onclick: () => claimCoupon(id) }, 'Claim');
+  couponCard.replaceChildren(
+    cardHead('Coupon drop', '🎟️', h('span.countdown#coupon-countdown', { dataset: { deadline: String(c.expires_ms || 0) } })),
+    h('div.coupon-body', {},
+      h('div.coupon-title', {}, c.title),
+      h('div.coupon-stock', {}, h('span.stock-bar', {}, h('span.stock-fill#coupon-fill')), h('span#coupon-remaining')),
+    ),
+    code ? couponCodeBox(code) : claim,
+    h('div.card-foot#coupon-note'),
+  );
+  couponCard.hidden = false;
+  updateCouponStock(id);
+}
+
+function couponCodeBox(code) {
+  return h('div.coupon-code', {},
+    h('span', {}, 'Your code'),
+    h('code#coupon-code', { 'data-testid': 'coupon-code' }, code),
+    h('button.btn.btn-ghost', {
+      type: 'button',
+      onclick: () => navigator.clipboard?.writeText(code).then(() => toast('Code copied', 'success'), () => {}),
+    }, 'Copy'),
+  );
+}
+
+function updateCouponStock(id) {
+  const c = state.coupons.get(id);
+  if (!c || couponCard.dataset.couponId !== id) return;
+  const remaining = Math.max(0, c.remaining ?? c.stock ?? 0);
+  const el = $('#coupon-remaining');
+  el.textContent = remaining > 0 ? `${remaining} of ${c.stock} left` : 'Sold out';
+  el.dataset.value = String(remaining);
+  $('#coupon-fill').style.width = `${pct(remaining, c.stock || 1)}%`;
+  const claim = $('#coupon-claim');
+  if (claim && remaining <= 0) {
+    claim.disabled = true;
+    claim.textContent = 'Sold out';
+  }
+}
+
+function onCouponStock(d) {
+  const c = state.coupons.get(d.id);
+  if (!c) return;
+  c.remaining = d.remaining;
+  updateCouponStock(d.id);
+}
+
+async function claimCoupon(id) {
+  const btn = $('#coupon-claim');
+  if (btn) {
+    btn.disabled = true;
+    btn.textContent = 'Claiming…';
+  }
+  try {
+    const ack = await socket.request('coupon.claim', { coupon_id: id });
+    const claims = loadJSON(CLAIMS_KEY, {});
+    claims[id] = ack.code || 'CLAIMED';
+    saveJSON(CLAIMS_KEY, claims);
+    if (couponCard.dataset.couponId === id && btn) btn.replaceWith(couponCodeBox(claims[id]));
+    toast('Coupon claimed! 🎉', 'success');
+  } catch (err) {
+    const note = $('#coupon-note');
+    if (note) note.textContent = err.code === 'duplicate' ? 'You already claimed this coupon' : err.code === 'closed' ? 'Sorry — sold out or expired' : errorText(err);
+    if (btn) {
+      btn.textContent = err.code === 'closed' ? 'Unavailable' : 'Claim';
+      btn.disabled = err.code === 'closed' || err.code === 'duplicate';
+    }
+  }
+}
+
+// ---------- lucky draw ----------
+
+const drawCard = $('#draw-card');
+const DRAWS_KEY = 'kudos.draws';
+const ELIGIBLE_TEXT = {
+  all: 'Everyone watching can enter',
+  voters: 'Open to everyone who voted in a poll',
+  commenters: 'Open to everyone who commented',
+  keyword: 'Comment the keyword to qualify',
+};
+
+function shortHash(hash) {
+  return hash && hash.length > 20 ? `${hash.slice(0, 10)}…${hash.slice(-8)}` : hash || '';
+}
+
+function showDraw(d) {
+  if (!d || !d.id) return;
+  state.draw = { ...d };
+  drawCard.dataset.drawId = d.id;
+  drawCard.dataset.status = d.status || 'open';
+  drawCard.classList.remove('won');
+  const entered = !!loadJSON(DRAWS_KEY, {})[d.id];
+  const enter = h('button.btn.btn-primary.btn-wide#draw-enter', { type: 'button', onclick: enterDraw }, entered ? "You're in! 🍀" : 'Enter the draw');
+  enter.disabled = entered || d.status === 'drawn' || d.status === 'closed';
+  drawCard.replaceChildren(
+    cardHead('Lucky draw', '🎁'),
+    h('div.draw-prize', {}, d.prize),
+    h('div.draw-meta', {}, `${d.winners || 1} winner${d.winners === 1 ? '' : 's'} · ${ELIGIBLE_TEXT[d.eligible] || ELIGIBLE_TEXT.all}`),
+    enter,
+    h('div.draw-commit', {}, 'Commitment ', h('code#draw-commitment', { title: d.commitment || '' }, shortHash(d.commitment))),
+    h('div.draw-result#draw-result-box', { hidden: true }),
+  );
+  drawCard.hidden = false;
+}
+
+async function enterDraw() {
+  const d = state.draw;
+  const btn = $('#draw-enter');
+  if (!d || !btn) return;
+  btn.disabled = true;
+  try {
+    await socket.request('draw.enter', { draw_id: d.id });
+    markEntered(d.id);
+    btn.textContent = "You're in! 🍀";
+  } catch (err) {
+    if (err.code === 'duplicate') {
+      markEntered(d.id);
+      btn.textContent = "You're in! 🍀";
+    } else {
+      btn.disabled = err.code === 'closed';
+      btn.textContent = err.code === 'closed' ? 'Entries closed' : 'Enter the draw';
+      toast(err.code === 'forbidden' ? "You're not eligible for this draw" : errorText(err), 'error');
+    }
+  }
+}
+
+function markEntered(id) {
+  const draws = loadJSON(DRAWS_KEY, {});
+  draws[id] = true;
+  saveJSON(DRAWS_KEY, draws);
+}
+
+async function onDrawResult(r) {
+  if (!state.draw || state.draw.id !== r.id) showDraw({ id: r.id, prize: r.prize, winners: (r.winners || []).length, commitment: r.commitment, status: 'drawn' });
+  state.draw.status = 'drawn';
+  drawCard.dataset.status = 'drawn';
+  const btn = $('#draw-enter');
+  if (btn) btn.remove();
+  const winners = r.winners || [];
+  const won = winners.some((w) => w.user === state.me.user);
+  drawCard.classList.toggle('won', won);
+  const box = $('#draw-result-box');
+  const verify = h('div.draw-verify#draw-verify', {},
+    'Fair draw: before entries opened the host published the commitment SHA-256(seed). Anyone can hash the seed and pick winners from the sorted entrant list to check.');
+  box.replaceChildren(
+    won ? h('div.you-won#draw-you-won', {}, '🎉 You won! The host will contact you.') : '',
+    h('div.sub-title', {}, winners.length ? `Winner${winners.length === 1 ? '' : 's'}` : 'No entrants this time'),
+    h('ul.draw-winners#draw-winners', {}, winners.map((w) => h(`li${w.user === state.me.user ? '.me' : ''}`, {}, w.name || w.user))),
+    h('div.draw-seed', {}, 'Seed ', h('code#draw-seed', { title: r.seed || '' }, shortHash(r.seed))),
+    h('div.muted.small', {}, `${(r.entrants || []).length} entrant${(r.entrants || []).length === 1 ? '' : 's'}`),
+    verify,
+  );
+  box.hidden = false;
+  drawCard.hidden = false;
+  if (won) toast('🎉 You won the lucky draw!', 'success', 8000);
+  const commitment = r.commitment || state.draw.commitment;
+  if (r.seed && commitment) {
+    const digest = await sha256Hex(r.seed);
+    if (digest && digest.toLowerCase() === String(commitment).toLowerCase()) {
+      verify.prepend(h('strong.verified', {}, '✓ Verified in your browser: SHA-256(seed) matches the commitment. '));
+    }
+  }
+}
+
+// ---------- points ----------
+
+const REASONS = {
+  watch: 'Watching', watching: 'Watching', comment: 'Comment', poll_vote: 'Poll vote', 'poll.vote': 'Poll vote',
+  quiz: 'Quiz answer', quiz_correct: 'Correct quiz answer', feedback: 'Feedback', purchase: 'Purchase',
+};
+
+function reasonText(r) {
+  if (!r) return 'Points';
+  if (REASONS[r]) return REASONS[r];
+  const s = String(r).replace(/[._]/g, ' ');
+  return s[0].toUpperCase() + s.slice(1);
+}
+
+function setPoints(balance, tier) {
+  const prevTier = state.points.tier;
+  state.points.balance = Number(balance) || 0;
+  state.points.tier = tier || 'bronze';
+  const b = $('#points-balance');
+  b.textContent = compact(state.points.balance);
+  b.dataset.value = String(state.points.balance);
+  $('#points-tier').textContent = state.points.tier;
+  $('#rewards-balance').textContent = String(state.points.balance);
+  $('#rewards-tier').textContent = state.points.tier;
+  for (const el of [$('#points-pill'), $('#rewards-tier')]) {
+    el.classList.remove('tier-bronze', 'tier-silver', 'tier-gold');
+    el.classList.add(`tier-${state.points.tier}`);
+  }
+  return prevTier !== state.points.tier;
+}
+
+function onPoints(d) {
+  const tierChanged = setPoints(d.balance, d.tier);
+  const delta = Number(d.delta) || 0;
+  if (delta !== 0 || d.capped) {
+    state.history.unshift({ reason: d.reason, delta, capped: !!d.capped, at: new Date() });
+    state.history.length = Math.min(state.history.length, 20);
+    renderHistory();
+  }
+  if (delta > 0) {
+    const f = $('#points-float');
+    f.textContent = `+${delta}`;
+    f.classList.remove('go');
+    void f.offsetWidth;
+    f.classList.add('go');
+  }
+  if (d.capped) toast("You've reached this month's points cap — extra points are recorded but not added", 'info', 6000);
+  if (tierChanged) toast(`🏅 Welcome to ${state.points.tier[0].toUpperCase()}${state.points.tier.slice(1)} tier!`, 'success', 6000);
+}
+
+function renderHistory() {
+  $('#points-empty').hidden = state.history.length > 0;
+  $('#points-history').replaceChildren(...state.history.map((e) => h('li.history-row', {},
+    h('span.history-reason', {}, reasonText(e.reason), e.capped ? h('span.capped', {}, ' (capped)') : ''),
+    h('span.history-time', {}, hhmm(e.at)),
+    h(`span.history-delta${e.delta < 0 ? '.neg' : ''}`, {}, `${e.delta > 0 ? '+' : ''}${e.delta}`),
+  )));
+}
+
+// ---------- product Q&A ----------
+
+const UPVOTES_KEY = 'kudos.upvotes';
+
+function renderQuestions(list) {
+  const upvoted = loadJSON(UPVOTES_KEY, {});
+  const sorted = [...list].sort((a, b) => (b.pinned ? 1 : 0) - (a.pinned ? 1 : 0) || (b.votes || 0) - (a.votes || 0));
+  $('#qa-empty').hidden = sorted.length > 0;
+  $('#qa-list').replaceChildren(...sorted.map((q) => {
+    const up = h('button.qa-upvote', { type: 'button', 'aria-label': 'Upvote', onclick: () => upvoteQuestion(q.id, up) },
+      h('span.ico', { html: '<svg><use href="#i-up"/></svg>' }), h('span', {}, String(q.votes || 0)));
+    up.classList.toggle('done', !!upvoted[q.id]);
+    up.disabled = !!upvoted[q.id] || q.user === state.me.user;
+    const li = h('li.qa-item', { dataset: { id: q.id } },
+      up,
+      h('div.qa-body', {},
+        h('div.qa-text', {}, q.text),
+        h('div.qa-meta', {},
+          q.pinned ? h('span.tag.tag-pin', {}, '📌 Pinned') : '',
+          q.answered ? h('span.tag.tag-ok', {}, '✓ Answered') : '',
+          h('span', {}, q.user === state.me.user ? 'You' : q.name || 'Guest'),
+          q.at ? h('span', {}, ` · ${hhmm(q.at)}`) : '',
+        ),
+      ),
+    );
+    li.classList.toggle('pinned', !!q.pinned);
+    return li;
+  }));
+}
+
+async function upvoteQuestion(id, btn) {
+  btn.disabled = true;
+  try {
+    await socket.request('question.upvote', { question_id: id });
+  } catch (err) {
+    if (err.code !== 'duplicate') {
+      btn.disabled = false;
+      toast(errorText(err), 'error');
+      return;
+    }
+  }
+  const upvoted = loadJSON(UPVOTES_KEY, {});
+  upvoted[id] = true;
+  saveJSON(UPVOTES_KEY, upvoted);
+  btn.classList.add('done');
+}
+
+$('#qa-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const input = $('#qa-input');
+  const text = input.value.trim();
+  if (!text) return;
+  const note = $('#qa-error');
+  note.textContent = '';
+  try {
+    await socket.request('question.ask', { text });
+    input.value = '';
+    toast('Question sent to the host', 'success');
+  } catch (err) {
+    note.textContent = errorText(err);
+  }
+});
+
+// ---------- feedback ----------
+
+const FEEDBACK_KEY = `kudos.feedback.${streamId}`;
+
+function buildFeedback() {
+  const done = loadJSON(FEEDBACK_KEY, {});
+  const stars = $('#rating-stars');
+  for (let s = 1; s <= 5; s++) {
+    stars.append(h('button.rating-star', {
+      type: 'button', role: 'radio', 'aria-label': `${s} star${s > 1 ? 's' : ''}`, dataset: { score: String(s) },
+      html: '<svg><use href="#i-star"/></svg>', onclick: () => sendFeedback('rating', s),
+    }));
+  }
+  const nps = $('#nps-options');
+  for (let s = 0; s <= 10; s++) {
+    nps.append(h('button.nps-option', { type: 'button', dataset: { score: String(s) }, onclick: () => sendFeedback('nps', s) }, String(s)));
+  }
+  if (done.rating) markFeedback('rating', done.rating);
+  if (done.nps !== undefined) markFeedback('nps', done.nps);
+}
+
+function markFeedback(kind, score) {
+  const sel = kind === 'rating' ? '.rating-star' : '.nps-option';
+  document.querySelectorAll(sel).forEach((b) => {
+    const v = Number(b.dataset.score);
+    b.disabled = true;
+    b.classList.toggle('on', kind === 'rating' ? v <= score : v === score);
+  });
+  $(kind === 'rating' ? '#rating-note' : '#nps-note').textContent = 'Thanks for your feedback!';
+}
+
+async function sendFeedback(kind, score) {
+  const note = $(kind === 'rating' ? '#rating-note' : '#nps-note');
+  try {
+    await socket.request('feedback.send', { kind, score });
+  } catch (err) {
+    if (err.code !== 'duplicate') {
+      note.textContent = errorText(err);
+      return;
+    }
+  }
+  const done = loadJSON(FEEDBACK_KEY, {});
+  done[kind] = score;
+  saveJSON(FEEDBACK_KEY, done);
+  markFeedback(kind, score);
+}
+
+// ---------- side panel (tabs / bottom sheet on phones) ----------
+
+function openTab(name) {
+  document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.tab === name));
+  document.querySelectorAll('.tab-panel').forEach((p) => { p.hidden = p.dataset.panel !== name; });
+  document.body.classList.add('sheet-open');
+  $('#side-scrim').hidden = false;
+}
+
+function closeSheet() {
+  document.body.classList.remove('sheet-open');
+  $('#side-scrim').hidden = true;
+}
+
+document.querySelectorAll('[data-tab]').forEach((b) => b.addEventListener('click', () => openTab(b.dataset.tab)));
+$('#side-scrim').addEventListener('click', closeSheet);
+$('#side-close').addEventListener('click', closeSheet);
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape') closeSheet();
+});
+$('#buy-button').addEventListener('click', () => toast('Added to your bag 🛍️ — check out any time during the live', 'success'));
+
+// On wide screens the live cards move out of the video into the side column, so they never cover the chat.
+const wide = window.matchMedia('(min-width: 960px)');
+function placeCards() {
+  const cards = $('#stage-cards');
+  const home = wide.matches ? $('#side-live') : $('#stage');
+  if (cards.parentElement !== home) home.prepend(cards);
+}
+wide.addEventListener('change', placeCards);
+placeCards();
+
+// ---------- countdowns ----------
+
+function tick() {
+  const now = Date.now();
+  document.querySelectorAll('[data-deadline]').forEach((el) => {
+    const deadline = Number(el.dataset.deadline);
+    if (!deadline) return;
+    el.textContent = deadline > now ? clock(deadline - now) : '0:00';
+    el.classList.toggle('urgent', deadline - now < 5000);
+  });
+  const q = state.quiz;
+  if (q && q.deadline_ms && !q.revealed) {
+    const total = (q.time_limit_s || 20) * 1000;
+    const left = Math.max(0, q.deadline_ms - now);
+    const fill = $('#quiz-timer-fill');
+    if (fill) fill.style.width = `${Math.min(100, (100 * left) / total)}%`;
+    if (left === 0 && !q.lateMarked) {
+      q.lateMarked = true;
+      markQuizChoices();
+      if (q.myChoice === null) $('#quiz-foot').textContent = "Time's up — the answer is coming…";
+    }
+  }
+  for (const c of state.coupons.values()) {
+    if (c.expires_ms && c.expires_ms < now && !c.expired) {
+      c.expired = true;
+      if (couponCard.dataset.couponId === c.id) {
+        const claim = $('#coupon-claim');
+        if (claim) {
+          claim.disabled = true;
+          claim.textContent = 'Expired';
+        }
+        setTimeout(() => {
+          if (couponCard.dataset.couponId === c.id) couponCard.hidden = true;
+        }, 8000);
+      }
+    }
+  }
+  const send = $('#chat-send');
+  if (state.cooldownUntil > now) {
+    send.dataset.cooldown = String(Math.ceil((state.cooldownUntil - now) / 1000));
+  } else delete send.dataset.cooldown;
+}
+
+// ---------- start ----------
+
+buildFeedback();
+renderHistory();
+updateCounter();
+setInterval(tick, 250);
+if (wide.matches) openTab('qa');
+else {
+  document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.tab === 'qa'));
+}
+
+(async () => {
+  setConn('connecting', 'Connecting…');
+  await signIn();
+  socket.start();
+})();
