@@ -43,7 +43,9 @@ type Outcome struct {
 }
 
 // Empty reports whether there is nothing to deliver.
-func (o Outcome) Empty() bool { return len(o.Broadcast) == 0 && len(o.Hosts) == 0 && len(o.Direct) == 0 }
+func (o Outcome) Empty() bool {
+	return len(o.Broadcast) == 0 && len(o.Hosts) == 0 && len(o.Direct) == 0
+}
 
 // Merge appends other's frames to o (same stream).
 func (o *Outcome) Merge(other Outcome) {

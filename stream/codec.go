@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kudos-live/kudos/engagement"
 )
@@ -31,6 +32,10 @@ func DecodeClient(msg []byte) (Envelope, engagement.Action, error) {
 	var env Envelope
 	if err := json.Unmarshal(msg, &env); err != nil {
 		return env, nil, engagement.Errorf(engagement.CodeBadFrame, "frame is not a JSON envelope")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; a text frame must be valid UTF-8 (RFC 6455).
+	if !utf8.Valid(msg) {
+		return env, nil, engagement.Errorf(engagement.CodeBadFrame, "frame is not valid UTF-8")
 	}
 	if len(env.ID) > maxFrameID {
 		env.ID = ""

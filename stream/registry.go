@@ -217,8 +217,11 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 		limiter: rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
 		log:     r.log,
 	}
-	if n, err := r.presence.Count(req.Context(), streamID); err == nil {
-		welcome.Viewers = n + 1
+	// Count this viewer in before reading the stream-wide count, so the welcome already includes them.
+	if err := r.presence.Set(req.Context(), streamID, r.cfg.Node, h.Viewers()+1); err == nil {
+		if n, err := r.presence.Count(req.Context(), streamID); err == nil {
+			welcome.Viewers = n
+		}
 	}
 	b, err := EncodeFrame("welcome", welcome)
 	if err != nil {
