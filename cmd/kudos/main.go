@@ -37,8 +37,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "token" {
-		return mintToken(args[1:], getenv, stdout)
+	if len(args) > 0 {
+		switch args[0] {
+		case "token":
+			return mintToken(args[1:], getenv, stdout)
+		case "healthcheck":
+			return healthcheck(getenv)
+		}
 	}
 	fs := flag.NewFlagSet("kudos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -182,5 +187,28 @@ func startDemo(ctx context.Context, cfg config.Config, svc *engagement.Service, 
 	}
 	log.Info("demo stream ready", "viewer_url", cfg.PublicURL+"/?stream="+demo)
 	log.Info("host panel (this URL carries a host token; keep it private)", "host_url", cfg.PublicURL+"/host?stream="+demo+"&token="+tok)
+	return nil
+}
+
+// healthcheck implements `kudos healthcheck` for container HEALTHCHECKs (the image has no curl): it asks the
+// local server's /healthz and fails unless it answers 200.
+func healthcheck(getenv func(string) string) error {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("parse KUDOS_ADDR %q: %w", cfg.Addr, err)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	res, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %s", res.Status)
+	}
 	return nil
 }
