@@ -118,11 +118,17 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 	s.emit(ctx, EventCommentPosted, stream, actor.User, map[string]any{
 		"comment_id": c.ID, "stream": stream, "length": utf8.RuneCountInString(text), "text": text,
 	})
-	return Outcome{
+	out := Outcome{
 		Stream:    stream,
 		Broadcast: []Frame{{Type: "comment", Data: c}},
 		Reply:     map[string]any{"comment_id": c.ID},
-	}, nil
+	}
+	if !staff {
+		if pts := s.scoreLimited(ctx, actor.User, stream, SourceComment, false, (*Scorer).Comment); pts > 0 {
+			out.Merge(s.award(ctx, actor, stream, Scored{Key: "comment:" + c.ID, Source: SourceComment, Points: pts, Reason: "Joined the chat"}))
+		}
+	}
+	return out, nil
 }
 
 // RecentComments returns what a late joiner sees, oldest first.

@@ -145,7 +145,7 @@ func TestRemovedCommentLeavesRecent(t *testing.T) {
 	for _, e := range sink.Events() {
 		types = append(types, e.Type)
 	}
-	want := []string{EventStreamStarted, EventCommentPosted, EventCommentRemoved}
+	want := []string{EventStreamStarted, EventCommentPosted, EventPointsAwarded, EventCommentRemoved}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v, want %v", types, want)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/kudos-live/kudos/rewards"
 )
 
 // Frame is one server→client envelope before encoding: {"type": Type, "data": Data}.
@@ -73,6 +75,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// Rules are the scoring rules. Default DefaultRules().
+	Rules *Rules
+	// Ledger pays points. Default: a ledger over a memory store with default settings.
+	Ledger *rewards.Ledger
 }
 
 func (c *Config) applyDefaults() {
@@ -94,14 +100,27 @@ func (c *Config) applyDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Rules == nil {
+		r := DefaultRules()
+		c.Rules = &r
+	}
+	if c.Ledger == nil {
+		l, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: c.Now})
+		if err != nil {
+			panic("engagement: default ledger: " + err.Error()) // the zero config is valid by construction
+		}
+		c.Ledger = l
+	}
 }
 
 // Service runs the interactions of every stream. It is safe for concurrent use by many connections.
 type Service struct {
-	cfg   Config
-	store Store
-	sink  Sink
-	log   *slog.Logger
+	cfg    Config
+	store  Store
+	sink   Sink
+	log    *slog.Logger
+	ledger *rewards.Ledger
+	scorer *Scorer
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter // stream+"\x00"+user → comment limiter
@@ -117,6 +136,8 @@ func New(cfg Config, store Store, sink Sink) *Service {
 		store:    store,
 		sink:     sink,
 		log:      cfg.Logger,
+		ledger:   cfg.Ledger,
+		scorer:   NewScorer(*cfg.Rules),
 		limiters: map[string]*rate.Limiter{},
 		likes:    newLikeMeter(),
 	}
@@ -127,7 +148,11 @@ func (s *Service) now() time.Time { return s.cfg.Now() }
 // emit publishes one event. A failure is logged and counted, never returned: the interaction was already
 // applied, and the sink's spool is the place that guarantees delivery.
 func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) {
-	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, "", s.now(), data)
+	variant := ""
+	if user != "" {
+		variant = s.scorer.ForUser(user).Arm()
+	}
+	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, variant, s.now(), data)
 	if err == nil {
 		err = s.sink.Publish(ctx, ev)
 	}

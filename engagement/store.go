@@ -15,6 +15,7 @@ type Store interface {
 	StreamStore
 	ChatStore
 	LikeStore
+	ScoreStore
 }
 
 // StreamStore keeps the streams.
@@ -52,4 +53,12 @@ type LikeStore interface {
 	AddLikes(ctx context.Context, stream string, n int64) (int64, error)
 	// Likes returns the stream's total.
 	Likes(ctx context.Context, stream string) (int64, error)
+}
+
+// ScoreStore keeps what the scorer must remember per user and stream: how many interactions of a kind
+// ("comment", "question", "upvote", "watch") scored and when the last one did.
+type ScoreStore interface {
+	// UpdateScoreState applies fn to the user's state for kind in stream and stores the result when fn
+	// returns true. Atomic, as UpdateStream: fn may run more than once and must not have side effects.
+	UpdateScoreState(ctx context.Context, stream, user, kind string, fn func(*LimitState) bool) (LimitState, error)
 }

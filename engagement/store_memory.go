@@ -17,6 +17,8 @@ type MemoryStore struct {
 	mods     map[string]Moderation
 	slots    map[string]time.Time
 	likes    map[string]int64
+	scores   map[string]LimitState
+	*hostMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -30,6 +32,9 @@ func NewMemoryStore() *MemoryStore {
 		mods:     map[string]Moderation{},
 		slots:    map[string]time.Time{},
 		likes:    map[string]int64{},
+		scores:   map[string]LimitState{},
+
+		hostMemory: newHostMemory(),
 	}
 }
 
@@ -161,4 +166,16 @@ func (m *MemoryStore) Likes(_ context.Context, stream string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.likes[stream], nil
+}
+
+// UpdateScoreState implements ScoreStore.
+func (m *MemoryStore) UpdateScoreState(_ context.Context, stream, user, kind string, fn func(*LimitState) bool) (LimitState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := stream + "\x00" + user + "\x00" + kind
+	st := m.scores[key]
+	if fn(&st) {
+		m.scores[key] = st
+	}
+	return st, nil
 }

@@ -47,6 +47,49 @@ type Client struct {
 	limiter *rate.Limiter
 	strikes int // frames refused in a row by the limiter
 	log     *slog.Logger
+
+	watchMu sync.Mutex
+	watchT  *time.Timer
+}
+
+// watchEvery is how often a connected viewer is credited for watching (the rule pays per full minute).
+const watchEvery = time.Minute
+
+// startWatching credits the viewer each full minute the socket stays open.
+func (c *Client) startWatching(ctx context.Context) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.watchT = time.AfterFunc(watchEvery, func() { c.watched(ctx) })
+}
+
+func (c *Client) watched(ctx context.Context) {
+	select {
+	case <-c.done:
+		return
+	case <-ctx.Done():
+		return
+	default:
+	}
+	reg := c.hub.reg
+	out := reg.svc.Watched(ctx, c.actor, c.hub.id)
+	if err := reg.Deliver(ctx, out); err != nil {
+		c.log.Warn("deliver watch points", "stream", c.hub.id, "user", c.actor.User, "err", err)
+	}
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	select {
+	case <-c.done:
+	default:
+		c.watchT.Reset(watchEvery)
+	}
+}
+
+func (c *Client) stopWatching() {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.watchT != nil {
+		c.watchT.Stop()
+	}
 }
 
 // enqueue queues payload without blocking; a client whose buffer is full is dropped, not waited for.

@@ -245,9 +245,13 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 		defer close(writerDone)
 		c.writePump()
 	}()
+	if !c.staff {
+		c.startWatching(r.ctx)
+	}
 	go func() {
 		defer r.wg.Done()
 		c.readPump(r.ctx)
+		c.stopWatching()
 		<-writerDone
 		r.metrics.Connections.Dec()
 		select {

@@ -248,7 +248,12 @@ export function h(spec, props = {}, ...children) {
   for (const [k, v] of Object.entries(props || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k === 'dataset') Object.assign(el.dataset, v);
-    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else if (k === 'style' && typeof v === 'object') {
+      for (const [prop, val] of Object.entries(v)) {
+        if (prop.startsWith('--')) el.style.setProperty(prop, val);
+        else el.style[prop] = val;
+      }
+    }
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'text') el.textContent = v;
     else if (k === 'html') el.innerHTML = v;
@@ -322,7 +327,7 @@ export function toast(message, kind = '', ms = 3500) {
   }
   const t = h(`div.toast${kind ? `.toast-${kind}` : ''}`, { 'data-testid': 'toast' }, message);
   box.append(t);
-  while (box.children.length > 4) box.firstElementChild.remove();
+  while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => {
     t.classList.add('toast-out');
     setTimeout(() => t.remove(), 300);

@@ -391,17 +391,27 @@ function onLikes(d, fromWelcome = false) {
   state.likes.total = recent ? Math.max(total, state.likes.total) : total;
   state.likes.perSecond = Number(d.per_second) || 0;
   renderLikes();
-  if (!fromWelcome && !recent) {
-    const n = Math.min(6, Math.ceil(state.likes.perSecond / 3));
-    for (let i = 0; i < n; i++) setTimeout(() => spawnHeart(false), i * 140);
-  }
+  // Ambient hearts follow the room's like rate: accumulate rate × elapsed time and float whole hearts.
+  const now = Date.now();
+  const elapsed = Math.min(1, (now - (state.likes.lastFrameAt || now)) / 1000);
+  state.likes.lastFrameAt = now;
+  if (fromWelcome || recent) return;
+  state.likes.heartBudget = (state.likes.heartBudget || 0) + state.likes.perSecond * elapsed;
+  const n = Math.min(6, Math.floor(state.likes.heartBudget));
+  state.likes.heartBudget -= n;
+  for (let i = 0; i < n; i++) setTimeout(() => spawnHeart(false), i * 120);
+}
+
+/** Formats a per-second rate: one decimal below 10, compact above. */
+function rate(perSecond) {
+  return perSecond < 10 ? perSecond.toFixed(1).replace(/\.0$/, '') : compact(Math.round(perSecond));
 }
 
 function renderLikes() {
   const total = $('#like-total');
   total.textContent = compact(state.likes.total);
   total.dataset.value = String(state.likes.total);
-  $('#like-rate').textContent = state.likes.perSecond > 0 ? `${compact(Math.round(state.likes.perSecond))}/s` : '';
+  $('#like-rate').textContent = state.likes.perSecond >= 0.05 ? `${rate(state.likes.perSecond)}/s` : '';
 }
 
 const HEART_COLORS = ['#ff2d55', '#ff6b81', '#ff9f43', '#feca57', '#ff6bd6', '#a55eea', '#48dbfb'];
@@ -444,9 +454,17 @@ function showPoll(p) {
     }, h('span.poll-bar'), h('span.poll-label', {}, label), h('span.poll-pct', {}, '0%')))),
     h('div.card-foot#poll-foot'),
   );
-  pollCard.hidden = false;
+  bringToFront(pollCard);
   clearTimeout(pollCard.hideTimer);
   updatePoll();
+}
+
+// The newest card goes on top of the stack, where a phone screen has room for it.
+function bringToFront(card) {
+  const stack = $('#stage-cards');
+  if (stack.firstElementChild !== card) stack.prepend(card);
+  card.hidden = false;
+  stack.scrollTop = 0;
 }
 
 function cardHead(kicker, icon, ...extra) {
@@ -554,7 +572,7 @@ function showQuizQuestion(q) {
     h('div.card-foot#quiz-foot', {}, 'Answer fast — quicker right answers score more'),
     h('ol.quiz-board#quiz-leaderboard', { hidden: true }),
   );
-  quizCard.hidden = false;
+  bringToFront(quizCard);
 }
 
 async function answerQuiz(i) {
@@ -633,7 +651,6 @@ function onCouponDrop(c, fromWelcome = false) {
   state.coupons.set(c.id, { ...c });
   if (c.expires_ms && c.expires_ms < Date.now()) return;
   renderCoupon(c.id);
-  if (!fromWelcome) toast(`🎟️ Coupon drop: ${c.title}`, 'info');
 }
 
 function renderCoupon(id) {
@@ -650,7 +667,7 @@ function renderCoupon(id) {
     code ? couponCodeBox(code) : claim,
     h('div.card-foot#coupon-note'),
   );
-  couponCard.hidden = false;
+  bringToFront(couponCard);
   updateCouponStock(id);
 }
 
@@ -742,7 +759,7 @@ function showDraw(d) {
     h('div.draw-commit', {}, 'Commitment ', h('code#draw-commitment', { title: d.commitment || '' }, shortHash(d.commitment))),
     h('div.draw-result#draw-result-box', { hidden: true }),
   );
-  drawCard.hidden = false;
+  bringToFront(drawCard);
 }
 
 async function enterDraw() {
@@ -783,7 +800,7 @@ async function onDrawResult(r) {
   drawCard.classList.toggle('won', won);
   const box = $('#draw-result-box');
   const verify = h('div.draw-verify#draw-verify', {},
-    'Fair draw: before entries opened the host published the commitment SHA-256(seed). Anyone can hash the seed and pick winners from the sorted entrant list to check.');
+    'Fair draw: SHA-256(seed) must equal the commitment published before entries opened.');
   box.replaceChildren(
     won ? h('div.you-won#draw-you-won', {}, '🎉 You won! The host will contact you.') : '',
     h('div.sub-title', {}, winners.length ? `Winner${winners.length === 1 ? '' : 's'}` : 'No entrants this time'),
@@ -799,7 +816,7 @@ async function onDrawResult(r) {
   if (r.seed && commitment) {
     const digest = await sha256Hex(r.seed);
     if (digest && digest.toLowerCase() === String(commitment).toLowerCase()) {
-      verify.prepend(h('strong.verified', {}, '✓ Verified in your browser: SHA-256(seed) matches the commitment. '));
+      verify.replaceChildren(h('strong.verified', {}, '✓ Verified in your browser'), ': SHA-256(seed) matches the commitment.');
     }
   }
 }

@@ -37,6 +37,9 @@ var statusOf = map[engagement.Code]int{
 	engagement.CodeInvalid:      http.StatusBadRequest,
 	engagement.CodeUnavailable:  http.StatusServiceUnavailable,
 	engagement.CodeInternal:     http.StatusInternalServerError,
+
+	engagement.CodeInsufficientPoints: http.StatusConflict,
+	engagement.CodeOutOfStock:         http.StatusConflict,
 }
 
 // codeOfStatus maps echo's own HTTP errors (unknown route, wrong method, body too large) to codes.

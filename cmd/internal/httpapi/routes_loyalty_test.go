@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/kudos-live/kudos/engagement"
+)
+
+func TestPurchaseIsIdempotentAndPaysPerYuan(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	shop := ts.token("shop", engagement.RoleService, "")
+	viewer := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	viewer.expect("welcome")
+
+	order := map[string]any{"order_id": "o-123", "user_id": "ann", "stream_id": "s1", "amount_fen": 12345}
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	bodies := make([]map[string]any, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := ts.do(http.MethodPost, "/api/v1/purchases", shop, order)
+			statuses[i] = r.status
+			bodies[i] = r.json(t)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, st := range statuses {
+		if st == http.StatusCreated {
+			created++
+		} else if st != http.StatusOK {
+			t.Fatalf("post %d: status %d %v", i, st, bodies[i])
+		}
+		if bodies[i]["points"] != float64(123) {
+			t.Fatalf("post %d: points %v, want 123", i, bodies[i]["points"])
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d posts created the purchase, want exactly 1", created)
+	}
+	p := viewer.expect("points").data(t)
+	if p["delta"] != float64(123) || p["pending"] != true {
+		t.Fatalf("points frame %v, want +123 pending", p)
+	}
+	acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", ts.token("ann", engagement.RoleViewer, ""), nil).json(t)
+	if acc["pending"] != float64(123) || acc["balance"] != float64(0) {
+		t.Fatalf("account %v, want 123 pending and 0 spendable (return window)", acc)
+	}
+}
+
+func TestLoyaltyBadInput(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	shop := ts.token("shop", engagement.RoleService, "")
+	ann := ts.token("ann", engagement.RoleViewer, "")
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		token  string
+		body   any
+		status int
+		code   string
+		field  string
+	}{
+		{"negative amount", "POST", "/api/v1/purchases", shop, map[string]any{"order_id": "o1", "user_id": "ann", "amount_fen": -5}, 400, "invalid", "amount_fen"},
+		{"non-integer amount", "POST", "/api/v1/purchases", shop, `{"order_id":"o1","user_id":"ann","amount_fen":123.45}`, 400, "invalid", "amount_fen"},
+		{"amount as string", "POST", "/api/v1/purchases", shop, `{"order_id":"o1","user_id":"ann","amount_fen":"100"}`, 400, "invalid", "amount_fen"},
+		{"missing order id", "POST", "/api/v1/purchases", shop, map[string]any{"user_id": "ann", "amount_fen": 100}, 400, "invalid", "order_id"},
+		{"viewer cannot post purchases", "POST", "/api/v1/purchases", ann, map[string]any{"order_id": "o1", "user_id": "ann", "amount_fen": 100}, 403, "forbidden", ""},
+		{"no token", "POST", "/api/v1/purchases", "", map[string]any{"order_id": "o1", "user_id": "ann", "amount_fen": 100}, 401, "unauthorized", ""},
+		{"malformed JSON", "POST", "/api/v1/purchases", shop, `{"order_id":`, 400, "invalid", ""},
+		{"other user's points", "GET", "/api/v1/users/bob/points", ann, nil, 403, "forbidden", ""},
+		{"unknown reward", "POST", "/api/v1/users/ann/redemptions", ann, map[string]any{"reward_id": "nope", "request_id": "r1"}, 404, "not_found", ""},
+		{"insufficient points", "POST", "/api/v1/users/ann/redemptions", ann, map[string]any{"reward_id": "coupon-5", "request_id": "r2"}, 409, "insufficient_points", ""},
+		{"redeem for another user", "POST", "/api/v1/users/bob/redemptions", ann, map[string]any{"reward_id": "coupon-5", "request_id": "r3"}, 403, "forbidden", ""},
+		{"leaderboard of unknown stream", "GET", "/api/v1/streams/nope/leaderboard", "", nil, 404, "not_found", ""},
+		{"refund of unknown order", "POST", "/api/v1/purchases/never/refund", shop, nil, 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.do(tt.method, tt.path, tt.token, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("content type %q", ct)
+			}
+			p := r.json(t)
+			if p["code"] != tt.code || (tt.field != "" && p["field"] != tt.field) {
+				t.Fatalf("problem %v, want code %s field %q", p, tt.code, tt.field)
+			}
+		})
+	}
+	// Nothing above changed anyone's points.
+	acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", ann, nil).json(t)
+	if acc["balance"] != float64(0) || acc["pending"] != float64(0) {
+		t.Fatalf("account after bad input: %v", acc)
+	}
+}
+
+func TestCommentEarnsPointsOnlyForTheCommenter(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	ann := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	bob := ts.dial("s1", ts.token("bob", engagement.RoleViewer, ""))
+	if w := ann.expect("welcome").data(t); w["points"].(map[string]any)["tier"] != "bronze" {
+		t.Fatalf("welcome points %v", w["points"])
+	}
+	bob.expect("welcome")
+	ann.send("comment.send", "c1", map[string]string{"text": "love this jacket"})
+	ann.expectReply("c1")
+	if p := ann.expect("points").data(t); p["delta"] != float64(1) || p["balance"] != float64(1) {
+		t.Fatalf("ann's points frame %v, want +1 → 1", p)
+	}
+	// A second comment within 30 s earns nothing more.
+	ann.send("comment.send", "c2", map[string]string{"text": "what sizes?"})
+	ann.expectReply("c2")
+	// Bob sees both comments and no points frame of Ann's.
+	bob.expectComment("ann")
+	bob.expectComment("ann")
+	bob.send("ping", "p", nil)
+	for {
+		f, err := bob.next(2e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == "points" {
+			t.Fatalf("bob received a points frame: %s", f.Data)
+		}
+		if f.Type == "pong" {
+			break
+		}
+	}
+	lb := ts.do(http.MethodGet, "/api/v1/streams/s1/leaderboard", "", nil).json(t)
+	top := lb["top"].([]any)
+	if len(top) != 1 || top[0].(map[string]any)["user"] != "ann" || top[0].(map[string]any)["points"] != float64(1) {
+		t.Fatalf("leaderboard %v, want ann with 1", lb)
+	}
+}

@@ -1,0 +1,141 @@
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCouponSpecInvalid(t *testing.T) {
+	tests := []struct {
+		name  string
+		spec  CouponSpec
+		field string
+	}{
+		{"no title", CouponSpec{Stock: 1, ExpiresS: 60}, "title"},
+		{"no stock", CouponSpec{Title: "10% off", ExpiresS: 60}, "stock"},
+		{"too much stock", CouponSpec{Title: "10% off", Stock: MaxCouponStock + 1, ExpiresS: 60}, "stock"},
+		{"expires too soon", CouponSpec{Title: "10% off", Stock: 5, ExpiresS: 9}, "expires_s"},
+		{"expires too late", CouponSpec{Title: "10% off", Stock: 5, ExpiresS: 86401}, "expires_s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newHostFixture(t, 0)
+			_, _, err := f.svc.DropCoupon(context.Background(), f.host1, "s1", tt.spec)
+			if !isInvalidField(err, tt.field) {
+				t.Fatalf("err = %#v, want invalid with field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestCouponConcurrentClaims(t *testing.T) {
+	f := newHostFixture(t, 0)
+	ctx := context.Background()
+	c, out, err := f.svc.DropCoupon(ctx, f.host1, "s1", CouponSpec{Title: "Flash 50% off", Stock: 10, ExpiresS: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(framesOf(out.Broadcast, "coupon.drop")) != 1 {
+		t.Fatalf("drop outcome = %+v", out)
+	}
+	var (
+		mu     sync.Mutex
+		codes  = map[string]string{}
+		closed int
+		wg     sync.WaitGroup
+	)
+	for i := range 200 {
+		wg.Go(func() {
+			user := fmt.Sprintf("u%d", i)
+			out, err := f.svc.ClaimCoupon(ctx, viewer(user), "s1", c.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				codes[user] = out.Reply["code"].(string)
+			case CodeOf(err) == CodeClosed:
+				closed++
+			default:
+				t.Errorf("claim: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(codes) != 10 || closed != 190 {
+		t.Fatalf("%d claimed, %d closed; want 10 and 190", len(codes), closed)
+	}
+	unique := map[string]bool{}
+	for _, code := range codes {
+		if len(code) != 12 || unique[code] {
+			t.Fatalf("code %q is malformed or repeated", code)
+		}
+		unique[code] = true
+	}
+	got, err := f.store.Coupon(ctx, "s1", c.ID)
+	if err != nil || got.Remaining != 0 {
+		t.Fatalf("remaining = %d, %v", got.Remaining, err)
+	}
+	if n := len(f.eventsOf(EventCouponClaimed)); n != 10 {
+		t.Fatalf("%d coupon.claimed events, want 10", n)
+	}
+}
+
+func TestCouponClaimRules(t *testing.T) {
+	f := newHostFixture(t, 0)
+	ctx := context.Background()
+	c, _, err := f.svc.DropCoupon(ctx, f.host1, "s1", CouponSpec{Title: "Free shipping", Stock: 100, ExpiresS: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := []struct {
+		after time.Duration
+		user  string
+		id    string
+		code  Code
+	}{
+		{0, "a", c.ID, ""},
+		{0, "a", c.ID, CodeDuplicate},
+		{0, "b", "missing", CodeNotFound},
+		{0, "b", "", CodeInvalid},
+		{9 * time.Second, "b", c.ID, ""},
+		{time.Second, "c", c.ID, CodeClosed}, // expired
+	}
+	for _, cl := range claims {
+		f.clock.Advance(cl.after)
+		_, err := f.svc.ClaimCoupon(ctx, viewer(cl.user), "s1", cl.id)
+		wantHostCode(t, err, cl.code)
+	}
+	if live, err := f.svc.Coupons(ctx, "s1"); err != nil || len(live) != 0 {
+		t.Fatalf("live coupons after expiry = %+v, %v", live, err)
+	}
+}
+
+func TestCouponSnapshotAndWelcome(t *testing.T) {
+	f := newHostFixture(t, 0)
+	ctx := context.Background()
+	c, _, err := f.svc.DropCoupon(ctx, f.host1, "s1", CouponSpec{Title: "Bundle", Stock: 3, ExpiresS: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ClaimCoupon(ctx, viewer("a"), "s1", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := f.svc.Snapshot(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stock := framesOf(snap, "coupon.stock")
+	if len(stock) != 1 || fmt.Sprint(stock[0].Data) != fmt.Sprint(map[string]any{"id": c.ID, "remaining": int64(2)}) {
+		t.Fatalf("coupon.stock = %+v", stock)
+	}
+	w, err := f.svc.Join(ctx, viewer("late"), "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, ok := w.Coupons.([]Coupon); !ok || len(cs) != 1 || cs[0].Remaining != 2 {
+		t.Fatalf("welcome coupons = %#v", w.Coupons)
+	}
+}

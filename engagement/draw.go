@@ -1,0 +1,370 @@
+package engagement
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Who may enter a draw.
+const (
+	DrawAll        = "all"        // anyone watching who sends draw.enter
+	DrawVoters     = "voters"     // viewers who voted in a poll of the stream
+	DrawCommenters = "commenters" // viewers who commented on the stream
+	DrawKeyword    = "keyword"    // viewers who comment the keyword after the draw opens (entered by the comment)
+)
+
+// Draw statuses.
+const (
+	DrawOpen   = "open"   // taking entries
+	DrawClosed = "closed" // entries stopped, winners being drawn
+	DrawDone   = "done"   // result published
+)
+
+// Draw limits.
+const (
+	MaxDrawWinners    = 100
+	MaxDrawPrizeRunes = 120
+	MaxDrawKeyword    = 40
+	// DrawSeedBytes is the length of a draw's secret seed.
+	DrawSeedBytes = 32
+)
+
+// Draw is a verifiable lucky draw. Its Commitment, SHA-256 of the secret seed, is public from the start;
+// the seed is revealed with the result, so anyone can check that the winners follow from the seed and the
+// entrants (VerifyDraw; docs/draws.md).
+type Draw struct {
+	ID         string    `json:"id"`
+	Prize      string    `json:"prize"`
+	Winners    int       `json:"winners"`
+	Eligible   string    `json:"eligible"`
+	Keyword    string    `json:"keyword,omitempty"`
+	Commitment string    `json:"commitment"`
+	Status     string    `json:"status"`
+	OpensAt    time.Time `json:"opens_at"`
+	// Seed is the hex seed, secret until the result is published (then it is in Result): never marshalled.
+	Seed   string      `json:"-"`
+	Result *DrawResult `json:"result,omitempty"`
+}
+
+// DrawEntrant is one user in a draw.
+type DrawEntrant struct {
+	User string `json:"user"`
+	Name string `json:"name"`
+}
+
+// DrawResult is the draw.result frame: the winners with everything needed to verify them.
+type DrawResult struct {
+	ID         string        `json:"id"`
+	Prize      string        `json:"prize"`
+	Winners    []DrawEntrant `json:"winners"`
+	Seed       string        `json:"seed"`
+	Commitment string        `json:"commitment"`
+	// Entrants are the user ids of every entrant, sorted.
+	Entrants []string `json:"entrants"`
+}
+
+// DrawSpec is what a host gives to open a draw.
+type DrawSpec struct {
+	Prize    string `json:"prize"`
+	Winners  int    `json:"winners"`
+	Eligible string `json:"eligible"`
+	Keyword  string `json:"keyword"`
+}
+
+func (sp DrawSpec) clean() (DrawSpec, error) {
+	prize, err := CleanText("prize", sp.Prize, MaxDrawPrizeRunes)
+	if err != nil {
+		return sp, err
+	}
+	if sp.Winners < 1 || sp.Winners > MaxDrawWinners {
+		return sp, Invalid("winners", "winners must be 1..%d", MaxDrawWinners)
+	}
+	out := DrawSpec{Prize: prize, Winners: sp.Winners, Eligible: sp.Eligible}
+	switch sp.Eligible {
+	case "":
+		out.Eligible = DrawAll
+	case DrawAll, DrawVoters, DrawCommenters:
+	case DrawKeyword:
+		kw, err := CleanText("keyword", sp.Keyword, MaxDrawKeyword)
+		if err != nil {
+			return sp, err
+		}
+		out.Keyword = strings.ToLower(kw)
+	default:
+		return sp, Invalid("eligible", "eligible must be all, voters, commenters or keyword")
+	}
+	return out, nil
+}
+
+// DrawCommitment returns the commitment to a seed: the hex SHA-256 of its bytes.
+func DrawCommitment(seed []byte) string {
+	sum := sha256.Sum256(seed)
+	return hex.EncodeToString(sum[:])
+}
+
+// VerifyDraw returns the winners a draw with the given hex seed picks from entrants: the first n users of a
+// Fisher–Yates shuffle of the sorted, de-duplicated entrants driven by SHA-256(seed || counter). Run on a
+// published draw.result it must give the published winners; docs/draws.md specifies every step.
+func VerifyDraw(seedHex string, entrants []string, n int) ([]string, error) {
+	seed, err := hex.DecodeString(seedHex)
+	if err != nil || len(seed) != DrawSeedBytes {
+		return nil, Invalid("seed", "seed must be %d bytes of hex", DrawSeedBytes)
+	}
+	list := slices.Clone(entrants)
+	slices.Sort(list)
+	list = slices.Compact(list)
+	n = min(max(n, 0), len(list))
+
+	var counter uint64
+	buf := make([]byte, len(seed)+8)
+	copy(buf, seed)
+	// uniform returns an integer in [0, m) from the next hashes, rejecting values that would bias it.
+	uniform := func(m uint64) uint64 {
+		bound := (math.MaxUint64 / m) * m
+		for {
+			binary.BigEndian.PutUint64(buf[len(seed):], counter)
+			counter++
+			sum := sha256.Sum256(buf)
+			if r := binary.BigEndian.Uint64(sum[:8]); r < bound {
+				return r % m
+			}
+		}
+	}
+	for i := range n {
+		j := i + int(uniform(uint64(len(list)-i)))
+		list[i], list[j] = list[j], list[i]
+	}
+	return list[:n], nil
+}
+
+// DrawEnter is the draw.enter client action.
+type DrawEnter struct {
+	DrawID string `json:"draw_id"`
+}
+
+// FrameType implements Action.
+func (DrawEnter) FrameType() string { return "draw.enter" }
+
+func (a *DrawEnter) handle(ctx context.Context, s *Service, actor Actor, stream string) (Outcome, error) {
+	return s.EnterDraw(ctx, actor, stream, a.DrawID)
+}
+
+func init() {
+	registerAction("draw.enter", func() Action { return &DrawEnter{} })
+	joinParts = append(joinParts, joinDraw)
+}
+
+// OpenDraw opens a lucky draw on a stream actor hosts, committing to a fresh random seed.
+func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec DrawSpec) (Draw, Outcome, error) {
+	st, err := s.runStream(ctx, actor, stream)
+	if err != nil {
+		return Draw{}, Outcome{}, err
+	}
+	if spec, err = spec.clean(); err != nil {
+		return Draw{}, Outcome{}, err
+	}
+	seed := make([]byte, DrawSeedBytes)
+	if _, err := rand.Read(seed); err != nil {
+		return Draw{}, Outcome{}, fmt.Errorf("draw seed: %w", err)
+	}
+	d := Draw{
+		ID: s.newItemID(), Prize: spec.Prize, Winners: spec.Winners, Eligible: spec.Eligible, Keyword: spec.Keyword,
+		Commitment: DrawCommitment(seed), Status: DrawOpen, OpensAt: s.now().Add(st.videoDelay()).UTC(),
+		Seed: hex.EncodeToString(seed),
+	}
+	if err := s.host().CreateDraw(ctx, stream, d); err != nil {
+		return Draw{}, Outcome{}, fmt.Errorf("open draw on %s: %w", stream, err)
+	}
+	out := Outcome{Stream: stream, Broadcast: []Frame{{Type: "draw.opened", Data: d}}, Delay: st.videoDelay()}
+	return d, out, nil
+}
+
+// EnterDraw enters actor in a draw they are eligible for: once. A keyword draw is entered by commenting
+// its keyword, so draw.enter there only answers duplicate or forbidden.
+func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID string) (Outcome, error) {
+	if drawID == "" {
+		return Outcome{}, Invalid("draw_id", "draw_id is required")
+	}
+	if _, err := s.liveStream(ctx, stream); err != nil {
+		return Outcome{}, err
+	}
+	d, err := s.host().Draw(ctx, stream, drawID)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
+	}
+	var eligible bool
+	switch d.Eligible {
+	case DrawAll:
+		eligible = true
+	case DrawVoters:
+		eligible, err = s.host().HasVoted(ctx, stream, actor.User)
+	case DrawCommenters:
+		eligible, err = s.host().HasCommented(ctx, stream, actor.User)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("check draw eligibility on %s: %w", stream, err)
+	}
+	if !eligible {
+		entrants, err := s.host().DrawEntrants(ctx, stream, drawID)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("entrants of draw %s: %w", drawID, err)
+		}
+		if slices.ContainsFunc(entrants, func(e DrawEntrant) bool { return e.User == actor.User }) {
+			return Outcome{}, Errorf(CodeDuplicate, "you are already in this draw")
+		}
+		return Outcome{}, Errorf(CodeForbidden, "%s", eligibilityMessage(d))
+	}
+	if err := s.host().EnterDraw(ctx, stream, drawID, DrawEntrant{User: actor.User, Name: actor.Name}, s.now().UTC()); err != nil {
+		return Outcome{}, fmt.Errorf("enter draw %s: %w", drawID, err)
+	}
+	s.emit(ctx, EventDrawEntered, stream, actor.User, map[string]any{"draw_id": drawID, "stream": stream})
+	return Outcome{Stream: stream}, nil
+}
+
+func eligibilityMessage(d Draw) string {
+	switch d.Eligible {
+	case DrawVoters:
+		return "this draw is for viewers who voted in a poll"
+	case DrawCommenters:
+		return "this draw is for viewers who commented"
+	case DrawKeyword:
+		return fmt.Sprintf("comment %q to enter this draw", d.Keyword)
+	}
+	return "you cannot enter this draw"
+}
+
+// noteComment records what a posted comment means for draws: its author is a commenter of the stream, and a
+// comment containing the keyword of the stream's open keyword draw enters its author. PostComment calls it
+// after storing the comment. Failures are logged: the comment itself was accepted.
+func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text string) {
+	if err := s.host().MarkCommenter(ctx, stream, actor.User); err != nil {
+		s.log.Error("mark commenter", "stream", stream, "user", actor.User, "err", err)
+	}
+	d, err := s.host().CurrentDraw(ctx, stream)
+	if err != nil {
+		if err = ignoreNotFound(err); err != nil {
+			s.log.Error("current draw", "stream", stream, "user", actor.User, "err", err)
+		}
+		return
+	}
+	now := s.now().UTC()
+	if d.Eligible != DrawKeyword || d.Status != DrawOpen || now.Before(d.OpensAt) || !strings.Contains(strings.ToLower(text), d.Keyword) {
+		return
+	}
+	err = s.host().EnterDraw(ctx, stream, d.ID, DrawEntrant{User: actor.User, Name: actor.Name}, now)
+	switch {
+	case err == nil:
+		s.emit(ctx, EventDrawEntered, stream, actor.User, map[string]any{"draw_id": d.ID, "stream": stream, "keyword": d.Keyword})
+	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrClosed):
+	default:
+		s.log.Error("enter keyword draw", "stream", stream, "user", actor.User, "err", err)
+	}
+}
+
+// errDrawDone stops a draw update when the result is already published.
+var errDrawDone = Errorf(CodeClosed, "the draw is done")
+
+// RunDraw stops entries, draws the winners from the committed seed and publishes them with the seed and the
+// entrants. Running a finished draw returns its result again with an empty outcome.
+func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID string) (DrawResult, Outcome, error) {
+	if _, err := s.hostStream(ctx, actor, stream); err != nil {
+		return DrawResult{}, Outcome{}, err
+	}
+	out := Outcome{Stream: stream}
+	stop := func(d *Draw) error {
+		if d.Status == DrawDone {
+			return errDrawDone
+		}
+		d.Status = DrawClosed
+		return nil
+	}
+	d, err := s.host().UpdateDraw(ctx, stream, drawID, stop)
+	if errors.Is(err, errDrawDone) {
+		return s.drawResult(ctx, stream, drawID)
+	}
+	if err != nil {
+		return DrawResult{}, out, fmt.Errorf("close draw %s: %w", drawID, err)
+	}
+	entrants, err := s.host().DrawEntrants(ctx, stream, drawID)
+	if err != nil {
+		return DrawResult{}, out, fmt.Errorf("entrants of draw %s: %w", drawID, err)
+	}
+	names := make(map[string]string, len(entrants))
+	users := make([]string, len(entrants))
+	for i, e := range entrants {
+		users[i], names[e.User] = e.User, e.Name
+	}
+	winners, err := VerifyDraw(d.Seed, users, d.Winners)
+	if err != nil {
+		return DrawResult{}, out, fmt.Errorf("draw %s: %w", drawID, err)
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	res := DrawResult{ID: drawID, Prize: d.Prize, Seed: d.Seed, Commitment: d.Commitment, Entrants: users, Winners: []DrawEntrant{}}
+	for _, w := range winners {
+		res.Winners = append(res.Winners, DrawEntrant{User: w, Name: names[w]})
+	}
+	_, err = s.host().UpdateDraw(ctx, stream, drawID, func(d *Draw) error {
+		if d.Status == DrawDone {
+			return errDrawDone
+		}
+		d.Status, d.Result = DrawDone, &res
+		return nil
+	})
+	if errors.Is(err, errDrawDone) { // another run published first; the result is the same by construction
+		return s.drawResult(ctx, stream, drawID)
+	}
+	if err != nil {
+		return DrawResult{}, out, fmt.Errorf("publish draw %s: %w", drawID, err)
+	}
+	for _, w := range res.Winners {
+		s.emit(ctx, EventDrawWon, stream, w.User, map[string]any{
+			"draw_id": drawID, "stream": stream, "prize": res.Prize, "commitment": res.Commitment, "entrants": len(users),
+		})
+	}
+	out.Broadcast = []Frame{{Type: "draw.result", Data: res}}
+	return res, out, nil
+}
+
+func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawResult, Outcome, error) {
+	d, err := s.host().Draw(ctx, stream, drawID)
+	if err != nil {
+		return DrawResult{}, Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
+	}
+	if d.Result == nil {
+		return DrawResult{}, Outcome{}, Errorf(CodeClosed, "draw %s has no result", drawID)
+	}
+	return *d.Result, Outcome{Stream: stream}, nil
+}
+
+// Draw returns a draw of a stream (its seed only once the result is published, inside Result).
+func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error) {
+	d, err := s.host().Draw(ctx, stream, drawID)
+	if err != nil {
+		return Draw{}, fmt.Errorf("get draw %s: %w", drawID, err)
+	}
+	return d, nil
+}
+
+func joinDraw(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+	d, err := s.host().CurrentDraw(ctx, st.ID)
+	if err != nil {
+		if err = ignoreNotFound(err); err != nil {
+			return fmt.Errorf("current draw of %s: %w", st.ID, err)
+		}
+		return nil
+	}
+	if d.Status == DrawOpen && !s.now().Before(d.OpensAt) {
+		w.Draw = d
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package engagement
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestDrawSpecInvalid(t *testing.T) {
+	tests := []struct {
+		name  string
+		spec  DrawSpec
+		field string
+	}{
+		{"no prize", DrawSpec{Winners: 1}, "prize"},
+		{"no winners", DrawSpec{Prize: "Phone", Winners: 0}, "winners"},
+		{"too many winners", DrawSpec{Prize: "Phone", Winners: 101}, "winners"},
+		{"unknown eligibility", DrawSpec{Prize: "Phone", Winners: 1, Eligible: "vips"}, "eligible"},
+		{"keyword missing", DrawSpec{Prize: "Phone", Winners: 1, Eligible: DrawKeyword}, "keyword"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newHostFixture(t, 0)
+			_, _, err := f.svc.OpenDraw(context.Background(), f.host1, "s1", tt.spec)
+			if !isInvalidField(err, tt.field) {
+				t.Fatalf("err = %#v, want invalid with field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestDrawVerifiable(t *testing.T) {
+	f := newHostFixture(t, 0)
+	ctx := context.Background()
+	d, out, err := f.svc.OpenDraw(ctx, f.host1, "s1", DrawSpec{Prize: "Headphones", Winners: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Eligible != DrawAll || len(d.Commitment) != 64 || len(framesOf(out.Broadcast, "draw.opened")) != 1 {
+		t.Fatalf("draw = %+v, outcome %+v", d, out)
+	}
+	for i := range 20 {
+		if _, err := f.svc.EnterDraw(ctx, viewer(fmt.Sprintf("u%02d", i)), "s1", d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = f.svc.EnterDraw(ctx, viewer("u03"), "s1", d.ID)
+	wantHostCode(t, err, CodeDuplicate)
+
+	res, out, err := f.svc.RunDraw(ctx, f.host1, "s1", d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(framesOf(out.Broadcast, "draw.result")) != 1 || len(res.Winners) != 3 || len(res.Entrants) != 20 {
+		t.Fatalf("result = %+v, outcome %+v", res, out)
+	}
+	seed, err := hex.DecodeString(res.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(seed); hex.EncodeToString(sum[:]) != d.Commitment || res.Commitment != d.Commitment {
+		t.Fatalf("seed %s does not match commitment %s", res.Seed, d.Commitment)
+	}
+	shuffled := slices.Clone(res.Entrants)
+	slices.Reverse(shuffled) // the order entrants are given in must not matter
+	got, err := VerifyDraw(res.Seed, shuffled, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, w := range res.Winners {
+		want = append(want, w.User)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("VerifyDraw = %v, published winners %v", got, want)
+	}
+	if n := len(f.eventsOf(EventDrawWon)); n != 3 {
+		t.Fatalf("%d draw.won events, want 3", n)
+	}
+	_, err = f.svc.EnterDraw(ctx, viewer("late"), "s1", d.ID)
+	wantHostCode(t, err, CodeClosed)
+	again, out, err := f.svc.RunDraw(ctx, f.host1, "s1", d.ID)
+	if err != nil || !out.Empty() || !slices.Equal(again.Winners, res.Winners) || again.Seed != res.Seed {
+		t.Fatalf("second run = %+v %+v %v", again, out, err)
+	}
+}
+
+func TestVerifyDraw(t *testing.T) {
+	seed := hex.EncodeToString(make([]byte, DrawSeedBytes))
+	tests := []struct {
+		name     string
+		seed     string
+		entrants []string
+		n        int
+		want     int
+		wantErr  bool
+	}{
+		{"more winners than entrants", seed, []string{"a", "b"}, 5, 2, false},
+		{"duplicates count once", seed, []string{"a", "a", "b"}, 5, 2, false},
+		{"nobody entered", seed, nil, 3, 0, false},
+		{"bad hex", "zz", []string{"a"}, 1, 0, true},
+		{"short seed", "abcd", []string{"a"}, 1, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := VerifyDraw(tt.seed, tt.entrants, tt.n)
+			if (err != nil) != tt.wantErr || len(got) != tt.want {
+				t.Fatalf("VerifyDraw = %v, %v", got, err)
+			}
+		})
+	}
+	// every entrant can win: over many seeds each of 4 entrants is drawn first at least once
+	first := map[string]bool{}
+	for i := range 64 {
+		s := sha256.Sum256([]byte{byte(i)})
+		got, _ := VerifyDraw(hex.EncodeToString(s[:]), []string{"a", "b", "c", "d"}, 1)
+		first[got[0]] = true
+	}
+	if len(first) != 4 {
+		t.Fatalf("first winners over 64 seeds: %v", first)
+	}
+}
+
+func TestDrawEligibility(t *testing.T) {
+	f := newHostFixture(t, 0)
+	ctx := context.Background()
+	p, _, err := f.svc.OpenPoll(ctx, f.host1, "s1", PollSpec{Question: "Q", Options: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Vote(ctx, viewer("voter"), "s1", p.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.noteComment(ctx, viewer("chatty"), "s1", "hello")
+
+	voters, _, err := f.svc.OpenDraw(ctx, f.host1, "s1", DrawSpec{Prize: "Mug", Winners: 1, Eligible: DrawVoters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commenters, _, err := f.svc.OpenDraw(ctx, f.host1, "s1", DrawSpec{Prize: "Cap", Winners: 1, Eligible: DrawCommenters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyword, _, err := f.svc.OpenDraw(ctx, f.host1, "s1", DrawSpec{Prize: "Bag", Winners: 1, Eligible: DrawKeyword, Keyword: "LuckyMe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.noteComment(ctx, viewer("kw"), "s1", "pick me, luckyme!")
+	f.svc.noteComment(ctx, viewer("other"), "s1", "nice bag")
+
+	tests := []struct {
+		user string
+		draw string
+		code Code
+	}{
+		{"voter", voters.ID, ""},
+		{"chatty", voters.ID, CodeForbidden},
+		{"chatty", commenters.ID, ""},
+		{"voter", commenters.ID, CodeForbidden},
+		{"kw", keyword.ID, CodeDuplicate}, // already entered by the comment
+		{"other", keyword.ID, CodeForbidden},
+		{"voter", "missing", CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user+"/"+tt.draw, func(t *testing.T) {
+			_, err := f.svc.EnterDraw(ctx, viewer(tt.user), "s1", tt.draw)
+			wantHostCode(t, err, tt.code)
+		})
+	}
+	res, _, err := f.svc.RunDraw(ctx, f.host1, "s1", keyword.ID)
+	if err != nil || len(res.Winners) != 1 || res.Winners[0].User != "kw" || res.Winners[0].Name != "Viewer kw" {
+		t.Fatalf("keyword draw result = %+v, %v", res, err)
+	}
+}

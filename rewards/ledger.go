@@ -1,0 +1,459 @@
+// Package rewards is the loyalty ledger: balances, idempotent awards under a monthly cap, tiers with
+// point multipliers, pending purchase points and refunds, expiry, redemptions from a catalogue with stock,
+// and per-stream leaderboards.
+//
+// It is a leaf: it knows nothing of streams, sockets or events. Callers (package engagement) turn
+// interactions into Awards and results into events. State lives in a Store: MemoryStore for one node,
+// RedisStore when several nodes share it; both pass the same conformance suite.
+package rewards
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	ErrNotFound           = errors.New("rewards: not found")
+	ErrInsufficientPoints = errors.New("rewards: insufficient points")
+	ErrOutOfStock         = errors.New("rewards: out of stock")
+	ErrInvalid            = errors.New("rewards: invalid request")
+	ErrDuplicate          = errors.New("rewards: duplicate request")
+)
+
+// Tier is a loyalty tier, earned by points granted in the trailing twelve months.
+type Tier string
+
+// The default tiers.
+const (
+	TierBronze Tier = "bronze"
+	TierSilver Tier = "silver"
+	TierGold   Tier = "gold"
+)
+
+// TierRule says from how many points earned in the trailing twelve months a tier applies, and by how
+// much it multiplies participation points (rounded down).
+type TierRule struct {
+	Tier       Tier    `json:"tier"`
+	Threshold  int64   `json:"threshold"`
+	Multiplier float64 `json:"multiplier"`
+}
+
+// multiplierBP is the multiplier in basis points, so that point arithmetic stays in integers.
+func (r TierRule) multiplierBP() int64 { return int64(math.Round(r.Multiplier * 10000)) }
+
+// DefaultTiers returns bronze 0 ×1.0, silver 3000 ×1.1, gold 8000 ×1.25 (DESIGN "Scoring defaults").
+func DefaultTiers() []TierRule {
+	return []TierRule{
+		{Tier: TierBronze, Threshold: 0, Multiplier: 1.0},
+		{Tier: TierSilver, Threshold: 3000, Multiplier: 1.1},
+		{Tier: TierGold, Threshold: 8000, Multiplier: 1.25},
+	}
+}
+
+// Reward is an item of the redemption catalogue. Stock 0 means unlimited.
+type Reward struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Cost  int64  `json:"cost"`
+	Stock int64  `json:"stock"`
+}
+
+// DefaultCatalogue returns the built-in coupons.
+func DefaultCatalogue() []Reward {
+	return []Reward{
+		{ID: "coupon-5", Title: "¥5 off any order", Cost: 500, Stock: 0},
+		{ID: "coupon-20", Title: "¥20 off orders over ¥100", Cost: 1800, Stock: 1000},
+		{ID: "free-shipping", Title: "Free shipping on one order", Cost: 300, Stock: 0},
+		{ID: "coupon-100", Title: "¥100 off orders over ¥500", Cost: 8000, Stock: 50},
+	}
+}
+
+// Config configures a Ledger. The zero value gives the documented defaults.
+type Config struct {
+	// MonthlyCap is the most points granted per UTC calendar month over all sources. 0 → 1000.
+	MonthlyCap int64
+	// Tiers, ascending by threshold, the first at 0. nil → DefaultTiers().
+	Tiers []TierRule
+	// ReturnWindow is how long purchase points stay pending before they settle. 0 → 7 days.
+	ReturnWindow time.Duration
+	// ExpiryMonths is how many months after being earned points expire. 0 → 12.
+	ExpiryMonths int
+	// DowngradeNotice is how long before a tier drop Account reports it in Downgrade. 0 → 14 days;
+	// negative → never.
+	DowngradeNotice time.Duration
+	// Catalogue is the rewards that can be redeemed. nil → DefaultCatalogue().
+	Catalogue []Reward
+	// Now is the clock. nil → time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.MonthlyCap == 0 {
+		c.MonthlyCap = 1000
+	}
+	if c.Tiers == nil {
+		c.Tiers = DefaultTiers()
+	}
+	if c.ReturnWindow == 0 {
+		c.ReturnWindow = 7 * 24 * time.Hour
+	}
+	if c.ExpiryMonths == 0 {
+		c.ExpiryMonths = 12
+	}
+	if c.DowngradeNotice == 0 {
+		c.DowngradeNotice = 14 * 24 * time.Hour
+	}
+	if c.Catalogue == nil {
+		c.Catalogue = DefaultCatalogue()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.MonthlyCap < 0 {
+		return fmt.Errorf("%w: MonthlyCap %d is negative", ErrInvalid, c.MonthlyCap)
+	}
+	if c.ReturnWindow < 0 || c.ExpiryMonths < 0 {
+		return fmt.Errorf("%w: ReturnWindow and ExpiryMonths must not be negative", ErrInvalid)
+	}
+	if len(c.Tiers) == 0 || c.Tiers[0].Threshold != 0 {
+		return fmt.Errorf("%w: Tiers must start with a tier at threshold 0", ErrInvalid)
+	}
+	for i, t := range c.Tiers {
+		if t.Tier == "" || t.Multiplier < 1 {
+			return fmt.Errorf("%w: Tiers[%d] needs a name and a multiplier >= 1", ErrInvalid, i)
+		}
+		if i > 0 && t.Threshold <= c.Tiers[i-1].Threshold {
+			return fmt.Errorf("%w: Tiers[%d] threshold must exceed the one before", ErrInvalid, i)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Catalogue {
+		if r.ID == "" || r.Cost <= 0 || r.Stock < 0 || seen[r.ID] {
+			return fmt.Errorf("%w: Catalogue[%d] needs a unique id, a positive cost and stock >= 0", ErrInvalid, i)
+		}
+		seen[r.ID] = true
+	}
+	return nil
+}
+
+// Award asks for points. Key makes it idempotent (e.g. "quiz:<quiz>:<question>:<user>", "order:<id>").
+type Award struct {
+	Key    string // idempotency key, unique across all awards
+	User   string
+	Stream string // the stream the points count toward on its leaderboard; may be empty
+	Source string // what earned them: "watch", "comment", "poll", "quiz", "feedback", "purchase", "question", …
+	// Points is the base amount before the tier multiplier; it must be positive.
+	Points int64
+	// Participation says the tier multiplier applies (every source except purchases).
+	Participation bool
+	// Pending holds the points for the return window (purchases); Refund can cancel them.
+	Pending bool
+	// At is when the points were earned; zero → the clock's now, a future time is taken as now. Its UTC
+	// month is the month whose cap they count against.
+	At time.Time
+}
+
+// AwardResult says what an Award did.
+type AwardResult struct {
+	Applied      bool  // false when the key was seen before: nothing changed, the rest is the original result
+	Granted      int64 // points after the multiplier and the cap (pending ones included)
+	Capped       int64 // overflow above the monthly cap, recorded but not granted
+	Balance      int64 // spendable balance afterwards (pending points excluded)
+	Tier         Tier  // the tier after the award
+	PreviousTier Tier  // the tier last recorded for the user before it
+	TierChanged  bool  // Tier != PreviousTier; an event for the engine
+}
+
+// RefundResult says what a Refund did.
+type RefundResult struct {
+	OrderKey  string
+	User      string
+	Cancelled int64 // pending points removed (refund inside the return window)
+	Reversed  int64 // settled points taken back from the balance (refund after it)
+	Shortfall int64 // points that could not be taken back because the balance was too low
+	Balance   int64
+}
+
+// Redemption is a reward redeemed by a user.
+type Redemption struct {
+	ID       string    `json:"id"` // the request id
+	User     string    `json:"user"`
+	RewardID string    `json:"reward_id"`
+	Cost     int64     `json:"cost"`
+	At       time.Time `json:"at"`
+	Balance  int64     `json:"balance"`            // balance right after the debit
+	Replayed bool      `json:"replayed,omitempty"` // this call was a replay: nothing changed
+}
+
+// Standing is a user's place on a stream's leaderboard.
+type Standing struct {
+	User   string `json:"user"`
+	Points int64  `json:"points"`
+	Rank   int    `json:"rank"`
+}
+
+// EntryKind says what a ledger entry records.
+type EntryKind string
+
+// Entry kinds. Points is signed and applies to the balance, except for EntryPending and EntryRefund
+// (the pending amount) and EntryCapped (the overflow, granted to no one).
+const (
+	EntryAward    EntryKind = "award"    // points granted to the balance
+	EntryPending  EntryKind = "pending"  // purchase points held for the return window
+	EntrySettle   EntryKind = "settle"   // pending points moved to the balance
+	EntryRefund   EntryKind = "refund"   // pending points cancelled by a refund (negative)
+	EntryReversal EntryKind = "reversal" // settled points taken back by a late refund (negative)
+	EntryCapped   EntryKind = "capped"   // overflow above the monthly cap
+	EntryExpire   EntryKind = "expire"   // points expired (negative)
+	EntryRedeem   EntryKind = "redeem"   // points spent on a reward (negative)
+)
+
+// Entry is one line of a user's append-only ledger.
+type Entry struct {
+	At        time.Time `json:"at"`
+	Kind      EntryKind `json:"kind"`
+	Points    int64     `json:"points"`
+	Balance   int64     `json:"balance"` // balance after the entry
+	Key       string    `json:"key,omitempty"`
+	Stream    string    `json:"stream,omitempty"`
+	Source    string    `json:"source,omitempty"` // the award's source, or the reward id of a redemption
+	Shortfall int64     `json:"shortfall,omitempty"`
+}
+
+// Downgrade warns that a user's tier drops at the start of next month unless they earn Needed more points.
+type Downgrade struct {
+	From   Tier      `json:"from"`
+	To     Tier      `json:"to"`
+	At     time.Time `json:"at"`
+	Needed int64     `json:"needed"`
+}
+
+// Account is a user's loyalty summary.
+type Account struct {
+	User            string     `json:"user"`
+	Balance         int64      `json:"balance"`
+	Pending         int64      `json:"pending"`
+	Tier            Tier       `json:"tier"`
+	EarnedThisMonth int64      `json:"earned_this_month"`
+	Earned12Months  int64      `json:"earned_12_months"`
+	MonthlyCap      int64      `json:"monthly_cap"`
+	Capped          int64      `json:"capped"`
+	Expired         int64      `json:"expired"`
+	Shortfall       int64      `json:"shortfall"`
+	Downgrade       *Downgrade `json:"downgrade,omitempty"` // set within DowngradeNotice of a tier drop
+	Recent          []Entry    `json:"recent"`              // the last RecentEntries entries, oldest first
+}
+
+// Ledger applies the loyalty rules over a Store. It is safe for concurrent use; all atomicity comes from
+// the Store, so several nodes may share one RedisStore.
+type Ledger struct {
+	store Store
+	cfg   Config
+	byID  map[string]Reward
+}
+
+// NewLedger returns a Ledger over store (nil → a new MemoryStore) with cfg's defaults applied.
+// A config that breaks the rules is ErrInvalid.
+func NewLedger(store Store, cfg Config) (*Ledger, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		store = NewMemoryStore()
+	}
+	byID := make(map[string]Reward, len(cfg.Catalogue))
+	for _, r := range cfg.Catalogue {
+		byID[r.ID] = r
+	}
+	return &Ledger{store: store, cfg: cfg, byID: byID}, nil
+}
+
+// policy derives the rules' boundaries at now.
+func (l *Ledger) policy(now time.Time) Policy {
+	now = now.UTC()
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return Policy{
+		Now:          now,
+		Month:        monthOf(now),
+		FirstMonth:   monthOf(monthStart.AddDate(0, -11, 0)),
+		ExpireBefore: now.AddDate(0, -l.cfg.ExpiryMonths, 0),
+		SettleBefore: now.Add(-l.cfg.ReturnWindow),
+		ReturnWindow: l.cfg.ReturnWindow,
+		MonthlyCap:   l.cfg.MonthlyCap,
+		Tiers:        l.cfg.Tiers,
+	}
+}
+
+// Award grants a's points, multiplied by the user's tier if a.Participation and cut at the monthly cap.
+// A key seen before changes nothing and returns the original result with Applied false.
+func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
+	p := l.policy(l.cfg.Now())
+	if a.Key == "" || a.User == "" || a.Points <= 0 {
+		return AwardResult{}, fmt.Errorf("award points to %q: %w: key, user and positive points required", a.User, ErrInvalid)
+	}
+	if a.At.IsZero() || a.At.After(p.Now) {
+		a.At = p.Now
+	}
+	a.At = a.At.UTC()
+	if monthOf(a.At) < p.FirstMonth {
+		return AwardResult{}, fmt.Errorf("award points to %q: %w: earned before the trailing twelve months", a.User, ErrInvalid)
+	}
+	res, err := l.store.Award(ctx, a, p)
+	if err != nil {
+		return AwardResult{}, fmt.Errorf("award points to %q: %w", a.User, err)
+	}
+	return res, nil
+}
+
+// Refund undoes the purchase awarded under orderKey, refunded at at (zero → now): inside the return
+// window its pending points are cancelled; after it its points are taken back from the balance, never
+// below zero, and what could not be taken is reported as Shortfall.
+func (l *Ledger) Refund(ctx context.Context, orderKey string, at time.Time) (RefundResult, error) {
+	p := l.policy(l.cfg.Now())
+	if orderKey == "" {
+		return RefundResult{}, fmt.Errorf("refund order: %w: empty key", ErrInvalid)
+	}
+	if at.IsZero() || at.After(p.Now) {
+		at = p.Now
+	}
+	res, err := l.store.Refund(ctx, orderKey, at.UTC(), p)
+	if err != nil {
+		return RefundResult{}, fmt.Errorf("refund order %q: %w", orderKey, err)
+	}
+	return res, nil
+}
+
+// Redeem spends a reward's cost from user's balance, oldest points first, and takes one unit of its stock.
+// It is idempotent by requestID: a replay returns the original redemption with Replayed set.
+func (l *Ledger) Redeem(ctx context.Context, user, rewardID, requestID string) (Redemption, error) {
+	if user == "" || requestID == "" {
+		return Redemption{}, fmt.Errorf("redeem %q for %q: %w: user and request id required", rewardID, user, ErrInvalid)
+	}
+	r, ok := l.byID[rewardID]
+	if !ok {
+		return Redemption{}, fmt.Errorf("redeem %q for %q: %w", rewardID, user, ErrNotFound)
+	}
+	red, err := l.store.Redeem(ctx, user, r, requestID, l.policy(l.cfg.Now()))
+	if err != nil {
+		return Redemption{}, fmt.Errorf("redeem %q for %q: %w", rewardID, user, err)
+	}
+	return red, nil
+}
+
+// Account returns user's balance, tier and recent entries, settling and expiring points first.
+// Tiers are judged on whole months, so they only drop when a month leaves the trailing twelve; Account
+// warns of that drop DowngradeNotice ahead.
+func (l *Ledger) Account(ctx context.Context, user string) (Account, error) {
+	if user == "" {
+		return Account{}, fmt.Errorf("read account: %w: empty user", ErrInvalid)
+	}
+	p := l.policy(l.cfg.Now())
+	s, err := l.store.Snapshot(ctx, user, p)
+	if err != nil {
+		return Account{}, fmt.Errorf("read account of %q: %w", user, err)
+	}
+	var earned12 int64
+	for m, v := range s.Earned {
+		if m >= p.FirstMonth && m <= p.Month {
+			earned12 += v
+		}
+	}
+	tier := tierFor(p.Tiers, earned12)
+	acct := Account{
+		User:            user,
+		Balance:         s.Balance,
+		Pending:         s.Pending,
+		Tier:            tier.Tier,
+		EarnedThisMonth: s.Earned[p.Month],
+		Earned12Months:  earned12,
+		MonthlyCap:      p.MonthlyCap,
+		Capped:          s.Capped,
+		Expired:         s.Expired,
+		Shortfall:       s.Shortfall,
+		Recent:          s.Recent,
+	}
+	if acct.Recent == nil {
+		acct.Recent = []Entry{}
+	}
+	acct.Downgrade = l.downgrade(p, s.Earned, earned12, tier)
+	return acct, nil
+}
+
+// downgrade reports the drop that happens next month when the oldest counted month leaves the window.
+func (l *Ledger) downgrade(p Policy, earned map[string]int64, earned12 int64, tier TierRule) *Downgrade {
+	if l.cfg.DowngradeNotice < 0 {
+		return nil
+	}
+	next := time.Date(p.Now.Year(), p.Now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	if next.Sub(p.Now) > l.cfg.DowngradeNotice {
+		return nil
+	}
+	kept := earned12 - earned[p.FirstMonth]
+	to := tierFor(p.Tiers, kept)
+	if to.Threshold >= tier.Threshold {
+		return nil
+	}
+	return &Downgrade{From: tier.Tier, To: to.Tier, At: next, Needed: tier.Threshold - kept}
+}
+
+// Entries returns user's whole ledger, oldest first, after settling and expiring.
+func (l *Ledger) Entries(ctx context.Context, user string) ([]Entry, error) {
+	if _, err := l.store.Snapshot(ctx, user, l.policy(l.cfg.Now())); err != nil {
+		return nil, fmt.Errorf("read entries of %q: %w", user, err)
+	}
+	es, err := l.store.Entries(ctx, user, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read entries of %q: %w", user, err)
+	}
+	return es, nil
+}
+
+// Leaderboard returns the top n (1–100; otherwise 10) users by points granted in stream.
+func (l *Ledger) Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error) {
+	if n <= 0 || n > 100 {
+		n = 10
+	}
+	st, err := l.store.Leaderboard(ctx, stream, n)
+	if err != nil {
+		return nil, fmt.Errorf("read leaderboard of %q: %w", stream, err)
+	}
+	return st, nil
+}
+
+// Rewards returns the catalogue, ordered by cost.
+func (l *Ledger) Rewards() []Reward {
+	out := append([]Reward(nil), l.cfg.Catalogue...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Cost < out[j].Cost })
+	return out
+}
+
+// MonthlyCap returns the configured cap, for callers that show it.
+func (l *Ledger) MonthlyCap() int64 { return l.cfg.MonthlyCap }
+
+// rankStandings sorts by points (most first) then user, and assigns competition ranks (1, 2, 2, 4).
+func rankStandings(st []Standing) []Standing {
+	sort.Slice(st, func(i, j int) bool {
+		if st[i].Points != st[j].Points {
+			return st[i].Points > st[j].Points
+		}
+		return st[i].User < st[j].User
+	})
+	for i := range st {
+		if i > 0 && st[i].Points == st[i-1].Points {
+			st[i].Rank = st[i-1].Rank
+		} else {
+			st[i].Rank = i + 1
+		}
+	}
+	return st
+}

@@ -1,0 +1,46 @@
+-- KEYS[8] award record, KEYS[9] stream leaderboard. ARGV[2] the award.
+-- Returns {applied (0|1), result JSON}.
+local rec = redis.call('GET', KEYS[8])
+if rec then return {0, rec} end
+local A = cjson.decode(ARGV[2])
+settle()
+expire()
+
+local e12 = earned12()
+local before = tier_for(e12)
+local prev = redis.call('HGET', K_ACCT, 'tier')
+if not prev then prev = P.tiers[1].t end
+local base = A.p
+if A.part then base = math.floor(A.p * before.bp / 10000) end
+local room = P.cap - num(redis.call('HGET', K_EARNED, A.month))
+if room < 0 then room = 0 end
+local granted = math.min(base, room)
+local capped = base - granted
+if granted > 0 then redis.call('HINCRBY', K_EARNED, A.month, int(granted)) end
+
+if A.pend then
+  redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, at = A.at, m = A.month, s = A.s, st = 'pending'}))
+  redis.call('ZADD', K_PEND, int(A.at), A.key)
+  if granted > 0 then
+    redis.call('HINCRBY', K_ACCT, 'pending', int(granted))
+    entry({at = A.at, k = 'pending', p = granted, key = A.key, s = A.s, src = A.src})
+  end
+elseif granted > 0 then
+  redis.call('HINCRBY', K_ACCT, 'balance', int(granted))
+  add_lot(A.key, A.at, granted)
+  entry({at = A.at, k = 'award', p = granted, key = A.key, s = A.s, src = A.src})
+end
+if granted > 0 and A.s ~= '' then redis.call('ZINCRBY', KEYS[9], int(granted), A.user) end
+if capped > 0 then
+  redis.call('HINCRBY', K_ACCT, 'capped', int(capped))
+  entry({at = A.at, k = 'capped', p = capped, key = A.key, s = A.s, src = A.src})
+end
+
+local after = tier_for(e12 + granted)
+redis.call('HSET', K_ACCT, 'tier', after.t)
+local res = cjson.encode({
+  user = A.user, s = A.s, pend = A.pend, granted = granted, capped = capped,
+  balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev),
+})
+redis.call('SET', KEYS[8], res)
+return {1, res}

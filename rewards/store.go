@@ -1,0 +1,85 @@
+package rewards
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps ledger state and applies the ledger's multi-step rules atomically. The Ledger turns its
+// Config and clock into a Policy and passes it with every call, so a Store holds no configuration of its own.
+//
+// Contract, shared by every implementation and checked by one conformance suite:
+//   - Award, Refund and Redeem are each atomic: concurrent calls behave as if run one after another, so
+//     the monthly cap is never exceeded, a balance never goes below zero, stock never goes below zero, and
+//     an idempotency key or request id is applied at most once.
+//   - Every call that reads or changes a user first settles that user's purchases whose return window
+//     ended at or before Policy.SettleBefore and expires points earned at or before Policy.ExpireBefore,
+//     oldest first; both are recorded as entries. (Refund expires first, judges its order, then settles.)
+//   - A user's entries are append-only and kept in the order they were written.
+//   - Backend failures are returned wrapped; rule outcomes use this package's sentinel errors.
+type Store interface {
+	// Award applies a once per a.Key. A replayed key changes nothing and returns the original result with
+	// Applied false.
+	Award(ctx context.Context, a Award, p Policy) (AwardResult, error)
+	// Refund cancels the pending points of the purchase awarded under orderKey if at is inside its return
+	// window, or reverses its settled points (never below zero, recording the shortfall) otherwise.
+	// ErrNotFound if no such award, ErrInvalid if it was not a pending purchase, ErrDuplicate if refunded.
+	Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error)
+	// Redeem debits r.Cost from user's balance (oldest points first) and takes one unit of stock, once
+	// per (user, requestID). A replay with the same reward returns the original Redemption with Replayed
+	// set; with another reward it is ErrDuplicate. ErrOutOfStock, ErrInsufficientPoints change nothing.
+	Redeem(ctx context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error)
+	// Snapshot settles and expires, then returns the user's state. An unknown user has a zero Snapshot.
+	Snapshot(ctx context.Context, user string, p Policy) (Snapshot, error)
+	// Entries returns the user's last n entries, oldest first (all when n <= 0).
+	Entries(ctx context.Context, user string, n int) ([]Entry, error)
+	// Leaderboard returns the n users with the most points granted in stream, most first; ties share a
+	// rank and are ordered by user id.
+	Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error)
+}
+
+// Policy is what a Store needs to apply the rules at one instant. Months are UTC calendar months written
+// "2006-01"; times are compared at millisecond precision.
+type Policy struct {
+	Now          time.Time     // the ledger clock's reading
+	Month        string        // the month of Now
+	FirstMonth   string        // the oldest month counted in the trailing twelve; older months are pruned
+	ExpireBefore time.Time     // points earned at or before this instant have expired
+	SettleBefore time.Time     // purchases made at or before this instant have left their return window
+	ReturnWindow time.Duration // how long purchase points stay pending
+	MonthlyCap   int64         // points grantable per calendar month, all sources together
+	Tiers        []TierRule    // ascending by Threshold; the first has Threshold 0
+}
+
+// Snapshot is a user's stored state as a Store reports it; the Ledger derives an Account from it.
+type Snapshot struct {
+	Balance   int64
+	Pending   int64
+	Tier      Tier             // the tier last recorded by an award ("" before the first)
+	Earned    map[string]int64 // points granted per month, for the months still counted
+	Capped    int64            // lifetime overflow above the monthly cap
+	Expired   int64            // lifetime expired points
+	Shortfall int64            // lifetime refund reversals that found too few points
+	Recent    []Entry          // the last RecentEntries entries, oldest first
+}
+
+// RecentEntries is how many entries Snapshot and Account carry.
+const RecentEntries = 10
+
+// tierFor returns the rule that applies to earned points: the last one whose threshold is reached.
+func tierFor(tiers []TierRule, earned int64) TierRule {
+	rule := tiers[0]
+	for _, t := range tiers[1:] {
+		if earned >= t.Threshold {
+			rule = t
+		}
+	}
+	return rule
+}
+
+// multiplied applies a tier multiplier to base points, rounding down.
+func multiplied(base int64, rule TierRule) int64 {
+	return base * rule.multiplierBP() / 10000
+}
+
+func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }

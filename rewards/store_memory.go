@@ -1,0 +1,393 @@
+package rewards
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+)
+
+// MemoryStore keeps the ledger in this process: the default, for one node and for tests. One mutex
+// guards everything, which makes every call trivially atomic; no call does I/O while holding it.
+type MemoryStore struct {
+	mu          sync.Mutex
+	awards      map[string]memAward         // by award key
+	users       map[string]*memUser         // by user id
+	boards      map[string]map[string]int64 // stream → user → points
+	stock       map[string]int64            // reward id → units left (absent: not yet seeded)
+	redemptions map[[2]string]Redemption    // (user, request id) → original redemption
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memAward struct {
+	res     AwardResult
+	user    string
+	pending bool
+}
+
+type memLot struct {
+	id   string
+	at   int64 // ms
+	left int64
+}
+
+type memOrder struct {
+	points int64
+	at     int64 // ms
+	month  string
+	stream string
+	status string // "pending", "settled", "refunded"
+}
+
+type memUser struct {
+	balance, pending, capped, expired, shortfall int64
+	tier                                         Tier
+	earned                                       map[string]int64
+	lots                                         []memLot // ordered by (at, id): oldest first
+	orders                                       map[string]*memOrder
+	entries                                      []Entry
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		awards:      map[string]memAward{},
+		users:       map[string]*memUser{},
+		boards:      map[string]map[string]int64{},
+		stock:       map[string]int64{},
+		redemptions: map[[2]string]Redemption{},
+	}
+}
+
+func (s *MemoryStore) user(id string) *memUser {
+	u := s.users[id]
+	if u == nil {
+		u = &memUser{earned: map[string]int64{}, orders: map[string]*memOrder{}}
+		s.users[id] = u
+	}
+	return u
+}
+
+func (u *memUser) entry(at int64, e Entry) {
+	e.At = time.UnixMilli(at).UTC()
+	e.Balance = u.balance
+	u.entries = append(u.entries, e)
+}
+
+func (u *memUser) addLot(id string, at, points int64) {
+	i := sort.Search(len(u.lots), func(i int) bool {
+		l := u.lots[i]
+		return l.at > at || (l.at == at && l.id > id)
+	})
+	u.lots = append(u.lots, memLot{})
+	copy(u.lots[i+1:], u.lots[i:])
+	u.lots[i] = memLot{id: id, at: at, left: points}
+}
+
+// consume takes up to amount from the lots, lot prefer first, then oldest first; it returns what it took.
+func (u *memUser) consume(amount int64, prefer string) int64 {
+	var taken int64
+	take := func(i int) {
+		t := min(u.lots[i].left, amount-taken)
+		u.lots[i].left -= t
+		taken += t
+	}
+	if prefer != "" {
+		for i := range u.lots {
+			if u.lots[i].id == prefer {
+				take(i)
+			}
+		}
+	}
+	for i := range u.lots {
+		if taken >= amount {
+			break
+		}
+		take(i)
+	}
+	kept := u.lots[:0]
+	for _, l := range u.lots {
+		if l.left > 0 {
+			kept = append(kept, l)
+		}
+	}
+	u.lots = kept
+	return taken
+}
+
+// settle moves purchases out of their return window onto the balance, oldest first.
+func (u *memUser) settle(p Policy) {
+	before := p.SettleBefore.UnixMilli()
+	var due []string
+	for k, o := range u.orders {
+		if o.status == "pending" && o.at <= before {
+			due = append(due, k)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		a, b := u.orders[due[i]], u.orders[due[j]]
+		return a.at < b.at || (a.at == b.at && due[i] < due[j])
+	})
+	for _, k := range due {
+		u.settleOrder(k, p.Now.UnixMilli())
+	}
+}
+
+func (u *memUser) settleOrder(key string, now int64) {
+	o := u.orders[key]
+	o.status = "settled"
+	u.pending -= o.points
+	u.balance += o.points
+	if o.points > 0 {
+		u.addLot(key, o.at, o.points)
+	}
+	u.entry(now, Entry{Kind: EntrySettle, Points: o.points, Key: key, Stream: o.stream, Source: "purchase"})
+}
+
+// expire drops lots earned at or before p.ExpireBefore and months older than p.FirstMonth.
+func (u *memUser) expire(p Policy) {
+	before := p.ExpireBefore.UnixMilli()
+	var total int64
+	for len(u.lots) > 0 && u.lots[0].at <= before {
+		total += u.lots[0].left
+		u.lots = u.lots[1:]
+	}
+	if total > 0 {
+		u.balance -= total
+		u.expired += total
+		u.entry(p.Now.UnixMilli(), Entry{Kind: EntryExpire, Points: -total})
+	}
+	for m := range u.earned {
+		if m < p.FirstMonth {
+			delete(u.earned, m)
+		}
+	}
+}
+
+func (u *memUser) earned12(p Policy) int64 {
+	var sum int64
+	for m, v := range u.earned {
+		if m >= p.FirstMonth {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// Award implements Store.
+func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec, ok := s.awards[a.Key]; ok {
+		res := rec.res
+		res.Applied = false
+		return res, nil
+	}
+	u := s.user(a.User)
+	u.settle(p)
+	u.expire(p)
+
+	earned12 := u.earned12(p)
+	before := tierFor(p.Tiers, earned12)
+	prev := u.tier
+	if prev == "" {
+		prev = p.Tiers[0].Tier
+	}
+	base := a.Points
+	if a.Participation {
+		base = multiplied(base, before)
+	}
+	month := monthOf(a.At)
+	room := max(0, p.MonthlyCap-u.earned[month])
+	granted := min(base, room)
+	capped := base - granted
+	at := a.At.UnixMilli()
+	u.earned[month] += granted
+
+	if a.Pending {
+		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending"}
+		if granted > 0 {
+			u.pending += granted
+			u.entry(at, Entry{Kind: EntryPending, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
+		}
+	} else if granted > 0 {
+		u.balance += granted
+		u.addLot(a.Key, at, granted)
+		u.entry(at, Entry{Kind: EntryAward, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
+	}
+	if granted > 0 && a.Stream != "" {
+		board := s.boards[a.Stream]
+		if board == nil {
+			board = map[string]int64{}
+			s.boards[a.Stream] = board
+		}
+		board[a.User] += granted
+	}
+	if capped > 0 {
+		u.capped += capped
+		u.entry(at, Entry{Kind: EntryCapped, Points: capped, Key: a.Key, Stream: a.Stream, Source: a.Source})
+	}
+	after := tierFor(p.Tiers, earned12+granted)
+	u.tier = after.Tier
+	res := AwardResult{
+		Applied:      true,
+		Granted:      granted,
+		Capped:       capped,
+		Balance:      u.balance,
+		Tier:         after.Tier,
+		PreviousTier: prev,
+		TierChanged:  after.Tier != prev,
+	}
+	s.awards[a.Key] = memAward{res: res, user: a.User, pending: a.Pending}
+	return res, nil
+}
+
+// Refund implements Store.
+func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.awards[orderKey]
+	if !ok {
+		return RefundResult{}, ErrNotFound
+	}
+	if !rec.pending {
+		return RefundResult{}, ErrInvalid
+	}
+	u := s.user(rec.user)
+	u.expire(p)
+	defer u.settle(p)
+	o := u.orders[orderKey]
+	if o.status == "refunded" {
+		return RefundResult{}, ErrDuplicate
+	}
+	res := RefundResult{OrderKey: orderKey, User: rec.user}
+	atMS := at.UnixMilli()
+	if o.status == "pending" && atMS < o.at+p.ReturnWindow.Milliseconds() {
+		u.pending -= o.points
+		res.Cancelled = o.points
+		if o.points > 0 {
+			u.entry(atMS, Entry{Kind: EntryRefund, Points: -o.points, Key: orderKey, Stream: o.stream, Source: "purchase"})
+		}
+	} else {
+		if o.status == "pending" {
+			u.settleOrder(orderKey, p.Now.UnixMilli())
+		}
+		taken := u.consume(o.points, orderKey)
+		u.balance -= taken
+		u.shortfall += o.points - taken
+		res.Reversed, res.Shortfall = taken, o.points-taken
+		if o.points > 0 {
+			u.entry(atMS, Entry{Kind: EntryReversal, Points: -taken, Key: orderKey, Stream: o.stream, Source: "purchase", Shortfall: res.Shortfall})
+		}
+	}
+	o.status = "refunded"
+	if v, ok := u.earned[o.month]; ok {
+		u.earned[o.month] = max(0, v-o.points)
+	}
+	if board := s.boards[o.stream]; board != nil && o.points > 0 {
+		board[rec.user] -= o.points
+		if board[rec.user] <= 0 {
+			delete(board, rec.user)
+		}
+	}
+	res.Balance = u.balance
+	return res, nil
+}
+
+// Redeem implements Store.
+func (s *MemoryStore) Redeem(_ context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := [2]string{user, requestID}
+	if red, ok := s.redemptions[id]; ok {
+		if red.RewardID != r.ID {
+			return Redemption{}, ErrDuplicate
+		}
+		red.Replayed = true
+		return red, nil
+	}
+	u := s.user(user)
+	u.settle(p)
+	u.expire(p)
+	if r.Stock > 0 {
+		if _, ok := s.stock[r.ID]; !ok {
+			s.stock[r.ID] = r.Stock
+		}
+		if s.stock[r.ID] <= 0 {
+			return Redemption{}, ErrOutOfStock
+		}
+	}
+	if u.balance < r.Cost {
+		return Redemption{}, ErrInsufficientPoints
+	}
+	u.consume(r.Cost, "")
+	u.balance -= r.Cost
+	if r.Stock > 0 {
+		s.stock[r.ID]--
+	}
+	now := p.Now.UnixMilli()
+	u.entry(now, Entry{Kind: EntryRedeem, Points: -r.Cost, Key: requestID, Source: r.ID})
+	red := Redemption{ID: requestID, User: user, RewardID: r.ID, Cost: r.Cost, At: time.UnixMilli(now).UTC(), Balance: u.balance}
+	s.redemptions[id] = red
+	return red, nil
+}
+
+// Snapshot implements Store.
+func (s *MemoryStore) Snapshot(_ context.Context, user string, p Policy) (Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return Snapshot{Earned: map[string]int64{}}, nil
+	}
+	u.settle(p)
+	u.expire(p)
+	earned := make(map[string]int64, len(u.earned))
+	for m, v := range u.earned {
+		earned[m] = v
+	}
+	return Snapshot{
+		Balance:   u.balance,
+		Pending:   u.pending,
+		Tier:      u.tier,
+		Earned:    earned,
+		Capped:    u.capped,
+		Expired:   u.expired,
+		Shortfall: u.shortfall,
+		Recent:    lastEntries(u.entries, RecentEntries),
+	}, nil
+}
+
+// Entries implements Store.
+func (s *MemoryStore) Entries(_ context.Context, user string, n int) ([]Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return []Entry{}, nil
+	}
+	return lastEntries(u.entries, n), nil
+}
+
+func lastEntries(es []Entry, n int) []Entry {
+	if n > 0 && len(es) > n {
+		es = es[len(es)-n:]
+	}
+	return append([]Entry{}, es...)
+}
+
+// Leaderboard implements Store.
+func (s *MemoryStore) Leaderboard(_ context.Context, stream string, n int) ([]Standing, error) {
+	s.mu.Lock()
+	st := make([]Standing, 0, len(s.boards[stream]))
+	for u, pts := range s.boards[stream] {
+		st = append(st, Standing{User: u, Points: pts})
+	}
+	s.mu.Unlock()
+	st = rankStandings(st)
+	if len(st) > n {
+		st = st[:n]
+	}
+	return st, nil
+}

@@ -1,0 +1,378 @@
+package rewards
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis layout, every key under RedisConfig.Prefix (default "kudos:rw:"). The type comes before the id,
+// so ids may contain any character without two keys colliding.
+//
+//	acct:<user>          hash    balance, pending, tier, capped, expired, shortfall
+//	earned:<user>        hash    "YYYY-MM" → points granted that month (the trailing twelve are kept)
+//	lots:<user>          zset    award/order key scored by when its points were earned (expiry, FIFO spend)
+//	lotamt:<user>        hash    award/order key → points of that lot not yet spent or expired
+//	orders:<user>        hash    order key → {p, at, m, s, st} of a purchase (st: pending|settled|refunded)
+//	pend:<user>          zset    order keys still pending, scored by purchase time
+//	entries:<user>       list    the append-only ledger, JSON entries, oldest first
+//	award:<key>          string  the original result of an award (idempotency), with its user
+//	board:<stream>       zset    user → points granted in the stream
+//	stock:<reward>       string  units left, seeded from the catalogue on first redemption
+//	redeem:<user>        hash    request id → the original redemption
+//
+// The multi-step rules run as Lua scripts (rewards/lua), so each call is atomic on one Redis server.
+// Keys of one call span several ids, so the store needs a single Redis (or one cluster slot), not a cluster.
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+func luaScript(name string) *redis.Script {
+	prelude, err := luaFiles.ReadFile("lua/prelude.lua")
+	if err != nil {
+		panic(err)
+	}
+	body, err := luaFiles.ReadFile("lua/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(prelude) + "\n" + string(body))
+}
+
+var (
+	scriptAward    = luaScript("award.lua")
+	scriptRefund   = luaScript("refund.lua")
+	scriptRedeem   = luaScript("redeem.lua")
+	scriptSnapshot = luaScript("snapshot.lua")
+)
+
+// RedisConfig configures a RedisStore.
+type RedisConfig struct {
+	// Prefix starts every key. "" → "kudos:rw:".
+	Prefix string
+}
+
+// RedisStore keeps the ledger in Redis so that several nodes share it.
+type RedisStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a RedisStore over rdb. The caller owns rdb and closes it.
+func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "kudos:rw:"
+	}
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix}
+}
+
+func (s *RedisStore) userKeys(user string) []string {
+	keys := make([]string, 0, 9)
+	for _, kind := range []string{"acct:", "earned:", "lots:", "lotamt:", "orders:", "pend:", "entries:"} {
+		keys = append(keys, s.prefix+kind+user)
+	}
+	return keys
+}
+
+// luaPolicy is the Policy as the scripts read it.
+type luaPolicy struct {
+	Now          int64     `json:"now"`
+	FirstMonth   string    `json:"first_month"`
+	ExpireBefore int64     `json:"expire_before"`
+	SettleBefore int64     `json:"settle_before"`
+	Window       int64     `json:"window"`
+	Cap          int64     `json:"cap"`
+	Tiers        []luaTier `json:"tiers"`
+}
+
+type luaTier struct {
+	Tier      Tier  `json:"t"`
+	Threshold int64 `json:"th"`
+	BP        int64 `json:"bp"`
+}
+
+func encodePolicy(p Policy) string {
+	lp := luaPolicy{
+		Now:          p.Now.UnixMilli(),
+		FirstMonth:   p.FirstMonth,
+		ExpireBefore: p.ExpireBefore.UnixMilli(),
+		SettleBefore: p.SettleBefore.UnixMilli(),
+		Window:       p.ReturnWindow.Milliseconds(),
+		Cap:          p.MonthlyCap,
+	}
+	for _, t := range p.Tiers {
+		lp.Tiers = append(lp.Tiers, luaTier{Tier: t.Tier, Threshold: t.Threshold, BP: t.multiplierBP()})
+	}
+	return mustJSON(lp)
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs of strings and numbers are marshalled here
+	}
+	return string(b)
+}
+
+// awardRecord is the stored original result of an award.
+type awardRecord struct {
+	User    string `json:"user"`
+	Stream  string `json:"s"`
+	Pending bool   `json:"pend"`
+	Granted int64  `json:"granted"`
+	Capped  int64  `json:"capped"`
+	Balance int64  `json:"balance"`
+	Tier    Tier   `json:"tier"`
+	Prev    Tier   `json:"prev"`
+	Changed bool   `json:"changed"`
+}
+
+// Award implements Store.
+func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult, error) {
+	keys := append(s.userKeys(a.User), s.prefix+"award:"+a.Key, s.prefix+"board:"+a.Stream)
+	arg := mustJSON(map[string]any{
+		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
+		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": monthOf(a.At),
+	})
+	reply, err := scriptAward.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	if err != nil {
+		return AwardResult{}, fmt.Errorf("redis award script: %w", err)
+	}
+	applied, raw, err := statusReply(reply)
+	if err != nil {
+		return AwardResult{}, err
+	}
+	var rec awardRecord
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return AwardResult{}, fmt.Errorf("decode award record: %w", err)
+	}
+	return AwardResult{
+		Applied:      applied == "1",
+		Granted:      rec.Granted,
+		Capped:       rec.Capped,
+		Balance:      rec.Balance,
+		Tier:         rec.Tier,
+		PreviousTier: rec.Prev,
+		TierChanged:  rec.Changed,
+	}, nil
+}
+
+// statusReply reads the {status, payload} pair the scripts return.
+func statusReply(reply []any) (status, payload string, err error) {
+	if len(reply) != 2 {
+		return "", "", fmt.Errorf("unexpected script reply %v", reply)
+	}
+	switch v := reply[0].(type) {
+	case string:
+		status = v
+	case int64:
+		status = strconv.FormatInt(v, 10)
+	default:
+		return "", "", fmt.Errorf("unexpected script status %T", reply[0])
+	}
+	payload, _ = reply[1].(string)
+	return status, payload, nil
+}
+
+// Refund implements Store.
+func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error) {
+	raw, err := s.rdb.Get(ctx, s.prefix+"award:"+orderKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return RefundResult{}, ErrNotFound
+	}
+	if err != nil {
+		return RefundResult{}, fmt.Errorf("redis read award: %w", err)
+	}
+	var rec awardRecord
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return RefundResult{}, fmt.Errorf("decode award record: %w", err)
+	}
+	if !rec.Pending {
+		return RefundResult{}, ErrInvalid
+	}
+	keys := append(s.userKeys(rec.User), s.prefix+"board:"+rec.Stream)
+	arg := mustJSON(map[string]any{"key": orderKey, "user": rec.User, "at": at.UnixMilli()})
+	reply, err := scriptRefund.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	if err != nil {
+		return RefundResult{}, fmt.Errorf("redis refund script: %w", err)
+	}
+	status, payload, err := statusReply(reply)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	switch status {
+	case "not_found":
+		return RefundResult{}, ErrNotFound
+	case "duplicate":
+		return RefundResult{}, ErrDuplicate
+	}
+	var out struct {
+		Cancelled int64 `json:"cancelled"`
+		Reversed  int64 `json:"reversed"`
+		Shortfall int64 `json:"shortfall"`
+		Balance   int64 `json:"balance"`
+	}
+	if err := json.Unmarshal([]byte(payload), &out); err != nil {
+		return RefundResult{}, fmt.Errorf("decode refund: %w", err)
+	}
+	return RefundResult{OrderKey: orderKey, User: rec.User, Cancelled: out.Cancelled, Reversed: out.Reversed,
+		Shortfall: out.Shortfall, Balance: out.Balance}, nil
+}
+
+// Redeem implements Store.
+func (s *RedisStore) Redeem(ctx context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error) {
+	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID)
+	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": requestID, "cost": r.Cost, "stock": r.Stock})
+	reply, err := scriptRedeem.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	if err != nil {
+		return Redemption{}, fmt.Errorf("redis redeem script: %w", err)
+	}
+	status, payload, err := statusReply(reply)
+	if err != nil {
+		return Redemption{}, err
+	}
+	switch status {
+	case "duplicate":
+		return Redemption{}, ErrDuplicate
+	case "out_of_stock":
+		return Redemption{}, ErrOutOfStock
+	case "insufficient":
+		return Redemption{}, ErrInsufficientPoints
+	}
+	var w struct {
+		ID      string `json:"id"`
+		User    string `json:"user"`
+		Reward  string `json:"reward"`
+		Cost    int64  `json:"cost"`
+		At      int64  `json:"at"`
+		Balance int64  `json:"balance"`
+	}
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
+		return Redemption{}, fmt.Errorf("decode redemption: %w", err)
+	}
+	return Redemption{ID: w.ID, User: w.User, RewardID: w.Reward, Cost: w.Cost, At: time.UnixMilli(w.At).UTC(),
+		Balance: w.Balance, Replayed: status == "replay"}, nil
+}
+
+// Snapshot implements Store.
+func (s *RedisStore) Snapshot(ctx context.Context, user string, p Policy) (Snapshot, error) {
+	reply, err := scriptSnapshot.Run(ctx, s.rdb, s.userKeys(user), encodePolicy(p), RecentEntries).Slice()
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("redis snapshot script: %w", err)
+	}
+	if len(reply) != 3 {
+		return Snapshot{}, fmt.Errorf("unexpected snapshot reply of %d parts", len(reply))
+	}
+	acct, earned := flatHash(reply[0]), flatHash(reply[1])
+	snap := Snapshot{Tier: Tier(acct["tier"]), Earned: map[string]int64{}}
+	for field, dst := range map[string]*int64{"balance": &snap.Balance, "pending": &snap.Pending,
+		"capped": &snap.Capped, "expired": &snap.Expired, "shortfall": &snap.Shortfall} {
+		*dst, _ = strconv.ParseInt(acct[field], 10, 64)
+	}
+	for m, v := range earned {
+		snap.Earned[m], _ = strconv.ParseInt(v, 10, 64)
+	}
+	lines, _ := reply[2].([]any)
+	raw := make([]string, 0, len(lines))
+	for _, l := range lines {
+		str, _ := l.(string)
+		raw = append(raw, str)
+	}
+	if snap.Recent, err = decodeEntries(raw); err != nil {
+		return Snapshot{}, err
+	}
+	return snap, nil
+}
+
+func flatHash(v any) map[string]string {
+	flat, _ := v.([]any)
+	out := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		val, _ := flat[i+1].(string)
+		out[k] = val
+	}
+	return out
+}
+
+// luaEntry is an Entry as the scripts write it.
+type luaEntry struct {
+	At        int64     `json:"at"`
+	Kind      EntryKind `json:"k"`
+	Points    int64     `json:"p"`
+	Balance   int64     `json:"b"`
+	Key       string    `json:"key"`
+	Stream    string    `json:"s"`
+	Source    string    `json:"src"`
+	Shortfall int64     `json:"sf"`
+}
+
+func decodeEntries(raw []string) ([]Entry, error) {
+	out := make([]Entry, 0, len(raw))
+	for _, r := range raw {
+		var e luaEntry
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("decode entry: %w", err)
+		}
+		out = append(out, Entry{At: time.UnixMilli(e.At).UTC(), Kind: e.Kind, Points: e.Points, Balance: e.Balance,
+			Key: e.Key, Stream: e.Stream, Source: e.Source, Shortfall: e.Shortfall})
+	}
+	return out, nil
+}
+
+// Entries implements Store.
+func (s *RedisStore) Entries(ctx context.Context, user string, n int) ([]Entry, error) {
+	start := int64(0)
+	if n > 0 {
+		start = int64(-n)
+	}
+	raw, err := s.rdb.LRange(ctx, s.prefix+"entries:"+user, start, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis read entries: %w", err)
+	}
+	return decodeEntries(raw)
+}
+
+// Leaderboard implements Store. Users tied with the n-th are all read, so the cut at n is by user id,
+// as in every Store.
+func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error) {
+	key := s.prefix + "board:" + stream
+	top, err := s.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis read leaderboard: %w", err)
+	}
+	if len(top) == n && n > 0 {
+		last := strconv.FormatFloat(top[n-1].Score, 'f', -1, 64)
+		tied, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Min: last, Max: last}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis read leaderboard ties: %w", err)
+		}
+		seen := make(map[string]bool, len(top))
+		for _, z := range top {
+			seen[z.Member.(string)] = true
+		}
+		for _, z := range tied {
+			if !seen[z.Member.(string)] {
+				top = append(top, z)
+			}
+		}
+	}
+	st := make([]Standing, 0, len(top))
+	for _, z := range top {
+		member, _ := z.Member.(string)
+		st = append(st, Standing{User: member, Points: int64(z.Score)})
+	}
+	st = rankStandings(st)
+	if len(st) > n {
+		st = st[:n]
+	}
+	return st, nil
+}

@@ -1,0 +1,717 @@
+package rewards
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runStoreConformance is the one suite every Store passes. It drives the Store through a Ledger with a
+// fake clock, so it pins the ledger's rules and the store's atomicity together.
+func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("MonthlyCap", func(t *testing.T) { testMonthlyCap(t, newStore) })
+	t.Run("CapResetsMonthly", func(t *testing.T) { testCapResetsMonthly(t, newStore) })
+	t.Run("TierMultipliers", func(t *testing.T) { testTierMultipliers(t, newStore) })
+	t.Run("TierThresholds", func(t *testing.T) { testTierThresholds(t, newStore) })
+	t.Run("TierWindowAndDowngrade", func(t *testing.T) { testTierWindow(t, newStore) })
+	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
+	t.Run("PendingSettleRefund", func(t *testing.T) { testPendingSettleRefund(t, newStore) })
+	t.Run("ExpiryOldestFirst", func(t *testing.T) { testExpiry(t, newStore) })
+	t.Run("Redemption", func(t *testing.T) { testRedemption(t, newStore) })
+	t.Run("Leaderboard", func(t *testing.T) { testLeaderboard(t, newStore) })
+	t.Run("EntriesAndAccount", func(t *testing.T) { testEntries(t, newStore) })
+	t.Run("ConcurrentSameKey", func(t *testing.T) { testConcurrentSameKey(t, newStore) })
+	t.Run("ConcurrentNearCap", func(t *testing.T) { testConcurrentNearCap(t, newStore) })
+	t.Run("ConcurrentRedeem", func(t *testing.T) { testConcurrentRedeem(t, newStore) })
+}
+
+// fakeClock is a settable clock for Config.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// t0 is the suite's starting instant: mid-month, so month arithmetic is unambiguous.
+var t0 = time.Date(2026, time.March, 10, 12, 0, 0, 0, time.UTC)
+
+var testCatalogue = []Reward{
+	{ID: "small", Title: "small", Cost: 30, Stock: 0},
+	{ID: "mid", Title: "mid", Cost: 500, Stock: 0},
+	{ID: "scarce", Title: "scarce", Cost: 10, Stock: 3},
+}
+
+func newTestLedger(t *testing.T, s Store, clock *fakeClock, mutate func(*Config)) *Ledger {
+	t.Helper()
+	cfg := Config{Now: clock.Now, Catalogue: testCatalogue}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	l, err := NewLedger(s, cfg)
+	if err != nil {
+		t.Fatalf("NewLedger: %v", err)
+	}
+	return l
+}
+
+func mustAward(t *testing.T, l *Ledger, a Award) AwardResult {
+	t.Helper()
+	res, err := l.Award(context.Background(), a)
+	if err != nil {
+		t.Fatalf("Award(%+v): %v", a, err)
+	}
+	return res
+}
+
+func mustAccount(t *testing.T, l *Ledger, user string) Account {
+	t.Helper()
+	acct, err := l.Account(context.Background(), user)
+	if err != nil {
+		t.Fatalf("Account(%s): %v", user, err)
+	}
+	return acct
+}
+
+func testMonthlyCap(t *testing.T, newStore func(t *testing.T) Store) {
+	tests := []struct {
+		name          string
+		earned        int64 // granted earlier this month
+		points        int64
+		wantGranted   int64
+		wantCapped    int64
+		wantThisMonth int64
+	}{
+		{"well under", 0, 10, 10, 0, 10},
+		{"995 + 10 at the boundary", 995, 10, 5, 5, 1000},
+		{"lands exactly on the cap", 990, 10, 10, 0, 1000},
+		{"already at the cap", 1000, 10, 0, 10, 1000},
+		{"one award above the cap", 0, 1500, 1000, 500, 1000},
+		{"one below", 999, 1, 1, 0, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock(t0)
+			l := newTestLedger(t, newStore(t), clock, nil)
+			if tt.earned > 0 {
+				mustAward(t, l, Award{Key: "seed", User: "u", Source: "purchase", Points: tt.earned})
+			}
+			got := mustAward(t, l, Award{Key: "k", User: "u", Stream: "s", Source: "quiz", Points: tt.points, Participation: true})
+			if got.Granted != tt.wantGranted || got.Capped != tt.wantCapped || !got.Applied {
+				t.Fatalf("got granted %d capped %d applied %v, want %d %d true", got.Granted, got.Capped, got.Applied, tt.wantGranted, tt.wantCapped)
+			}
+			acct := mustAccount(t, l, "u")
+			if acct.EarnedThisMonth != tt.wantThisMonth || acct.Balance != tt.wantThisMonth || acct.Capped != tt.wantCapped {
+				t.Fatalf("account %+v, want earned/balance %d capped %d", acct, tt.wantThisMonth, tt.wantCapped)
+			}
+			if acct.MonthlyCap != 1000 {
+				t.Fatalf("MonthlyCap = %d, want 1000", acct.MonthlyCap)
+			}
+		})
+	}
+}
+
+func testCapResetsMonthly(t *testing.T, newStore func(t *testing.T) Store) {
+	clock := newFakeClock(time.Date(2026, time.March, 31, 23, 59, 0, 0, time.UTC))
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100 })
+	if got := mustAward(t, l, Award{Key: "a", User: "u", Points: 150}); got.Granted != 100 || got.Capped != 50 {
+		t.Fatalf("March award: %+v", got)
+	}
+	clock.Set(time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC))
+	if got := mustAward(t, l, Award{Key: "b", User: "u", Points: 150}); got.Granted != 100 || got.Capped != 50 || got.Balance != 200 {
+		t.Fatalf("April award: %+v", got)
+	}
+	// A late award dated in March counts against March's cap, which is full.
+	late := time.Date(2026, time.March, 31, 23, 0, 0, 0, time.UTC)
+	if got := mustAward(t, l, Award{Key: "c", User: "u", Points: 5, At: late}); got.Granted != 0 || got.Capped != 5 {
+		t.Fatalf("late March award: %+v", got)
+	}
+	if acct := mustAccount(t, l, "u"); acct.EarnedThisMonth != 100 || acct.Earned12Months != 200 {
+		t.Fatalf("account %+v", acct)
+	}
+}
+
+// seedEarned grants points in the month before t0 without a multiplier, so tests start at a tier.
+func seedEarned(t *testing.T, l *Ledger, user string, points int64) {
+	t.Helper()
+	if points == 0 {
+		return
+	}
+	got := mustAward(t, l, Award{Key: "seed:" + user, User: user, Points: points, At: t0.AddDate(0, -1, 0)})
+	if got.Granted != points {
+		t.Fatalf("seed granted %d, want %d", got.Granted, points)
+	}
+}
+
+func testTierMultipliers(t *testing.T, newStore func(t *testing.T) Store) {
+	tests := []struct {
+		name          string
+		earned        int64
+		points        int64
+		participation bool
+		wantGranted   int64
+		wantTier      Tier
+		wantPrev      Tier
+	}{
+		{"bronze ×1.0", 0, 10, true, 10, TierBronze, TierBronze},
+		{"just below silver", 2999, 10, true, 10, TierSilver, TierBronze},
+		{"silver ×1.1", 3000, 10, true, 11, TierSilver, TierSilver},
+		{"silver rounds down 5.5", 3000, 5, true, 5, TierSilver, TierSilver},
+		{"silver 100", 3000, 100, true, 110, TierSilver, TierSilver},
+		{"gold ×1.25 rounds down 12.5", 8000, 10, true, 12, TierGold, TierGold},
+		{"gold 100", 8000, 100, true, 125, TierGold, TierGold},
+		{"purchase not multiplied", 8000, 10, false, 10, TierGold, TierGold},
+		{"multiplier from the tier before the award", 7995, 10, true, 11, TierGold, TierSilver},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newTestLedger(t, newStore(t), newFakeClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
+			seedEarned(t, l, "u", tt.earned)
+			got := mustAward(t, l, Award{Key: "k", User: "u", Points: tt.points, Participation: tt.participation})
+			if got.Granted != tt.wantGranted || got.Tier != tt.wantTier {
+				t.Fatalf("got %+v, want granted %d tier %s", got, tt.wantGranted, tt.wantTier)
+			}
+			// PreviousTier is the tier recorded by the previous award (the seed), or bronze.
+			if got.PreviousTier != tt.wantPrev || got.TierChanged != (tt.wantTier != tt.wantPrev) {
+				t.Fatalf("got previous %s changed %v, want %s", got.PreviousTier, got.TierChanged, tt.wantPrev)
+			}
+		})
+	}
+}
+
+func testTierThresholds(t *testing.T, newStore func(t *testing.T) Store) {
+	tests := []struct {
+		earned int64
+		want   Tier
+	}{
+		{0, TierBronze}, {1, TierBronze}, {2999, TierBronze}, {3000, TierSilver},
+		{7999, TierSilver}, {8000, TierGold}, {50000, TierGold},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.earned), func(t *testing.T) {
+			l := newTestLedger(t, newStore(t), newFakeClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
+			seedEarned(t, l, "u", tt.earned)
+			acct := mustAccount(t, l, "u")
+			if acct.Tier != tt.want || acct.Earned12Months != tt.earned {
+				t.Fatalf("earned %d: tier %s (earned12 %d), want %s", tt.earned, acct.Tier, acct.Earned12Months, tt.want)
+			}
+		})
+	}
+}
+
+func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
+	clock := newFakeClock(t0)
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100000 })
+	mustAward(t, l, Award{Key: "big", User: "u", Points: 3000}) // March 2026
+	steps := []struct {
+		at           time.Time
+		wantTier     Tier
+		wantWarn     bool
+		wantEarned12 int64
+	}{
+		{t0, TierSilver, false, 3000},
+		{time.Date(2027, time.February, 1, 0, 0, 0, 0, time.UTC), TierSilver, false, 3000},
+		{time.Date(2027, time.February, 20, 0, 0, 0, 0, time.UTC), TierSilver, true, 3000},
+		{time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC), TierBronze, false, 0},
+	}
+	for _, s := range steps {
+		clock.Set(s.at)
+		acct := mustAccount(t, l, "u")
+		if acct.Tier != s.wantTier || acct.Earned12Months != s.wantEarned12 || (acct.Downgrade != nil) != s.wantWarn {
+			t.Fatalf("at %s: tier %s earned12 %d downgrade %+v; want %s %d warn %v", s.at, acct.Tier, acct.Earned12Months, acct.Downgrade, s.wantTier, s.wantEarned12, s.wantWarn)
+		}
+		if s.wantWarn {
+			want := Downgrade{From: TierSilver, To: TierBronze, At: time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC), Needed: 3000}
+			if *acct.Downgrade != want {
+				t.Fatalf("downgrade %+v, want %+v", *acct.Downgrade, want)
+			}
+		}
+	}
+	// The drop surfaces as a tier change on the next award.
+	got := mustAward(t, l, Award{Key: "after", User: "u", Points: 10, Participation: true})
+	if got.Tier != TierBronze || got.PreviousTier != TierSilver || !got.TierChanged || got.Granted != 10 {
+		t.Fatalf("award after the drop: %+v", got)
+	}
+}
+
+func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	ctx := context.Background()
+	a := Award{Key: "poll:p1:u", User: "u", Stream: "s", Source: "poll", Points: 5, Participation: true}
+	first := mustAward(t, l, a)
+	second := mustAward(t, l, a)
+	a.Points = 50 // a replay with other content is still the same key
+	third := mustAward(t, l, a)
+	if !first.Applied || second.Applied || third.Applied {
+		t.Fatalf("applied flags %v %v %v, want true false false", first.Applied, second.Applied, third.Applied)
+	}
+	second.Applied, third.Applied = true, true
+	if second != first || third != first {
+		t.Fatalf("replays %+v %+v differ from the original %+v", second, third, first)
+	}
+	es, err := l.Entries(ctx, "u")
+	if err != nil || len(es) != 1 {
+		t.Fatalf("entries %v %v, want one", es, err)
+	}
+	if acct := mustAccount(t, l, "u"); acct.Balance != 5 {
+		t.Fatalf("balance %d, want 5", acct.Balance)
+	}
+	invalid := []Award{
+		{User: "u", Points: 1},
+		{Key: "k", Points: 1},
+		{Key: "k", User: "u", Points: 0},
+		{Key: "k", User: "u", Points: -3},
+		{Key: "k", User: "u", Points: 1, At: t0.AddDate(-1, -1, 0)},
+	}
+	for _, a := range invalid {
+		if _, err := l.Award(ctx, a); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Award(%+v) = %v, want ErrInvalid", a, err)
+		}
+	}
+}
+
+func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	purchase := func(key string, points int64) Award {
+		return Award{Key: key, User: "u", Stream: "s", Source: "purchase", Points: points, Pending: true}
+	}
+	tests := []struct {
+		name string
+		// after the purchase of 600 points at t0: wait, optionally redeem "mid" (500), then refund at refundAt
+		wait          time.Duration
+		redeem        bool
+		refundAt      time.Duration // after t0
+		want          RefundResult
+		wantBalance   int64
+		wantPending   int64
+		wantEarned    int64
+		wantShortfall int64
+	}{
+		{"refund inside the window cancels", time.Hour, false, time.Hour,
+			RefundResult{Cancelled: 600}, 0, 0, 0, 0},
+		{"refund inside the window reported late still cancels", 8 * 24 * time.Hour, false, 6 * 24 * time.Hour,
+			RefundResult{Cancelled: 600}, 0, 0, 0, 0},
+		{"refund after settling reverses", 8 * 24 * time.Hour, false, 8 * 24 * time.Hour,
+			RefundResult{Reversed: 600}, 0, 0, 0, 0},
+		{"refund at the window's end reverses", 7 * 24 * time.Hour, false, 7 * 24 * time.Hour,
+			RefundResult{Reversed: 600}, 0, 0, 0, 0},
+		{"reversal never goes below zero", 8 * 24 * time.Hour, true, 9 * 24 * time.Hour,
+			RefundResult{Reversed: 100, Shortfall: 500}, 0, 0, 0, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock(t0)
+			l := newTestLedger(t, newStore(t), clock, nil)
+			got := mustAward(t, l, purchase("order:1", 600))
+			if got.Granted != 600 || got.Balance != 0 {
+				t.Fatalf("purchase: %+v", got)
+			}
+			if acct := mustAccount(t, l, "u"); acct.Pending != 600 || acct.Balance != 0 || acct.EarnedThisMonth != 600 {
+				t.Fatalf("pending account %+v", acct)
+			}
+			clock.Add(tt.wait)
+			if tt.redeem {
+				if _, err := l.Redeem(ctx, "u", "mid", "r1"); err != nil {
+					t.Fatalf("Redeem: %v", err)
+				}
+			}
+			res, err := l.Refund(ctx, "order:1", t0.Add(tt.refundAt))
+			if err != nil {
+				t.Fatalf("Refund: %v", err)
+			}
+			tt.want.OrderKey, tt.want.User, tt.want.Balance = "order:1", "u", tt.wantBalance
+			if res != tt.want {
+				t.Fatalf("refund %+v, want %+v", res, tt.want)
+			}
+			acct := mustAccount(t, l, "u")
+			if acct.Balance != tt.wantBalance || acct.Pending != tt.wantPending || acct.EarnedThisMonth != tt.wantEarned || acct.Shortfall != tt.wantShortfall {
+				t.Fatalf("account after refund %+v", acct)
+			}
+			board, err := l.Leaderboard(ctx, "s", 10)
+			if err != nil || len(board) != 0 {
+				t.Fatalf("leaderboard after refund %v %v, want empty", board, err)
+			}
+			if _, err := l.Refund(ctx, "order:1", time.Time{}); !errors.Is(err, ErrDuplicate) {
+				t.Fatalf("second refund: %v, want ErrDuplicate", err)
+			}
+		})
+	}
+
+	t.Run("settles lazily after the window", func(t *testing.T) {
+		clock := newFakeClock(t0)
+		l := newTestLedger(t, newStore(t), clock, nil)
+		mustAward(t, l, purchase("order:1", 123))
+		clock.Set(t0.Add(7*24*time.Hour - time.Millisecond))
+		if acct := mustAccount(t, l, "u"); acct.Pending != 123 || acct.Balance != 0 {
+			t.Fatalf("just before the window ends: %+v", acct)
+		}
+		clock.Set(t0.Add(7 * 24 * time.Hour))
+		acct := mustAccount(t, l, "u")
+		if acct.Pending != 0 || acct.Balance != 123 {
+			t.Fatalf("at the window's end: %+v", acct)
+		}
+		last := acct.Recent[len(acct.Recent)-1]
+		if last.Kind != EntrySettle || last.Points != 123 || last.Balance != 123 || last.Key != "order:1" {
+			t.Fatalf("settle entry %+v", last)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+		mustAward(t, l, Award{Key: "watch:1", User: "u", Points: 3, Participation: true})
+		tests := []struct {
+			key  string
+			want error
+		}{
+			{"missing", ErrNotFound},
+			{"watch:1", ErrInvalid},
+			{"", ErrInvalid},
+		}
+		for _, tt := range tests {
+			if _, err := l.Refund(ctx, tt.key, time.Time{}); !errors.Is(err, tt.want) {
+				t.Errorf("Refund(%q) = %v, want %v", tt.key, err, tt.want)
+			}
+		}
+	})
+}
+
+func testExpiry(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := newFakeClock(t0)
+	l := newTestLedger(t, newStore(t), clock, nil)
+	mustAward(t, l, Award{Key: "a", User: "u", Points: 100})                         // 2026-03-10
+	mustAward(t, l, Award{Key: "b", User: "u", Points: 50, At: t0.AddDate(0, 0, 0)}) // same instant, later key
+	clock.Set(t0.AddDate(0, 1, 0))
+	mustAward(t, l, Award{Key: "c", User: "u", Points: 40}) // 2026-04-10
+	// Spending takes the oldest points first: 30 from "a".
+	if _, err := l.Redeem(ctx, "u", "small", "r1"); err != nil {
+		t.Fatalf("Redeem: %v", err)
+	}
+	steps := []struct {
+		at          time.Time
+		wantBalance int64
+		wantExpired int64
+	}{
+		{t0.AddDate(1, 0, 0).Add(-time.Millisecond), 160, 0},
+		{t0.AddDate(1, 0, 0), 40, 120}, // a's remaining 70 and b's 50
+		{t0.AddDate(1, 1, 0).Add(-time.Millisecond), 40, 120},
+		{t0.AddDate(1, 1, 0), 0, 160},
+	}
+	for _, s := range steps {
+		clock.Set(s.at)
+		acct := mustAccount(t, l, "u")
+		if acct.Balance != s.wantBalance || acct.Expired != s.wantExpired {
+			t.Fatalf("at %s: balance %d expired %d, want %d %d", s.at, acct.Balance, acct.Expired, s.wantBalance, s.wantExpired)
+		}
+	}
+	es, err := l.Entries(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired []int64
+	for _, e := range es {
+		if e.Kind == EntryExpire {
+			expired = append(expired, e.Points)
+		}
+	}
+	if fmt.Sprint(expired) != "[-120 -40]" {
+		t.Fatalf("expire entries %v, want [-120 -40]", expired)
+	}
+}
+
+func testRedemption(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := newFakeClock(t0)
+	l := newTestLedger(t, newStore(t), clock, nil)
+	for _, u := range []string{"u1", "u2", "u3", "u4"} {
+		mustAward(t, l, Award{Key: "seed:" + u, User: u, Points: 40})
+	}
+	tests := []struct {
+		name        string
+		user        string
+		reward      string
+		request     string
+		want        error
+		wantBalance int64
+		wantReplay  bool
+	}{
+		{"debits", "u1", "small", "r1", nil, 10, false},
+		{"replay returns the original", "u1", "small", "r1", nil, 10, true},
+		{"replay with another reward", "u1", "scarce", "r1", ErrDuplicate, 10, false},
+		{"never below zero", "u1", "small", "r2", ErrInsufficientPoints, 10, false},
+		{"unknown reward", "u1", "nope", "r3", ErrNotFound, 10, false},
+		{"empty request id", "u1", "small", "", ErrInvalid, 10, false},
+		{"stock 1 of 3", "u1", "scarce", "r4", nil, 0, false},
+		{"stock 2 of 3", "u2", "scarce", "r1", nil, 30, false},
+		{"stock 3 of 3", "u3", "scarce", "r1", nil, 30, false},
+		{"out of stock", "u4", "scarce", "r1", ErrOutOfStock, 40, false},
+		{"replay after stock ran out", "u3", "scarce", "r1", nil, 30, true},
+		{"request ids are per user", "u4", "small", "r1", nil, 10, false},
+	}
+	for _, tt := range tests {
+		red, err := l.Redeem(ctx, tt.user, tt.reward, tt.request)
+		if !errors.Is(err, tt.want) {
+			t.Fatalf("%s: err %v, want %v", tt.name, err, tt.want)
+		}
+		if err == nil && (red.Balance != tt.wantBalance || red.Replayed != tt.wantReplay || red.RewardID != tt.reward || red.User != tt.user || red.ID != tt.request || !red.At.Equal(t0)) {
+			t.Fatalf("%s: redemption %+v, want balance %d replayed %v", tt.name, red, tt.wantBalance, tt.wantReplay)
+		}
+		if acct := mustAccount(t, l, tt.user); acct.Balance != tt.wantBalance {
+			t.Fatalf("%s: balance %d, want %d", tt.name, acct.Balance, tt.wantBalance)
+		}
+	}
+}
+
+func testLeaderboard(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	awards := []struct {
+		user, stream string
+		points       int64
+	}{
+		{"ann", "s1", 30}, {"bob", "s1", 50}, {"cat", "s1", 30}, {"dan", "s1", 10},
+		{"ann", "s1", 25}, {"eve", "s2", 99}, {"fay", "", 500},
+	}
+	for i, a := range awards {
+		mustAward(t, l, Award{Key: fmt.Sprint("k", i), User: a.user, Stream: a.stream, Points: a.points})
+	}
+	tests := []struct {
+		stream string
+		n      int
+		want   []Standing
+	}{
+		{"s1", 10, []Standing{{"ann", 55, 1}, {"bob", 50, 2}, {"cat", 30, 3}, {"dan", 10, 4}}},
+		{"s1", 2, []Standing{{"ann", 55, 1}, {"bob", 50, 2}}},
+		{"s2", 10, []Standing{{"eve", 99, 1}}},
+		{"none", 10, []Standing{}},
+	}
+	for _, tt := range tests {
+		got, err := l.Leaderboard(ctx, tt.stream, tt.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Leaderboard(%s, %d) = %v, want %v", tt.stream, tt.n, got, tt.want)
+		}
+	}
+	// Ties share a rank and the cut is by user id.
+	mustAward(t, l, Award{Key: "tie", User: "cat", Stream: "s1", Points: 20})
+	got, err := l.Leaderboard(ctx, "s1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Standing{{"ann", 55, 1}, {"bob", 50, 2}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("with a tie at the cut: %v, want %v", got, want)
+	}
+	got, _ = l.Leaderboard(ctx, "s1", 3)
+	if want := []Standing{{"ann", 55, 1}, {"bob", 50, 2}, {"cat", 50, 2}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("with a tie: %v, want %v", got, want)
+	}
+}
+
+func testEntries(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := newFakeClock(t0)
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100 })
+	mustAward(t, l, Award{Key: "w", User: "u", Stream: "s", Source: "watch", Points: 60, Participation: true})
+	mustAward(t, l, Award{Key: "o", User: "u", Stream: "s", Source: "purchase", Points: 30, Pending: true})
+	mustAward(t, l, Award{Key: "q", User: "u", Stream: "s", Source: "quiz", Points: 25, Participation: true})
+	if _, err := l.Redeem(ctx, "u", "small", "r"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(25 * 24 * time.Hour) // April: a fresh cap; the purchase settles on the next call
+	for i := range 12 {
+		mustAward(t, l, Award{Key: fmt.Sprint("late", i), User: "u", Source: "comment", Points: 1})
+	}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	want := []Entry{
+		{At: t0, Kind: EntryAward, Points: 60, Balance: 60, Key: "w", Stream: "s", Source: "watch"},
+		{At: t0, Kind: EntryPending, Points: 30, Balance: 60, Key: "o", Stream: "s", Source: "purchase"},
+		{At: t0, Kind: EntryAward, Points: 10, Balance: 70, Key: "q", Stream: "s", Source: "quiz"},
+		{At: t0, Kind: EntryCapped, Points: 15, Balance: 70, Key: "q", Stream: "s", Source: "quiz"},
+		{At: t0, Kind: EntryRedeem, Points: -30, Balance: 40, Key: "r", Source: "small"},
+		{At: at(25 * 24 * time.Hour), Kind: EntrySettle, Points: 30, Balance: 70, Key: "o", Stream: "s", Source: "purchase"},
+	}
+	es, err := l.Entries(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != len(want)+12 {
+		t.Fatalf("%d entries, want %d", len(es), len(want)+12)
+	}
+	for i, w := range want {
+		if es[i] != w && !(es[i].At.Equal(w.At) && withoutAt(es[i]) == withoutAt(w)) {
+			t.Errorf("entry %d = %+v, want %+v", i, es[i], w)
+		}
+	}
+	acct := mustAccount(t, l, "u")
+	if len(acct.Recent) != RecentEntries || acct.Recent[RecentEntries-1] != es[len(es)-1] {
+		t.Fatalf("recent %v", acct.Recent)
+	}
+	if acct.Balance != 82 || acct.Capped != 15 {
+		t.Fatalf("account %+v", acct)
+	}
+}
+
+func withoutAt(e Entry) Entry { e.At = time.Time{}; return e }
+
+func testConcurrentSameKey(t *testing.T, newStore func(t *testing.T) Store) {
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	const n = 64
+	var wg sync.WaitGroup
+	applied := make(chan AwardResult, n)
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			res, err := l.Award(context.Background(), Award{Key: "same", User: "u", Stream: "s", Points: 7, Participation: true})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res.Applied {
+				applied <- res
+			}
+		})
+	}
+	wg.Wait()
+	close(applied)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 {
+		t.Fatalf("%d awards applied, want exactly 1", len(applied))
+	}
+	if acct := mustAccount(t, l, "u"); acct.Balance != 7 || len(acct.Recent) != 1 {
+		t.Fatalf("account %+v", acct)
+	}
+}
+
+func testConcurrentNearCap(t *testing.T, newStore func(t *testing.T) Store) {
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	mustAward(t, l, Award{Key: "seed", User: "u", Points: 900})
+	const n, each = 64, 20
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		granted, capts int64
+		failures       []error
+	)
+	for i := range n {
+		wg.Go(func() {
+			res, err := l.Award(context.Background(), Award{Key: fmt.Sprint("k", i), User: "u", Stream: "s", Points: each})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failures = append(failures, err)
+				return
+			}
+			granted += res.Granted
+			capts += res.Capped
+		})
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatal(failures[0])
+	}
+	if granted != 100 || capts != n*each-100 {
+		t.Fatalf("granted %d capped %d, want 100 and %d", granted, capts, n*each-100)
+	}
+	acct := mustAccount(t, l, "u")
+	if acct.Balance != 1000 || acct.EarnedThisMonth != 1000 || acct.Capped != n*each-100 {
+		t.Fatalf("account %+v", acct)
+	}
+}
+
+func testConcurrentRedeem(t *testing.T, newStore func(t *testing.T) Store) {
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	const users = 12
+	for i := range users {
+		mustAward(t, l, Award{Key: fmt.Sprint("seed", i), User: fmt.Sprint("u", i), Points: 40})
+	}
+	var wg sync.WaitGroup
+	results := make(chan error, users*4)
+	for i := range users {
+		for j := range 4 { // each user: four distinct requests; 40 points buy at most one "small"
+			wg.Go(func() {
+				reward := "small"
+				if j == 0 {
+					reward = "scarce"
+				}
+				_, err := l.Redeem(context.Background(), fmt.Sprint("u", i), reward, fmt.Sprint("r", j))
+				results <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(results)
+	counts := map[string]int{}
+	for err := range results {
+		switch {
+		case err == nil:
+			counts["ok"]++
+		case errors.Is(err, ErrOutOfStock):
+			counts["stock"]++
+		case errors.Is(err, ErrInsufficientPoints):
+			counts["points"]++
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	var total int64
+	for i := range users {
+		acct := mustAccount(t, l, fmt.Sprint("u", i))
+		if acct.Balance < 0 {
+			t.Fatalf("negative balance %+v", acct)
+		}
+		total += acct.Balance
+	}
+	es := 0
+	for i := range users {
+		entries, _ := l.Entries(context.Background(), fmt.Sprint("u", i))
+		for _, e := range entries {
+			if e.Kind == EntryRedeem {
+				es++
+			}
+		}
+	}
+	if es != counts["ok"] {
+		t.Fatalf("%d redeem entries for %d successes", es, counts["ok"])
+	}
+	scarce := 0
+	for i := range users {
+		entries, _ := l.Entries(context.Background(), fmt.Sprint("u", i))
+		for _, e := range entries {
+			if e.Source == "scarce" {
+				scarce++
+			}
+		}
+	}
+	if scarce != 3 {
+		t.Fatalf("%d scarce redemptions, want exactly the stock of 3 (counts %v)", scarce, counts)
+	}
+	if spent := int64(users*40) - total; spent != int64(counts["ok"]-scarce)*30+int64(scarce)*10 {
+		t.Fatalf("spent %d does not match %d successes", spent, counts["ok"])
+	}
+}
+
+func TestMemoryStoreConformance(t *testing.T) {
+	runStoreConformance(t, func(*testing.T) Store { return NewMemoryStore() })
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The test command: bash scripts/test.sh [go test args...]
+#
+# Starts what the tests need on 127.0.0.1 (redis-server from Debian, installed when missing; a single-node
+# Apache Kafka 4.x broker via scripts/kafka.sh), exports where they are, checks gofmt and go vet, then runs
+# `go test -race -count=1` on ./... or on the given arguments (bash scripts/test.sh -run Foo ./stream/).
+# Both servers are stopped on exit, whatever happens.
+#
+# Exported for the tests:
+#   KUDOS_TEST_REDIS_URL        redis://127.0.0.1:PORT/0
+#   KUDOS_TEST_REDIS_SERVER_BIN path of redis-server, for tests that start their own instances
+#   KUDOS_TEST_KAFKA_BROKERS    127.0.0.1:PORT
+#   KUDOS_TEST_KAFKA_CTL        command taking stop|start|kill|restart for that broker (same port and data)
+#   KUDOS_KAFKA_STATE           the broker's state dir, read by KUDOS_TEST_KAFKA_CTL
+#
+# KUDOS_TEST_NO_KAFKA=1 or KUDOS_TEST_NO_REDIS=1 skip starting that server (its tests then skip, or fail
+# under CI=true).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+section() { printf '\n===== %s =====\n' "$*"; }
+
+as_root() {
+  if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/kudos-test.XXXXXX")"
+redis_pidfile="$tmp/redis/redis.pid"
+export KUDOS_KAFKA_STATE="$tmp/kafka"
+
+cleanup() {
+  local rc=$?
+  set +e
+  section "stopping servers"
+  if [[ -f "$redis_pidfile" ]]; then
+    local pid
+    pid="$(cat "$redis_pidfile")"
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    echo "redis-server stopped"
+  fi
+  if [[ -d "$KUDOS_KAFKA_STATE" ]]; then
+    bash "$root/scripts/kafka.sh" stop
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null && return
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port" >&2
+  return 1
+}
+
+if [[ "${KUDOS_TEST_NO_REDIS:-}" != 1 ]]; then
+  section "redis"
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server missing: installing it from Debian"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
+  fi
+  redis_bin="$(command -v redis-server)"
+  redis_port="$(free_port)"
+  mkdir -p "$tmp/redis"
+  "$redis_bin" --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$tmp/redis" \
+    --daemonize yes --pidfile "$redis_pidfile" --logfile "$tmp/redis/redis.log"
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then break; fi
+    if (( i == 100 )); then cat "$tmp/redis/redis.log"; echo "redis-server did not start" >&2; exit 1; fi
+    sleep 0.1
+  done
+  export KUDOS_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+  export KUDOS_TEST_REDIS_SERVER_BIN="$redis_bin"
+  echo "redis-server $("$redis_bin" --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$redis_port"
+fi
+
+if [[ "${KUDOS_TEST_NO_KAFKA:-}" != 1 ]]; then
+  section "kafka"
+  kafka_started=$SECONDS
+  bash "$root/scripts/kafka.sh" start
+  export KUDOS_TEST_KAFKA_BROKERS="$(bash "$root/scripts/kafka.sh" brokers)"
+  export KUDOS_TEST_KAFKA_CTL="bash $root/scripts/kafka.sh"
+  echo "kafka on $KUDOS_TEST_KAFKA_BROKERS (took $((SECONDS - kafka_started)) s)"
+fi
+
+section "gofmt"
+# The Go files git would see (tracked or not ignored); never .cache/.
+mapfile -t go_files < <(git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null \
+  || find . -name '*.go' -not -path './.cache/*')
+unformatted=""
+if (( ${#go_files[@]} > 0 )); then
+  unformatted="$(gofmt -l "${go_files[@]}")"
+fi
+if [[ -n "$unformatted" ]]; then
+  echo "not gofmt-ed:"
+  echo "$unformatted"
+  exit 1
+fi
+echo "ok"
+
+section "go vet"
+go vet ./...
+echo "ok"
+
+section "go test"
+if (( $# > 0 )); then
+  go test -race -count=1 "$@"
+else
+  go test -race -count=1 ./...
+fi

@@ -1,0 +1,241 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisFanoutConfig configures a RedisFanout.
+type RedisFanoutConfig struct {
+	// Prefix starts every channel name: one channel per stream, Prefix+"fan:{"+stream+"}". "" → "kudos:".
+	Prefix string
+	// SubscribeTimeout bounds how long Subscribe waits for Redis to confirm a new channel. 0 → 5s.
+	SubscribeTimeout time.Duration
+	// Logger receives warnings (undecodable messages, failed unsubscribes). nil → slog.Default().
+	Logger *slog.Logger
+}
+
+// RedisFanout is the Fanout shared by several nodes through Redis Pub/Sub.
+//
+// Each node holds one Pub/Sub connection, subscribed to the channels of the streams it has hubs for, and one
+// goroutine that reads it and calls the handlers, in the order Redis delivered the messages. A node receives
+// its own publications too. If the connection drops (Redis restarts), go-redis reconnects and subscribes the
+// same channels again; messages published meanwhile are lost, which the Fanout contract allows.
+//
+// Handlers run on that single goroutine, so a slow handler delays every stream of the node; they must not
+// call Subscribe or a cancel func.
+type RedisFanout struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+	log     *slog.Logger
+	ps      *redis.PubSub
+	done    chan struct{} // closed when the dispatch goroutine has returned
+
+	subMu sync.Mutex // serialises Subscribe and cancel, network commands included, so SUBSCRIBE/UNSUBSCRIBE stay in step with subs
+
+	mu      sync.RWMutex // guards the fields below; the dispatcher holds it for reading while it calls handlers
+	subs    map[string]map[int]func(Message)
+	waiters map[string][]chan struct{} // channel → Subscribe calls waiting for Redis's confirmation
+	next    int
+	closed  bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Fanout = (*RedisFanout)(nil)
+
+// errFanoutClosed is returned by Subscribe after Close.
+var errFanoutClosed = errors.New("fan-out is closed")
+
+// NewRedisFanout returns a RedisFanout over rdb and starts its dispatch goroutine; Close stops it. The caller
+// owns rdb and closes it after Close.
+func NewRedisFanout(rdb redis.UniversalClient, cfg RedisFanoutConfig) *RedisFanout {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "kudos:"
+	}
+	if cfg.SubscribeTimeout <= 0 {
+		cfg.SubscribeTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	f := &RedisFanout{
+		rdb:     rdb,
+		prefix:  cfg.Prefix,
+		timeout: cfg.SubscribeTimeout,
+		log:     cfg.Logger,
+		ps:      rdb.Subscribe(context.Background()), // no channel yet: connects on first use
+		done:    make(chan struct{}),
+		subs:    map[string]map[int]func(Message){},
+		waiters: map[string][]chan struct{}{},
+	}
+	// The channel's reader goroutine (go-redis's) pings the connection when idle and reconnects on failure.
+	go f.dispatch(f.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	return f
+}
+
+func (f *RedisFanout) channel(stream string) string { return f.prefix + "fan:{" + stream + "}" }
+
+// Publish implements Fanout: m as JSON on the stream's channel.
+func (f *RedisFanout) Publish(ctx context.Context, m Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode fan-out message of %s: %w", m.Stream, err)
+	}
+	if err := f.rdb.Publish(ctx, f.channel(m.Stream), b).Err(); err != nil {
+		return fmt.Errorf("publish to stream %s: %w", m.Stream, err)
+	}
+	return nil
+}
+
+// Subscribe implements Fanout. The first subscription of a stream on this node returns once Redis has
+// confirmed the channel, so a message published after Subscribe returns is delivered.
+func (f *RedisFanout) Subscribe(ctx context.Context, stream string, handle func(Message)) (func(), error) {
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	ch := f.channel(stream)
+
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("subscribe to stream %s: %w", stream, errFanoutClosed)
+	}
+	id := f.next
+	f.next++
+	first := len(f.subs[ch]) == 0
+	if first {
+		f.subs[ch] = map[int]func(Message){}
+	}
+	f.subs[ch][id] = handle
+	var confirmed chan struct{}
+	if first {
+		confirmed = make(chan struct{})
+		f.waiters[ch] = append(f.waiters[ch], confirmed)
+	}
+	f.mu.Unlock()
+
+	var once sync.Once
+	cancel := func() {
+		once.Do(func() {
+			f.subMu.Lock()
+			defer f.subMu.Unlock()
+			f.unsubscribe(ch, id)
+		})
+	}
+	if !first {
+		return cancel, nil
+	}
+	err := f.ps.Subscribe(ctx, ch)
+	if err == nil {
+		err = f.awaitConfirmation(ctx, confirmed)
+	}
+	if err != nil {
+		f.unsubscribe(ch, id)
+		return nil, fmt.Errorf("subscribe to stream %s: %w", stream, err)
+	}
+	return cancel, nil
+}
+
+func (f *RedisFanout) awaitConfirmation(ctx context.Context, confirmed <-chan struct{}) error {
+	timer := time.NewTimer(f.timeout)
+	defer timer.Stop()
+	select {
+	case <-confirmed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("redis did not confirm the subscription within %v", f.timeout)
+	case <-f.done:
+		return errFanoutClosed
+	}
+}
+
+// unsubscribe removes handler id of ch and, if it was the last, unsubscribes the channel. Callers hold subMu.
+func (f *RedisFanout) unsubscribe(ch string, id int) {
+	f.mu.Lock()
+	delete(f.subs[ch], id)
+	last := len(f.subs[ch]) == 0
+	if last {
+		delete(f.subs, ch)
+		delete(f.waiters, ch)
+	}
+	closed := f.closed
+	f.mu.Unlock()
+	if !last || closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	if err := f.ps.Unsubscribe(ctx, ch); err != nil {
+		// go-redis has forgotten the channel already: it will not be subscribed again on reconnect.
+		f.log.Warn("unsubscribe from stream fan-out", "channel", ch, "err", err)
+	}
+}
+
+// dispatch is the node's one reader of Pub/Sub: it confirms subscriptions and calls handlers in delivery
+// order. It returns when the PubSub is closed (go-redis then closes in).
+func (f *RedisFanout) dispatch(in <-chan any) {
+	defer close(f.done)
+	for v := range in {
+		switch v := v.(type) {
+		case *redis.Subscription:
+			if v.Kind == "subscribe" {
+				f.confirm(v.Channel)
+			}
+		case *redis.Message:
+			f.deliver(v)
+		}
+	}
+}
+
+func (f *RedisFanout) confirm(ch string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.waiters[ch] {
+		close(w)
+	}
+	delete(f.waiters, ch)
+}
+
+func (f *RedisFanout) deliver(rm *redis.Message) {
+	var m Message
+	if err := json.Unmarshal([]byte(rm.Payload), &m); err != nil {
+		f.log.Warn("drop undecodable fan-out message", "channel", rm.Channel, "err", err)
+		return
+	}
+	if rm.Channel != f.channel(m.Stream) {
+		f.log.Warn("drop fan-out message for another stream", "channel", rm.Channel, "stream", m.Stream)
+		return
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, h := range f.subs[rm.Channel] {
+		h(m)
+	}
+}
+
+// Close implements Fanout: it closes the Pub/Sub connection and waits for the dispatch goroutine. Handlers
+// are not called after Close returns.
+func (f *RedisFanout) Close() error {
+	f.closeOnce.Do(func() {
+		f.mu.Lock()
+		f.closed = true
+		clear(f.subs)
+		f.mu.Unlock()
+		if err := f.ps.Close(); err != nil {
+			f.closeErr = fmt.Errorf("close fan-out subscription: %w", err)
+		}
+	})
+	<-f.done
+	return f.closeErr
+}
