@@ -23,15 +23,17 @@ type backends struct {
 
 // buildBackends picks memory or Redis state and the Kafka sink, and logs which.
 func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*backends, error) {
-	_ = ctx
-	_ = reg
 	b := &backends{}
+	sink, closers, err := buildSink(ctx, cfg, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	b.sink = sink
+	b.closers = append(b.closers, closers...)
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
 	b.store = engagement.NewMemoryStore()
 	b.fanout = stream.NewMemoryFanout()
 	b.presence = stream.NewMemoryPresence()
-	b.sink = engagement.NewMemorySink()
-	b.closers = append(b.closers, b.sink.Close)
 	return b, nil
 }
 

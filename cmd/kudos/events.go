@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kudos-live/kudos/cmd/internal/config"
+	"github.com/kudos-live/kudos/cmd/internal/eventsink"
+)
+
+// buildSink starts the event path: the embedded development broker when no brokers are configured, then
+// the durable sink (disk spool → Kafka). It returns the sink and the functions that stop what it started,
+// in the order they must run (sink first, so it can flush into the broker, then the broker).
+func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*eventsink.Sink, []func() error, error) {
+	var stops []func() error
+	brokers := cfg.KafkaBrokers
+	switch {
+	case cfg.KafkaDisabled:
+		log.Warn("events: KUDOS_KAFKA_BROKERS=none; events are only spooled to disk", "spool", cfg.SpoolDir)
+		brokers = nil
+	case cfg.KafkaEmbedded:
+		stop, err := eventsink.StartDevBroker(ctx, cfg.DevBrokerAddr, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("start the embedded development Kafka broker on %s (set KUDOS_KAFKA_BROKERS to use a real one, or none): %w", cfg.DevBrokerAddr, err)
+		}
+		stops = append(stops, func() error { stop(); return nil })
+		log.Info("events: embedded development broker (KUDOS_KAFKA_BROKERS not set)",
+			"addr", cfg.DevBrokerAddr, "topic", cfg.KafkaTopic, "try", "kcat -b "+cfg.DevBrokerAddr+" -t "+cfg.KafkaTopic+" -C")
+	default:
+		log.Info("events: Kafka", "brokers", brokers, "topic", cfg.KafkaTopic)
+	}
+	sink, err := eventsink.New(ctx, eventsink.Config{
+		Dir:          cfg.SpoolDir,
+		Brokers:      brokers,
+		Topic:        cfg.KafkaTopic,
+		Logger:       log,
+		Registerer:   reg,
+		Source:       "kudos/" + cfg.Node,
+		FlushTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		for i := len(stops) - 1; i >= 0; i-- {
+			_ = stops[i]()
+		}
+		return nil, nil, fmt.Errorf("open event spool in %s: %w", cfg.SpoolDir, err)
+	}
+	log.Info("events: durable spool", "dir", cfg.SpoolDir)
+	// closers run last-first: the broker stop was appended first, so it runs after the sink's Close.
+	return sink, append(stops, sink.Close), nil
+}
