@@ -115,6 +115,7 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 	if err := s.store.AddComment(ctx, stream, c, s.cfg.RecentComments); err != nil {
 		return Outcome{}, fmt.Errorf("add comment to %s: %w", stream, err)
 	}
+	s.noteComment(ctx, actor, stream, text)
 	s.emit(ctx, EventCommentPosted, stream, actor.User, map[string]any{
 		"comment_id": c.ID, "stream": stream, "length": utf8.RuneCountInString(text), "text": text,
 	})
@@ -122,6 +123,8 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 		Stream:    stream,
 		Broadcast: []Frame{{Type: "comment", Data: c}},
 		Reply:     map[string]any{"comment_id": c.ID},
+		Sampled:   !staff, // the host's words always reach everyone
+		From:      actor.User,
 	}
 	if !staff {
 		if pts := s.scoreLimited(ctx, actor.User, stream, SourceComment, false, (*Scorer).Comment); pts > 0 {

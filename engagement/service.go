@@ -42,6 +42,10 @@ type Outcome struct {
 	Delay time.Duration
 	// Reply holds extra fields for the ack of the frame that caused the outcome.
 	Reply map[string]any
+	// Sampled marks Broadcast as chat that a flooded stream may thin out per viewer (a person can read
+	// ~20 comments a second, not 2,000); From, its author, always receives it.
+	Sampled bool
+	From    string
 }
 
 // Empty reports whether there is nothing to deliver.

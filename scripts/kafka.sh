@@ -61,12 +61,26 @@ cmd_fetch() {
     return
   fi
   command -v mvn >/dev/null 2>&1 || die "mvn not found (apt-get install -y maven)"
-  log "fetching Kafka jars with Maven into $jars (once; cached afterwards)"
-  rm -rf "$jars"
-  mkdir -p "$jars" "$m2"
-  mvn -B -q -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" -Dmaven.repo.local="$m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars" >&2
-  touch "$jars/.complete"
+  mkdir -p "$(dirname "$jars")" "$m2"
+  # Several test runs may start at once: one fetches, the others wait, and the jars appear in one rename.
+  exec 9>"$(dirname "$jars")/.fetch.lock"
+  flock 9
+  if [[ ! -f "$jars/.complete" ]]; then
+    log "fetching Kafka jars with Maven into $jars (once; cached afterwards)"
+    local tmp
+    tmp="$(mktemp -d "$jars.tmp.XXXXXX")"
+    if ! mvn -B -q -f "$root/scripts/kafka/pom.xml" -Dmaven.repo.local="$m2" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+      cat "$tmp.log" >&2
+      rm -rf "$tmp" "$tmp.log"
+      exec 9>&-
+      die "maven could not fetch the Kafka jars"
+    fi
+    touch "$tmp/.complete"
+    rm -rf "$jars" "$tmp.log"
+    mv "$tmp" "$jars"
+  fi
+  exec 9>&- # the broker started later must not hold the lock
 }
 
 java_cmd() {

@@ -48,8 +48,25 @@ type Client struct {
 	strikes int // frames refused in a row by the limiter
 	log     *slog.Logger
 
+	// owned by the hub's run goroutine: chat sampling window
+	sampleSec   int64
+	sampleCount int
+
 	watchMu sync.Mutex
 	watchT  *time.Timer
+}
+
+// sample reports whether this viewer takes one more sampled message in second sec (at most perSec).
+// Only the hub's run goroutine calls it.
+func (c *Client) sample(sec int64, perSec int) bool {
+	if c.sampleSec != sec {
+		c.sampleSec, c.sampleCount = sec, 0
+	}
+	if c.sampleCount >= perSec {
+		return false
+	}
+	c.sampleCount++
+	return true
 }
 
 // watchEvery is how often a connected viewer is credited for watching (the rule pays per full minute).

@@ -14,6 +14,10 @@ type Message struct {
 	HostsOnly bool `json:"h,omitempty"`
 	// NotBeforeMS holds the message back until this Unix time in milliseconds (video delay).
 	NotBeforeMS int64 `json:"t,omitempty"`
+	// Sampled marks chat that hubs may thin out per viewer when a stream floods; From (its author)
+	// always receives it.
+	Sampled bool   `json:"m,omitempty"`
+	From    string `json:"f,omitempty"`
 	// End says the stream ended: after delivering, hubs close their sockets and stop.
 	End bool `json:"e,omitempty"`
 	// Types lists the frame types in Payload, for metrics.

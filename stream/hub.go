@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,8 +156,21 @@ func (h *Hub) deliver(m Message) {
 			return
 		}
 	}
-	var n int
+	var n, skipped int
 	switch {
+	case m.Sampled:
+		sec := time.Now().Unix()
+		for c := range h.clients {
+			if c.actor.User != m.From && !c.sample(sec, h.reg.cfg.SampleRate) {
+				skipped++
+				continue
+			}
+			c.enqueue(m.Payload)
+			n++
+		}
+		if skipped > 0 {
+			h.reg.metrics.Sampled.Add(float64(skipped))
+		}
 	case m.User != "":
 		for c := range h.byUser[m.User] {
 			c.enqueue(m.Payload)
@@ -213,7 +227,7 @@ func (h *Hub) tick(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				key := snapshotKey(f, b)
+				key := snapshotKey(f)
 				if bytes.Equal(last[key], b) {
 					continue
 				}
@@ -231,10 +245,15 @@ func (h *Hub) tick(ctx context.Context) {
 	}
 }
 
-// snapshotKey identifies what a coalesced frame describes, so that a change is detected per poll or coupon.
-func snapshotKey(f engagement.Frame, _ []byte) string {
-	if k, ok := f.Data.(interface{ SnapshotKey() string }); ok {
-		return f.Type + "/" + k.SnapshotKey()
+// snapshotKey identifies what a coalesced frame describes (its type and the id of its poll or coupon), so
+// that a change is detected per item.
+func snapshotKey(f engagement.Frame) string {
+	if m, ok := f.Data.(map[string]any); ok {
+		for _, k := range []string{"id", "poll_id", "coupon_id", "quiz_id"} {
+			if v, ok := m[k]; ok {
+				return fmt.Sprint(f.Type, "/", v)
+			}
+		}
 	}
 	return f.Type
 }

@@ -10,6 +10,7 @@ type Metrics struct {
 	Drops       *prometheus.CounterVec // by reason
 	Errors      *prometheus.CounterVec // by code
 	Hubs        prometheus.Gauge
+	Sampled     prometheus.Counter // chat messages skipped for a viewer of a flooded stream
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not registered, for tests).
@@ -21,9 +22,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Drops:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_drops_total", Help: "Connections closed by the server, by reason."}, []string{"reason"}),
 		Errors:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_errors_total", Help: "Error frames sent, by code."}, []string{"code"}),
 		Hubs:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "kudos_ws_hubs", Help: "Streams with a running hub on this node."}),
+		Sampled:     prometheus.NewCounter(prometheus.CounterOpts{Name: "kudos_ws_sampled_total", Help: "Chat messages not sent to a viewer because the stream was flooding (per-viewer sampling)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.Drops, m.Errors, m.Hubs)
+		reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.Drops, m.Errors, m.Hubs, m.Sampled)
 	}
 	return m
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// FrameRate and FrameBurst limit each connection's frames. Default 20/s, burst 40.
 	FrameRate  rate.Limit
 	FrameBurst int
+	// SampleRate is how many sampled (chat) messages per second each viewer receives at most when a stream
+	// floods; the rest are skipped for that viewer (their own and the host's always arrive). Default 20.
+	SampleRate int
 	// AllowedOrigins lists the Origins (scheme://host[:port]) that may open sockets besides the server's own
 	// host; "*" allows any. Default: same host only.
 	AllowedOrigins []string
@@ -61,6 +64,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.FrameRate <= 0 {
 		c.FrameRate = 20
+	}
+	if c.SampleRate <= 0 {
+		c.SampleRate = 20
 	}
 	if c.FrameBurst <= 0 {
 		c.FrameBurst = 40
@@ -284,7 +290,7 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 		}
 	}
 	if len(out.Broadcast) > 0 {
-		m := Message{}
+		m := Message{Sampled: out.Sampled, From: out.From}
 		if out.Delay > 0 {
 			m.NotBeforeMS = time.Now().Add(out.Delay).UnixMilli()
 		}

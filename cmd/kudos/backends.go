@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kudos-live/kudos/cmd/internal/config"
 	"github.com/kudos-live/kudos/engagement"
@@ -18,6 +21,7 @@ type backends struct {
 	presence stream.Presence
 	sink     engagement.Sink
 	ready    func(context.Context) error
+	rdb      *redis.Client // the shared Redis client; nil with in-memory state
 	closers  []func() error
 }
 
@@ -30,11 +34,54 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	}
 	b.sink = sink
 	b.closers = append(b.closers, closers...)
+	if cfg.RedisURL != "" {
+		if err := b.useRedis(ctx, cfg.RedisURL, log); err != nil {
+			b.close(log)
+			return nil, err
+		}
+		return b, nil
+	}
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
 	b.store = engagement.NewMemoryStore()
 	b.fanout = stream.NewMemoryFanout()
 	b.presence = stream.NewMemoryPresence()
 	return b, nil
+}
+
+// redisPingTimeout bounds the startup and readiness pings of Redis.
+const redisPingTimeout = 3 * time.Second
+
+// useRedis shares state between nodes through the Redis at url: the store, the fan-out and presence.
+// Startup fails if Redis does not answer, rather than serving a node that shares nothing.
+func (b *backends) useRedis(ctx context.Context, url string, log *slog.Logger) error {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("parse KUDOS_REDIS_URL: %w", err) // the URL may hold a password: never echo it
+	}
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return fmt.Errorf("ping Redis at %s: %w", opts.Addr, err)
+	}
+	b.rdb = rdb
+	b.closers = append(b.closers, rdb.Close)
+	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{})
+	fanout := stream.NewRedisFanout(rdb, stream.RedisFanoutConfig{Logger: log})
+	b.closers = append(b.closers, fanout.Close) // closed before rdb
+	b.fanout = fanout
+	b.presence = stream.NewRedisPresence(rdb, stream.RedisPresenceConfig{})
+	b.ready = func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+		defer cancel()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("ping Redis: %w", err)
+		}
+		return nil
+	}
+	log.Info("state: Redis at "+opts.Addr, "db", opts.DB)
+	return nil
 }
 
 // close releases the backends in reverse order of creation.

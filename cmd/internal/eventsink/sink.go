@@ -6,7 +6,7 @@
 // same directory, so delivery is at least once and consumers dedupe by event id. While Kafka is down the
 // spool grows, up to Config.MaxBytes; when it returns the backlog drains in order.
 //
-// The package owns its spool directory and must not be shared: one Sink per Dir.
+// The package owns its spool directory: one Sink per Dir, enforced with a file lock.
 package eventsink
 
 import (
@@ -44,7 +44,9 @@ const (
 	batchSize    = 1000
 	batchTimeout = 5 * time.Millisecond
 	// readBytes bounds the spool bytes read for one batch.
-	readBytes = 1 << 20
+	// Half of kafka-go's BatchBytes (1 MiB, also about the broker's default message.max.bytes), so that one
+	// call never splits a partition's messages over two batches, which a retry could reorder.
+	readBytes = 512 << 10
 
 	backoffMin = 100 * time.Millisecond
 	backoffMax = 5 * time.Second
@@ -120,6 +122,7 @@ type Sink struct {
 	commits    atomic.Uint64 // group commits (write+fsync) done
 
 	metrics *metrics
+	lock    *os.File // flock on the spool dir
 
 	writerDone chan struct{}
 	kw         *kafka.Writer
@@ -160,8 +163,13 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open event spool: %w", err)
+	}
 	sf, acked, pending, err := openSpool(cfg.Dir, cfg.SegmentBytes)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open event spool %s: %w", cfg.Dir, err)
 	}
 	s := &Sink{
@@ -171,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		committed:  committedPos{pos: position{seg: sf.seg, off: sf.size}, notify: make(chan struct{}, 1)},
 		acked:      acked,
 		ackNotify:  make(chan struct{}, 1),
+		lock:       lock,
 		writerDone: make(chan struct{}),
 	}
 	s.pending.Store(pending)
@@ -178,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		m, err := newMetrics(cfg.Registerer, s)
 		if err != nil {
 			sf.close()
+			lock.Close()
 			return nil, fmt.Errorf("register event sink metrics: %w", err)
 		}
 		s.metrics = m
@@ -335,12 +345,13 @@ func (s *Sink) checkFull() {
 }
 
 // Close stops accepting events, waits up to Config.FlushTimeout for the spool to reach Kafka and stops the
-// forwarder. What is not acknowledged by then stays in the spool for the next New on the same Dir.
+// forwarder. What is not acknowledged by then stays in the spool for the next New on the same Dir. Calling
+// it again does nothing.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return nil
 	}
 	s.closed = true
 	close(s.reqs)
@@ -363,6 +374,7 @@ func (s *Sink) Close() error {
 	if s.metrics != nil {
 		s.metrics.unregister()
 	}
+	s.lock.Close() // releases the flock
 	if err != nil {
 		return fmt.Errorf("close kafka writer: %w", err)
 	}

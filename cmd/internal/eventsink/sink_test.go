@@ -628,3 +628,26 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestOneSinkPerDir(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}); err == nil {
+		second.Close()
+		t.Fatal("a second sink opened the same spool dir")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v, want nil", err)
+	}
+	s, err = New(context.Background(), Config{Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("reopen after Close: %v", err)
+	}
+	s.Close()
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // The spool on disk: append-only segment files named <number>.spool holding newline-delimited JSON events,
@@ -21,7 +22,25 @@ import (
 const (
 	segmentSuffix = ".spool"
 	ackedFile     = "acked"
+	lockFile      = "lock"
 )
+
+// lockDir takes an exclusive lock on dir, so that two processes never share a spool. The kernel drops
+// it when the process dies.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spool %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}
 
 // position is a place in the spool: a byte offset in a segment.
 type position struct {
@@ -112,12 +131,11 @@ func syncDir(dir string) error {
 
 // spoolFile is the segment being appended to. It is owned by the sink's writer goroutine.
 type spoolFile struct {
-	dir      string
-	maxSize  int64
-	seg      int64
-	f        *os.File
-	size     int64
-	segments int // live segments on disk, including this one
+	dir     string
+	maxSize int64
+	seg     int64
+	f       *os.File
+	size    int64
 }
 
 // openSpool prepares dir: it deletes segments before acked, cuts a torn tail off the last segment and
@@ -191,7 +209,7 @@ func openSpool(dir string, segmentBytes int64) (sf *spoolFile, acked position, p
 		acked.off = size
 	}
 	pending -= acked.off
-	return &spoolFile{dir: dir, maxSize: segmentBytes, seg: last, f: f, size: size, segments: len(live)}, acked, pending, nil
+	return &spoolFile{dir: dir, maxSize: segmentBytes, seg: last, f: f, size: size}, acked, pending, nil
 }
 
 // cutTornTail truncates f after its last newline and returns the resulting size.
@@ -266,7 +284,6 @@ func (sf *spoolFile) rotate() error {
 		return err
 	}
 	sf.f, sf.seg, sf.size = f, next, 0
-	sf.segments++
 	return nil
 }
 

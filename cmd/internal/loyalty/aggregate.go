@@ -1,0 +1,311 @@
+// Package loyalty computes engagement and loyalty metrics from the Kudos event stream (DESIGN.md,
+// "Events"): participation, watch time, retention, NPS, CSAT, points, tiers and a churn-risk list. The
+// Aggregator is pure (no I/O, no clock); the Consumer feeds it from a Kafka consumer group. It is the
+// sample downstream consumer: it reads events and never writes any.
+package loyalty
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kudos-live/kudos/engagement"
+)
+
+// ErrInvalidEvent marks an event that could not be folded: not a JSON event, no id, or data of the wrong
+// shape for its type. Invalid events are counted in Report.Invalid and otherwise ignored.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// interactionTypes are what makes a viewer a participant of a stream (Report.Overall.ParticipationRate).
+var interactionTypes = map[string]bool{
+	engagement.EventCommentPosted: true,
+	engagement.EventPollVoted:     true,
+	engagement.EventQuizAnswered:  true,
+	engagement.EventFeedbackGiven: true,
+	engagement.EventCouponClaimed: true,
+	engagement.EventDrawEntered:   true,
+	engagement.EventLikeSent:      true,
+}
+
+// activityTypes are the events a user does (as opposed to what the system does to them, like
+// points.awarded or tier.changed). A user is active on a UTC day when one of these happened that day;
+// retention and churn count active days.
+var activityTypes = map[string]bool{
+	engagement.EventViewerJoined:     true,
+	engagement.EventViewerLeft:       true,
+	engagement.EventCommentPosted:    true,
+	engagement.EventLikeSent:         true,
+	engagement.EventPollVoted:        true,
+	engagement.EventQuizAnswered:     true,
+	engagement.EventFeedbackGiven:    true,
+	engagement.EventCouponClaimed:    true,
+	engagement.EventDrawEntered:      true,
+	engagement.EventPurchaseRecorded: true,
+	engagement.EventPointsRedeemed:   true,
+	engagement.EventQuestionAsked:    true,
+	engagement.EventQuestionUpvoted:  true,
+}
+
+// Tier names of DESIGN.md ("Scoring defaults"); a user with no tier.changed event is TierBronze.
+const (
+	TierBronze = "bronze"
+	TierSilver = "silver"
+	TierGold   = "gold"
+)
+
+// roleViewer is the viewer.joined role that counts as an audience member; hosts and staff joining a
+// stream are neither viewers nor watch time.
+const roleViewer = "viewer"
+
+// Aggregator folds events into metrics. Feed it with Add or AddJSON in any order: every metric is
+// order-independent ("latest" means latest event time, ties broken by event id), and an event id seen
+// before is counted as a duplicate and ignored, as at-least-once delivery requires. It remembers every
+// event id it has seen, so its memory grows with the number of events.
+//
+// An Aggregator is not safe for concurrent use; one goroutine owns it.
+type Aggregator struct {
+	seen       map[string]struct{}
+	events     int
+	duplicates int
+	invalid    int
+	newest     time.Time
+
+	streams map[string]*streamState
+	users   map[string]*userState
+
+	pointsIssued   int64
+	pointsRedeemed int64
+	pointsCapped   int64
+}
+
+// streamState is what one stream's metrics are computed from.
+type streamState struct {
+	title        string
+	viewers      map[string]struct{} // joined with the viewer role
+	staff        map[string]struct{} // joined with another role (host, admin, service)
+	interacted   map[string]struct{} // did an interaction on this stream
+	watch        map[string]int64    // watch seconds per user, summed over their viewer.left events
+	nps          map[string]stamped  // latest nps answer per user
+	ratings      map[string]stamped  // latest rating per user
+	pointsIssued int64
+}
+
+// userState is what retention, churn and tiers are computed from.
+type userState struct {
+	activeDays map[int64]struct{} // UTC days (days since the Unix epoch) with activity
+	tier       stamped            // latest tier.changed; zero when never changed
+}
+
+// stamped is a value with the time and id of the event that set it, so that the latest one wins
+// whatever the delivery order.
+type stamped struct {
+	at    time.Time
+	id    string
+	score int
+	name  string
+}
+
+// newer reports whether an event at (at, id) replaces s.
+func (s stamped) newer(at time.Time, id string) bool {
+	if s.id == "" || at.After(s.at) {
+		return true
+	}
+	return at.Equal(s.at) && id > s.id
+}
+
+// eventData is the union of the data fields this package reads, by type (DESIGN.md, "Events").
+type eventData struct {
+	Stream       string `json:"stream"`
+	Role         string `json:"role"`          // viewer.joined
+	WatchSeconds int64  `json:"watch_seconds"` // viewer.left
+	Kind         string `json:"kind"`          // feedback.given: "rating" or "nps"
+	Score        *int   `json:"score"`         // feedback.given
+	Points       int64  `json:"points"`        // points.awarded
+	Cost         int64  `json:"cost"`          // points.redeemed
+	Capped       int64  `json:"capped"`        // points.capped
+	To           string `json:"to"`            // tier.changed
+	Title        string `json:"title"`         // stream.started
+}
+
+// NewAggregator returns an empty Aggregator.
+func NewAggregator() *Aggregator {
+	return &Aggregator{
+		seen:    make(map[string]struct{}),
+		streams: make(map[string]*streamState),
+		users:   make(map[string]*userState),
+	}
+}
+
+// AddJSON decodes one CloudEvents JSON value (a Kafka message value) and folds it like Add.
+func (a *Aggregator) AddJSON(b []byte) (bool, error) {
+	var e engagement.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		a.invalid++
+		return false, fmt.Errorf("%w: decode: %v", ErrInvalidEvent, err)
+	}
+	return a.Add(e)
+}
+
+// Add folds e into the metrics. It returns false with no error for an event id seen before, and false
+// with an error wrapping ErrInvalidEvent for an event it cannot read; both are counted in the report.
+// Event types this package does not use still count as events (and as activity when a user does them).
+func (a *Aggregator) Add(e engagement.Event) (bool, error) {
+	if e.ID == "" {
+		a.invalid++
+		return false, fmt.Errorf("%w: %s event without id", ErrInvalidEvent, e.Type)
+	}
+	if _, ok := a.seen[e.ID]; ok {
+		a.duplicates++
+		return false, nil
+	}
+	a.seen[e.ID] = struct{}{}
+
+	var d eventData
+	if len(e.Data) > 0 && string(e.Data) != "null" {
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			a.invalid++
+			return false, fmt.Errorf("%w: %s %s data: %v", ErrInvalidEvent, e.Type, e.ID, err)
+		}
+	}
+	if e.Type == engagement.EventFeedbackGiven {
+		if err := checkFeedback(d); err != nil {
+			a.invalid++
+			return false, fmt.Errorf("%w: %s %s: %v", ErrInvalidEvent, e.Type, e.ID, err)
+		}
+	}
+
+	a.events++
+	if e.Time.After(a.newest) {
+		a.newest = e.Time
+	}
+	a.fold(e, d)
+	return true, nil
+}
+
+// checkFeedback validates a feedback.given payload: the scores of DESIGN.md's feedback.send.
+func checkFeedback(d eventData) error {
+	if d.Score == nil {
+		return errors.New("no score")
+	}
+	switch {
+	case d.Kind == "nps" && *d.Score >= 0 && *d.Score <= 10:
+	case d.Kind == "rating" && *d.Score >= 1 && *d.Score <= 5:
+	default:
+		return fmt.Errorf("kind %q score %d out of range", d.Kind, *d.Score)
+	}
+	return nil
+}
+
+// fold applies one new, valid event.
+func (a *Aggregator) fold(e engagement.Event, d eventData) {
+	streamID := e.Subject
+	if streamID == "" {
+		streamID = d.Stream
+	}
+	user := e.UserID
+
+	var u *userState
+	if user != "" {
+		u = a.user(user)
+		if activityTypes[e.Type] {
+			u.activeDays[utcDay(e.Time)] = struct{}{}
+		}
+	}
+
+	switch e.Type {
+	case engagement.EventPointsAwarded:
+		a.pointsIssued += d.Points
+		if streamID != "" {
+			a.stream(streamID).pointsIssued += d.Points
+		}
+		return
+	case engagement.EventPointsRedeemed:
+		a.pointsRedeemed += d.Cost
+		return
+	case engagement.EventPointsCapped:
+		a.pointsCapped += d.Capped
+		return
+	case engagement.EventTierChanged:
+		if u != nil && u.tier.newer(e.Time, e.ID) {
+			u.tier = stamped{at: e.Time, id: e.ID, name: d.To}
+		}
+		return
+	}
+
+	if streamID == "" {
+		return
+	}
+	s := a.stream(streamID)
+	switch e.Type {
+	case engagement.EventStreamStarted:
+		s.title = d.Title
+	case engagement.EventViewerJoined:
+		if user == "" {
+			break
+		}
+		if d.Role == "" || d.Role == roleViewer {
+			s.viewers[user] = struct{}{}
+		} else {
+			s.staff[user] = struct{}{}
+		}
+	case engagement.EventViewerLeft:
+		if user != "" {
+			s.watch[user] += d.WatchSeconds
+		}
+	case engagement.EventFeedbackGiven:
+		if user == "" {
+			break
+		}
+		answers := s.ratings
+		if d.Kind == "nps" {
+			answers = s.nps
+		}
+		if answers[user].newer(e.Time, e.ID) {
+			answers[user] = stamped{at: e.Time, id: e.ID, score: *d.Score}
+		}
+	}
+	if user != "" && interactionTypes[e.Type] {
+		s.interacted[user] = struct{}{}
+	}
+}
+
+func (a *Aggregator) stream(id string) *streamState {
+	s, ok := a.streams[id]
+	if !ok {
+		s = &streamState{
+			viewers:    make(map[string]struct{}),
+			staff:      make(map[string]struct{}),
+			interacted: make(map[string]struct{}),
+			watch:      make(map[string]int64),
+			nps:        make(map[string]stamped),
+			ratings:    make(map[string]stamped),
+		}
+		a.streams[id] = s
+	}
+	return s
+}
+
+func (a *Aggregator) user(id string) *userState {
+	u, ok := a.users[id]
+	if !ok {
+		u = &userState{activeDays: make(map[int64]struct{})}
+		a.users[id] = u
+	}
+	return u
+}
+
+// utcDay is the number of whole UTC days between the Unix epoch and t.
+func utcDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
+}
+
+// dayDate is the UTC date of day d, as YYYY-MM-DD.
+func dayDate(d int64) string {
+	return time.Unix(d*86400, 0).UTC().Format(time.DateOnly)
+}

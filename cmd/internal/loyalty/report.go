@@ -1,0 +1,368 @@
+package loyalty
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+)
+
+// RetentionRule is the retention definition, repeated in Report.Retention.Rule and in the JSON field
+// names: a user's cohort day D is the UTC day of their first activity (see activityTypes); d1 is the share
+// active again on day D+1, d7 the share active on any day in D+1..D+7, d30 on any day in D+1..D+30
+// ("rolling" retention, not "active on exactly day D+N"). A user counts in a cohort only once its window
+// has begun to close: D+N must not be after the UTC day of the report time. Activity after the report
+// time is ignored.
+const RetentionRule = "cohort day D = UTC day of first activity; d1 = active on D+1; " +
+	"d7 = active on any day D+1..D+7; d30 = active on any day D+1..D+30; " +
+	"counted only when D+N <= report day"
+
+// ChurnRule is the churn-risk definition, repeated in Report.ChurnRule. Activity is counted in active
+// days (UTC days with activity), relative to the report day R (the UTC day of the report time):
+// last 7 days = R-6..R, previous 4 weeks = R-34..R-7, weekly average = active days in the previous 4
+// weeks / 4. A user is at risk when
+//   - "inactive_14d": active before R-13 but not on any day R-13..R (risk 1), or else
+//   - "activity_drop": active days in the last 7 days < half their weekly average
+//     (risk = 1 - last7 / weekly average, in (0.5, 1]).
+//
+// The list is sorted by risk (highest first), then by weekly average (largest loss first), then by last
+// active day (longest gone first), then by user id.
+const ChurnRule = "active days; last7 = R-6..R, weekly avg = active days in R-34..R-7 / 4; " +
+	"inactive_14d: active before R-13, none in R-13..R (risk 1); " +
+	"activity_drop: last7 < weekly avg / 2 (risk = 1 - last7/weekly avg)"
+
+// Churn-risk reasons.
+const (
+	ReasonInactive = "inactive_14d"
+	ReasonDrop     = "activity_drop"
+)
+
+// Report is a snapshot of the metrics. Rates are fractions in [0, 1]; CSAT is a percentage; NPS is a
+// score from -100 to 100. Every ratio is 0 when its denominator is 0.
+type Report struct {
+	// Now is the report time: the --now time, else the newest event time. Retention and churn are
+	// relative to it; the other metrics use every event.
+	Now        time.Time `json:"now"`
+	Events     int       `json:"events"`     // distinct events folded
+	Duplicates int       `json:"duplicates"` // deliveries of an event id already folded
+	Invalid    int       `json:"invalid"`    // events that could not be read
+
+	Overall StreamMetrics   `json:"overall"` // every stream together; Stream is empty
+	Streams []StreamMetrics `json:"streams"` // sorted by stream id
+
+	Retention Retention      `json:"retention"`
+	Points    Points         `json:"points"`
+	Tiers     map[string]int `json:"tiers"` // users per tier; bronze, silver and gold are always present
+
+	ChurnRule string      `json:"churn_rule"`
+	ChurnRisk []ChurnRisk `json:"churn_risk"`
+}
+
+// StreamMetrics are the per-stream metrics (and, with no Stream, the overall ones).
+type StreamMetrics struct {
+	Stream string `json:"stream,omitempty"`
+	Title  string `json:"title,omitempty"`
+
+	// Viewers joined with the viewer role; Participants are those of them who also did an interaction
+	// on the stream (comment, like, poll vote, quiz answer, feedback, coupon claim, draw entry). Overall,
+	// a user counts once: a viewer of any stream, a participant of any stream.
+	Viewers           int     `json:"viewers"`
+	Participants      int     `json:"participants"`
+	ParticipationRate float64 `json:"participation_rate"`
+
+	// WatchViewers are the viewers with at least one viewer.left; AvgWatchSeconds is their watch
+	// seconds (summed over their sessions) averaged per viewer. Overall, per (stream, viewer) pair.
+	WatchViewers    int     `json:"watch_viewers"`
+	AvgWatchSeconds float64 `json:"avg_watch_seconds_per_viewer"`
+
+	NPS  NPS  `json:"nps"`
+	CSAT CSAT `json:"csat"`
+
+	PointsIssued int64 `json:"points_issued"` // points.awarded; overall also those with no stream
+}
+
+// NPS is the Net Promoter Score over each user's latest nps answer per stream (overall: per stream and
+// user): % promoters (9-10) - % detractors (0-6).
+type NPS struct {
+	Responses  int     `json:"responses"`
+	Promoters  int     `json:"promoters"`
+	Passives   int     `json:"passives"`
+	Detractors int     `json:"detractors"`
+	Score      float64 `json:"score"`
+}
+
+// CSAT is customer satisfaction over each user's latest rating (1-5) per stream: the percentage of
+// ratings that are 4 or 5, and the average rating.
+type CSAT struct {
+	Ratings   int     `json:"ratings"`
+	Satisfied int     `json:"satisfied"`
+	Percent   float64 `json:"csat_percent"`
+	AvgRating float64 `json:"avg_rating"`
+}
+
+// Retention is d1/d7/d30 rolling retention as defined by RetentionRule.
+type Retention struct {
+	Rule string `json:"rule"`
+	D1   Cohort `json:"d1_next_day"`
+	D7   Cohort `json:"d7_within_7_days"`
+	D30  Cohort `json:"d30_within_30_days"`
+}
+
+// Cohort is one retention figure: Retained of Users, and their ratio.
+type Cohort struct {
+	Users    int     `json:"users"`
+	Retained int     `json:"retained"`
+	Rate     float64 `json:"rate"`
+}
+
+// Points sums the ledger's events: issued (points.awarded), redeemed (points.redeemed cost),
+// outstanding = issued - redeemed, and capped (overflow above the monthly cap, never issued).
+type Points struct {
+	Issued      int64 `json:"issued"`
+	Redeemed    int64 `json:"redeemed"`
+	Outstanding int64 `json:"outstanding"`
+	Capped      int64 `json:"capped"`
+}
+
+// ChurnRisk is one user at risk of churning, as defined by ChurnRule.
+type ChurnRisk struct {
+	User                string  `json:"user"`
+	Reason              string  `json:"reason"`
+	Risk                float64 `json:"risk"`
+	LastActive          string  `json:"last_active"` // UTC date
+	ActiveDaysLast7     int     `json:"active_days_last_7"`
+	WeeklyAvgPrev4Weeks float64 `json:"weekly_avg_active_days_prev_4_weeks"`
+}
+
+// Report computes the metrics as of now; a zero now means the newest event time.
+func (a *Aggregator) Report(now time.Time) Report {
+	if now.IsZero() {
+		now = a.newest
+	}
+	r := Report{
+		Now:        now.UTC(),
+		Events:     a.events,
+		Duplicates: a.duplicates,
+		Invalid:    a.invalid,
+		Streams:    []StreamMetrics{},
+		Points: Points{
+			Issued:      a.pointsIssued,
+			Redeemed:    a.pointsRedeemed,
+			Outstanding: a.pointsIssued - a.pointsRedeemed,
+			Capped:      a.pointsCapped,
+		},
+		ChurnRule: ChurnRule,
+		ChurnRisk: []ChurnRisk{},
+	}
+	r.Overall, r.Streams = a.streamMetrics()
+	r.Tiers = a.tiers()
+	if !now.IsZero() {
+		today := utcDay(now)
+		r.Retention = a.retention(today)
+		r.ChurnRisk = a.churn(today)
+	} else {
+		r.Retention = Retention{Rule: RetentionRule}
+	}
+	return r
+}
+
+// tally accumulates the sums behind StreamMetrics.
+type tally struct {
+	viewers, participants, watchViewers int
+	watchSeconds                        int64
+	nps                                 NPS
+	ratings, satisfied, ratingSum       int
+}
+
+func (t *tally) addStream(s *streamState) {
+	for user, secs := range s.watch {
+		if _, ok := s.staff[user]; ok {
+			if _, viewer := s.viewers[user]; !viewer {
+				continue
+			}
+		}
+		t.watchViewers++
+		t.watchSeconds += secs
+	}
+	for _, a := range s.nps {
+		t.nps.Responses++
+		switch {
+		case a.score >= 9:
+			t.nps.Promoters++
+		case a.score >= 7:
+			t.nps.Passives++
+		default:
+			t.nps.Detractors++
+		}
+	}
+	for _, a := range s.ratings {
+		t.ratings++
+		t.ratingSum += a.score
+		if a.score >= 4 {
+			t.satisfied++
+		}
+	}
+}
+
+func (t *tally) metrics() StreamMetrics {
+	m := StreamMetrics{
+		Viewers:           t.viewers,
+		Participants:      t.participants,
+		ParticipationRate: ratio(t.participants, t.viewers),
+		WatchViewers:      t.watchViewers,
+		NPS:               t.nps,
+		CSAT: CSAT{
+			Ratings:   t.ratings,
+			Satisfied: t.satisfied,
+			Percent:   ratio(100*t.satisfied, t.ratings),
+			AvgRating: ratio(t.ratingSum, t.ratings),
+		},
+	}
+	if t.watchViewers > 0 {
+		m.AvgWatchSeconds = float64(t.watchSeconds) / float64(t.watchViewers)
+	}
+	m.NPS.Score = ratio(100*(t.nps.Promoters-t.nps.Detractors), t.nps.Responses)
+	return m
+}
+
+// ratio is n/d, rounded once, or 0 when d is 0.
+func ratio(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+func (a *Aggregator) streamMetrics() (StreamMetrics, []StreamMetrics) {
+	var all tally
+	viewers := make(map[string]struct{})
+	participants := make(map[string]struct{})
+	var rows []StreamMetrics
+	for _, id := range slices.Sorted(maps.Keys(a.streams)) {
+		s := a.streams[id]
+		var t tally
+		t.viewers = len(s.viewers)
+		for user := range s.viewers {
+			viewers[user] = struct{}{}
+			if _, ok := s.interacted[user]; ok {
+				t.participants++
+				participants[user] = struct{}{}
+			}
+		}
+		t.addStream(s)
+		all.addStream(s)
+		m := t.metrics()
+		m.Stream, m.Title, m.PointsIssued = id, s.title, s.pointsIssued
+		rows = append(rows, m)
+	}
+	all.viewers, all.participants = len(viewers), len(participants)
+	overall := all.metrics()
+	overall.PointsIssued = a.pointsIssued
+	if rows == nil {
+		rows = []StreamMetrics{}
+	}
+	return overall, rows
+}
+
+func (a *Aggregator) tiers() map[string]int {
+	t := map[string]int{TierBronze: 0, TierSilver: 0, TierGold: 0}
+	for _, u := range a.users {
+		name := u.tier.name
+		if name == "" {
+			name = TierBronze
+		}
+		t[name]++
+	}
+	return t
+}
+
+func (a *Aggregator) retention(today int64) Retention {
+	r := Retention{Rule: RetentionRule}
+	cohorts := []struct {
+		c    *Cohort
+		days int64
+	}{{&r.D1, 1}, {&r.D7, 7}, {&r.D30, 30}}
+	for _, u := range a.users {
+		first, ok := firstDay(u.activeDays, today)
+		if !ok {
+			continue
+		}
+		for _, c := range cohorts {
+			if first+c.days > today {
+				continue
+			}
+			c.c.Users++
+			for d := first + 1; d <= first+c.days; d++ {
+				if _, ok := u.activeDays[d]; ok {
+					c.c.Retained++
+					break
+				}
+			}
+		}
+	}
+	for _, c := range cohorts {
+		c.c.Rate = ratio(c.c.Retained, c.c.Users)
+	}
+	return r
+}
+
+// firstDay is the earliest active day not after today.
+func firstDay(days map[int64]struct{}, today int64) (int64, bool) {
+	var first int64
+	found := false
+	for d := range days {
+		if d <= today && (!found || d < first) {
+			first, found = d, true
+		}
+	}
+	return first, found
+}
+
+func (a *Aggregator) churn(today int64) []ChurnRisk {
+	risks := []ChurnRisk{}
+	for user, u := range a.users {
+		var last7, prev4w, last14, before int
+		last := int64(-1 << 62)
+		for d := range u.activeDays {
+			if d > today {
+				continue
+			}
+			last = max(last, d)
+			switch {
+			case d > today-7:
+				last7++
+			case d > today-35:
+				prev4w++
+			}
+			if d > today-14 {
+				last14++
+			} else {
+				before++
+			}
+		}
+		c := ChurnRisk{
+			User:                user,
+			ActiveDaysLast7:     last7,
+			WeeklyAvgPrev4Weeks: float64(prev4w) / 4,
+		}
+		switch {
+		case before > 0 && last14 == 0:
+			c.Reason, c.Risk = ReasonInactive, 1
+		case 8*last7 < prev4w: // last7 < (prev4w / 4) / 2
+			c.Reason, c.Risk = ReasonDrop, ratio(prev4w-4*last7, prev4w)
+		default:
+			continue
+		}
+		c.LastActive = dayDate(last)
+		risks = append(risks, c)
+	}
+	slices.SortFunc(risks, func(x, y ChurnRisk) int {
+		return cmp.Or(
+			cmp.Compare(y.Risk, x.Risk),
+			cmp.Compare(y.WeeklyAvgPrev4Weeks, x.WeeklyAvgPrev4Weeks),
+			cmp.Compare(x.LastActive, y.LastActive),
+			cmp.Compare(x.User, y.User),
+		)
+	})
+	return risks
+}

@@ -1,0 +1,72 @@
+package loyalty
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable writes r for people: one row per stream and an overall row, then retention, points, tiers
+// and the churn-risk list.
+func (r Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	now := "-"
+	if !r.Now.IsZero() {
+		now = r.Now.Format(time.RFC3339)
+	}
+	fmt.Fprintf(tw, "as of %s: %d events (%d duplicates, %d invalid)\n\n", now, r.Events, r.Duplicates, r.Invalid)
+
+	fmt.Fprintln(tw, "STREAM\tVIEWERS\tPARTICIPATION\tAVG WATCH\tNPS\tCSAT\tAVG RATING\tPOINTS ISSUED\tTITLE")
+	for _, s := range r.Streams {
+		streamRow(tw, s.Stream, s)
+	}
+	streamRow(tw, "ALL", r.Overall)
+	fmt.Fprintln(tw)
+
+	ret := r.Retention
+	fmt.Fprintf(tw, "retention (%s)\n", ret.Rule)
+	fmt.Fprintf(tw, "  d1 next day\t%s\n  d7 within 7 days\t%s\n  d30 within 30 days\t%s\n",
+		cohort(ret.D1), cohort(ret.D7), cohort(ret.D30))
+	p := r.Points
+	fmt.Fprintf(tw, "points\tissued %d  redeemed %d  outstanding %d  capped %d\n",
+		p.Issued, p.Redeemed, p.Outstanding, p.Capped)
+	fmt.Fprintf(tw, "tiers\tbronze %d  silver %d  gold %d\n\n",
+		r.Tiers[TierBronze], r.Tiers[TierSilver], r.Tiers[TierGold])
+
+	fmt.Fprintf(tw, "churn risk: %d users (%s)\n", len(r.ChurnRisk), r.ChurnRule)
+	if len(r.ChurnRisk) > 0 {
+		fmt.Fprintln(tw, "USER\tREASON\tRISK\tLAST ACTIVE\tACTIVE DAYS LAST 7\tWEEKLY AVG PREV 4 WEEKS")
+		for _, c := range r.ChurnRisk {
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%d\t%.2f\n",
+				c.User, c.Reason, c.Risk, c.LastActive, c.ActiveDaysLast7, c.WeeklyAvgPrev4Weeks)
+		}
+	}
+	return tw.Flush()
+}
+
+func streamRow(w io.Writer, name string, s StreamMetrics) {
+	nps, csat, rating := "-", "-", "-"
+	if s.NPS.Responses > 0 {
+		nps = fmt.Sprintf("%+.1f (%d)", s.NPS.Score, s.NPS.Responses)
+	}
+	if s.CSAT.Ratings > 0 {
+		csat = fmt.Sprintf("%.1f%% (%d)", s.CSAT.Percent, s.CSAT.Ratings)
+		rating = fmt.Sprintf("%.2f", s.CSAT.AvgRating)
+	}
+	watch := "-"
+	if s.WatchViewers > 0 {
+		watch = time.Duration(s.AvgWatchSeconds * float64(time.Second)).Round(time.Second).String()
+	}
+	fmt.Fprintf(w, "%s\t%d\t%.1f%% (%d)\t%s\t%s\t%s\t%s\t%d\t%s\n",
+		name, s.Viewers, 100*s.ParticipationRate, s.Participants, watch, nps, csat, rating,
+		s.PointsIssued, strings.ReplaceAll(s.Title, "\t", " "))
+}
+
+func cohort(c Cohort) string {
+	if c.Users == 0 {
+		return "- (no eligible users)"
+	}
+	return fmt.Sprintf("%.1f%% (%d/%d)", 100*c.Rate, c.Retained, c.Users)
+}
