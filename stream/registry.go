@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,6 +37,11 @@ type Config struct {
 	// FrameRate and FrameBurst limit each connection's frames. Default 20/s, burst 40.
 	FrameRate  rate.Limit
 	FrameBurst int
+	// MaxConnsPerUser bounds one user's open sockets on this node (tabs, devices). Default 5; -1: no limit.
+	MaxConnsPerUser int
+	// MaxConnsPerIP bounds the open sockets from one remote address on this node; generous, because shoppers
+	// behind one NAT share an address. Default 1000; -1: no limit.
+	MaxConnsPerIP int
 	// SampleRate is how many sampled (chat) messages per second each viewer receives at most when a stream
 	// floods; the rest are skipped for that viewer (their own and the host's always arrive). Default 20.
 	SampleRate int
@@ -64,6 +70,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.FrameRate <= 0 {
 		c.FrameRate = 20
+	}
+	if c.MaxConnsPerUser == 0 {
+		c.MaxConnsPerUser = 5
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 1000
 	}
 	if c.SampleRate <= 0 {
 		c.SampleRate = 20
@@ -102,7 +114,12 @@ type Registry struct {
 	mu      sync.Mutex
 	hubs    map[string]*Hub
 	closing bool
+	perUser map[string]int
+	perIP   map[string]int
 }
+
+// ErrTooManyConnections is returned by ServeWS when a user or an address has too many sockets open.
+var ErrTooManyConnections = errors.New("stream: too many connections")
 
 // ErrShuttingDown is returned by ServeWS once Shutdown has begun.
 var ErrShuttingDown = errors.New("stream: registry shutting down")
@@ -121,6 +138,8 @@ func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
 		ctx:      ctx,
 		cancel:   cancel,
 		hubs:     map[string]*Hub{},
+		perUser:  map[string]int{},
+		perIP:    map[string]int{},
 	}
 	r.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
@@ -193,6 +212,17 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	if r.ctx.Err() != nil {
 		return ErrShuttingDown
 	}
+	ip := remoteIP(req)
+	if !r.admit(actor.User, ip) {
+		r.metrics.Drops.WithLabelValues("connection limit").Inc()
+		return ErrTooManyConnections
+	}
+	admitted := true
+	defer func() {
+		if admitted {
+			r.release(actor.User, ip)
+		}
+	}()
 	welcome, err := r.svc.Join(req.Context(), actor, streamID)
 	if err != nil {
 		return err
@@ -244,6 +274,7 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 		return nil
 	}
 	r.metrics.Connections.Inc()
+	admitted = false // the connection's reader releases the slot when it ends
 	writerDone := make(chan struct{})
 	r.wg.Add(2)
 	go func() {
@@ -259,6 +290,7 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 		c.readPump(r.ctx)
 		c.stopWatching()
 		<-writerDone
+		r.release(actor.User, ip)
 		r.metrics.Connections.Dec()
 		select {
 		case h.leave <- c:
@@ -344,4 +376,38 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("stream shutdown: %w", ctx.Err())
 	}
+}
+
+// admit counts a new socket for user and ip unless either is at its limit.
+func (r *Registry) admit(user, ip string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if (r.cfg.MaxConnsPerUser > 0 && r.perUser[user] >= r.cfg.MaxConnsPerUser) ||
+		(r.cfg.MaxConnsPerIP > 0 && r.perIP[ip] >= r.cfg.MaxConnsPerIP) {
+		return false
+	}
+	r.perUser[user]++
+	r.perIP[ip]++
+	return true
+}
+
+func (r *Registry) release(user, ip string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.perUser[user]--; r.perUser[user] <= 0 {
+		delete(r.perUser, user)
+	}
+	if r.perIP[ip]--; r.perIP[ip] <= 0 {
+		delete(r.perIP, ip)
+	}
+}
+
+// remoteIP is the peer address without its port. Proxies are not trusted: behind a load balancer, limit per
+// IP there.
+func remoteIP(req *http.Request) string {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return req.RemoteAddr
+	}
+	return host
 }

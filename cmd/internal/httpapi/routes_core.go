@@ -138,8 +138,11 @@ func (a *API) websocket(c echo.Context) error {
 		return engagement.Errorf(engagement.CodeForbidden, "origin %q is not allowed", req.Header.Get("Origin"))
 	}
 	err = a.reg.ServeWS(c.Response(), req, actor, c.Param("id"))
-	if errors.Is(err, stream.ErrShuttingDown) {
+	switch {
+	case errors.Is(err, stream.ErrShuttingDown):
 		return engagement.Errorf(engagement.CodeUnavailable, "server is shutting down")
+	case errors.Is(err, stream.ErrTooManyConnections):
+		return engagement.Errorf(engagement.CodeRateLimited, "too many open connections for this user or address")
 	}
 	return err
 }

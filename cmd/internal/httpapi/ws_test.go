@@ -344,3 +344,34 @@ func TestLikesAreCoalesced(t *testing.T) {
 	}
 	t.Fatal("likes total never reached 50")
 }
+
+func TestConnectionLimitPerUser(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	tok := ts.token("ann", engagement.RoleViewer, "")
+	var open []*wsClient
+	for range 5 {
+		c := ts.dial("s1", tok)
+		c.expect("welcome")
+		open = append(open, c)
+	}
+	_, res, err := ts.tryDial("s1", tok, nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("sixth socket of one user: %v, want 429", err)
+	}
+	// Another user is not affected, and closing one of Ann's sockets frees a slot.
+	ts.dial("s1", ts.token("bob", engagement.RoleViewer, "")).expect("welcome")
+	_ = open[0].conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, _, err := ts.tryDial("s1", tok, nil)
+		if err == nil {
+			c.expect("welcome")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot never freed after a socket closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
