@@ -12,15 +12,16 @@ import (
 )
 
 // Redis layout of the core Store, every key under RedisConfig.Prefix (default "kudos:"). The stream id sits
-// in braces, a Redis Cluster hash tag, so that all keys of one stream share a slot and a script may touch
+// in literal braces, a Redis Cluster hash tag, so that all keys of one stream share a slot and a script may touch
 // several of them. Stream ids are ValidStreamID (no braces), so keys of two streams never collide.
 //
 //	stream:{id}              string  the Stream as JSON; the record, so it never expires
 //	stream:{id}:comments     list    recent comments as JSON, oldest first, trimmed to the newest keep
 //	stream:{id}:removed      set     ids of removed comments
 //	stream:{id}:mod          string  the Moderation settings as JSON
-//	stream:{id}:slot:{user}  string  slow mode: when user last took a slot (Unix µs), expires after the gap
+//	stream:{id}:slot:<user>  string  slow mode: when user last took a slot (Unix µs), expires after the gap
 //	stream:{id}:likes        string  the like counter (INCRBY)
+//	stream:{id}:score:<kind>:<user>  string  ScoreStore's LimitState as JSON (store_redis_score.go)
 //
 // The hot keys (all but the record) expire RedisConfig.StreamTTL after the stream's last write to them.
 // Read-modify-write of JSON values (UpdateStream, UpdateModeration) uses WATCH/MULTI with retries; the

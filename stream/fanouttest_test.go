@@ -169,6 +169,7 @@ func testFanoutOrder(t *testing.T, a, b Fanout) {
 		switch i % 4 { // every field travels
 		case 1:
 			m.User = "u" + strconv.Itoa(i)
+			m.Sampled, m.From = true, "u0"
 		case 2:
 			m.HostsOnly = true
 			m.NotBeforeMS = 1_700_000_000_000 + int64(i)

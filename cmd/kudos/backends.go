@@ -11,6 +11,7 @@ import (
 
 	"github.com/kudos-live/kudos/cmd/internal/config"
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/rewards"
 	"github.com/kudos-live/kudos/stream"
 )
 
@@ -20,6 +21,7 @@ type backends struct {
 	fanout   stream.Fanout
 	presence stream.Presence
 	sink     engagement.Sink
+	ledger   *rewards.Ledger
 	ready    func(context.Context) error
 	rdb      *redis.Client // the shared Redis client; nil with in-memory state
 	closers  []func() error
@@ -43,6 +45,11 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	}
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
 	b.store = engagement.NewMemoryStore()
+	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{})
+	if err != nil {
+		return nil, err
+	}
+	b.ledger = ledger
 	b.fanout = stream.NewMemoryFanout()
 	b.presence = stream.NewMemoryPresence()
 	return b, nil

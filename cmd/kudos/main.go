@@ -121,14 +121,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer parts.close(log)
 
-	svc := engagement.New(engagement.Config{Node: cfg.Node, Logger: log}, parts.store, parts.sink)
+	rules := engagement.DefaultRules()
+	if cfg.RulesPath != "" {
+		if rules, err = engagement.LoadRules(cfg.RulesPath); err != nil {
+			return fmt.Errorf("load scoring rules (KUDOS_RULES): %w", err)
+		}
+		log.Info("scoring rules loaded", "path", cfg.RulesPath)
+	}
+	svc := engagement.New(engagement.Config{Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger}, parts.store, parts.sink)
 	reg := stream.NewRegistry(stream.Config{
-		Node:           cfg.Node,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Fanout:         parts.fanout,
-		Presence:       parts.presence,
-		Metrics:        stream.NewMetrics(promReg),
-		Logger:         log,
+		Node:            cfg.Node,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		MaxConnsPerUser: cfg.MaxConnsPerUser,
+		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		Fanout:          parts.fanout,
+		Presence:        parts.presence,
+		Metrics:         stream.NewMetrics(promReg),
+		Logger:          log,
 	}, svc)
 
 	e := httpapi.New(httpapi.Config{

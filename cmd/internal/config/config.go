@@ -5,25 +5,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
 // Config is the server's settings (DESIGN.md, "Processes").
 type Config struct {
-	Addr           string   // KUDOS_ADDR, default ":8080"
-	PublicURL      string   // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
-	RedisURL       string   // KUDOS_REDIS_URL; empty: in-memory state, single node
-	KafkaBrokers   []string // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
-	KafkaEmbedded  bool     // true when KUDOS_KAFKA_BROKERS is empty
-	KafkaDisabled  bool     // true when KUDOS_KAFKA_BROKERS is "none"
-	DevBrokerAddr  string   // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
-	KafkaTopic     string   // KUDOS_KAFKA_TOPIC, default "kudos.events"
-	SpoolDir       string   // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
-	TokenSecret    string   // KUDOS_TOKEN_SECRET; empty: development mode
-	AllowedOrigins []string // KUDOS_ALLOWED_ORIGINS, comma separated
-	RulesPath      string   // KUDOS_RULES
-	Node           string   // KUDOS_NODE, default the host name
-	LogLevel       string   // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+	Addr            string   // KUDOS_ADDR, default ":8080"
+	PublicURL       string   // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
+	RedisURL        string   // KUDOS_REDIS_URL; empty: in-memory state, single node
+	KafkaBrokers    []string // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
+	KafkaEmbedded   bool     // true when KUDOS_KAFKA_BROKERS is empty
+	KafkaDisabled   bool     // true when KUDOS_KAFKA_BROKERS is "none"
+	DevBrokerAddr   string   // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
+	KafkaTopic      string   // KUDOS_KAFKA_TOPIC, default "kudos.events"
+	SpoolDir        string   // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
+	TokenSecret     string   // KUDOS_TOKEN_SECRET; empty: development mode
+	AllowedOrigins  []string // KUDOS_ALLOWED_ORIGINS, comma separated
+	RulesPath       string   // KUDOS_RULES
+	Node            string   // KUDOS_NODE, default the host name
+	LogLevel        string   // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+	MaxConnsPerUser int      // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
+	MaxConnsPerIP   int      // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
 }
 
 // DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
@@ -53,6 +56,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.KafkaBrokers = splitList(b)
 	}
 	c.AllowedOrigins = splitList(getenv("KUDOS_ALLOWED_ORIGINS"))
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{{"KUDOS_MAX_CONNS_PER_USER", &c.MaxConnsPerUser}, {"KUDOS_MAX_CONNS_PER_IP", &c.MaxConnsPerIP}} {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < -1 {
+				return c, fmt.Errorf("%s must be a whole number (-1 for no limit), not %q", n.name, v)
+			}
+			*n.dst = i
+		}
+	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")
 	}

@@ -122,6 +122,17 @@ func (c *Consumer) Close() error {
 // member would keep it waiting until ctx ends.
 func (c *Consumer) CatchUp(ctx context.Context) error {
 	next, end, err := c.positions(ctx)
+	// A new broker creates its offsets topic on the first group request, and a new topic needs a
+	// leader: both answer with temporary errors for a few seconds.
+	for retryUntil := time.Now().Add(positionsRetry); temporary(err) && time.Now().Before(retryUntil); {
+		c.cfg.Logger.Debug("offsets not available yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		next, end, err = c.positions(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -231,6 +242,15 @@ func (c *Consumer) commit(ctx context.Context) {
 		c.cfg.Logger.Warn("commit offsets", "topic", c.cfg.Topic, "messages", len(c.pending), "err", err)
 	}
 	c.pending = c.pending[:0]
+}
+
+// positionsRetry bounds how long CatchUp retries temporary errors while finding where to start.
+const positionsRetry = 30 * time.Second
+
+// temporary reports whether err is a Kafka error worth retrying.
+func temporary(err error) bool {
+	var kerr kafka.Error
+	return errors.As(err, &kerr) && kerr.Temporary()
 }
 
 // positions returns, per partition of the topic, where the group will start (its committed offset, else
