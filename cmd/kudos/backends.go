@@ -75,6 +75,11 @@ func (b *backends) useRedis(ctx context.Context, url string, log *slog.Logger) e
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
 	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{})
+	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{})
+	if err != nil {
+		return err
+	}
+	b.ledger = ledger
 	fanout := stream.NewRedisFanout(rdb, stream.RedisFanoutConfig{Logger: log})
 	b.closers = append(b.closers, fanout.Close) // closed before rdb
 	b.fanout = fanout
