@@ -13,8 +13,8 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// ErrInvalidEvent marks an event that could not be folded: not a JSON event, no id, or data of the wrong
-// shape for its type. Invalid events are counted in Report.Invalid and otherwise ignored.
+// ErrInvalidEvent marks an event that could not be folded: not a JSON event, no id, no time, or data of
+// the wrong shape for its type. Invalid events are counted in Report.Invalid and otherwise ignored.
 var ErrInvalidEvent = errors.New("invalid event")
 
 // interactionTypes are what makes a viewer a participant of a stream (Report.Overall.ParticipationRate).
@@ -160,6 +160,10 @@ func (a *Aggregator) Add(e engagement.Event) (bool, error) {
 		return false, nil
 	}
 	a.seen[e.ID] = struct{}{}
+	if e.Time.IsZero() {
+		a.invalid++
+		return false, fmt.Errorf("%w: %s %s without time", ErrInvalidEvent, e.Type, e.ID)
+	}
 
 	var d eventData
 	if len(e.Data) > 0 && string(e.Data) != "null" {

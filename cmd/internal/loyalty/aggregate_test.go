@@ -78,6 +78,8 @@ func TestAdd(t *testing.T) {
 	like := ev(engagement.EventLikeSent, "s", "u1", map[string]any{"stream": "s", "count": 1})
 	noID := like
 	noID.ID = ""
+	noTime := ev(engagement.EventLikeSent, "s", "u1", map[string]any{"stream": "s", "count": 1})
+	noTime.Time = time.Time{}
 	badData := ev(engagement.EventViewerLeft, "s", "u1", map[string]any{"stream": "s"})
 	badData.Data = json.RawMessage(`{"stream": "s", "watch_seconds": "long"}`)
 
@@ -112,6 +114,14 @@ func TestAdd(t *testing.T) {
 			wantErr:  []bool{true},
 			want:     func(r Report) any { return []int{r.Events, r.Invalid} },
 			wantVal:  []int{0, 1},
+		},
+		{
+			name:     "event without time is invalid",
+			events:   []engagement.Event{noTime},
+			wantAdds: []bool{false},
+			wantErr:  []bool{true},
+			want:     func(r Report) any { return []int{r.Events, r.Invalid, len(r.Streams)} },
+			wantVal:  []int{0, 1, 0},
 		},
 		{
 			name:     "data of the wrong shape is invalid",
