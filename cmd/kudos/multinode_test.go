@@ -76,11 +76,17 @@ type node struct {
 
 func startNode(t *testing.T, name, redisURL string, extra ...string) *node {
 	t.Helper()
+	return startNodeNoRedis(t, name, append([]string{"KUDOS_REDIS_URL=" + redisURL}, extra...)...)
+}
+
+// startNodeNoRedis starts a server process with memory state; extra environment entries override the
+// defaults (later entries win).
+func startNodeNoRedis(t *testing.T, name string, extra ...string) *node {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(kudosBinary(t))
 	cmd.Env = append(os.Environ(),
 		"KUDOS_ADDR="+addr,
-		"KUDOS_REDIS_URL="+redisURL,
 		"KUDOS_KAFKA_BROKERS=none",
 		"KUDOS_SPOOL_DIR="+t.TempDir(),
 		"KUDOS_TOKEN_SECRET="+testSecret,
@@ -94,6 +100,9 @@ func startNode(t *testing.T, name, redisURL string, extra ...string) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if cmd.Process == nil {
+			return // killed by the test
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
