@@ -115,10 +115,10 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 	if err := s.store.AddComment(ctx, stream, c, s.cfg.RecentComments); err != nil {
 		return Outcome{}, fmt.Errorf("add comment to %s: %w", stream, err)
 	}
-	s.noteComment(ctx, actor, stream, text)
 	s.emit(ctx, EventCommentPosted, stream, actor.User, map[string]any{
 		"comment_id": c.ID, "stream": stream, "length": utf8.RuneCountInString(text), "text": text,
 	})
+	s.noteComment(ctx, actor, stream, text) // after comment.posted: a keyword draw entry follows its cause
 	out := Outcome{
 		Stream:    stream,
 		Broadcast: []Frame{{Type: "comment", Data: c}},

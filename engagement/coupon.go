@@ -128,7 +128,8 @@ func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID
 		return Outcome{}, fmt.Errorf("claim coupon %s: %w", couponID, err)
 	}
 	s.emit(ctx, EventCouponClaimed, stream, actor.User, map[string]any{
-		"coupon_id": couponID, "stream": stream, "code": code, "remaining": c.Remaining,
+		// The code itself is a secret between the shop and the viewer; downstream needs only that a claim happened.
+		"coupon_id": couponID, "stream": stream, "remaining": c.Remaining,
 	})
 	return Outcome{Stream: stream, Reply: map[string]any{"code": code}}, nil
 }

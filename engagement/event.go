@@ -33,6 +33,7 @@ const (
 	EventDrawEntered        = "kudos.draw.entered"
 	EventDrawWon            = "kudos.draw.won"
 	EventPurchaseRecorded   = "kudos.purchase.recorded"
+	EventPurchaseRefunded   = "kudos.purchase.refunded"
 	EventPointsAwarded      = "kudos.points.awarded"
 	EventPointsCapped       = "kudos.points.capped"
 	EventPointsRedeemed     = "kudos.points.redeemed"

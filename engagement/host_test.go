@@ -168,26 +168,3 @@ func TestEndedStream(t *testing.T) {
 	_, err = f.svc.SendFeedback(ctx, viewer("a"), "s1", FeedbackRating, 5)
 	wantHostCode(t, err, "") // feedback is asked for when the show ends
 }
-
-// TestStoreWithoutHostStore checks that a Store lacking HostStore makes host tools unavailable and leaves
-// joins, ticks and snapshots working.
-func TestStoreWithoutHostStore(t *testing.T) {
-	ctx := context.Background()
-	bare := struct{ Store }{NewMemoryStore()}
-	svc := New(Config{}, bare, NewMemorySink())
-	host := Actor{User: "h", Role: RoleHost}
-	if _, err := svc.CreateStream(ctx, host, StreamSpec{ID: "s", Title: "T"}); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err := svc.OpenPoll(ctx, host, "s", PollSpec{Question: "Q", Options: []string{"a", "b"}})
-	wantHostCode(t, err, CodeUnavailable)
-	if _, err := svc.Join(ctx, viewer("v"), "s"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Tick(ctx, "s"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Snapshot(ctx, "s"); err != nil {
-		t.Fatal(err)
-	}
-}

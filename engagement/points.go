@@ -230,6 +230,9 @@ func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID strin
 	if err != nil {
 		return res, fmt.Errorf("refund %s: %w", orderID, ledgerError(err))
 	}
+	s.emit(ctx, EventPurchaseRefunded, "", res.User, map[string]any{
+		"order_id": orderID, "cancelled": res.Cancelled, "reversed": res.Reversed, "shortfall": res.Shortfall, "balance": res.Balance,
+	})
 	return res, nil
 }
 

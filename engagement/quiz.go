@@ -170,7 +170,7 @@ type QuizAnswer struct {
 func (QuizAnswer) FrameType() string { return "quiz.answer" }
 
 func (a *QuizAnswer) handle(ctx context.Context, s *Service, actor Actor, stream string) (Outcome, error) {
-	return s.Answer(ctx, actor, stream, a.QuizID, a.QuestionID, a.Choice)
+	return s.answerOrReplay(ctx, actor, stream, a) // Answer, or ReplayAnswer on an ended stream (timeline.go)
 }
 
 func init() {

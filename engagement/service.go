@@ -83,6 +83,8 @@ type Config struct {
 	Rules *Rules
 	// Ledger pays points. Default: a ledger over a memory store with default settings.
 	Ledger *rewards.Ledger
+	// Notify decides who gets notifications (daily cap, quiet hours). Zero value: the documented defaults.
+	Notify NotifyConfig
 }
 
 func (c *Config) applyDefaults() {
@@ -129,7 +131,8 @@ type Service struct {
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter // stream+"\x00"+user → comment limiter
 
-	likes *likeMeter
+	likes    *likeMeter
+	extrasSt *extrasState
 }
 
 // New returns a Service over store, publishing events to sink.
@@ -144,6 +147,7 @@ func New(cfg Config, store Store, sink Sink) *Service {
 		scorer:   NewScorer(*cfg.Rules),
 		limiters: map[string]*rate.Limiter{},
 		likes:    newLikeMeter(),
+		extrasSt: newExtrasState(cfg.Notify),
 	}
 }
 

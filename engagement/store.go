@@ -16,6 +16,7 @@ type Store interface {
 	ChatStore
 	LikeStore
 	ScoreStore
+	HostStore
 }
 
 // StreamStore keeps the streams.

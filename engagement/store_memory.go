@@ -19,6 +19,7 @@ type MemoryStore struct {
 	likes    map[string]int64
 	scores   map[string]LimitState
 	*hostMemory
+	*extrasMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -34,7 +35,8 @@ func NewMemoryStore() *MemoryStore {
 		likes:    map[string]int64{},
 		scores:   map[string]LimitState{},
 
-		hostMemory: newHostMemory(),
+		hostMemory:   newHostMemory(),
+		extrasMemory: newExtrasMemory(),
 	}
 }
 

@@ -2,57 +2,20 @@ package engagement
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
+
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedis returns a client of KUDOS_TEST_REDIS_URL and a key prefix of the test's own; the prefix's keys
-// (only those) are deleted when the test ends. Without the variable the test is skipped, unless CI=true.
+// testRedis returns a client of the test Redis and a key prefix of the test's own (see testenv.Redis).
 func testRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("KUDOS_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_REDIS_URL is not set, and CI=true requires Redis")
-		}
-		t.Skip("KUDOS_TEST_REDIS_URL is not set")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("parse KUDOS_TEST_REDIS_URL: %v", err)
-	}
-	rdb := redis.NewClient(opts)
-	ctx := context.Background()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("ping redis: %v", err)
-	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "kudostest:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		var keys []string
-		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scan test keys: %v", err)
-		}
-		if len(keys) > 0 {
-			if err := rdb.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("delete test keys: %v", err)
-			}
-		}
-		_ = rdb.Close()
-	})
-	return rdb, prefix
+	return testenv.Redis(t)
 }
 
 func newTestRedisStore(t *testing.T) Store {

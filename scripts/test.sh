@@ -3,7 +3,8 @@
 #
 # Starts what the tests need on 127.0.0.1 (redis-server from Debian, installed when missing; a single-node
 # Apache Kafka 4.x broker via scripts/kafka.sh), exports where they are, checks gofmt and go vet, then runs
-# `go test -race -count=1` on ./... or on the given arguments (bash scripts/test.sh -run Foo ./stream/).
+# `go test -race -count=1` on ./... or on the given arguments (bash scripts/test.sh -run Foo ./stream/), and
+# on the full run a few seconds of each fuzz target.
 # Both servers are stopped on exit, whatever happens.
 #
 # Exported for the tests:
@@ -117,4 +118,21 @@ if (( $# > 0 )); then
   go test -race -count=1 "$@"
 else
   go test -race -count=1 ./...
+fi
+
+# A short run of each fuzz target beyond its seed corpus (the seeds already ran above as plain tests), on the
+# full run only. KUDOS_TEST_FUZZTIME sets each run's length (default 8s; 0 skips). New findings land in the
+# package's testdata/fuzz/<Target>/ and fail the run.
+fuzz_targets=(
+  "FuzzDecodeClient ./stream/"
+  "FuzzHandleFrame ./engagement/"
+  "FuzzAPIBodies ./cmd/internal/httpapi/"
+)
+fuzztime="${KUDOS_TEST_FUZZTIME:-8s}"
+if (( $# == 0 )) && [[ "$fuzztime" != 0 ]]; then
+  section "fuzz smoke ($fuzztime each)"
+  for target in "${fuzz_targets[@]}"; do
+    read -r name pkg <<<"$target"
+    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"
+  done
 fi

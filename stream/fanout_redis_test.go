@@ -2,8 +2,6 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -14,23 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
+
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// testRedisURL returns KUDOS_TEST_REDIS_URL, skipping the test without it (failing under CI=true).
+// testRedisURL returns the test Redis (see testenv.RedisURL).
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("KUDOS_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_REDIS_URL is not set, and CI=true requires Redis")
-		}
-		t.Skip("KUDOS_TEST_REDIS_URL is not set")
-	}
-	return url
+	return testenv.RedisURL(t)
 }
 
 // newTestClient returns a client of url that is closed when the test ends.
@@ -45,29 +38,10 @@ func newTestClient(t *testing.T, url string) *redis.Client {
 	return rdb
 }
 
-// testPrefix returns a key prefix of the test's own and deletes its keys (only those) when the test ends.
+// testPrefix returns a key prefix of the test's own whose keys are deleted when the test ends.
 func testPrefix(t *testing.T, rdb *redis.Client) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "kudostest:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		var keys []string
-		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scan test keys: %v", err)
-		}
-		if len(keys) > 0 {
-			if err := rdb.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("delete test keys: %v", err)
-			}
-		}
-	})
-	return prefix
+	return testenv.Prefix(t, rdb)
 }
 
 // twoRedisNodes returns two clients of url, as two nodes have, and a shared prefix.

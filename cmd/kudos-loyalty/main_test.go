@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
@@ -95,13 +96,7 @@ func TestParseFlags(t *testing.T) {
 
 // TestOnceAgainstKafka runs the command with --once --json on a fresh topic, twice in the same group.
 func TestOnceAgainstKafka(t *testing.T) {
-	brokers := os.Getenv("KUDOS_TEST_KAFKA_BROKERS")
-	if brokers == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_KAFKA_BROKERS is not set (CI=true): run bash scripts/test.sh")
-		}
-		t.Skip("KUDOS_TEST_KAFKA_BROKERS is not set; bash scripts/test.sh starts a broker")
-	}
+	brokers := strings.Join(testenv.KafkaBrokers(t), ",")
 	topic := fmt.Sprintf("kudos.test.loyalty-cmd.%d", time.Now().UnixNano())
 	produceLikes(t, strings.Split(brokers, ","), topic)
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
+
 	"github.com/segmentio/kafka-go"
 )
 
@@ -26,12 +28,7 @@ type privateKafka struct {
 
 func startPrivateKafka(t *testing.T) *privateKafka {
 	t.Helper()
-	if os.Getenv("KUDOS_TEST_KAFKA_BROKERS") == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_KAFKA_BROKERS is not set under CI: run the tests with bash scripts/test.sh")
-		}
-		t.Skip("KUDOS_TEST_KAFKA_BROKERS not set (bash scripts/test.sh starts Kafka and fetches its jars)")
-	}
+	testenv.KafkaBrokers(t) // the shared broker's presence means scripts/test.sh fetched the jars
 	k := &privateKafka{t: t, state: t.TempDir()}
 	k.ctl("start")
 	k.addr = strings.TrimSpace(k.ctl("brokers"))

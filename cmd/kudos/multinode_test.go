@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/kudos-live/kudos/cmd/internal/httpapi"
@@ -25,17 +27,10 @@ import (
 
 const testSecret = "multinode-test-secret-0123456789"
 
-// needRedis returns the test Redis URL; without one the test skips, or fails under CI.
+// needRedis returns the test Redis URL (see testenv.RedisURL).
 func needRedis(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("KUDOS_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_REDIS_URL is not set under CI: run the tests with bash scripts/test.sh")
-		}
-		t.Skip("KUDOS_TEST_REDIS_URL not set (bash scripts/test.sh starts Redis)")
-	}
-	return u
+	return testenv.RedisURL(t)
 }
 
 var (

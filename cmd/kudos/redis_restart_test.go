@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // redisServer is a private redis-server with the append-only file on, fsynced on every write.
@@ -83,13 +84,7 @@ func (n *node) goroutines(t *testing.T) int {
 // TestRedisRestartDuringTraffic restarts redis-server (AOF on) while votes and purchases flow: nothing
 // accepted before the restart is lost, the server recovers by itself, and its goroutines return to their level.
 func TestRedisRestartDuringTraffic(t *testing.T) {
-	bin := os.Getenv("KUDOS_TEST_REDIS_SERVER_BIN")
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_REDIS_SERVER_BIN is not set under CI")
-		}
-		t.Skip("KUDOS_TEST_REDIS_SERVER_BIN not set (bash scripts/test.sh sets it)")
-	}
+	bin := testenv.RedisServerBin(t)
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	rs := startRedis(t, bin, t.TempDir(), port)
 	n := startNode(t, "node-r", "redis://127.0.0.1:"+port+"/0")

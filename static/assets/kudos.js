@@ -352,9 +352,16 @@ export function errorText(err) {
   return friendly[code] || (err && err.message) || 'Something went wrong';
 }
 
-/** Hex SHA-256 of a string, or null where WebCrypto is unavailable (plain http off localhost). */
-export async function sha256Hex(text) {
+/** Hex SHA-256 of a string (its UTF-8) or of bytes, or null where WebCrypto is unavailable (plain http off localhost). */
+export async function sha256Hex(data) {
   if (!globalThis.crypto || !crypto.subtle) return null;
-  const buf = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  const buf = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The bytes of a hex string, or null when it is not an even-length run of hex digits. */
+export function hexBytes(hex) {
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(hex)) return null;
+  return Uint8Array.from(hex.match(/../g) || [], (b) => parseInt(b, 16));
 }

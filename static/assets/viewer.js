@@ -13,9 +13,10 @@
 //   #qa-input #qa-send #qa-list (li.qa-item[data-id], .qa-upvote)
 //   #rating-stars .rating-star[data-score]  #nps-options .nps-option[data-score]
 //   #ended-overlay (shown when the live has ended)  #toasts .toast
+//   #replay-open #replay-bar[data-state=playing|paused] #replay-play #replay-scrub #replay-time
 import {
-  $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, loadJSON, pct, saveJSON, sha256Hex,
-  socketURL, toast, tokenFresh,
+  $, api, clock, compact, decodeJwt, errorText, h, hexBytes, hhmm, LiveSocket, loadJSON, pct, saveJSON,
+  sha256Hex, socketURL, toast, tokenFresh,
 } from './kudos.js';
 
 const params = new URLSearchParams(location.search);
@@ -154,7 +155,7 @@ function handleFrame(type, d) {
     case 'draw.result': return onDrawResult(d);
     case 'points': return onPoints(d);
     case 'notice': return onNotice(d);
-    case 'notification': return toast(d.message || d.text || d.title || 'You have a new notification', 'info', 6000);
+    case 'notification': return toast([d.title, d.body].filter(Boolean).join(' — ') || d.message || 'You have a new notification', 'info', 6000);
     case 'questions': return renderQuestions(d.questions || []);
     case 'stream.ended': return endLive();
     case 'error': return showChatError(errorText(d));
@@ -174,6 +175,7 @@ function onWelcome(d) {
   if (d.quiz) showQuizQuestion(d.quiz);
   for (const c of d.coupons || []) onCouponDrop(c, true);
   if (d.draw) showDraw(d.draw);
+  if (d.questions) renderQuestions(d.questions.questions || []);
   if (d.points) setPoints(d.points.balance, d.points.tier);
   setSlowMode(d.slow_mode_s || 0);
   if (d.stream && d.stream.status === 'ended') endLive();
@@ -351,6 +353,7 @@ function endLive() {
   badge.textContent = 'ENDED';
   badge.classList.add('ended');
   $('#ended-overlay').hidden = false;
+  $('#replay-open').hidden = false;
   chatInput.disabled = true;
   $('#chat-send').disabled = true;
   $('#like-button').disabled = true;
@@ -576,6 +579,7 @@ function showQuizQuestion(q) {
 }
 
 async function answerQuiz(i) {
+  if (replay.items) return answerReplayQuiz(i);
   const q = state.quiz;
   if (!q || q.myChoice !== null || q.revealed || Date.now() > q.deadline_ms) return;
   q.myChoice = i;
@@ -814,7 +818,9 @@ async function onDrawResult(r) {
   if (won) toast('🎉 You won the lucky draw!', 'success', 8000);
   const commitment = r.commitment || state.draw.commitment;
   if (r.seed && commitment) {
-    const digest = await sha256Hex(r.seed);
+    // The commitment is SHA-256 of the seed's bytes, not of its hex text (docs/draws.md).
+    const seed = hexBytes(r.seed);
+    const digest = seed && (await sha256Hex(seed));
     if (digest && digest.toLowerCase() === String(commitment).toLowerCase()) {
       verify.replaceChildren(h('strong.verified', {}, '✓ Verified in your browser'), ': SHA-256(seed) matches the commitment.');
     }
@@ -942,6 +948,118 @@ $('#qa-form').addEventListener('submit', async (ev) => {
     note.textContent = errorText(err);
   }
 });
+
+// ---------- replay ----------
+// An ended live replays from GET /streams/:id/timeline: everything that appeared on screen at its offset.
+// Quiz questions can still be answered (POST …/replay/answers) for a share of the points.
+
+const replay = { items: null, next: 0, pos: 0, duration: 0, playing: false, last: 0 };
+
+async function openReplay() {
+  const note = $('#replay-note');
+  note.textContent = '';
+  try {
+    const items = [];
+    let cursor = '';
+    let duration = 0;
+    do {
+      const q = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = await api('GET', `/streams/${encodeURIComponent(streamId)}/timeline?${q}`);
+      items.push(...page.items);
+      duration = page.duration_ms || 0;
+      cursor = page.next_cursor;
+    } while (cursor);
+    replay.items = items;
+    replay.duration = Math.max(duration, items.length ? items[items.length - 1].offset_ms : 0);
+  } catch (err) {
+    note.textContent = errorText(err);
+    return;
+  }
+  $('#ended-overlay').hidden = true;
+  $('#replay-bar').hidden = false;
+  $('#replay-scrub').max = String(replay.duration);
+  resetReplayScreen(); // the replay rebuilds the screen from the start
+  seekReplay(0);
+  playReplay(true);
+}
+
+function resetReplayScreen() {
+  resetChat([]);
+  for (const card of [pollCard, quizCard, couponCard, drawCard]) card.hidden = true;
+  state.poll = null;
+  state.quiz = null;
+  state.likes.total = 0;
+  renderLikes();
+}
+
+function applyReplayItem(it) {
+  const d = it.data || {};
+  switch (it.type) {
+    case 'comment': return addComment(d);
+    case 'poll.opened': return showPoll(d.poll);
+    case 'poll.closed': return onPollTally(d, true);
+    case 'quiz.question':
+      return showQuizQuestion({ ...d, deadline_ms: Date.now() + (d.time_limit_s || 20) * 1000 });
+    case 'quiz.reveal': return onQuizReveal(d);
+    case 'coupon.drop': return toast(`🎟️ Coupon dropped: ${d.title}`, 'info');
+    case 'draw.result':
+      return toast(`🎁 ${d.prize}: ${(d.winners || []).map((w) => w.name || w.user).join(', ') || 'no winners'}`, 'info', 6000);
+    case 'likes': return onLikes(d);
+    default: return undefined;
+  }
+}
+
+function seekReplay(pos) {
+  if (pos < replay.pos) {
+    resetReplayScreen();
+    replay.next = 0;
+  }
+  replay.pos = Math.max(0, Math.min(pos, replay.duration));
+  while (replay.next < replay.items.length && replay.items[replay.next].offset_ms <= replay.pos) {
+    applyReplayItem(replay.items[replay.next++]);
+  }
+  $('#replay-scrub').value = String(replay.pos);
+  $('#replay-time').textContent = `${clock(replay.pos)} / ${clock(replay.duration)}`;
+  if (replay.pos >= replay.duration) playReplay(false);
+}
+
+function playReplay(on) {
+  replay.playing = on;
+  replay.last = Date.now();
+  $('#replay-bar').dataset.state = on ? 'playing' : 'paused';
+  $('#replay-play').textContent = on ? '❚❚' : '▶';
+  $('#replay-play').setAttribute('aria-label', on ? 'Pause' : 'Play');
+}
+
+function replayTick() {
+  if (!replay.items || !replay.playing) return;
+  const now = Date.now();
+  seekReplay(replay.pos + (now - replay.last));
+  replay.last = now;
+}
+
+async function answerReplayQuiz(i) {
+  const q = state.quiz;
+  if (!q || q.myChoice !== null || q.revealed) return;
+  q.myChoice = i;
+  markQuizChoices();
+  try {
+    const res = await api('POST', `/streams/${encodeURIComponent(streamId)}/replay/answers`, {
+      token: state.token, body: { quiz_id: q.quiz_id, question_id: q.question_id, choice: i },
+    });
+    $('#quiz-foot').textContent = res.correct ? `Correct! +${res.points} pts (replay)` : 'Not this time (replay)';
+  } catch (err) {
+    $('#quiz-foot').textContent = err.code === 'duplicate' ? 'You already answered this one' : errorText(err);
+  }
+}
+
+$('#replay-open').addEventListener('click', openReplay);
+$('#replay-play').addEventListener('click', () => {
+  if (replay.pos >= replay.duration) seekReplay(0);
+  playReplay(!replay.playing);
+});
+$('#replay-scrub').addEventListener('input', (ev) => seekReplay(Number(ev.target.value)));
+setInterval(replayTick, 250);
 
 // ---------- feedback ----------
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
+
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
 
@@ -25,18 +27,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// kafkaBrokers returns the real broker of KUDOS_TEST_KAFKA_BROKERS; without it the test is skipped, or
-// fails under CI=true.
+// kafkaBrokers returns the real test broker (see testenv.KafkaBrokers).
 func kafkaBrokers(tb testing.TB) []string {
 	tb.Helper()
-	v := os.Getenv("KUDOS_TEST_KAFKA_BROKERS")
-	if v == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("KUDOS_TEST_KAFKA_BROKERS is not set (CI=true): run bash scripts/test.sh")
-		}
-		tb.Skip("KUDOS_TEST_KAFKA_BROKERS is not set; bash scripts/test.sh starts a broker")
-	}
-	return strings.Split(v, ",")
+	return testenv.KafkaBrokers(tb)
 }
 
 // testTopic is a fresh topic name per test, so tests never read each other's events.

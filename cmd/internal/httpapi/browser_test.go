@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kudos-live/kudos/engagement"
@@ -29,7 +30,7 @@ const (
 	// browserStep bounds one wait or action in a tab.
 	browserStep = 15 * time.Second
 	// browserLife bounds a whole browser, as a backstop for a test that hangs between steps.
-	browserLife = 90 * time.Second
+	browserLife = 60 * time.Second
 )
 
 // chromiumPath returns the browser to drive, skipping the test when there is none (failing it under CI).
@@ -59,9 +60,6 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	execPath := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("browser tests are slow; skipped in -short mode")
-	}
 	profile, err := os.MkdirTemp("", "kudos-chromium-")
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +183,10 @@ func (b *browser) captureOnFailure() {
 	b.mu.Unlock()
 	for _, p := range tabs {
 		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+		// A tab in the background does not run its animations; bring it to the front first.
+		if c := chromedp.FromContext(ctx); c != nil && c.Target != nil {
+			_, _ = chromedp.CallBrowser(ctx, target.ActivateTarget, target.ActivateTargetParams{TargetID: c.Target.TargetID})
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()
 		if err != nil {

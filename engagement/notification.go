@@ -1,0 +1,364 @@
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Notification limits.
+const (
+	MaxNotificationTitleRunes = 80
+	MaxNotificationBodyRunes  = 500
+	// MaxNotificationUsers bounds an explicit recipient list.
+	MaxNotificationUsers = 1000
+	// MaxStreamAudience bounds the recipients of a notification to a stream's audience.
+	MaxStreamAudience = 10_000
+)
+
+// Notification kinds Kudos knows; others matching [a-z][a-z0-9_]{0,39} are accepted too. The loyalty kinds
+// (points, tiers) come from the shop's backend only.
+const (
+	KindStreamLive     = "stream_live"
+	KindCouponExpiring = "coupon_expiring"
+	KindPointsExpiring = "points_expiring"
+	KindTierDropping   = "tier_dropping"
+)
+
+// Why a notification was not sent, in results and notification.capped events.
+const (
+	ReasonDailyCap   = "daily_cap"
+	ReasonQuietHours = "quiet_hours"
+)
+
+// NotificationHeld is the result status of a notification held back by quiet hours: not sent, not counted,
+// and not remembered, so the same id may be posted again once RetryAt has passed.
+const NotificationHeld = "held"
+
+// NotifyConfig decides who gets a notification. The zero value works: every field has a documented default.
+type NotifyConfig struct {
+	// DailyLimit is how many notifications a user receives per UTC day at most. Default 3.
+	DailyLimit int
+	// QuietStart and QuietEnd bound the quiet hours as times of day in Location (since midnight); the span
+	// may cross midnight. When both are zero the default is 22:00–08:00.
+	QuietStart, QuietEnd time.Duration
+	// NoQuietHours turns quiet hours off.
+	NoQuietHours bool
+	// Location is the time zone of the quiet hours. Default Asia/Shanghai (UTC+8 all year, used as a fixed
+	// zone if the system has no time zone database).
+	Location *time.Location
+}
+
+func (c *NotifyConfig) applyDefaults() {
+	if c.DailyLimit <= 0 {
+		c.DailyLimit = 3
+	}
+	if c.QuietStart == 0 && c.QuietEnd == 0 {
+		c.QuietStart, c.QuietEnd = 22*time.Hour, 8*time.Hour
+	}
+	if c.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			loc = time.FixedZone("CST", 8*60*60)
+		}
+		c.Location = loc
+	}
+}
+
+// quietUntil reports whether now falls in the quiet hours and, if so, when they end.
+func (c NotifyConfig) quietUntil(now time.Time) (time.Time, bool) {
+	if c.NoQuietHours || c.QuietStart == c.QuietEnd {
+		return time.Time{}, false
+	}
+	local := now.In(c.Location)
+	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, c.Location)
+	tod := local.Sub(midnight)
+	var quiet bool
+	if c.QuietStart < c.QuietEnd {
+		quiet = tod >= c.QuietStart && tod < c.QuietEnd
+	} else {
+		quiet = tod >= c.QuietStart || tod < c.QuietEnd
+	}
+	if !quiet {
+		return time.Time{}, false
+	}
+	end := midnight.Add(c.QuietEnd)
+	if !end.After(local) {
+		end = time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, c.Location).Add(c.QuietEnd)
+	}
+	return end.UTC(), true
+}
+
+// extrasState is what the extras keep per Service on this node: the notification settings and the
+// timeline's caches.
+type extrasState struct {
+	mu       sync.Mutex
+	notify   NotifyConfig
+	started  map[string]time.Time // stream → StartedAt (never changes)
+	sampled  map[string]likeMark  // stream → the last like sample this node took for the timeline
+	oversize map[string]bool      // streams whose oversized timeline frames were reported
+}
+
+// likeMark is the second of a stream a node last sampled likes in, and whether likes were coming then.
+type likeMark struct {
+	sec    int64
+	liking bool
+}
+
+func newExtrasState(notify NotifyConfig) *extrasState {
+	notify.applyDefaults()
+	return &extrasState{notify: notify, started: map[string]time.Time{}, sampled: map[string]likeMark{}, oversize: map[string]bool{}}
+}
+
+func (s *Service) extras() *extrasState { return s.extrasSt }
+
+// SetNotifyConfig sets who gets notifications (call it before serving). Without it the defaults apply.
+func (s *Service) SetNotifyConfig(c NotifyConfig) {
+	c.applyDefaults()
+	x := s.extras()
+	x.mu.Lock()
+	x.notify = c
+	x.mu.Unlock()
+}
+
+func (s *Service) notifyConfig() NotifyConfig {
+	x := s.extras()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.notify
+}
+
+// NotificationSpec is what a host or the shop's backend posts to notify users.
+type NotificationSpec struct {
+	// ID makes the request idempotent: posting it again decides nothing anew. Default: a fresh id.
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	// Users are the recipients; or Stream: everyone who joined it (its audience).
+	Users  []string `json:"users"`
+	Stream string   `json:"stream"`
+}
+
+// NotificationResult is the decision for one recipient.
+type NotificationResult struct {
+	User string `json:"user"`
+	// Status is sent, capped (the daily limit) or held (quiet hours).
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// RetryAt is when quiet hours end, for a held notification.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Stream is where it was delivered live (the user's sockets on that stream), if anywhere.
+	Stream string `json:"stream,omitempty"`
+	// Replayed marks a decision taken by an earlier post of the same id.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// NotifyResult answers a notification request. Capped counts every recipient not sent to (daily limit or
+// quiet hours); Held is the part held by quiet hours.
+type NotifyResult struct {
+	ID      string               `json:"id"`
+	Sent    int                  `json:"sent"`
+	Capped  int                  `json:"capped"`
+	Held    int                  `json:"held"`
+	Results []NotificationResult `json:"results"`
+}
+
+var notificationKindPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+func (sp NotificationSpec) clean() (NotificationSpec, error) {
+	if !notificationKindPattern.MatchString(sp.Kind) {
+		return sp, Invalid("kind", "kind must be a lowercase name such as stream_live")
+	}
+	title, err := CleanText("title", sp.Title, MaxNotificationTitleRunes)
+	if err != nil {
+		return sp, err
+	}
+	body := ""
+	if strings.TrimSpace(sp.Body) != "" {
+		if body, err = CleanText("body", sp.Body, MaxNotificationBodyRunes); err != nil {
+			return sp, err
+		}
+	}
+	if sp.ID != "" {
+		if err := validID("id", sp.ID); err != nil {
+			return sp, err
+		}
+	}
+	switch {
+	case len(sp.Users) > 0 && sp.Stream != "":
+		return sp, Invalid("users", "give users or stream, not both")
+	case len(sp.Users) == 0 && sp.Stream == "":
+		return sp, Invalid("users", "users or stream is required")
+	case len(sp.Users) > MaxNotificationUsers:
+		return sp, Invalid("users", "at most %d users", MaxNotificationUsers)
+	}
+	users := make([]string, 0, len(sp.Users))
+	for _, u := range sp.Users {
+		if err := validID("users", u); err != nil {
+			return sp, err
+		}
+		if !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	return NotificationSpec{ID: sp.ID, Kind: sp.Kind, Title: title, Body: body, Users: users, Stream: sp.Stream}, nil
+}
+
+// Notify decides, for each recipient, whether a notification goes out: never more than the daily limit per
+// user per UTC day (the check and the count are one atomic step in the store), never during quiet hours.
+// Each sent one is delivered live as a notification frame on the user's sockets (the returned outcomes, one
+// per stream) and published as notification.sent for the push service; each refused one is published as
+// notification.capped with its reason. A host notifies the audience of a stream they host (and not about
+// points or tiers); the shop's backend and admins notify any users or stream.
+func (s *Service) Notify(ctx context.Context, actor Actor, spec NotificationSpec) (NotifyResult, []Outcome, error) {
+	spec, err := spec.clean()
+	if err != nil {
+		return NotifyResult{}, nil, err
+	}
+	switch actor.Role {
+	case RoleService, RoleAdmin:
+		if spec.Stream != "" {
+			if _, err := s.Stream(ctx, spec.Stream); err != nil {
+				return NotifyResult{}, nil, err
+			}
+		}
+	case RoleHost:
+		if spec.Stream == "" {
+			return NotifyResult{}, nil, Errorf(CodeForbidden, "a host notifies the audience of their stream (give stream)")
+		}
+		if spec.Kind == KindPointsExpiring || spec.Kind == KindTierDropping {
+			return NotifyResult{}, nil, Errorf(CodeForbidden, "only the shop's backend sends %s notifications", spec.Kind)
+		}
+		if _, err := s.hostStream(ctx, actor, spec.Stream); err != nil {
+			return NotifyResult{}, nil, err
+		}
+	default:
+		return NotifyResult{}, nil, Errorf(CodeForbidden, "only hosts and the shop's backend send notifications")
+	}
+	users := spec.Users
+	if spec.Stream != "" {
+		if users, err = s.extrasStore().Participants(ctx, spec.Stream, MaxStreamAudience); err != nil {
+			return NotifyResult{}, nil, fmt.Errorf("audience of %s: %w", spec.Stream, err)
+		}
+	}
+	if spec.ID == "" {
+		spec.ID = s.newItemID()
+	}
+	cfg := s.notifyConfig()
+	now := s.now().UTC()
+	res := NotifyResult{ID: spec.ID, Results: make([]NotificationResult, 0, len(users))}
+	if until, quiet := cfg.quietUntil(now); quiet {
+		for _, u := range users {
+			res.Results = append(res.Results, NotificationResult{User: u, Status: NotificationHeld, Reason: ReasonQuietHours, RetryAt: until})
+			res.Capped++
+			res.Held++
+			s.emit(ctx, EventNotificationCapped, spec.Stream, u, map[string]any{
+				"notification_id": spec.ID, "kind": spec.Kind, "reason": ReasonQuietHours, "retry_at": until,
+			})
+		}
+		return res, nil, nil
+	}
+	day := now.Format(time.DateOnly)
+	frame := Frame{Type: "notification", Data: map[string]any{
+		"id": spec.ID, "kind": spec.Kind, "title": spec.Title, "body": spec.Body, "stream": spec.Stream, "at": now,
+	}}
+	outs := map[string]*Outcome{}
+	var order []string
+	live := map[string]bool{} // stream → live, looked up once per request
+	for _, u := range users {
+		decision, replayed, err := s.extrasStore().DecideNotification(ctx, spec.ID, u, day, cfg.DailyLimit)
+		if err != nil {
+			return res, collect(outs, order), fmt.Errorf("decide notification %s for %s: %w", spec.ID, u, err)
+		}
+		r := NotificationResult{User: u, Status: decision, Replayed: replayed}
+		if decision == NotificationCapped {
+			r.Reason = ReasonDailyCap
+			res.Capped++
+		} else {
+			res.Sent++
+		}
+		if !replayed {
+			if decision == NotificationSent {
+				r.Stream = s.liveStreamOf(ctx, u, spec.Stream, live)
+				s.emit(ctx, EventNotificationSent, spec.Stream, u, map[string]any{
+					"notification_id": spec.ID, "kind": spec.Kind, "title": spec.Title, "body": spec.Body, "live": r.Stream != "",
+				})
+			} else {
+				s.emit(ctx, EventNotificationCapped, spec.Stream, u, map[string]any{
+					"notification_id": spec.ID, "kind": spec.Kind, "reason": ReasonDailyCap, "limit": cfg.DailyLimit,
+				})
+			}
+		}
+		if r.Stream != "" {
+			o := outs[r.Stream]
+			if o == nil {
+				o = &Outcome{Stream: r.Stream}
+				outs[r.Stream] = o
+				order = append(order, r.Stream)
+			}
+			o.Direct = append(o.Direct, Direct{User: u, Frame: frame})
+		}
+		res.Results = append(res.Results, r)
+	}
+	return res, collect(outs, order), nil
+}
+
+// liveStreamOf returns the live stream on which user's sockets can show a notification: the target stream,
+// or the stream the user joined last; "" if it is not live.
+func (s *Service) liveStreamOf(ctx context.Context, user, target string, live map[string]bool) string {
+	stream := target
+	if stream == "" {
+		var err error
+		if stream, err = s.extrasStore().LastStream(ctx, user); err != nil {
+			return ""
+		}
+	}
+	isLive, ok := live[stream]
+	if !ok {
+		st, err := s.Stream(ctx, stream)
+		isLive = err == nil && st.Live()
+		live[stream] = isLive
+	}
+	if !isLive {
+		return ""
+	}
+	return stream
+}
+
+func collect(outs map[string]*Outcome, order []string) []Outcome {
+	list := make([]Outcome, 0, len(order))
+	for _, st := range order {
+		list = append(list, *outs[st])
+	}
+	return list
+}
+
+// NotificationsSent returns how many notifications user received on the UTC day of now.
+func (s *Service) NotificationsSent(ctx context.Context, user string) (int, error) {
+	n, err := s.extrasStore().NotificationsSent(ctx, user, s.now().UTC().Format(time.DateOnly))
+	if err != nil {
+		return 0, fmt.Errorf("notifications of %s: %w", user, err)
+	}
+	return n, nil
+}
+
+func init() {
+	joinParts = append(joinParts, joinAudience)
+}
+
+// joinAudience records a viewer in the stream's audience (the recipients of its notifications). Staff are
+// not an audience. A failure is logged: the room still opens.
+func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *Welcome) error {
+	if actor.CanHost(st) || actor.Role == RoleService {
+		return nil
+	}
+	if err := s.extrasStore().AddParticipant(ctx, st.ID, actor.User, s.now().UTC()); err != nil {
+		s.log.Error("record audience", "stream", st.ID, "user", actor.User, "err", err)
+	}
+	return nil
+}

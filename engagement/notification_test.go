@@ -1,0 +1,238 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var serviceActor = Actor{User: "shop", Role: RoleService}
+
+// afternoon is 14:00 in Shanghai: outside the default quiet hours.
+var afternoon = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+
+func (f *hostFixture) join(t *testing.T, a Actor, stream string) {
+	t.Helper()
+	if _, err := f.svc.Join(context.Background(), a, stream); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notificationFrames returns the users each outcome shows a notification to, as "stream/user".
+func notificationFrames(outs []Outcome) []string {
+	var got []string
+	for _, o := range outs {
+		for _, d := range o.Direct {
+			if d.Frame.Type == "notification" {
+				got = append(got, o.Stream+"/"+d.User)
+			}
+		}
+	}
+	return got
+}
+
+func eventData(t *testing.T, e Event) map[string]any {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestNotificationDailyCap(t *testing.T) {
+	f := newHostFixture(t, 0)
+	f.clock.Advance(afternoon.Sub(f.clock.Now()))
+	ctx := context.Background()
+	f.join(t, viewer("ann"), "s1")
+	for i := 1; i <= 4; i++ {
+		res, outs, err := f.svc.Notify(ctx, serviceActor, NotificationSpec{
+			ID: fmt.Sprint("n", i), Kind: KindCouponExpiring, Title: "Your coupon expires soon", Users: []string{"ann"},
+		})
+		if err != nil {
+			t.Fatalf("notification %d: %v", i, err)
+		}
+		wantSent := i <= 3
+		if (res.Sent == 1) != wantSent || (res.Capped == 1) == wantSent || len(res.Results) != 1 {
+			t.Fatalf("notification %d: %+v, want sent %v", i, res, wantSent)
+		}
+		r := res.Results[0]
+		frames := notificationFrames(outs)
+		if wantSent {
+			if r.Status != NotificationSent || r.Stream != "s1" || !slices.Equal(frames, []string{"s1/ann"}) {
+				t.Errorf("notification %d: result %+v, frames %v; want sent live on s1", i, r, frames)
+			}
+		} else if r.Status != NotificationCapped || r.Reason != ReasonDailyCap || len(frames) != 0 {
+			t.Errorf("notification %d: result %+v, frames %v; want capped by the daily cap, never delivered", i, r, frames)
+		}
+	}
+	sent, capped := f.eventsOf(EventNotificationSent), f.eventsOf(EventNotificationCapped)
+	if len(sent) != 3 || len(capped) != 1 {
+		t.Fatalf("%d sent and %d capped events, want 3 and 1", len(sent), len(capped))
+	}
+	if d := eventData(t, capped[0]); d["notification_id"] != "n4" || d["kind"] != KindCouponExpiring || d["reason"] != ReasonDailyCap || capped[0].UserID != "ann" {
+		t.Errorf("notification.capped = %v (user %s)", d, capped[0].UserID)
+	}
+	if d := eventData(t, sent[0]); d["notification_id"] != "n1" || d["title"] != "Your coupon expires soon" || d["live"] != true {
+		t.Errorf("notification.sent = %v", d)
+	}
+	if n, err := f.svc.NotificationsSent(ctx, "ann"); err != nil || n != 3 {
+		t.Errorf("NotificationsSent = %d, %v; want 3", n, err)
+	}
+
+	// Posting n2 again decides nothing anew: no event, no frame, the same answer.
+	res, outs, err := f.svc.Notify(ctx, serviceActor, NotificationSpec{ID: "n2", Kind: KindCouponExpiring, Title: "Again", Users: []string{"ann"}})
+	if err != nil || res.Sent != 1 || !res.Results[0].Replayed || len(notificationFrames(outs)) != 0 {
+		t.Errorf("replayed post = %+v, %v, frames %v", res, err, notificationFrames(outs))
+	}
+	if n := len(f.eventsOf(EventNotificationSent)) + len(f.eventsOf(EventNotificationCapped)); n != 4 {
+		t.Errorf("%d notification events after a replayed post, want still 4", n)
+	}
+
+	// A new UTC day starts a new count.
+	f.clock.Advance(24 * time.Hour)
+	res, _, err = f.svc.Notify(ctx, serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "We are live", Users: []string{"ann"}})
+	if err != nil || res.Sent != 1 || res.ID == "" {
+		t.Errorf("next day = %+v, %v; want sent with a fresh id", res, err)
+	}
+}
+
+func TestNotificationQuietHoursHold(t *testing.T) {
+	f := newHostFixture(t, 0) // 20:00 UTC is 04:00 in Shanghai: quiet
+	ctx := context.Background()
+	f.join(t, viewer("ann"), "s1")
+	spec := NotificationSpec{ID: "live-1", Kind: KindStreamLive, Title: "We are live", Users: []string{"ann", "bob"}}
+	res, outs, err := f.svc.Notify(ctx, serviceActor, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	morning := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // 08:00 in Shanghai
+	if res.Sent != 0 || res.Capped != 2 || res.Held != 2 || len(notificationFrames(outs)) != 0 {
+		t.Fatalf("quiet hours: %+v, frames %v; want both held", res, notificationFrames(outs))
+	}
+	for _, r := range res.Results {
+		if r.Status != NotificationHeld || r.Reason != ReasonQuietHours || !r.RetryAt.Equal(morning) {
+			t.Errorf("result %+v, want held until %v", r, morning)
+		}
+	}
+	evs := f.eventsOf(EventNotificationCapped)
+	if len(evs) != 2 || eventData(t, evs[0])["reason"] != ReasonQuietHours {
+		t.Errorf("capped events = %d, want 2 with reason quiet_hours", len(evs))
+	}
+	if n, _ := f.svc.NotificationsSent(ctx, "ann"); n != 0 {
+		t.Errorf("held notifications counted: %d", n)
+	}
+	// Held means not decided: the same id goes out once the quiet hours end.
+	f.clock.Advance(morning.Sub(f.clock.Now()))
+	res, outs, err = f.svc.Notify(ctx, serviceActor, spec)
+	if err != nil || res.Sent != 2 || !slices.Equal(notificationFrames(outs), []string{"s1/ann"}) {
+		t.Errorf("after quiet hours = %+v, %v, frames %v; want both sent, ann live on s1", res, err, notificationFrames(outs))
+	}
+
+	// With quiet hours off, the night is like the day.
+	g := newHostFixture(t, 0)
+	g.svc.SetNotifyConfig(NotifyConfig{NoQuietHours: true, DailyLimit: 1})
+	res, _, err = g.svc.Notify(ctx, serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Live", Users: []string{"ann"}})
+	if err != nil || res.Sent != 1 {
+		t.Errorf("quiet hours off: %+v, %v", res, err)
+	}
+	res, _, err = g.svc.Notify(ctx, serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Live", Users: []string{"ann"}})
+	if err != nil || res.Capped != 1 || res.Held != 0 {
+		t.Errorf("daily limit 1: %+v, %v", res, err)
+	}
+}
+
+func TestQuietHours(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*60*60)
+	tests := []struct {
+		name      string
+		cfg       NotifyConfig
+		at        time.Time
+		wantQuiet bool
+		wantUntil time.Time
+	}{
+		{"21:59 local", NotifyConfig{}, time.Date(2026, 3, 1, 21, 59, 0, 0, shanghai), false, time.Time{}},
+		{"22:00 local", NotifyConfig{}, time.Date(2026, 3, 1, 22, 0, 0, 0, shanghai), true, time.Date(2026, 3, 2, 8, 0, 0, 0, shanghai)},
+		{"03:00 local", NotifyConfig{}, time.Date(2026, 3, 2, 3, 0, 0, 0, shanghai), true, time.Date(2026, 3, 2, 8, 0, 0, 0, shanghai)},
+		{"08:00 local", NotifyConfig{}, time.Date(2026, 3, 2, 8, 0, 0, 0, shanghai), false, time.Time{}},
+		{"same window in UTC", NotifyConfig{Location: time.UTC}, time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC), true, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)},
+		{"window within a day", NotifyConfig{QuietStart: 1 * time.Hour, QuietEnd: 5 * time.Hour, Location: time.UTC}, time.Date(2026, 3, 1, 4, 59, 0, 0, time.UTC), true, time.Date(2026, 3, 1, 5, 0, 0, 0, time.UTC)},
+		{"outside it", NotifyConfig{QuietStart: 1 * time.Hour, QuietEnd: 5 * time.Hour, Location: time.UTC}, time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC), false, time.Time{}},
+		{"off", NotifyConfig{NoQuietHours: true}, time.Date(2026, 3, 2, 3, 0, 0, 0, shanghai), false, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.applyDefaults()
+			until, quiet := cfg.quietUntil(tt.at)
+			if quiet != tt.wantQuiet || !until.Equal(tt.wantUntil) {
+				t.Errorf("quietUntil(%v) = %v, %v; want %v, %v", tt.at, until, quiet, tt.wantUntil, tt.wantQuiet)
+			}
+		})
+	}
+}
+
+func TestNotifyStreamAudienceAndWho(t *testing.T) {
+	f := newHostFixture(t, 0)
+	f.clock.Advance(afternoon.Sub(f.clock.Now()))
+	ctx := context.Background()
+	f.join(t, viewer("ann"), "s1")
+	f.join(t, viewer("bob"), "s1")
+	f.join(t, f.host1, "s1") // staff are not the audience
+	f.join(t, viewer("cy"), "s2")
+
+	tests := []struct {
+		name   string
+		actor  Actor
+		spec   NotificationSpec
+		code   Code
+		field  string
+		frames []string
+	}{
+		{"host to their audience", f.host1, NotificationSpec{Kind: KindStreamLive, Title: "Back in 5", Stream: "s1"}, "", "", []string{"s1/ann", "s1/bob"}},
+		{"service to users", serviceActor, NotificationSpec{Kind: KindPointsExpiring, Title: "Points expire", Users: []string{"cy", "cy", "zed"}}, "", "", []string{"s2/cy"}},
+		{"viewer", viewer("ann"), NotificationSpec{Kind: KindStreamLive, Title: "Hi", Stream: "s1"}, CodeForbidden, "", nil},
+		{"host without stream", f.host1, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Users: []string{"ann"}}, CodeForbidden, "", nil},
+		{"host of another stream", f.host2, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Stream: "s1"}, CodeForbidden, "", nil},
+		{"host about points", f.host1, NotificationSpec{Kind: KindPointsExpiring, Title: "Hi", Stream: "s1"}, CodeForbidden, "", nil},
+		{"bad kind", serviceActor, NotificationSpec{Kind: "Stream Live", Title: "Hi", Users: []string{"ann"}}, CodeInvalid, "kind", nil},
+		{"no title", serviceActor, NotificationSpec{Kind: KindStreamLive, Users: []string{"ann"}}, CodeInvalid, "title", nil},
+		{"long body", serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Body: strings.Repeat("x", MaxNotificationBodyRunes+1), Users: []string{"ann"}}, CodeInvalid, "body", nil},
+		{"users and stream", serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Users: []string{"ann"}, Stream: "s1"}, CodeInvalid, "users", nil},
+		{"nobody", serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Hi"}, CodeInvalid, "users", nil},
+		{"bad user id", serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Users: []string{"a b"}}, CodeInvalid, "users", nil},
+		{"unknown stream", serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "Hi", Stream: "nope"}, CodeNotFound, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, outs, err := f.svc.Notify(ctx, tt.actor, tt.spec)
+			wantHostCode(t, err, tt.code)
+			if tt.field != "" && FieldOf(err) != tt.field {
+				t.Errorf("field = %q, want %q", FieldOf(err), tt.field)
+			}
+			if err != nil {
+				return
+			}
+			got := notificationFrames(outs)
+			slices.Sort(got)
+			if !slices.Equal(got, tt.frames) {
+				t.Errorf("frames = %v, want %v (result %+v)", got, tt.frames, res)
+			}
+		})
+	}
+	// zed joined nothing: sent (the push service takes it from the event) but shown on no socket.
+	evs := f.eventsOf(EventNotificationSent)
+	var zed map[string]any
+	for _, e := range evs {
+		if e.UserID == "zed" {
+			zed = eventData(t, e)
+		}
+	}
+	if zed == nil || zed["live"] != false || zed["kind"] != KindPointsExpiring {
+		t.Errorf("notification.sent for zed = %v", zed)
+	}
+}
