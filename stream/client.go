@@ -48,24 +48,28 @@ type Client struct {
 	strikes int // frames refused in a row by the limiter
 	log     *slog.Logger
 
-	// owned by the hub's run goroutine: chat sampling window
-	sampleSec   int64
-	sampleCount int
+	// owned by the hub's run goroutine: the chat sampling token bucket
+	sampleTokens float64
+	sampleAt     int64 // UnixNano of the last refill
 
 	watchMu sync.Mutex
 	watchT  *time.Timer
 }
 
-// sample reports whether this viewer takes one more sampled message in second sec (at most perSec).
-// Only the hub's run goroutine calls it.
-func (c *Client) sample(sec int64, perSec int) bool {
-	if c.sampleSec != sec {
-		c.sampleSec, c.sampleCount = sec, 0
+// sample reports whether this viewer takes one more sampled (chat) message at now (UnixNano): a token bucket
+// refilled at perSec a second holding at most one second's worth, so a steady perSec stream with jitter
+// passes whole and a flood is thinned to perSec. Only the hub's run goroutine calls it.
+func (c *Client) sample(now int64, perSec int) bool {
+	if c.sampleAt == 0 {
+		c.sampleTokens = float64(perSec)
+	} else {
+		c.sampleTokens = min(float64(perSec), c.sampleTokens+float64(now-c.sampleAt)*float64(perSec)/1e9)
 	}
-	if c.sampleCount >= perSec {
+	c.sampleAt = now
+	if c.sampleTokens < 1 {
 		return false
 	}
-	c.sampleCount++
+	c.sampleTokens--
 	return true
 }
 

@@ -159,9 +159,9 @@ func (h *Hub) deliver(m Message) {
 	var n, skipped int
 	switch {
 	case m.Sampled:
-		sec := time.Now().Unix()
+		now := time.Now().UnixNano()
 		for c := range h.clients {
-			if c.actor.User != m.From && !c.sample(sec, h.reg.cfg.SampleRate) {
+			if c.actor.User != m.From && !c.sample(now, h.reg.cfg.SampleRate) {
 				skipped++
 				continue
 			}

@@ -30,7 +30,8 @@ type Config struct {
 	// Node names this server among the nodes sharing a Fanout and Presence. Default "local".
 	Node string
 	// SendBuffer is each client's queue of outgoing messages; a client that lets it fill is dropped.
-	// Default 256.
+	// Default 128: with the socket's own buffers in front of it that is seconds of chat for a reader that
+	// stalls briefly, and every idle viewer pays for its slots (24 bytes each).
 	SendBuffer int
 	// IdleTimeout stops a hub this long after its last client left. Default 30 s.
 	IdleTimeout time.Duration
@@ -63,7 +64,7 @@ func (c *Config) applyDefaults() {
 		c.Node = "local"
 	}
 	if c.SendBuffer <= 0 {
-		c.SendBuffer = 256
+		c.SendBuffer = 128
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
@@ -144,6 +145,9 @@ func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
 	r.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
+		// Write buffers are taken from a pool only while a message is being written, so an idle viewer
+		// holds none (gorilla keeps one per connection otherwise).
+		WriteBufferPool: &sync.Pool{},
 		// Origins are checked by OriginAllowed before the upgrade, so that a refusal is a problem body.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}

@@ -306,3 +306,13 @@ func (c *wsClient) expectComment(user string) map[string]any {
 	c.t.Fatalf("no comment by %s within 5 s", user)
 	return nil
 }
+
+// expectAny returns the next frame or fails.
+func (c *wsClient) expectAny() frame {
+	c.t.Helper()
+	f, err := c.next(5 * time.Second)
+	if err != nil {
+		c.t.Fatalf("waiting for a frame: %v", err)
+	}
+	return f
+}

@@ -375,3 +375,44 @@ func TestConnectionLimitPerUser(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFloodedChatIsSampledPerViewer: when a stream floods, a viewer gets a readable share of chat while the
+// author still sees every one of their own comments.
+func TestFloodedChatIsSampledPerViewer(t *testing.T) {
+	ts := newTestServer(t, fastLimits())
+	ts.createStream("s1")
+	author := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	reader := ts.dial("s1", ts.token("bob", engagement.RoleViewer, ""))
+	author.expect("welcome")
+	reader.expect("welcome")
+	const n = 200
+	for i := range n {
+		out := engagement.Outcome{Stream: "s1", Sampled: true, From: "ann",
+			Broadcast: []engagement.Frame{{Type: "comment", Data: map[string]any{"id": fmt.Sprint(i), "user": "ann", "text": "flood"}}}}
+		if err := ts.reg.Deliver(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // 500/s: a flood, but one the author's socket can drain
+	}
+	if err := ts.reg.Deliver(context.Background(), engagement.Outcome{Stream: "s1", Broadcast: []engagement.Frame{{Type: "notice", Data: map[string]any{"kind": "end-marker"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(c *wsClient) int {
+		got := 0
+		for {
+			f := c.expectAny()
+			if f.Type == "notice" {
+				return got
+			}
+			if f.Type == "comment" {
+				got++
+			}
+		}
+	}
+	if got := count(author); got != n {
+		t.Fatalf("author saw %d of own %d comments, want all", got, n)
+	}
+	if got := count(reader); got < 20 || got > 40 { // the burst of 20, then 20/s for the ~0.5 s of flood
+		t.Fatalf("reader saw %d of %d flooded comments, want about the 20/s sample", got, n)
+	}
+}
