@@ -241,6 +241,21 @@ func (c *Client) writePump() {
 	for {
 		select {
 		case msg := <-c.send:
+			if d := c.hub.reg.cfg.WriteDelay; d > 0 && len(c.send) == 0 {
+				// Hold the write briefly so that what follows goes out in the same syscall.
+				hold := time.NewTimer(d)
+				select {
+				case <-hold.C:
+				case <-c.done:
+					hold.Stop()
+					select { // best effort: writeClose flushes the queue on a clean close
+					case c.send <- msg:
+					default:
+					}
+					c.writeClose()
+					return
+				}
+			}
 			if err := c.write(msg); err != nil {
 				c.kick(websocket.CloseAbnormalClosure, "")
 				return

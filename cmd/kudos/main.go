@@ -134,6 +134,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		MaxConnsPerUser: cfg.MaxConnsPerUser,
 		MaxConnsPerIP:   cfg.MaxConnsPerIP,
+		WriteDelay:      cfg.WriteDelay,
 		Fanout:          parts.fanout,
 		Presence:        parts.presence,
 		Metrics:         stream.NewMetrics(promReg),

@@ -7,26 +7,28 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the server's settings (DESIGN.md, "Processes").
 type Config struct {
-	Addr            string   // KUDOS_ADDR, default ":8080"
-	PublicURL       string   // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
-	RedisURL        string   // KUDOS_REDIS_URL; empty: in-memory state, single node
-	KafkaBrokers    []string // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
-	KafkaEmbedded   bool     // true when KUDOS_KAFKA_BROKERS is empty
-	KafkaDisabled   bool     // true when KUDOS_KAFKA_BROKERS is "none"
-	DevBrokerAddr   string   // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
-	KafkaTopic      string   // KUDOS_KAFKA_TOPIC, default "kudos.events"
-	SpoolDir        string   // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
-	TokenSecret     string   // KUDOS_TOKEN_SECRET; empty: development mode
-	AllowedOrigins  []string // KUDOS_ALLOWED_ORIGINS, comma separated
-	RulesPath       string   // KUDOS_RULES
-	Node            string   // KUDOS_NODE, default the host name
-	LogLevel        string   // KUDOS_LOG_LEVEL: debug, info (default), warn, error
-	MaxConnsPerUser int      // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
-	MaxConnsPerIP   int      // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
+	Addr            string        // KUDOS_ADDR, default ":8080"
+	PublicURL       string        // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
+	RedisURL        string        // KUDOS_REDIS_URL; empty: in-memory state, single node
+	KafkaBrokers    []string      // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
+	KafkaEmbedded   bool          // true when KUDOS_KAFKA_BROKERS is empty
+	KafkaDisabled   bool          // true when KUDOS_KAFKA_BROKERS is "none"
+	DevBrokerAddr   string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
+	KafkaTopic      string        // KUDOS_KAFKA_TOPIC, default "kudos.events"
+	SpoolDir        string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
+	TokenSecret     string        // KUDOS_TOKEN_SECRET; empty: development mode
+	AllowedOrigins  []string      // KUDOS_ALLOWED_ORIGINS, comma separated
+	RulesPath       string        // KUDOS_RULES
+	Node            string        // KUDOS_NODE, default the host name
+	LogLevel        string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+	MaxConnsPerUser int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
+	MaxConnsPerIP   int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
+	WriteDelay      time.Duration // KUDOS_WRITE_DELAY (e.g. 25ms): batch each socket's writes; default 0
 }
 
 // DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
@@ -67,6 +69,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			*n.dst = i
 		}
+	}
+	if v := getenv("KUDOS_WRITE_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Second {
+			return c, fmt.Errorf("KUDOS_WRITE_DELAY must be a duration from 0 to 1s, not %q", v)
+		}
+		c.WriteDelay = d
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")

@@ -416,3 +416,35 @@ func TestFloodedChatIsSampledPerViewer(t *testing.T) {
 		t.Fatalf("reader saw %d of %d flooded comments, want about the 20/s sample", got, n)
 	}
 }
+
+// TestWriteDelayBatchesMessages: with a write delay, frames queued close together reach the viewer in one
+// WebSocket message, newline-separated.
+func TestWriteDelayBatchesMessages(t *testing.T) {
+	opts := serverOpts{}
+	opts.streamCfg.WriteDelay = 100 * time.Millisecond
+	ts := newTestServer(t, opts)
+	ts.createStream("s1")
+	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	c.expect("welcome")
+	time.Sleep(300 * time.Millisecond) // let the first presence frame go out on its own
+	c.pending = nil
+	for i := range 5 {
+		out := engagement.Outcome{Stream: "s1", Broadcast: []engagement.Frame{{Type: "comment", Data: map[string]any{"id": fmt.Sprint(i)}}}}
+		if err := ts.reg.Deliver(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(msg), `"type":"comment"`); n > 0 {
+			if n != 5 {
+				t.Fatalf("first message with comments carried %d of 5: %s", n, msg)
+			}
+			return
+		}
+	}
+}
