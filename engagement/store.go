@@ -17,6 +17,7 @@ type Store interface {
 	LikeStore
 	ScoreStore
 	HostStore
+	ExtrasStore
 }
 
 // StreamStore keeps the streams.

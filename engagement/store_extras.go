@@ -94,45 +94,5 @@ type NotificationStore interface {
 	NotificationsSent(ctx context.Context, user, day string) (int, error)
 }
 
-// extrasStore returns the ExtrasStore side of the service's store; a store without it answers every call
-// with ErrUnavailable (reads of lists answer empty).
-func (s *Service) extrasStore() ExtrasStore {
-	if x, ok := s.store.(ExtrasStore); ok {
-		return x
-	}
-	return noExtrasStore{}
-}
-
-// noExtrasStore is the ExtrasStore of a store that has none.
-type noExtrasStore struct{}
-
-var errNoExtrasStore = Errorf(CodeUnavailable, "questions, replays and notifications are not available on this store")
-
-func (noExtrasStore) AddQuestion(context.Context, string, Question, int) error {
-	return errNoExtrasStore
-}
-func (noExtrasStore) Questions(context.Context, string) ([]Question, error) { return nil, nil }
-func (noExtrasStore) UpvoteQuestion(context.Context, string, string, string) (Question, error) {
-	return Question{}, errNoExtrasStore
-}
-func (noExtrasStore) SetQuestionFlag(context.Context, string, string, string, bool) (Question, bool, error) {
-	return Question{}, false, errNoExtrasStore
-}
-func (noExtrasStore) AppendTimeline(context.Context, string, TimelineItem, int) (bool, error) {
-	return false, nil
-}
-func (noExtrasStore) HideTimeline(context.Context, string, string) error { return nil }
-func (noExtrasStore) TimelineItems(context.Context, string, int64, int64, int64, int64, int) ([]TimelineItem, error) {
-	return nil, errNoExtrasStore
-}
-func (noExtrasStore) AddParticipant(context.Context, string, string, time.Time) error { return nil }
-func (noExtrasStore) Participants(context.Context, string, int) ([]string, error) {
-	return nil, errNoExtrasStore
-}
-func (noExtrasStore) LastStream(context.Context, string) (string, error) { return "", ErrNotFound }
-func (noExtrasStore) DecideNotification(context.Context, string, string, string, int) (string, bool, error) {
-	return "", false, errNoExtrasStore
-}
-func (noExtrasStore) NotificationsSent(context.Context, string, string) (int, error) {
-	return 0, errNoExtrasStore
-}
+// extrasStore returns the ExtrasStore side of the service's store.
+func (s *Service) extrasStore() ExtrasStore { return s.store }

@@ -86,12 +86,17 @@ func New(cfg Config) *echo.Echo {
 	e.GET("/host", pageHandler(pages, "host.html"))
 	e.GET("/assets/*", echo.WrapHandler(http.FileServerFS(pages)))
 
-	g := e.Group("/api/v1", a.limitBody, middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins: cfg.AllowedOrigins,
-		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
-		AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-		MaxAge:       600,
-	}))
+	g := e.Group("/api/v1", a.limitBody)
+	// Cross-origin calls only from the configured origins. echo's CORS middleware treats an empty list as
+	// "*", so with none configured it is not installed at all: same-origin pages need no CORS.
+	if len(cfg.AllowedOrigins) > 0 {
+		g.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.AllowedOrigins,
+			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
+			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			MaxAge:       600,
+		}))
+	}
 	g.POST("/tokens/guest", a.guestToken)
 	g.POST("/streams", a.createStream, a.auth)
 	g.GET("/streams/:id", a.getStream)

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -105,18 +108,25 @@ func (a *API) errorHandler(err error, c echo.Context) {
 
 // bind decodes a JSON body into v; a malformed body or a wrong type is an invalid-input error naming the field.
 func bind(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var me *http.MaxBytesError
+		if errors.As(err, &me) {
+			return engagement.Errorf(engagement.CodeTooLarge, "body is larger than %d bytes", me.Limit)
+		}
+		return engagement.Errorf(engagement.CodeInvalid, "body could not be read")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; refuse it instead.
+	if !utf8.Valid(raw) {
+		return engagement.Errorf(engagement.CodeInvalid, "body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
-		var me *http.MaxBytesError
-		switch {
-		case errors.As(err, &te):
+		if errors.As(err, &te) {
 			return engagement.Invalid(te.Field, "%s must be a %s", te.Field, te.Type.Kind())
-		case errors.As(err, &me):
-			return engagement.Errorf(engagement.CodeTooLarge, "body is larger than %d bytes", me.Limit)
-		default:
-			return engagement.Errorf(engagement.CodeInvalid, "body is not valid JSON")
 		}
+		return engagement.Errorf(engagement.CodeInvalid, "body is not valid JSON")
 	}
 	if dec.More() {
 		return engagement.Errorf(engagement.CodeInvalid, "body holds more than one JSON value")
