@@ -133,6 +133,9 @@ if (( $# == 0 )) && [[ "$fuzztime" != 0 ]]; then
   section "fuzz smoke ($fuzztime each)"
   for target in "${fuzz_targets[@]}"; do
     read -r name pkg <<<"$target"
-    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"
+    out="$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1)" || { echo "$out"; exit 1; }
+    echo "$out" | tail -3
+    # A renamed or deleted target must not pass silently.
+    if grep -q "no fuzz tests to fuzz" <<<"$out"; then echo "fuzz target $name not found in $pkg" >&2; exit 1; fi
   done
 fi

@@ -421,7 +421,7 @@ func TestFloodedChatIsSampledPerViewer(t *testing.T) {
 // WebSocket message, newline-separated.
 func TestWriteDelayBatchesMessages(t *testing.T) {
 	opts := serverOpts{}
-	opts.streamCfg.WriteDelay = 100 * time.Millisecond
+	opts.streamCfg.WriteDelay = 500 * time.Millisecond
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
