@@ -38,6 +38,7 @@ const (
 	EventPointsCapped       = "kudos.points.capped"
 	EventPointsRedeemed     = "kudos.points.redeemed"
 	EventTierChanged        = "kudos.tier.changed"
+	EventTierWarning        = "kudos.tier.warning"
 	EventQuestionAsked      = "kudos.question.asked"
 	EventQuestionUpvoted    = "kudos.question.upvoted"
 	EventQuestionAnswered   = "kudos.question.answered"

@@ -37,17 +37,40 @@ const (
 type PointsView struct {
 	Balance int64        `json:"balance"`
 	Tier    rewards.Tier `json:"tier"`
+	// Downgrade, in the welcome only, warns that the tier drops soon unless more points are earned.
+	Downgrade *rewards.Downgrade `json:"downgrade,omitempty"`
 }
 
 func init() {
-	joinParts = append(joinParts, func(ctx context.Context, s *Service, actor Actor, _ Stream, w *Welcome) error {
+	joinParts = append(joinParts, func(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
 		acc, err := s.ledger.Account(ctx, actor.User)
 		if err != nil {
 			return fmt.Errorf("points of %s: %w", actor.User, ledgerError(err))
 		}
-		w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier}
+		w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier, Downgrade: acc.Downgrade}
+		if acc.Downgrade != nil && actor.Role == RoleViewer {
+			s.warnDowngrade(ctx, actor.User, st.ID, *acc.Downgrade)
+		}
 		return nil
 	})
+}
+
+// warnDowngrade tells downstream, once per user and month, that the user's tier is about to drop, so that
+// a push or an offer can reach them in time. The once-a-month mark lives in the score state.
+func (s *Service) warnDowngrade(ctx context.Context, user, stream string, d rewards.Downgrade) {
+	kind := "tier-warning:" + d.At.UTC().Format("2006-01")
+	first := false
+	if _, err := s.store.UpdateScoreState(ctx, "", user, kind, func(st *LimitState) bool {
+		first = st.Count == 0
+		st.Count = 1
+		return first
+	}); err != nil {
+		s.log.Warn("record tier warning", "user", user, "err", err)
+		return
+	}
+	if first {
+		s.emit(ctx, EventTierWarning, stream, user, map[string]any{"from": d.From, "to": d.To, "at": d.At.UTC(), "needed": d.Needed})
+	}
 }
 
 // award pays a scored interaction to actor and returns the points frame for them (empty when nothing is
