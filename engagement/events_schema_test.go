@@ -20,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/time/rate"
 
+	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/kudos-live/kudos/rewards"
 )
 
@@ -27,7 +28,6 @@ import (
 // the type) plus the shared envelope, and the human page whose examples must validate too.
 const (
 	eventSchemaDir   = "../docs/events"
-	eventEnvelope    = "envelope.json"
 	eventDocPath     = "../docs/events.md"
 	eventTypeSection = "### " + EventTypePrefix
 )
@@ -72,40 +72,9 @@ func eventTypeConstants(t *testing.T) map[string]string {
 	return consts
 }
 
-// eventSchemas compiles every schema under docs/events, keyed by event type, and checks that each file
-// names the type it is named after.
 func eventSchemas(t *testing.T) map[string]*jsonschema.Schema {
 	t.Helper()
-	dir, err := filepath.Abs(eventSchemaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat() // date-time is checked, not just annotated
-	if _, err := c.Compile(filepath.Join(dir, eventEnvelope)); err != nil {
-		t.Fatalf("compile %s: %v", eventEnvelope, err)
-	}
-	schemas := map[string]*jsonschema.Schema{}
-	for _, path := range files {
-		base := filepath.Base(path)
-		if base == eventEnvelope {
-			continue
-		}
-		typ := strings.TrimSuffix(base, ".json")
-		if got := schemaTypeConst(t, path); got != typ {
-			t.Errorf("%s: properties.type.const = %q, want %q (the file's name)", base, got, typ)
-		}
-		sch, err := c.Compile(path)
-		if err != nil {
-			t.Fatalf("compile %s: %v", base, err)
-		}
-		schemas[typ] = sch
-	}
-	return schemas
+	return testenv.EventSchemas(t, eventSchemaDir)
 }
 
 // schemaDoc is the part of an event schema the tests read directly.
@@ -134,28 +103,9 @@ func readSchemaDoc(t *testing.T, path string) schemaDoc {
 	return doc
 }
 
-func schemaTypeConst(t *testing.T, path string) string {
-	t.Helper()
-	return readSchemaDoc(t, path).Properties.Type.Const
-}
-
 // validateEventJSON validates raw (one event as JSON) against the schema of its type.
 func validateEventJSON(schemas map[string]*jsonschema.Schema, raw []byte) (string, error) {
-	var head struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return "", err
-	}
-	sch, ok := schemas[head.Type]
-	if !ok {
-		return head.Type, &Error{Code: CodeNotFound, Message: "no schema for type " + strconv.Quote(head.Type)}
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return head.Type, err
-	}
-	return head.Type, sch.Validate(v)
+	return testenv.ValidateEvent(schemas, raw)
 }
 
 func TestEventSchemasCoverConstants(t *testing.T) {

@@ -241,7 +241,7 @@ func (c *Client) writePump() {
 	for {
 		select {
 		case msg := <-c.send:
-			if d := c.hub.reg.cfg.WriteDelay; d > 0 && len(c.send) == 0 {
+			if d := c.hub.reg.cfg.WriteDelay; d > 0 && len(c.send) == 0 && c.hub.Viewers() >= c.hub.reg.cfg.WriteDelayFrom {
 				// Hold the write briefly so that what follows goes out in the same syscall.
 				hold := time.NewTimer(d)
 				select {

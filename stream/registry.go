@@ -38,10 +38,13 @@ type Config struct {
 	// FrameRate and FrameBurst limit each connection's frames. Default 20/s, burst 40.
 	FrameRate  rate.Limit
 	FrameBurst int
-	// WriteDelay holds each socket's write this long after a message is queued, so that the messages of
-	// a busy stream go out together: fewer syscalls for more latency. Default 0 (write at once); tens of
-	// milliseconds pay off on streams with thousands of viewers and many messages a second.
-	WriteDelay time.Duration
+	// WriteDelay holds each socket's write this long after a message is queued, on streams with at least
+	// WriteDelayFrom viewers on this node, so that a big show's messages go out together: a write syscall per
+	// socket per batch instead of per message, which doubled fan-out throughput in BENCHMARKS.md for a few
+	// tens of milliseconds of latency. Small rooms write at once. Defaults 50 ms from 1,000 viewers; a
+	// negative WriteDelay turns it off.
+	WriteDelay     time.Duration
+	WriteDelayFrom int
 	// MaxConnsPerUser bounds one user's open sockets on this node (tabs, devices). Default 5; -1: no limit.
 	MaxConnsPerUser int
 	// MaxConnsPerIP bounds the open sockets from one remote address on this node; generous, because shoppers
@@ -75,6 +78,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.FrameRate <= 0 {
 		c.FrameRate = 20
+	}
+	if c.WriteDelay == 0 {
+		c.WriteDelay = 50 * time.Millisecond
+	}
+	if c.WriteDelayFrom <= 0 {
+		c.WriteDelayFrom = 1000
 	}
 	if c.MaxConnsPerUser == 0 {
 		c.MaxConnsPerUser = 5

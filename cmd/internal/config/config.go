@@ -28,7 +28,7 @@ type Config struct {
 	LogLevel        string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
 	MaxConnsPerUser int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
 	MaxConnsPerIP   int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
-	WriteDelay      time.Duration // KUDOS_WRITE_DELAY (e.g. 25ms): batch each socket's writes; default 0
+	WriteDelay      time.Duration // KUDOS_WRITE_DELAY: batch big streams' writes; 0 = the default (50ms), -1 = off
 }
 
 // DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
@@ -73,9 +73,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("KUDOS_WRITE_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > time.Second {
-			return c, fmt.Errorf("KUDOS_WRITE_DELAY must be a duration from 0 to 1s, not %q", v)
+			return c, fmt.Errorf("KUDOS_WRITE_DELAY must be a duration from 0 (off) to 1s, not %q", v)
 		}
 		c.WriteDelay = d
+		if d == 0 {
+			c.WriteDelay = -1 // explicitly off; the zero value means the stream package's default
+		}
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")

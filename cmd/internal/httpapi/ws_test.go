@@ -422,6 +422,7 @@ func TestFloodedChatIsSampledPerViewer(t *testing.T) {
 func TestWriteDelayBatchesMessages(t *testing.T) {
 	opts := serverOpts{}
 	opts.streamCfg.WriteDelay = 500 * time.Millisecond
+	opts.streamCfg.WriteDelayFrom = 1 // every stream counts as big
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
