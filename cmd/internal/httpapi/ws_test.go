@@ -429,11 +429,13 @@ func TestWriteDelayBatchesMessages(t *testing.T) {
 	c.expect("welcome")
 	time.Sleep(300 * time.Millisecond) // let the first presence frame go out on its own
 	c.pending = nil
+	// 20 ms apart: without the delay each would leave in a message of its own, the writer being idle between.
 	for i := range 5 {
 		out := engagement.Outcome{Stream: "s1", Broadcast: []engagement.Frame{{Type: "comment", Data: map[string]any{"id": fmt.Sprint(i)}}}}
 		if err := ts.reg.Deliver(context.Background(), out); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	for {
 		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
