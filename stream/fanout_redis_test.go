@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -253,13 +252,7 @@ func freePort(t *testing.T) int {
 // TestRedisRestart restarts a Redis of its own and checks that stored state persisted and that both nodes'
 // fan-out subscriptions recovered without being asked.
 func TestRedisRestart(t *testing.T) {
-	bin := os.Getenv("KUDOS_TEST_REDIS_SERVER_BIN")
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUDOS_TEST_REDIS_SERVER_BIN is not set, and CI=true requires it")
-		}
-		t.Skip("KUDOS_TEST_REDIS_SERVER_BIN is not set")
-	}
+	bin := testenv.RedisServerBin(t)
 	srv := &redisServer{bin: bin, dir: t.TempDir(), port: freePort(t)}
 	srv.start(t)
 	t.Cleanup(func() { srv.stop(t) })

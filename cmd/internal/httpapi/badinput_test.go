@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -368,9 +367,9 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 // concurrency — 64 goroutines against one monthly cap — are proven in package rewards.)
 func TestPointsFarming(t *testing.T) {
 	t.Run("50 comments over 10 simulated minutes earn at most 10", func(t *testing.T) {
-		clock := &farmClock{t: time.Now()}
+		clock := &testClock{t: time.Now()}
 		opts := fastLimits()
-		opts.svcCfg.Now = clock.Now
+		opts.svcCfg.Now = clock.now
 		ts := newTestServer(t, opts)
 		ts.createStream("s1")
 		tok := ts.token("ann", engagement.RoleViewer, "")
@@ -383,7 +382,7 @@ func TestPointsFarming(t *testing.T) {
 			if r := c.expectReply(id); r.Type != "ack" {
 				t.Fatalf("comment %d: %s %s", i, r.Type, r.Data)
 			}
-			clock.Advance(every)
+			clock.advance(every)
 		}
 		acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", tok, nil).json(t)
 		if rule := engagement.DefaultRules().Comment; acc["balance"] != float64(rule.MaxPerStream*rule.Points) {
@@ -443,24 +442,6 @@ func TestPointsFarming(t *testing.T) {
 		}
 		t.Logf("farming: vote sent %d times, %d counted, %v points", tries, int(p["total"].(float64)), acc["balance"])
 	})
-}
-
-// farmClock is a settable clock for engagement.Config.Now (simulated minutes of farming).
-type farmClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *farmClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *farmClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // sendOK sends a raw frame and fails unless it is acked.

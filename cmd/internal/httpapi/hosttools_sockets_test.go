@@ -10,24 +10,6 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// sockClock is a settable clock for the service under a test server.
-type sockClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *sockClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *sockClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // sendAndWait sends one frame per client concurrently and returns each reply.
 func sendAndWait(t *testing.T, clients []*wsClient, typ string, data func(i int) any, id string) []frame {
 	t.Helper()
@@ -69,7 +51,7 @@ func dialMany(t *testing.T, ts *testServer, stream string, n int, prefix string)
 // equals the votes cast with every duplicate refused; 200 viewers claim a coupon of stock 10 at once and exactly
 // 10 get a code; a quiz answer after the deadline is refused.
 func TestHostToolsUnderConcurrentViewers(t *testing.T) {
-	clk := &sockClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+	clk := &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
 	opts := serverOpts{}
 	opts.svcCfg.Now = clk.now
 	ts := newTestServer(t, opts)
@@ -148,7 +130,7 @@ func TestHostToolsUnderConcurrentViewers(t *testing.T) {
 // TestViewerEarnsPointsForCommentVoteAndQuiz: one viewer comments, votes and answers a quiz at once, and sees a
 // points frame for each with the DESIGN's amounts (comment 1, vote 5, a correct answer at t=0 of the limit 100).
 func TestViewerEarnsPointsForCommentVoteAndQuiz(t *testing.T) {
-	clk := &sockClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+	clk := &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
 	opts := serverOpts{}
 	opts.svcCfg.Now = clk.now
 	ts := newTestServer(t, opts)
