@@ -54,6 +54,10 @@ func registerAction(typ string, f func() Action) {
 
 // Handle runs one client action of actor on stream.
 func (s *Service) Handle(ctx context.Context, actor Actor, stream string, a Action) (Outcome, error) {
+	return s.batched(ctx, func(ctx context.Context) (Outcome, error) { return s.handle(ctx, actor, stream, a) })
+}
+
+func (s *Service) handle(ctx context.Context, actor Actor, stream string, a Action) (Outcome, error) {
 	switch a := a.(type) {
 	case *CommentSend:
 		return s.PostComment(ctx, actor, stream, a.Text)

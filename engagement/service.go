@@ -154,7 +154,8 @@ func New(cfg Config, store Store, sink Sink) *Service {
 func (s *Service) now() time.Time { return s.cfg.Now() }
 
 // emit publishes one event. A failure is logged and counted, never returned: the interaction was already
-// applied, and the sink's spool is the place that guarantees delivery.
+// applied, and the sink's spool is the place that guarantees delivery. Inside a batch (see Handle) the event
+// waits for the batch, so that one action's events cost one spool commit.
 func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) {
 	variant := ""
 	if user != "" {
@@ -162,9 +163,34 @@ func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) 
 	}
 	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, variant, s.now(), data)
 	if err == nil {
+		if b, ok := ctx.Value(eventBatchKey{}).(*eventBatch); ok {
+			b.events = append(b.events, ev)
+			return
+		}
 		err = s.sink.Publish(ctx, ev)
 	}
 	if err != nil {
 		s.log.Error("publish event", "type", typ, "stream", stream, "user", user, "err", err)
 	}
+}
+
+// eventBatch gathers the events of one action (a vote, its points, a tier change) for a single Publish.
+type eventBatch struct{ events []Event }
+
+type eventBatchKey struct{}
+
+// batched runs fn with emit gathering events, then publishes them in one call, in order, before returning:
+// the caller's acknowledgement still follows the durable spool write.
+func (s *Service) batched(ctx context.Context, fn func(ctx context.Context) (Outcome, error)) (Outcome, error) {
+	if _, nested := ctx.Value(eventBatchKey{}).(*eventBatch); nested {
+		return fn(ctx)
+	}
+	b := &eventBatch{}
+	out, err := fn(context.WithValue(ctx, eventBatchKey{}, b))
+	if len(b.events) > 0 {
+		if perr := s.sink.Publish(ctx, b.events...); perr != nil {
+			s.log.Error("publish events", "count", len(b.events), "stream", out.Stream, "err", perr)
+		}
+	}
+	return out, err
 }
