@@ -176,7 +176,10 @@ function onWelcome(d) {
   for (const c of d.coupons || []) onCouponDrop(c, true);
   if (d.draw) showDraw(d.draw);
   if (d.questions) renderQuestions(d.questions.questions || []);
-  if (d.points) setPoints(d.points.balance, d.points.tier);
+  if (d.points) {
+    setPoints(d.points.balance, d.points.tier);
+    showDowngrade(d.points.downgrade);
+  }
   setSlowMode(d.slow_mode_s || 0);
   if (d.stream && d.stream.status === 'ended') endLive();
 }
@@ -856,6 +859,17 @@ function setPoints(balance, tier) {
     el.classList.add(`tier-${state.points.tier}`);
   }
   return prevTier !== state.points.tier;
+}
+
+// showDowngrade warns that the tier drops at the start of next month unless more points are earned.
+function showDowngrade(dg) {
+  const el = $('#tier-warning');
+  if (!dg) { el.hidden = true; return; }
+  const when = new Date(dg.at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  const cap = (t) => t[0].toUpperCase() + t.slice(1);
+  el.textContent = `Earn ${dg.needed} more points before ${when} to keep ${cap(dg.from)} — otherwise you move to ${cap(dg.to)}.`;
+  el.hidden = false;
+  toast(el.textContent, 'info', 7000);
 }
 
 function onPoints(d) {
