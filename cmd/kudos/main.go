@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // KUDOS_TIME_ZONE works in images without a zone database (distroless)
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -128,7 +129,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		log.Info("scoring rules loaded", "path", cfg.RulesPath)
 	}
-	svc := engagement.New(engagement.Config{Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger}, parts.store, parts.sink)
+	svc := engagement.New(engagement.Config{
+		Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger,
+		Notify: engagement.NotifyConfig{
+			DailyLimit: cfg.NotifyDailyLimit, QuietStart: cfg.QuietStart, QuietEnd: cfg.QuietEnd,
+			NoQuietHours: cfg.NoQuietHours, Location: cfg.TimeZone,
+		},
+	}, parts.store, parts.sink)
 	reg := stream.NewRegistry(stream.Config{
 		Node:            cfg.Node,
 		AllowedOrigins:  cfg.AllowedOrigins,

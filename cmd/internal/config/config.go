@@ -12,23 +12,28 @@ import (
 
 // Config is the server's settings (DESIGN.md, "Processes").
 type Config struct {
-	Addr            string        // KUDOS_ADDR, default ":8080"
-	PublicURL       string        // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
-	RedisURL        string        // KUDOS_REDIS_URL; empty: in-memory state, single node
-	KafkaBrokers    []string      // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
-	KafkaEmbedded   bool          // true when KUDOS_KAFKA_BROKERS is empty
-	KafkaDisabled   bool          // true when KUDOS_KAFKA_BROKERS is "none"
-	DevBrokerAddr   string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
-	KafkaTopic      string        // KUDOS_KAFKA_TOPIC, default "kudos.events"
-	SpoolDir        string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
-	TokenSecret     string        // KUDOS_TOKEN_SECRET; empty: development mode
-	AllowedOrigins  []string      // KUDOS_ALLOWED_ORIGINS, comma separated
-	RulesPath       string        // KUDOS_RULES
-	Node            string        // KUDOS_NODE, default the host name
-	LogLevel        string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
-	MaxConnsPerUser int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
-	MaxConnsPerIP   int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
-	WriteDelay      time.Duration // KUDOS_WRITE_DELAY: batch big streams' writes; 0 = the default (50ms), -1 = off
+	Addr             string        // KUDOS_ADDR, default ":8080"
+	PublicURL        string        // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
+	RedisURL         string        // KUDOS_REDIS_URL; empty: in-memory state, single node
+	KafkaBrokers     []string      // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
+	KafkaEmbedded    bool          // true when KUDOS_KAFKA_BROKERS is empty
+	KafkaDisabled    bool          // true when KUDOS_KAFKA_BROKERS is "none"
+	DevBrokerAddr    string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
+	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default "kudos.events"
+	SpoolDir         string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
+	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode
+	AllowedOrigins   []string      // KUDOS_ALLOWED_ORIGINS, comma separated
+	RulesPath        string        // KUDOS_RULES
+	Node             string        // KUDOS_NODE, default the host name
+	LogLevel         string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+	MaxConnsPerUser  int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
+	MaxConnsPerIP    int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
+	NotifyDailyLimit int           // KUDOS_NOTIFY_DAILY_LIMIT: notifications per user per day, default 3
+	QuietStart       time.Duration // KUDOS_QUIET_HOURS "22:00-08:00" (the default) or "off"
+	QuietEnd         time.Duration
+	NoQuietHours     bool
+	TimeZone         *time.Location // KUDOS_TIME_ZONE of the quiet hours, default Asia/Shanghai
+	WriteDelay       time.Duration  // KUDOS_WRITE_DELAY: batch big streams' writes; 0 = the default (50ms), -1 = off
 }
 
 // DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
@@ -69,6 +74,33 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			*n.dst = i
 		}
+	}
+	if v := getenv("KUDOS_NOTIFY_DAILY_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("KUDOS_NOTIFY_DAILY_LIMIT must be a whole number of at least 1, not %q", v)
+		}
+		c.NotifyDailyLimit = n
+	}
+	if v := strings.TrimSpace(getenv("KUDOS_QUIET_HOURS")); v != "" {
+		if v == "off" {
+			c.NoQuietHours = true
+		} else {
+			from, to, ok := strings.Cut(v, "-")
+			start, err1 := clockTime(from)
+			end, err2 := clockTime(to)
+			if !ok || err1 != nil || err2 != nil || start == end {
+				return c, fmt.Errorf("KUDOS_QUIET_HOURS must be HH:MM-HH:MM (e.g. 22:00-08:00) or off, not %q", v)
+			}
+			c.QuietStart, c.QuietEnd = start, end
+		}
+	}
+	if v := getenv("KUDOS_TIME_ZONE"); v != "" {
+		loc, err := time.LoadLocation(v)
+		if err != nil {
+			return c, fmt.Errorf("KUDOS_TIME_ZONE %q: %w", v, err)
+		}
+		c.TimeZone = loc
 	}
 	if v := getenv("KUDOS_WRITE_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -123,4 +155,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// clockTime parses "HH:MM" as a time of day.
+func clockTime(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }

@@ -54,6 +54,19 @@ func TestFromEnv(t *testing.T) {
 			}
 		}},
 		{"bad write delay", map[string]string{"KUDOS_WRITE_DELAY": "5s"}, true, nil},
+		{"notifications", map[string]string{"KUDOS_NOTIFY_DAILY_LIMIT": "5", "KUDOS_QUIET_HOURS": "23:30-07:00", "KUDOS_TIME_ZONE": "UTC"}, false, func(t *testing.T, c Config) {
+			if c.NotifyDailyLimit != 5 || c.QuietStart != 23*time.Hour+30*time.Minute || c.QuietEnd != 7*time.Hour || c.TimeZone != time.UTC || c.NoQuietHours {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"quiet hours off", map[string]string{"KUDOS_QUIET_HOURS": "off"}, false, func(t *testing.T, c Config) {
+			if !c.NoQuietHours {
+				t.Fatal("off must turn quiet hours off")
+			}
+		}},
+		{"bad quiet hours", map[string]string{"KUDOS_QUIET_HOURS": "late"}, true, nil},
+		{"bad time zone", map[string]string{"KUDOS_TIME_ZONE": "Mars/Olympus"}, true, nil},
+		{"bad daily limit", map[string]string{"KUDOS_NOTIFY_DAILY_LIMIT": "0"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
