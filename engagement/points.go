@@ -276,8 +276,14 @@ func (s *Service) Account(ctx context.Context, actor Actor, user string) (reward
 	return acc, nil
 }
 
-// Rewards returns the reward catalogue.
-func (s *Service) Rewards() []rewards.Reward { return s.ledger.Rewards() }
+// Rewards returns the reward catalogue with the units left of each limited reward.
+func (s *Service) Rewards(ctx context.Context) ([]rewards.Reward, error) {
+	rs, err := s.ledger.Available(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reward catalogue: %w", ledgerError(err))
+	}
+	return rs, nil
+}
 
 // Redeem spends a user's points on a reward, once per request id.
 func (s *Service) Redeem(ctx context.Context, actor Actor, user, rewardID, requestID string) (rewards.Redemption, error) {

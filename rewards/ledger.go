@@ -60,7 +60,9 @@ type Reward struct {
 	ID    string `json:"id"`
 	Title string `json:"title"`
 	Cost  int64  `json:"cost"`
-	Stock int64  `json:"stock"`
+	Stock int64  `json:"stock"` // 0: unlimited
+	// Remaining is the units left of a limited reward, filled by Ledger.Available.
+	Remaining *int64 `json:"remaining,omitempty"`
 }
 
 // DefaultCatalogue returns the built-in coupons.
@@ -435,6 +437,21 @@ func (l *Ledger) Rewards() []Reward {
 	out := append([]Reward(nil), l.cfg.Catalogue...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Cost < out[j].Cost })
 	return out
+}
+
+// Available returns the catalogue, cheapest first, with the units left of each limited reward.
+func (l *Ledger) Available(ctx context.Context) ([]Reward, error) {
+	out := l.Rewards()
+	left, err := l.store.Remaining(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if n, ok := left[out[i].ID]; ok {
+			out[i].Remaining = &n
+		}
+	}
+	return out, nil
 }
 
 // MonthlyCap returns the configured cap, for callers that show it.

@@ -36,6 +36,9 @@ type Store interface {
 	// Leaderboard returns the n users with the most points granted in stream, most first; ties share a
 	// rank and are ordered by user id.
 	Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error)
+	// Remaining returns the units left of each limited reward (Stock > 0) in rs, keyed by id: its Stock until
+	// the first redemption.
+	Remaining(ctx context.Context, rs []Reward) (map[string]int64, error)
 }
 
 // Policy is what a Store needs to apply the rules at one instant. Months are UTC calendar months written

@@ -391,3 +391,21 @@ func (s *MemoryStore) Leaderboard(_ context.Context, stream string, n int) ([]St
 	}
 	return st, nil
 }
+
+// Remaining implements Store.
+func (s *MemoryStore) Remaining(_ context.Context, rs []Reward) (map[string]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int64{}
+	for _, r := range rs {
+		if r.Stock <= 0 {
+			continue
+		}
+		left, ok := s.stock[r.ID]
+		if !ok {
+			left = r.Stock
+		}
+		out[r.ID] = left
+	}
+	return out, nil
+}

@@ -376,3 +376,34 @@ func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]S
 	}
 	return st, nil
 }
+
+// Remaining implements Store with one MGET of the stock counters.
+func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int64, error) {
+	var limited []Reward
+	var keys []string
+	for _, r := range rs {
+		if r.Stock > 0 {
+			limited = append(limited, r)
+			keys = append(keys, s.prefix+"stock:"+r.ID)
+		}
+	}
+	out := map[string]int64{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read reward stock: %w", err)
+	}
+	for i, r := range limited {
+		out[r.ID] = r.Stock
+		if v, ok := vals[i].(string); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("reward %s stock %q: %w", r.ID, v, err)
+			}
+			out[r.ID] = n
+		}
+	}
+	return out, nil
+}

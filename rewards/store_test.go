@@ -26,6 +26,34 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ConcurrentSameKey", func(t *testing.T) { testConcurrentSameKey(t, newStore) })
 	t.Run("ConcurrentNearCap", func(t *testing.T) { testConcurrentNearCap(t, newStore) })
 	t.Run("ConcurrentRedeem", func(t *testing.T) { testConcurrentRedeem(t, newStore) })
+	t.Run("Remaining", func(t *testing.T) { testRemaining(t, newStore) })
+}
+
+func testRemaining(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	left := func() map[string]*int64 {
+		t.Helper()
+		rs, err := l.Available(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]*int64{}
+		for _, r := range rs {
+			m[r.ID] = r.Remaining
+		}
+		return m
+	}
+	if m := left(); m["scarce"] == nil || *m["scarce"] != 3 || m["small"] != nil {
+		t.Fatalf("before any redemption: scarce %v, small %v; want 3 and unlimited (nil)", m["scarce"], m["small"])
+	}
+	mustAward(t, l, Award{Key: "seed", User: "u", Points: 100})
+	if _, err := l.Redeem(ctx, "u", "scarce", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if m := left(); *m["scarce"] != 2 {
+		t.Fatalf("after one redemption: scarce %d, want 2", *m["scarce"])
+	}
 }
 
 // fakeClock is a settable clock for Config.Now.

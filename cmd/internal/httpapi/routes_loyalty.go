@@ -57,7 +57,11 @@ func (a *API) userPoints(c echo.Context) error {
 }
 
 func (a *API) listRewards(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"rewards": a.svc.Rewards()})
+	rs, err := a.svc.Rewards(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rewards": rs})
 }
 
 func (a *API) redeem(c echo.Context) error {
