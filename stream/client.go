@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -30,23 +31,26 @@ const (
 	reasonShutdown = "server shutting down"
 	reasonEnded    = "stream ended"
 	reasonTooLarge = "message too large"
+	// reasonWriteTimeout: a write missed its deadline (the client stopped reading); no close frame can be sent.
+	reasonWriteTimeout = "write timeout"
 )
 
 // Client is one WebSocket connection: exactly one reader goroutine (readPump) and one writer (writePump).
 type Client struct {
-	hub     *Hub
-	conn    *websocket.Conn
-	actor   engagement.Actor
-	staff   bool
-	send    chan []byte
-	done    chan struct{}
-	once    sync.Once
-	code    int
-	reason  string
-	joined  time.Time
-	limiter *rate.Limiter
-	strikes int // frames refused in a row by the limiter
-	log     *slog.Logger
+	hub      *Hub
+	conn     *websocket.Conn
+	actor    engagement.Actor
+	staff    bool
+	send     chan []byte
+	done     chan struct{}
+	readDone chan struct{} // closed when readPump returns
+	once     sync.Once
+	code     int
+	reason   string
+	joined   time.Time
+	limiter  *rate.Limiter
+	strikes  int // frames refused in a row by the limiter
+	log      *slog.Logger
 
 	// owned by the hub's run goroutine: the chat sampling token bucket
 	sampleTokens float64
@@ -143,6 +147,7 @@ func (c *Client) kick(code int, reason string) {
 
 // readPump reads client frames until the connection fails or the client is kicked.
 func (c *Client) readPump(ctx context.Context) {
+	defer close(c.readDone)
 	defer c.kick(websocket.CloseNormalClosure, "")
 	c.conn.SetReadLimit(maxMessageSize)
 	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
@@ -151,8 +156,8 @@ func (c *Client) readPump(ctx context.Context) {
 		_, msg, err := c.conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				// gorilla has already sent close 1009 to the peer.
-				c.hub.reg.metrics.Drops.WithLabelValues(reasonTooLarge).Inc()
+				// gorilla has already sent close 1009; counted and logged as a drop, no second close frame.
+				c.kick(websocket.CloseAbnormalClosure, reasonTooLarge)
 			}
 			return
 		}
@@ -248,29 +253,36 @@ func (c *Client) writePump() {
 				case <-hold.C:
 				case <-c.done:
 					hold.Stop()
-					select { // best effort: writeClose flushes the queue on a clean close
-					case c.send <- msg:
-					default:
-					}
-					c.writeClose()
+					c.writeClose(msg)
 					return
 				}
 			}
 			if err := c.write(msg); err != nil {
-				c.kick(websocket.CloseAbnormalClosure, "")
+				c.writeFailed(err)
 				return
 			}
 		case <-ticker.C:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				c.kick(websocket.CloseAbnormalClosure, "")
+				c.writeFailed(err)
 				return
 			}
 		case <-c.done:
-			c.writeClose()
+			c.writeClose(nil)
 			return
 		}
 	}
+}
+
+// writeFailed ends a connection whose write failed: a missed write deadline is a client that stopped
+// reading (counted and logged once); anything else is a peer already gone, which is no news.
+func (c *Client) writeFailed(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.kick(websocket.CloseAbnormalClosure, reasonWriteTimeout)
+		return
+	}
+	c.kick(websocket.CloseAbnormalClosure, "")
 }
 
 // write sends msg and whatever else is queued as one message, envelopes separated by '\n'.
@@ -290,12 +302,17 @@ func (c *Client) write(msg []byte) error {
 
 var newline = []byte{'\n'}
 
-// writeClose flushes what is queued (best effort), sends the close frame and waits briefly for the peer's.
-func (c *Client) writeClose() {
+// writeClose flushes held (a message taken from the queue, or nil) and what is queued when the close is
+// clean, sends the close frame, and waits briefly for the reader to see the peer's answering close, so that
+// the connection is not cut under a peer that is still talking.
+func (c *Client) writeClose(held []byte) {
 	if c.code == websocket.CloseAbnormalClosure {
 		return // the connection is already broken
 	}
 	if c.code == websocket.CloseGoingAway || c.code == websocket.CloseNormalClosure {
+		if held != nil && c.write(held) != nil {
+			return
+		}
 		for len(c.send) > 0 {
 			if c.write(<-c.send) != nil {
 				return
@@ -304,6 +321,9 @@ func (c *Client) writeClose() {
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	_ = c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, c.reason))
-	// Give the reader a moment to see the peer's close before the deferred Close cuts the connection.
 	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	select {
+	case <-c.readDone:
+	case <-time.After(closeGrace):
+	}
 }

@@ -72,8 +72,14 @@ func (h *Hub) run(ctx context.Context) {
 	}()
 	unsubscribe, err := h.reg.fanout.Subscribe(ctx, h.id, h.post)
 	if err != nil {
-		h.reg.log.Error("subscribe to stream fan-out", "stream", h.id, "err", err)
-		unsubscribe = func() {}
+		// Without its subscription the hub would deliver nothing, not even its own broadcasts: stop, so
+		// that the joins on their way are refused (1013, try again) and the next join starts a new hub.
+		h.reg.log.Error("subscribe to stream fan-out; refusing joins until it works", "stream", h.id, "err", err)
+		h.reg.removeHub(h, true)
+		close(h.done)
+		stopTicker()
+		tickerDone.Wait()
+		return
 	}
 	idle := time.NewTimer(h.reg.cfg.IdleTimeout)
 	defer func() {
@@ -82,8 +88,12 @@ func (h *Hub) run(ctx context.Context) {
 		unsubscribe()
 		stopTicker()
 		tickerDone.Wait()
-		_ = h.reg.presence.Set(context.WithoutCancel(ctx), h.id, h.reg.cfg.Node, 0)
-		h.reg.svc.ForgetStream(h.id)
+		// A newer hub may already serve the stream on this node (a viewer came back meanwhile): leave its
+		// presence and per-stream state alone.
+		if !h.reg.hasHub(h.id) {
+			_ = h.reg.presence.Set(context.WithoutCancel(ctx), h.id, h.reg.cfg.Node, 0)
+			h.reg.svc.ForgetStream(h.id)
+		}
 	}()
 	for {
 		select {
@@ -208,13 +218,19 @@ func (h *Hub) tick(ctx context.Context) {
 		}
 		now := time.Now()
 		if now.Sub(lastPresence) >= presenceEvery {
+			lastPresence = now
 			if err := h.reg.presence.Set(ctx, h.id, h.reg.cfg.Node, int(h.count.Load())); err != nil {
 				h.reg.log.Warn("set presence", "stream", h.id, "err", err)
 			}
 			if n, err := h.reg.presence.Count(ctx, h.id); err == nil && n != lastViewers {
 				lastViewers = n
-				lastPresence = now
 				h.local("presence", map[string]int{"viewers": n})
+			}
+			// A stream ended on another node, or whose stream.ended message was lost, still closes here.
+			if st, err := h.reg.svc.Stream(ctx, h.id); err == nil && !st.Live() && h.count.Load() > 0 {
+				if b, err := EncodeFrame("stream.ended", map[string]string{"id": h.id}); err == nil {
+					h.post(Message{Stream: h.id, Payload: b, Types: []string{"stream.ended"}, End: true})
+				}
 			}
 		}
 		if h.count.Load() > 0 {

@@ -132,6 +132,9 @@ type Registry struct {
 	perIP   map[string]int
 }
 
+// ErrNotWebSocket is returned by ServeWS for a request that does not ask for a WebSocket upgrade.
+var ErrNotWebSocket = errors.New("stream: not a WebSocket upgrade request")
+
 // ErrTooManyConnections is returned by ServeWS when a user or an address has too many sockets open.
 var ErrTooManyConnections = errors.New("stream: too many connections")
 
@@ -205,7 +208,16 @@ func (r *Registry) acquire(id string) (*Hub, error) {
 		}()
 	}
 	h.pending++
+	r.wg.Add(2) // the new connection's pumps, reserved while Shutdown cannot be waiting yet
 	return h, nil
+}
+
+// hasHub reports whether a hub serves stream id on this node.
+func (r *Registry) hasHub(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.hubs[id]
+	return ok
 }
 
 // removeHub unregisters h if it may stop: always when force, else only with no clients and no joins pending.
@@ -229,6 +241,10 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	if r.ctx.Err() != nil {
 		return ErrShuttingDown
 	}
+	// Refuse plain GETs before anything is recorded: a join (and its event) is for sockets only.
+	if !websocket.IsWebSocketUpgrade(req) {
+		return ErrNotWebSocket
+	}
 	ip := remoteIP(req)
 	if !r.admit(actor.User, ip) {
 		r.metrics.Drops.WithLabelValues("connection limit").Inc()
@@ -248,10 +264,11 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	if err != nil {
 		return err
 	}
-	release := func() {
+	release := func() { // the join did not happen: give back the pending count and the pumps' slots
 		r.mu.Lock()
 		h.pending--
 		r.mu.Unlock()
+		r.wg.Add(-2)
 	}
 	conn, err := r.upgrader.Upgrade(w, req, nil)
 	if err != nil {
@@ -260,15 +277,16 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	}
 	st := welcome.Stream
 	c := &Client{
-		hub:     h,
-		conn:    conn,
-		actor:   actor,
-		staff:   actor.CanHost(st),
-		send:    make(chan []byte, r.cfg.SendBuffer),
-		done:    make(chan struct{}),
-		joined:  time.Now(),
-		limiter: rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
-		log:     r.log,
+		hub:      h,
+		conn:     conn,
+		actor:    actor,
+		staff:    actor.CanHost(st),
+		send:     make(chan []byte, r.cfg.SendBuffer),
+		done:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		joined:   time.Now(),
+		limiter:  rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
+		log:      r.log,
 	}
 	// Count this viewer in before reading the stream-wide count, so the welcome already includes them.
 	if err := r.presence.Set(req.Context(), streamID, r.cfg.Node, h.Viewers()+1); err == nil {
@@ -287,13 +305,14 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	case h.join <- c:
 	case <-h.done:
 		release()
+		_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
+		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "stream unavailable, try again"))
 		_ = conn.Close()
 		return nil
 	}
 	r.metrics.Connections.Inc()
 	admitted = false // the connection's reader releases the slot when it ends
 	writerDone := make(chan struct{})
-	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		defer close(writerDone)
@@ -336,7 +355,7 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 			m.Types = append(m.Types, f.Type)
 		}
 		if err := r.fanout.Publish(ctx, m); err != nil {
-			errs = append(errs, fmt.Errorf("publish to stream %s: %w", out.Stream, err))
+			errs = append(errs, err)
 		}
 	}
 	if len(out.Broadcast) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -63,7 +64,8 @@ const redisPingTimeout = 3 * time.Second
 func (b *backends) useRedis(ctx context.Context, url string, log *slog.Logger) error {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return fmt.Errorf("parse KUDOS_REDIS_URL: %w", err) // the URL may hold a password: never echo it
+		// Not wrapped: the parser's error quotes the whole URL, password included.
+		return errors.New("KUDOS_REDIS_URL is not a valid redis:// or rediss:// URL")
 	}
 	rdb := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)

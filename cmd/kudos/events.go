@@ -23,7 +23,9 @@ func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg pro
 		log.Warn("events: KUDOS_KAFKA_BROKERS=none; events are only spooled to disk", "spool", cfg.SpoolDir)
 		brokers = nil
 	case cfg.KafkaEmbedded:
-		stop, err := eventsink.StartDevBroker(ctx, cfg.DevBrokerAddr, log)
+		// Not ctx: the signal that ends ctx must not take the broker down before the sink has flushed into
+		// it; the returned closers stop it after the sink.
+		stop, err := eventsink.StartDevBroker(context.WithoutCancel(ctx), cfg.DevBrokerAddr, log)
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the embedded development Kafka broker on %s (set KUDOS_KAFKA_BROKERS to use a real one, or none): %w", cfg.DevBrokerAddr, err)
 		}

@@ -173,10 +173,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+		runErr = fmt.Errorf("http server: %w", err) // still shut the rest down in order
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -188,7 +189,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Error("socket shutdown", "err", err)
 	}
 	log.Info("stopped")
-	return nil
+	return runErr
 }
 
 // startDemo creates the development `demo` stream and logs a viewer URL and a host panel URL.

@@ -165,8 +165,9 @@ func (a *API) readyz(c echo.Context) error {
 }
 
 // deliver sends an outcome to the stream's sockets; a failure is logged (the action itself succeeded).
+// The action is already committed, so the delivery must not die with the host's HTTP connection.
 func (a *API) deliver(c echo.Context, out engagement.Outcome) {
-	if err := a.reg.Deliver(c.Request().Context(), out); err != nil {
+	if err := a.reg.Deliver(context.WithoutCancel(c.Request().Context()), out); err != nil {
 		a.log.Error("deliver outcome", "stream", out.Stream, "err", err)
 	}
 }

@@ -141,6 +141,8 @@ func (a *API) websocket(c echo.Context) error {
 	switch {
 	case errors.Is(err, stream.ErrShuttingDown):
 		return engagement.Errorf(engagement.CodeUnavailable, "server is shutting down")
+	case errors.Is(err, stream.ErrNotWebSocket):
+		return engagement.Errorf(engagement.CodeInvalid, "this endpoint takes WebSocket upgrades only")
 	case errors.Is(err, stream.ErrTooManyConnections):
 		return engagement.Errorf(engagement.CodeRateLimited, "too many open connections for this user or address")
 	}

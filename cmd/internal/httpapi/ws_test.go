@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/stream"
 )
 
 func TestTwoViewersExchangeComments(t *testing.T) {
@@ -449,5 +451,61 @@ func TestWriteDelayBatchesMessages(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestPlainGetIsRefusedAndRecordsNothing: a GET without the upgrade is answered 400 before any join is
+// recorded, so it cannot be looped to flood viewer.joined events.
+func TestPlainGetIsRefusedAndRecordsNothing(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	before := len(ts.sink.Events())
+	for range 5 {
+		res := ts.do(http.MethodGet, "/ws/streams/s1?token="+ts.token("ann", engagement.RoleViewer, ""), "", nil)
+		if res.status != http.StatusBadRequest || res.json(t)["code"] != "invalid" {
+			t.Fatalf("plain GET: %d %s, want 400 invalid", res.status, res.body)
+		}
+	}
+	if got := ts.sink.Events()[before:]; len(got) != 0 {
+		t.Fatalf("plain GETs recorded %d events (first %s), want none", len(got), got[0].Type)
+	}
+}
+
+// failingFanout cannot subscribe (Redis down when the first viewer of a stream arrives).
+type failingFanout struct{ *stream.MemoryFanout }
+
+func (*failingFanout) Subscribe(context.Context, string, func(stream.Message)) (func(), error) {
+	return nil, errors.New("fan-out unreachable")
+}
+
+// TestHubWithoutFanoutRefusesJoins: a hub that cannot subscribe would deliver nothing; the socket is closed
+// with 1013 (try again later) instead of silently receiving no chat.
+func TestHubWithoutFanoutRefusesJoins(t *testing.T) {
+	opts := serverOpts{}
+	opts.streamCfg.Fanout = &failingFanout{stream.NewMemoryFanout()}
+	ts := newTestServer(t, opts)
+	ts.createStream("s1")
+	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	if code := c.expectClose(5 * time.Second); code != websocket.CloseTryAgainLater {
+		t.Fatalf("close code %d, want 1013", code)
+	}
+}
+
+// TestEndedStreamClosesSocketsWithoutTheMessage: a stream ended elsewhere (its stream.ended message lost) still
+// closes this node's sockets, from the hub's own check of the stream.
+func TestEndedStreamClosesSocketsWithoutTheMessage(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
+	c.expect("welcome")
+	if _, err := ts.store.UpdateStream(context.Background(), "s1", func(st *engagement.Stream) error {
+		st.Status = engagement.StatusEnded
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("stream.ended")
+	if code := c.expectClose(5 * time.Second); code != websocket.CloseNormalClosure {
+		t.Fatalf("close code %d, want 1000", code)
 	}
 }
