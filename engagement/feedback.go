@@ -114,10 +114,13 @@ func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind st
 	}
 	s.emit(ctx, EventFeedbackGiven, stream, actor.User, map[string]any{"stream": stream, "kind": kind, "score": score})
 	out := Outcome{Stream: stream, Hosts: []Frame{{Type: "feedback.summary", Data: counts.Summary()}}}
-	// Points are paid once per stream whatever the kinds given: the award key is the same for both.
-	out.Merge(s.award(ctx, actor, stream, Scored{
-		Key: "feedback:" + stream + ":" + actor.User, Source: SourceFeedback, Points: s.scorerFor(actor.User).Feedback(false, false), Reason: "Gave feedback",
-	}))
+	// Points are paid once per stream whatever the kinds given (the award key is the same for both), and
+	// only to someone who watched it: feedback on streams never seen would be free points.
+	if s.hasWatched(ctx, stream, actor.User) {
+		out.Merge(s.award(ctx, actor, stream, Scored{
+			Key: "feedback:" + stream + ":" + actor.User, Source: SourceFeedback, Points: s.scorerFor(actor.User).Feedback(false, false), Reason: "Gave feedback",
+		}))
+	}
 	return out, nil
 }
 

@@ -78,7 +78,7 @@ func (s *Service) warnDowngrade(ctx context.Context, user, stream string, d rewa
 // the idempotency key makes a retry safe.
 func (s *Service) award(ctx context.Context, actor Actor, stream string, sc Scored) Outcome {
 	out := Outcome{Stream: stream}
-	if sc.Points <= 0 {
+	if sc.Points <= 0 || actor.IsStaff() { // hosts and admins do not earn from the shows they run
 		return out
 	}
 	res, err := s.ledger.Award(ctx, rewards.Award{
@@ -153,17 +153,19 @@ func (s *Service) Watched(ctx context.Context, actor Actor, stream string) Outco
 	now := s.now()
 	sc := s.scorer.ForUser(actor.User)
 	var pts, seq int64
+	// The state counts the minutes credited; the rule turns minutes into points (PerMinute, MaxPerStream).
 	_, err = s.store.UpdateScoreState(ctx, stream, actor.User, SourceWatch, func(ls *LimitState) bool {
 		if !ls.Last.IsZero() && now.Sub(ls.Last) < 50*time.Second { // another tab paid this minute
 			pts = 0
 			return false
 		}
-		pts = sc.Watch((ls.Count+1)*60, ls.Count, false)
+		minutes := ls.Count
+		pts = sc.Watch((minutes+1)*60, sc.Watch(minutes*60, 0, false), false)
 		if pts <= 0 {
 			return false
 		}
-		seq = ls.Count
-		ls.Count += pts
+		seq = minutes
+		ls.Count = minutes + 1
 		ls.Last = now
 		return true
 	})
@@ -354,4 +356,11 @@ func ledgerError(err error) error {
 		return &Error{Code: CodeInvalid, Message: err.Error()}
 	}
 	return fmt.Errorf("%w: %w", Errorf(CodeUnavailable, "points ledger unavailable"), err)
+}
+
+// hasWatched reports whether user was credited at least one minute of watching stream: the bar for points
+// that a bot could otherwise collect from streams it never watched (feedback).
+func (s *Service) hasWatched(ctx context.Context, stream, user string) bool {
+	st, err := s.store.UpdateScoreState(ctx, stream, user, SourceWatch, func(*LimitState) bool { return false })
+	return err == nil && st.Count > 0
 }

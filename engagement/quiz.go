@@ -308,8 +308,12 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 	if !ok {
 		return Outcome{}, Invalid("question_id", "no question %q", questionID)
 	}
-	if _, err := s.liveStream(ctx, stream); err != nil {
+	st, err := s.liveStream(ctx, stream)
+	if err != nil {
 		return Outcome{}, err
+	}
+	if actor.CanHost(st) {
+		return Outcome{}, Errorf(CodeForbidden, "the host does not play their own quiz")
 	}
 	q, err := s.host().Quiz(ctx, stream, quizID)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -12,6 +13,10 @@ import (
 // Score state keys (see the layout at the top of store_redis.go):
 //
 //	stream:{id}:score:{kind}:{user}  string  the user's LimitState for kind as JSON; expires with the stream TTL
+//	                                         (40 days for the user-wide state of stream "", e.g. tier warnings)
+
+// userStateTTL is how long score state that belongs to no stream (stream "") lives.
+const userStateTTL = 40 * 24 * time.Hour
 
 func (s *RedisStore) scoreKey(stream, user, kind string) string {
 	return s.streamSubKey(stream, "score:"+kind+":"+user)
@@ -42,7 +47,11 @@ func (s *RedisStore) UpdateScoreState(ctx context.Context, stream, user, kind st
 			return nil, fmt.Errorf("encode score state: %w", err)
 		}
 		out = st
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, nb, s.ttl).Err() }, nil
+		ttl := s.ttl
+		if stream == "" {
+			ttl = userStateTTL // user-wide marks (the monthly tier warning) must outlive a month
+		}
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, nb, ttl).Err() }, nil
 	})
 	return out, err
 }

@@ -133,8 +133,16 @@ func (s *Service) UpdateStream(ctx context.Context, actor Actor, id string, sp S
 
 // EndStream ends a live stream; the outcome tells every viewer.
 func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream, Outcome, error) {
-	if _, err := s.hostStream(ctx, actor, id); err != nil {
+	before, err := s.hostStream(ctx, actor, id)
+	if err != nil {
 		return Stream{}, Outcome{}, err
+	}
+	out := Outcome{Stream: id}
+	if before.Live() {
+		// What is still open closes with the show, before it ends: the open poll gets its result and the open
+		// quiz question its reveal (and its correct answers their points), which no tick would do once the
+		// hubs stop.
+		out.Merge(s.closeOpenItems(ctx, id))
 	}
 	ended := false
 	st, err := s.store.UpdateStream(ctx, id, func(st *Stream) error {
@@ -148,10 +156,35 @@ func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream
 	if err != nil {
 		return Stream{}, Outcome{}, fmt.Errorf("end stream %s: %w", id, err)
 	}
-	out := Outcome{Stream: id}
 	if ended {
 		s.emit(ctx, EventStreamEnded, id, actor.User, map[string]any{"stream": id, "duration_s": int64(st.EndedAt.Sub(st.StartedAt).Seconds())})
-		out.Broadcast = []Frame{{Type: "stream.ended", Data: map[string]any{"id": id}}}
+		out.Broadcast = append(out.Broadcast, Frame{Type: "stream.ended", Data: map[string]any{"id": id}})
 	}
 	return st, out, nil
+}
+
+// closeOpenItems closes the stream's open poll and reveals its running quiz question. Failures are logged:
+// the stream ends regardless.
+func (s *Service) closeOpenItems(ctx context.Context, stream string) Outcome {
+	out := Outcome{Stream: stream}
+	if p, ok, err := s.currentOpenPoll(ctx, stream); err != nil {
+		s.log.Error("close the open poll of an ending stream", "stream", stream, "err", err)
+	} else if ok {
+		if _, o, err := s.closePoll(ctx, stream, p.ID, ""); err != nil {
+			s.log.Error("close the open poll of an ending stream", "stream", stream, "err", err)
+		} else {
+			out.Merge(o)
+		}
+	}
+	q, err := s.host().ActiveQuiz(ctx, stream)
+	if err = ignoreNotFound(err); err != nil {
+		s.log.Error("reveal the open quiz question of an ending stream", "stream", stream, "err", err)
+	} else if q.ID != "" && q.Status == QuizRunning && q.Current >= 0 && !q.Revealed {
+		if o, err := s.revealQuestion(ctx, stream, q.ID, q.Current); err != nil {
+			s.log.Error("reveal the open quiz question of an ending stream", "stream", stream, "err", err)
+		} else {
+			out.Merge(o)
+		}
+	}
+	return out
 }

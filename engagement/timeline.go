@@ -370,6 +370,9 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 	correct := choice == item.Answer
 	limit := time.Duration(item.TimeLimitS) * time.Second
 	pts := s.scorerFor(actor.User).Quiz(correct, limit, limit, 0, true)
+	if pts > 0 && !s.takeReplayPoints(ctx, stream, actor.User) {
+		pts = 0 // the answers of an ended quiz are public: only the first few replay answers pay
+	}
 	s.emit(ctx, EventQuizAnswered, stream, actor.User, map[string]any{
 		"quiz_id": quizID, "question_id": questionID, "stream": stream, "choice": choice, "correct": correct, "replay": true,
 		"answer_ms": limit.Milliseconds(), // what the score assumes: a replay's timing cannot be trusted
@@ -391,4 +394,21 @@ func (s *Service) answerOrReplay(ctx context.Context, actor Actor, stream string
 		return out, err // closed on a live stream: too late, not a replay
 	}
 	return s.ReplayAnswer(ctx, actor, stream, a.QuizID, a.QuestionID, a.Choice)
+}
+
+// MaxReplayScored is how many correct replay answers per stream pay points to one user. The reveals of an
+// ended quiz are in its public timeline, so unlimited replay points would be farmable.
+const MaxReplayScored = 3
+
+// takeReplayPoints reports whether user may still be paid for a replay answer on stream, and counts it.
+func (s *Service) takeReplayPoints(ctx context.Context, stream, user string) bool {
+	ok := false
+	_, err := s.store.UpdateScoreState(ctx, stream, user, "replay-points", func(ls *LimitState) bool {
+		ok = ls.Count < MaxReplayScored
+		if ok {
+			ls.Count++
+		}
+		return ok
+	})
+	return err == nil && ok
 }
