@@ -3,6 +3,7 @@ package engagement
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -124,6 +125,12 @@ func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID
 	}
 	code := newCouponCode()
 	c, err := s.host().ClaimCoupon(ctx, stream, couponID, actor.User, code, s.now().UTC())
+	if errors.Is(err, ErrDuplicate) {
+		// A retry after a lost ack must not lose the code: say it again (it is this user's own).
+		if prev, cerr := s.host().CouponCode(ctx, stream, couponID, actor.User); cerr == nil && prev != "" {
+			return Outcome{}, Errorf(CodeDuplicate, "you already claimed this coupon: your code is %s", prev)
+		}
+	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("claim coupon %s: %w", couponID, err)
 	}
@@ -150,15 +157,30 @@ func (s *Service) Coupons(ctx context.Context, stream string) ([]Coupon, error) 
 	return live, nil
 }
 
-func joinCoupons(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func joinCoupons(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
 	live, err := s.Coupons(ctx, st.ID)
 	if err != nil {
 		return err
 	}
-	if len(live) > 0 {
-		w.Coupons = live
+	if len(live) == 0 {
+		return nil
 	}
+	// A viewer who reconnects sees the codes they already claimed (an ack can be lost on the way).
+	views := make([]welcomeCoupon, len(live))
+	for i, c := range live {
+		views[i].Coupon = c
+		if views[i].YourCode, err = s.host().CouponCode(ctx, st.ID, c.ID, actor.User); err != nil {
+			return fmt.Errorf("coupon code of %s: %w", actor.User, err)
+		}
+	}
+	w.Coupons = views
 	return nil
+}
+
+// welcomeCoupon is a live coupon as one viewer sees it on joining.
+type welcomeCoupon struct {
+	Coupon
+	YourCode string `json:"your_code,omitempty"`
 }
 
 // snapshotCoupons is one coalesced coupon.stock frame per live coupon.

@@ -3,6 +3,7 @@ package engagement
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,7 +136,20 @@ func TestCouponSnapshotAndWelcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cs, ok := w.Coupons.([]Coupon); !ok || len(cs) != 1 || cs[0].Remaining != 2 {
+	if cs, ok := w.Coupons.([]welcomeCoupon); !ok || len(cs) != 1 || cs[0].Remaining != 2 || cs[0].YourCode != "" {
 		t.Fatalf("welcome coupons = %#v", w.Coupons)
+	}
+	// The claimer, reconnecting after a lost ack, gets the code back in the welcome and in the duplicate.
+	claimed, err := f.svc.Join(ctx, viewer("a"), "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := claimed.Coupons.([]welcomeCoupon)[0].YourCode
+	if len(code) < 6 {
+		t.Fatalf("claimer's welcome has code %q", code)
+	}
+	_, err = f.svc.ClaimCoupon(ctx, viewer("a"), "s1", c.ID)
+	if CodeOf(err) != CodeDuplicate || !strings.Contains(MessageOf(err), code) {
+		t.Fatalf("retried claim: %v, want duplicate naming the code %s", err, code)
 	}
 }

@@ -89,6 +89,8 @@ type CouponStore interface {
 	// OpensAt, not before ExpiresAt, or no stock remains. Stock never goes below zero and a code is stored
 	// for each successful claim only.
 	ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, error)
+	// CouponCode returns the code user claimed of the coupon, or "" if they claimed none.
+	CouponCode(ctx context.Context, stream, id, user string) (string, error)
 }
 
 // DrawStore keeps lucky draws, their entrants, and who commented on a stream (for draws limited to

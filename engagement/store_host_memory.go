@@ -515,3 +515,14 @@ func (m *MemoryStore) HasCommented(_ context.Context, stream, user string) (bool
 	defer m.hostMu.Unlock()
 	return m.commenters[stream][user], nil
 }
+
+// CouponCode implements CouponStore.
+func (m *MemoryStore) CouponCode(_ context.Context, stream, id, user string) (string, error) {
+	m.hostMu.Lock()
+	defer m.hostMu.Unlock()
+	mc, ok := m.coupons[hostKey(stream, id)]
+	if !ok {
+		return "", nil
+	}
+	return mc.codes[user], nil
+}

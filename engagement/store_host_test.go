@@ -277,6 +277,13 @@ func runHostStoreConformance(t *testing.T, newStoreOf func(t *testing.T) Store) 
 		}
 		_, err = s.ClaimCoupon(ctx, "st", "c2", "a", "Y", t0)
 		is(t, err, ErrDuplicate)
+		for _, tc := range []struct{ id, user, want string }{{"c2", "a", "X"}, {"c2", "b", ""}, {"c9", "a", ""}} {
+			code, err := s.CouponCode(ctx, "st", tc.id, tc.user)
+			ok(t, err)
+			if code != tc.want {
+				t.Fatalf("CouponCode(%s, %s) = %q, want %q (the first claim's code kept)", tc.id, tc.user, code, tc.want)
+			}
+		}
 		_, err = s.ClaimCoupon(ctx, "st", "c9", "a", "Y", t0)
 		is(t, err, ErrNotFound)
 		all, err := s.Coupons(ctx, "st")

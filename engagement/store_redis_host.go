@@ -1070,3 +1070,18 @@ func (s *RedisStore) HasCommented(ctx context.Context, stream, user string) (boo
 	}
 	return v, nil
 }
+
+// CouponCode implements CouponStore.
+func (s *RedisStore) CouponCode(ctx context.Context, stream, id, user string) (string, error) {
+	if !validItemID(id) {
+		return "", nil
+	}
+	code, err := s.rdb.HGet(ctx, s.couponKey(stream, id)+":claims", user).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", unavailable("read coupon code of "+id, err)
+	}
+	return code, nil
+}

@@ -656,6 +656,11 @@ const CLAIMS_KEY = 'kudos.coupons';
 function onCouponDrop(c, fromWelcome = false) {
   if (!c || !c.id) return;
   state.coupons.set(c.id, { ...c });
+  if (c.your_code) { // the server remembers a claim whose answer this page never got
+    const claims = loadJSON(CLAIMS_KEY, {});
+    claims[c.id] = c.your_code;
+    saveJSON(CLAIMS_KEY, claims);
+  }
   if (c.expires_ms && c.expires_ms < Date.now()) return;
   renderCoupon(c.id);
 }
