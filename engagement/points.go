@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kudos-live/kudos/rewards"
@@ -77,33 +78,116 @@ func (s *Service) warnDowngrade(ctx context.Context, user, stream string, d rewa
 // paid). Failures are logged, not returned: points follow from an accepted interaction, never reject it, and
 // the idempotency key makes a retry safe.
 func (s *Service) award(ctx context.Context, actor Actor, stream string, sc Scored) Outcome {
-	out := Outcome{Stream: stream}
 	if sc.Points <= 0 || actor.IsStaff() { // hosts and admins do not earn from the shows they run
-		return out
+		return Outcome{Stream: stream}
 	}
+	a := pendingAward{actor: actor, stream: stream, sc: sc, at: s.now()}
+	out, err := s.applyAward(ctx, a)
+	if err != nil {
+		s.log.Error("award points; will retry", "stream", stream, "user", actor.User, "key", sc.Key, "err", err)
+		s.retries.add(a, s.now())
+	}
+	return out
+}
+
+// applyAward pays a at the time it was earned and returns the points frame for its user.
+func (s *Service) applyAward(ctx context.Context, a pendingAward) (Outcome, error) {
+	out := Outcome{Stream: a.stream}
 	res, err := s.ledger.Award(ctx, rewards.Award{
-		Key:           sc.Key,
-		User:          actor.User,
-		Stream:        stream,
-		Source:        sc.Source,
-		Points:        sc.Points,
-		Participation: sc.Source != SourcePurchase,
-		Pending:       sc.Source == SourcePurchase,
-		At:            s.now(),
+		Key:           a.sc.Key,
+		User:          a.actor.User,
+		Stream:        a.stream,
+		Source:        a.sc.Source,
+		Points:        a.sc.Points,
+		Participation: a.sc.Source != SourcePurchase,
+		Pending:       a.sc.Source == SourcePurchase,
+		At:            a.at,
 	})
 	if err != nil {
-		s.log.Error("award points", "stream", stream, "user", actor.User, "key", sc.Key, "err", err)
-		return out
+		return out, err
 	}
 	if !res.Applied {
-		return out
+		return out, nil
 	}
-	s.emitAward(ctx, actor.User, stream, sc, res)
-	out.Direct = append(out.Direct, Direct{User: actor.User, Frame: Frame{Type: "points", Data: map[string]any{
-		"balance": res.Balance, "tier": res.Tier, "delta": res.Granted, "reason": sc.Reason, "source": sc.Source,
-		"capped": res.Capped, "pending": sc.Source == SourcePurchase,
+	s.emitAward(ctx, a.actor.User, a.stream, a.sc, res)
+	out.Direct = append(out.Direct, Direct{User: a.actor.User, Frame: Frame{Type: "points", Data: map[string]any{
+		"balance": res.Balance, "tier": res.Tier, "delta": res.Granted, "reason": a.sc.Reason, "source": a.sc.Source,
+		"capped": res.Capped, "pending": a.sc.Source == SourcePurchase,
 	}}})
-	return out
+	return out, nil
+}
+
+// pendingAward is an award to pay: one the ledger refused for a backend failure waits in awardRetries.
+type pendingAward struct {
+	actor  Actor
+	stream string
+	sc     Scored
+	at     time.Time // when it was earned: the month whose cap it counts against
+	tries  int
+	next   time.Time
+}
+
+// maxPendingAwards bounds the awards waiting for a retry on this node; past it the oldest are dropped (and
+// logged): the ledger being down that long is an outage to fix, not a queue to grow.
+const maxPendingAwards = 100_000
+
+// awardRetries keeps the awards whose ledger write failed, per stream, so that the stream's hub tick can pay
+// them once the ledger is back. The award key makes a retry safe even if the first write did land.
+type awardRetries struct {
+	mu       sync.Mutex
+	byStream map[string][]pendingAward
+	n        int
+}
+
+func (r *awardRetries) add(a pendingAward, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byStream == nil {
+		r.byStream = map[string][]pendingAward{}
+	}
+	if r.n >= maxPendingAwards {
+		return // the caller has logged the failure; the bound protects the node
+	}
+	a.tries++
+	a.next = now.Add(min(time.Duration(a.tries)*time.Second, 30*time.Second))
+	r.byStream[a.stream] = append(r.byStream[a.stream], a)
+	r.n++
+}
+
+// due takes the awards of stream whose retry time has come.
+func (r *awardRetries) due(stream string, now time.Time) []pendingAward {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var due, wait []pendingAward
+	for _, a := range r.byStream[stream] {
+		if now.Before(a.next) {
+			wait = append(wait, a)
+		} else {
+			due = append(due, a)
+		}
+	}
+	if len(wait) == 0 {
+		delete(r.byStream, stream)
+	} else {
+		r.byStream[stream] = wait
+	}
+	r.n -= len(due)
+	return due
+}
+
+func init() {
+	tickParts = append(tickParts, func(ctx context.Context, s *Service, stream string) (Outcome, error) {
+		out := Outcome{Stream: stream}
+		for _, a := range s.retries.due(stream, s.now()) {
+			o, err := s.applyAward(ctx, a)
+			if err != nil {
+				s.retries.add(a, s.now())
+				continue
+			}
+			out.Merge(o)
+		}
+		return out, nil
+	})
 }
 
 // emitAward publishes the point movements of one applied award.

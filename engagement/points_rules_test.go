@@ -2,8 +2,12 @@ package engagement
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/rewards"
 )
 
 func balanceOf(t *testing.T, s *Service, user string) int64 {
@@ -147,5 +151,53 @@ func TestReplayPointsAreLimited(t *testing.T) {
 	per := f.svc.scorerFor("late").Quiz(true, 10*time.Second, 10*time.Second, 0, true)
 	if b := balanceOf(t, f.svc, "late"); b != MaxReplayScored*per {
 		t.Fatalf("5 correct replay answers paid %d, want %d × %d", b, MaxReplayScored, per)
+	}
+}
+
+// flakyLedgerStore fails awards while down is set, as a Redis outage would.
+type flakyLedgerStore struct {
+	rewards.Store
+	down atomic.Bool
+}
+
+func (f *flakyLedgerStore) Award(ctx context.Context, a rewards.Award, p rewards.Policy) (rewards.AwardResult, error) {
+	if f.down.Load() {
+		return rewards.AwardResult{}, errors.New("ledger unreachable")
+	}
+	return f.Store.Award(ctx, a, p)
+}
+
+// TestFailedAwardIsRetried: points the ledger could not take are paid by a later tick, once, at the month
+// they were earned in.
+func TestFailedAwardIsRetried(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	store := &flakyLedgerStore{Store: rewards.NewMemoryStore()}
+	ledger, err := rewards.NewLedger(store, rewards.Config{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Now: clk.now, Ledger: ledger}, NewMemoryStore(), NewMemorySink())
+	if _, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"}); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	out, err := s.PostComment(ctx, testViewer, "s1", "hello")
+	if err != nil || len(out.Direct) != 0 {
+		t.Fatalf("comment during the outage: %v, %d points frames; want accepted, none", err, len(out.Direct))
+	}
+	clk.advance(2 * time.Second)
+	if tick, _ := s.Tick(ctx, "s1"); len(tick.Direct) != 0 {
+		t.Fatal("paid while the ledger is still down")
+	}
+	store.down.Store(false)
+	clk.advance(3 * time.Second)
+	tick, err := s.Tick(ctx, "s1")
+	if err != nil || len(tick.Direct) != 1 || tick.Direct[0].User != "ann" {
+		t.Fatalf("tick after recovery: %v %+v, want ann's points frame", err, tick.Direct)
+	}
+	clk.advance(time.Minute)
+	if again, _ := s.Tick(ctx, "s1"); len(again.Direct) != 0 || balanceOf(t, s, "ann") != 1 {
+		t.Fatalf("paid twice or not at all: balance %d", balanceOf(t, s, "ann"))
 	}
 }

@@ -133,6 +133,7 @@ type Service struct {
 
 	likes    *likeMeter
 	extrasSt *extrasState
+	retries  awardRetries
 }
 
 // New returns a Service over store, publishing events to sink.
