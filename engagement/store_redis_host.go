@@ -452,14 +452,7 @@ func (s *RedisStore) CreateQuiz(ctx context.Context, stream string, q Quiz) erro
 	if err != nil {
 		return err
 	}
-	created, err := s.createItem(ctx, "create quiz "+q.ID+" on "+stream, s.quizKey(stream, q.ID), s.streamSubKey(stream, "quiz"), q.ID, "set", fields)
-	if err != nil {
-		return err
-	}
-	if !created {
-		return Errorf(CodeDuplicate, "quiz %q exists", q.ID)
-	}
-	return nil
+	return s.createNew(ctx, "quiz", stream, q.ID, s.quizKey(stream, q.ID), s.streamSubKey(stream, "quiz"), "set", fields)
 }
 
 // Quiz implements QuizStore.
@@ -764,14 +757,7 @@ func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon) 
 		return fmt.Errorf("encode coupon %s: %w", c.ID, err)
 	}
 	fields := []any{"json", b, "opens", c.OpensAt.UnixMicro(), "expires", c.ExpiresAt.UnixMicro(), "remaining", c.Stock}
-	created, err := s.createItem(ctx, "create coupon "+c.ID+" on "+stream, s.couponKey(stream, c.ID), s.streamSubKey(stream, "coupons"), c.ID, "push", fields)
-	if err != nil {
-		return err
-	}
-	if !created {
-		return Errorf(CodeDuplicate, "coupon %q exists", c.ID)
-	}
-	return nil
+	return s.createNew(ctx, "coupon", stream, c.ID, s.couponKey(stream, c.ID), s.streamSubKey(stream, "coupons"), "push", fields)
 }
 
 // Coupon implements CouponStore.
@@ -911,12 +897,17 @@ func (s *RedisStore) CreateDraw(ctx context.Context, stream string, d Draw) erro
 	if err != nil {
 		return err
 	}
-	created, err := s.createItem(ctx, "create draw "+d.ID+" on "+stream, s.drawKey(stream, d.ID), s.streamSubKey(stream, "draw"), d.ID, "set", fields)
+	return s.createNew(ctx, "draw", stream, d.ID, s.drawKey(stream, d.ID), s.streamSubKey(stream, "draw"), "set", fields)
+}
+
+// createNew stores a new item of kind with createItem and reports an id already in use as ErrDuplicate.
+func (s *RedisStore) createNew(ctx context.Context, kind, stream, id, key, index, mode string, fields []any) error {
+	created, err := s.createItem(ctx, "create "+kind+" "+id+" on "+stream, key, index, id, mode, fields)
 	if err != nil {
 		return err
 	}
 	if !created {
-		return Errorf(CodeDuplicate, "draw %q exists", d.ID)
+		return Errorf(CodeDuplicate, "%s %q exists", kind, id)
 	}
 	return nil
 }

@@ -35,15 +35,8 @@ func runFanout(ctx context.Context, cfg Config, rep *Report) error {
 	if per := cfg.Rate / float64(cfg.Posters); per > serverCommentRate {
 		fmt.Fprintf(cfg.stderr(), "kudos-bench: warning: %.1f comments/s per poster is over the server's %.0f/s per user; use more -posters\n", per, serverCommentRate)
 	}
-	m, err := newMinter(cfg.Secret)
+	m, _, err := hostedStream(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	host, err := m.host(cfg.Stream)
-	if err != nil {
-		return err
-	}
-	if err := createStream(ctx, cfg.URL, host, cfg.Stream); err != nil {
 		return err
 	}
 	g, err := connectViewers(ctx, cfg, urls, cfg.Stream)
@@ -167,15 +160,8 @@ func serversMetrics(ctx context.Context, urls []string) (metrics, error) {
 // runVotes: a host opens a poll, every viewer votes within cfg.VoteWindow; the final tally must equal the
 // votes acked.
 func runVotes(ctx context.Context, cfg Config, rep *Report) error {
-	m, err := newMinter(cfg.Secret)
+	_, host, err := hostedStream(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	host, err := m.host(cfg.Stream)
-	if err != nil {
-		return err
-	}
-	if err := createStream(ctx, cfg.URL, host, cfg.Stream); err != nil {
 		return err
 	}
 	g, err := connectViewers(ctx, cfg, []string{cfg.URL}, cfg.Stream)
@@ -215,15 +201,8 @@ func runVotes(ctx context.Context, cfg Config, rep *Report) error {
 // runIdle: cfg.Viewers sockets that do nothing; the server's memory before and after gives its cost per
 // connection.
 func runIdle(ctx context.Context, cfg Config, rep *Report) error {
-	m, err := newMinter(cfg.Secret)
+	_, _, err := hostedStream(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	host, err := m.host(cfg.Stream)
-	if err != nil {
-		return err
-	}
-	if err := createStream(ctx, cfg.URL, host, cfg.Stream); err != nil {
 		return err
 	}
 	before, err := serverMetrics(ctx, cfg.URL, cfg.ServerPID)
@@ -343,4 +322,20 @@ func runKafka(ctx context.Context, cfg Config, rep *Report) error {
 		return fmt.Errorf("flush to Kafka: %w", ferr)
 	}
 	return nil
+}
+
+// hostedStream mints tokens with the server's secret and creates the run's stream with a host token.
+func hostedStream(ctx context.Context, cfg Config) (*minter, string, error) {
+	m, err := newMinter(cfg.Secret)
+	if err != nil {
+		return nil, "", err
+	}
+	host, err := m.host(cfg.Stream)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := createStream(ctx, cfg.URL, host, cfg.Stream); err != nil {
+		return nil, "", err
+	}
+	return m, host, nil
 }
