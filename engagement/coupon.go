@@ -100,7 +100,7 @@ func (s *Service) DropCoupon(ctx context.Context, actor Actor, stream string, sp
 		OpensAt: opens, ExpiresAt: opens.Add(time.Duration(spec.ExpiresS) * time.Second),
 	}
 	c.ExpiresMS = c.ExpiresAt.UnixMilli()
-	if err := s.host().CreateCoupon(ctx, stream, c); err != nil {
+	if err := s.store.CreateCoupon(ctx, stream, c); err != nil {
 		return Coupon{}, Outcome{}, fmt.Errorf("drop coupon on %s: %w", stream, err)
 	}
 	s.emit(ctx, EventCouponDropped, stream, actor.User, map[string]any{
@@ -124,10 +124,10 @@ func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID
 		return Outcome{}, err
 	}
 	code := newCouponCode()
-	c, err := s.host().ClaimCoupon(ctx, stream, couponID, actor.User, code, s.now().UTC())
+	c, err := s.store.ClaimCoupon(ctx, stream, couponID, actor.User, code, s.now().UTC())
 	if errors.Is(err, ErrDuplicate) {
 		// A retry after a lost ack must not lose the code: say it again (it is this user's own).
-		if prev, cerr := s.host().CouponCode(ctx, stream, couponID, actor.User); cerr == nil && prev != "" {
+		if prev, cerr := s.store.CouponCode(ctx, stream, couponID, actor.User); cerr == nil && prev != "" {
 			return Outcome{}, Errorf(CodeDuplicate, "you already claimed this coupon: your code is %s", prev)
 		}
 	}
@@ -143,7 +143,7 @@ func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID
 
 // Coupons returns the coupons of a stream that viewers can see now.
 func (s *Service) Coupons(ctx context.Context, stream string) ([]Coupon, error) {
-	all, err := s.host().Coupons(ctx, stream)
+	all, err := s.store.Coupons(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("coupons of %s: %w", stream, err)
 	}
@@ -169,7 +169,7 @@ func joinCoupons(ctx context.Context, s *Service, actor Actor, st Stream, w *Wel
 	views := make([]welcomeCoupon, len(live))
 	for i, c := range live {
 		views[i].Coupon = c
-		if views[i].YourCode, err = s.host().CouponCode(ctx, st.ID, c.ID, actor.User); err != nil {
+		if views[i].YourCode, err = s.store.CouponCode(ctx, st.ID, c.ID, actor.User); err != nil {
 			return fmt.Errorf("coupon code of %s: %w", actor.User, err)
 		}
 	}
@@ -194,4 +194,21 @@ func snapshotCoupons(ctx context.Context, s *Service, stream string) ([]Frame, e
 		frames = append(frames, Frame{Type: "coupon.stock", Data: map[string]any{"id": c.ID, "remaining": c.Remaining}})
 	}
 	return frames, nil
+}
+
+// CouponStore keeps coupon drops and claims.
+type CouponStore interface {
+	// CreateCoupon stores c (Remaining = Stock); ErrDuplicate if the id is taken.
+	CreateCoupon(ctx context.Context, stream string, c Coupon) error
+	// Coupon returns a coupon with its remaining stock, or ErrNotFound.
+	Coupon(ctx context.Context, stream, id string) (Coupon, error)
+	// Coupons returns the stream's coupons, oldest first.
+	Coupons(ctx context.Context, stream string) ([]Coupon, error)
+	// ClaimCoupon gives one unit of the coupon to user under code and returns the coupon after it. Atomic:
+	// ErrNotFound for an unknown coupon; ErrDuplicate if user already claimed it; ErrClosed if now is before
+	// OpensAt, not before ExpiresAt, or no stock remains. Stock never goes below zero and a code is stored
+	// for each successful claim only.
+	ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, error)
+	// CouponCode returns the code user claimed of the coupon, or "" if they claimed none.
+	CouponCode(ctx context.Context, stream, id, user string) (string, error)
 }

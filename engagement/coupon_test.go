@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -152,4 +153,64 @@ func TestCouponSnapshotAndWelcome(t *testing.T) {
 	if CodeOf(err) != CodeDuplicate || !strings.Contains(MessageOf(err), code) {
 		t.Fatalf("retried claim: %v, want duplicate naming the code %s", err, code)
 	}
+}
+
+func testCouponStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := storeT0
+	c := Coupon{ID: "c1", Title: "T", Stock: 10, OpensAt: t0, ExpiresAt: t0.Add(time.Minute), ExpiresMS: t0.Add(time.Minute).UnixMilli()}
+	noErr(t, s.CreateCoupon(ctx, "st", c))
+	isErr(t, s.CreateCoupon(ctx, "st", c), ErrDuplicate)
+	noErr(t, s.CreateCoupon(ctx, "st", Coupon{ID: "c2", Title: "U", Stock: 1, OpensAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	_, err := s.ClaimCoupon(ctx, "st", "c1", "u0", "CODE0", t0.Add(-time.Second))
+	isErr(t, err, ErrClosed)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	claimed := 0
+	for i := range 50 {
+		wg.Go(func() {
+			_, err := s.ClaimCoupon(ctx, "st", "c1", fmt.Sprintf("u%d", i), fmt.Sprintf("CODE%d", i), t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				claimed++
+			} else if !errors.Is(err, ErrClosed) {
+				t.Errorf("claim: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.Coupon(ctx, "st", "c1")
+	noErr(t, err)
+	if claimed != 10 || got.Remaining != 0 || got.Stock != 10 {
+		t.Fatalf("claimed %d, coupon %+v", claimed, got)
+	}
+	_, err = s.ClaimCoupon(ctx, "st", "c2", "a", "X", t0.Add(time.Minute))
+	isErr(t, err, ErrClosed) // expired
+	after, err := s.ClaimCoupon(ctx, "st", "c2", "a", "X", t0)
+	noErr(t, err)
+	if after.Remaining != 0 {
+		t.Fatalf("remaining after claim = %d", after.Remaining)
+	}
+	_, err = s.ClaimCoupon(ctx, "st", "c2", "a", "Y", t0)
+	isErr(t, err, ErrDuplicate)
+	for _, tc := range []struct{ id, user, want string }{{"c2", "a", "X"}, {"c2", "b", ""}, {"c9", "a", ""}} {
+		code, err := s.CouponCode(ctx, "st", tc.id, tc.user)
+		noErr(t, err)
+		if code != tc.want {
+			t.Fatalf("CouponCode(%s, %s) = %q, want %q (the first claim's code kept)", tc.id, tc.user, code, tc.want)
+		}
+	}
+	_, err = s.ClaimCoupon(ctx, "st", "c9", "a", "Y", t0)
+	isErr(t, err, ErrNotFound)
+	all, err := s.Coupons(ctx, "st")
+	noErr(t, err)
+	if len(all) != 2 || all[0].ID != "c1" || all[1].ID != "c2" || !all[0].ExpiresAt.Equal(c.ExpiresAt) {
+		t.Fatalf("coupons = %+v", all)
+	}
+}
+
+// couponStoreSuite is CouponStore's part of the Store conformance suite (runStoreSuite).
+var couponStoreSuite = []storeCase{
+	{"CreateClaim", testCouponStore},
 }

@@ -181,7 +181,7 @@ func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec
 		Commitment: DrawCommitment(seed), Status: DrawOpen, OpensAt: s.now().Add(st.videoDelay()).UTC(),
 		Seed: hex.EncodeToString(seed),
 	}
-	if err := s.host().CreateDraw(ctx, stream, d); err != nil {
+	if err := s.store.CreateDraw(ctx, stream, d); err != nil {
 		return Draw{}, Outcome{}, fmt.Errorf("open draw on %s: %w", stream, err)
 	}
 	out := Outcome{Stream: stream, Broadcast: []Frame{{Type: "draw.opened", Data: d}}, Delay: st.videoDelay()}
@@ -197,7 +197,7 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 	if _, err := s.liveStream(ctx, stream); err != nil {
 		return Outcome{}, err
 	}
-	d, err := s.host().Draw(ctx, stream, drawID)
+	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
 	}
@@ -206,15 +206,15 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 	case DrawAll:
 		eligible = true
 	case DrawVoters:
-		eligible, err = s.host().HasVoted(ctx, stream, actor.User)
+		eligible, err = s.store.HasVoted(ctx, stream, actor.User)
 	case DrawCommenters:
-		eligible, err = s.host().HasCommented(ctx, stream, actor.User)
+		eligible, err = s.store.HasCommented(ctx, stream, actor.User)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("check draw eligibility on %s: %w", stream, err)
 	}
 	if !eligible {
-		entrants, err := s.host().DrawEntrants(ctx, stream, drawID)
+		entrants, err := s.store.DrawEntrants(ctx, stream, drawID)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("entrants of draw %s: %w", drawID, err)
 		}
@@ -223,7 +223,7 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 		}
 		return Outcome{}, Errorf(CodeForbidden, "%s", eligibilityMessage(d))
 	}
-	if err := s.host().EnterDraw(ctx, stream, drawID, DrawEntrant{User: actor.User, Name: actor.Name}, s.now().UTC()); err != nil {
+	if err := s.store.EnterDraw(ctx, stream, drawID, DrawEntrant{User: actor.User, Name: actor.Name}, s.now().UTC()); err != nil {
 		return Outcome{}, fmt.Errorf("enter draw %s: %w", drawID, err)
 	}
 	s.emit(ctx, EventDrawEntered, stream, actor.User, map[string]any{"draw_id": drawID, "stream": stream})
@@ -246,10 +246,10 @@ func eligibilityMessage(d Draw) string {
 // comment containing the keyword of the stream's open keyword draw enters its author. PostComment calls it
 // after storing the comment. Failures are logged: the comment itself was accepted.
 func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text string) {
-	if err := s.host().MarkCommenter(ctx, stream, actor.User); err != nil {
+	if err := s.store.MarkCommenter(ctx, stream, actor.User); err != nil {
 		s.log.Error("mark commenter", "stream", stream, "user", actor.User, "err", err)
 	}
-	d, err := s.host().CurrentDraw(ctx, stream)
+	d, err := s.store.CurrentDraw(ctx, stream)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {
 			s.log.Error("current draw", "stream", stream, "user", actor.User, "err", err)
@@ -260,7 +260,7 @@ func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text str
 	if d.Eligible != DrawKeyword || d.Status != DrawOpen || now.Before(d.OpensAt) || !strings.Contains(strings.ToLower(text), d.Keyword) {
 		return
 	}
-	err = s.host().EnterDraw(ctx, stream, d.ID, DrawEntrant{User: actor.User, Name: actor.Name}, now)
+	err = s.store.EnterDraw(ctx, stream, d.ID, DrawEntrant{User: actor.User, Name: actor.Name}, now)
 	switch {
 	case err == nil:
 		s.emit(ctx, EventDrawEntered, stream, actor.User, map[string]any{"draw_id": d.ID, "stream": stream, "keyword": d.Keyword})
@@ -287,14 +287,14 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 		d.Status = DrawClosed
 		return nil
 	}
-	d, err := s.host().UpdateDraw(ctx, stream, drawID, stop)
+	d, err := s.store.UpdateDraw(ctx, stream, drawID, stop)
 	if errors.Is(err, errDrawDone) {
 		return s.drawResult(ctx, stream, drawID)
 	}
 	if err != nil {
 		return DrawResult{}, out, fmt.Errorf("close draw %s: %w", drawID, err)
 	}
-	entrants, err := s.host().DrawEntrants(ctx, stream, drawID)
+	entrants, err := s.store.DrawEntrants(ctx, stream, drawID)
 	if err != nil {
 		return DrawResult{}, out, fmt.Errorf("entrants of draw %s: %w", drawID, err)
 	}
@@ -313,7 +313,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 	for _, w := range winners {
 		res.Winners = append(res.Winners, DrawEntrant{User: w, Name: names[w]})
 	}
-	_, err = s.host().UpdateDraw(ctx, stream, drawID, func(d *Draw) error {
+	_, err = s.store.UpdateDraw(ctx, stream, drawID, func(d *Draw) error {
 		if d.Status == DrawDone {
 			return errDrawDone
 		}
@@ -336,7 +336,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 }
 
 func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawResult, Outcome, error) {
-	d, err := s.host().Draw(ctx, stream, drawID)
+	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
 		return DrawResult{}, Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
 	}
@@ -348,7 +348,7 @@ func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawRe
 
 // Draw returns a draw of a stream (its seed only once the result is published, inside Result).
 func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error) {
-	d, err := s.host().Draw(ctx, stream, drawID)
+	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
 		return Draw{}, fmt.Errorf("get draw %s: %w", drawID, err)
 	}
@@ -356,7 +356,7 @@ func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error)
 }
 
 func joinDraw(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
-	d, err := s.host().CurrentDraw(ctx, st.ID)
+	d, err := s.store.CurrentDraw(ctx, st.ID)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {
 			return fmt.Errorf("current draw of %s: %w", st.ID, err)
@@ -367,4 +367,26 @@ func joinDraw(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) e
 		w.Draw = d
 	}
 	return nil
+}
+
+// DrawStore keeps lucky draws, their entrants, and who commented on a stream (for draws limited to
+// commenters).
+type DrawStore interface {
+	// CreateDraw stores d (with its secret seed) as the stream's current draw; ErrDuplicate if the id is taken.
+	CreateDraw(ctx context.Context, stream string, d Draw) error
+	// Draw returns a draw, seed included, or ErrNotFound.
+	Draw(ctx context.Context, stream, id string) (Draw, error)
+	// CurrentDraw returns the draw created last on the stream, or ErrNotFound.
+	CurrentDraw(ctx context.Context, stream string) (Draw, error)
+	// UpdateDraw applies fn to the stored draw and stores the result. Atomic as StreamStore.UpdateStream.
+	UpdateDraw(ctx context.Context, stream, id string, fn func(*Draw) error) (Draw, error)
+	// EnterDraw adds e to the draw's entrants. Atomic: ErrNotFound for an unknown draw; ErrClosed unless the
+	// draw's status is open and now is not before OpensAt; ErrDuplicate if the user already entered.
+	EnterDraw(ctx context.Context, stream, id string, e DrawEntrant, now time.Time) error
+	// DrawEntrants returns the draw's entrants sorted by user id.
+	DrawEntrants(ctx context.Context, stream, id string) ([]DrawEntrant, error)
+	// MarkCommenter records that user commented on the stream.
+	MarkCommenter(ctx context.Context, stream, user string) error
+	// HasCommented reports whether MarkCommenter recorded user on the stream.
+	HasCommented(ctx context.Context, stream, user string) (bool, error)
 }

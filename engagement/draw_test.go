@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestDrawSpecInvalid(t *testing.T) {
@@ -174,4 +175,64 @@ func TestDrawEligibility(t *testing.T) {
 	if err != nil || len(res.Winners) != 1 || res.Winners[0].User != "kw" || res.Winners[0].Name != "Viewer kw" {
 		t.Fatalf("keyword draw result = %+v, %v", res, err)
 	}
+}
+
+func testDrawStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := storeT0
+	_, err := s.CurrentDraw(ctx, "st")
+	isErr(t, err, ErrNotFound)
+	d := Draw{ID: "d1", Prize: "P", Winners: 2, Eligible: DrawAll, Commitment: "c0ffee", Status: DrawOpen, OpensAt: t0, Seed: "5eed"}
+	noErr(t, s.CreateDraw(ctx, "st", d))
+	isErr(t, s.CreateDraw(ctx, "st", d), ErrDuplicate)
+	got, err := s.Draw(ctx, "st", "d1")
+	noErr(t, err)
+	if got.Seed != "5eed" || got.Commitment != "c0ffee" || got.Winners != 2 {
+		t.Fatalf("draw = %+v (the seed must be stored)", got)
+	}
+	isErr(t, s.EnterDraw(ctx, "st", "d1", DrawEntrant{User: "zed"}, t0.Add(-time.Second)), ErrClosed)
+	for _, u := range []string{"zed", "amy", "bob"} {
+		noErr(t, s.EnterDraw(ctx, "st", "d1", DrawEntrant{User: u, Name: "N" + u}, t0))
+	}
+	isErr(t, s.EnterDraw(ctx, "st", "d1", DrawEntrant{User: "amy"}, t0), ErrDuplicate)
+	isErr(t, s.EnterDraw(ctx, "st", "d9", DrawEntrant{User: "amy"}, t0), ErrNotFound)
+	es, err := s.DrawEntrants(ctx, "st", "d1")
+	noErr(t, err)
+	if want := []DrawEntrant{{"amy", "Namy"}, {"bob", "Nbob"}, {"zed", "Nzed"}}; !slices.Equal(es, want) {
+		t.Fatalf("entrants = %+v, want %+v", es, want)
+	}
+	res := &DrawResult{ID: "d1", Prize: "P", Winners: []DrawEntrant{{"bob", "Nbob"}}, Seed: "5eed", Commitment: "c0ffee", Entrants: []string{"amy", "bob", "zed"}}
+	_, err = s.UpdateDraw(ctx, "st", "d1", func(d *Draw) error { d.Status, d.Result = DrawDone, res; return nil })
+	noErr(t, err)
+	isErr(t, s.EnterDraw(ctx, "st", "d1", DrawEntrant{User: "cy"}, t0), ErrClosed)
+	got, err = s.Draw(ctx, "st", "d1")
+	noErr(t, err)
+	if got.Status != DrawDone || got.Result == nil || !slices.Equal(got.Result.Winners, res.Winners) || !slices.Equal(got.Result.Entrants, res.Entrants) {
+		t.Fatalf("done draw = %+v", got)
+	}
+	noErr(t, s.CreateDraw(ctx, "st", Draw{ID: "d2", Prize: "Q", Winners: 1, Eligible: DrawKeyword, Keyword: "go", Status: DrawOpen, OpensAt: t0, Seed: "5eed"}))
+	if cur, err := s.CurrentDraw(ctx, "st"); err != nil || cur.ID != "d2" || cur.Keyword != "go" {
+		t.Fatalf("current draw = %+v, %v", cur, err)
+	}
+}
+
+func testDrawStoreCommenters(t *testing.T, s Store) {
+	ctx := context.Background()
+	if c, err := s.HasCommented(ctx, "st", "u1"); err != nil || c {
+		t.Fatalf("HasCommented before = %v, %v", c, err)
+	}
+	noErr(t, s.MarkCommenter(ctx, "st", "u1"))
+	noErr(t, s.MarkCommenter(ctx, "st", "u1"))
+	if c, _ := s.HasCommented(ctx, "st", "u1"); !c {
+		t.Fatal("HasCommented after MarkCommenter is false")
+	}
+	if c, _ := s.HasCommented(ctx, "other", "u1"); c {
+		t.Fatal("commenter leaked to another stream")
+	}
+}
+
+// drawStoreSuite is DrawStore's part of the Store conformance suite (runStoreSuite).
+var drawStoreSuite = []storeCase{
+	{"CreateEnter", testDrawStore},
+	{"Commenters", testDrawStoreCommenters},
 }

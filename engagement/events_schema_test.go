@@ -17,11 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/time/rate"
-
 	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/kudos-live/kudos/rewards"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/time/rate"
 )
 
 // The event contract lives beside the code that must keep it: one JSON Schema per event type (named after

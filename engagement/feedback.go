@@ -108,7 +108,7 @@ func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind st
 	if _, err := s.Stream(ctx, stream); err != nil {
 		return Outcome{}, err
 	}
-	counts, err := s.host().AddFeedback(ctx, stream, actor.User, kind, score)
+	counts, err := s.store.AddFeedback(ctx, stream, actor.User, kind, score)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("add %s feedback to %s: %w", kind, stream, err)
 	}
@@ -129,9 +129,18 @@ func (s *Service) FeedbackSummary(ctx context.Context, actor Actor, stream strin
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return FeedbackSummary{}, err
 	}
-	counts, err := s.host().Feedback(ctx, stream)
+	counts, err := s.store.Feedback(ctx, stream)
 	if err != nil {
 		return FeedbackSummary{}, fmt.Errorf("feedback of %s: %w", stream, err)
 	}
 	return counts.Summary(), nil
+}
+
+// FeedbackStore keeps viewers' ratings and NPS scores.
+type FeedbackStore interface {
+	// AddFeedback records user's score of kind (FeedbackRating or FeedbackNPS) and returns the stream's
+	// counts after it. Atomic: ErrDuplicate if the user already gave that kind on the stream.
+	AddFeedback(ctx context.Context, stream, user, kind string, score int) (FeedbackCounts, error)
+	// Feedback returns the stream's counts (zero if none).
+	Feedback(ctx context.Context, stream string) (FeedbackCounts, error)
 }

@@ -78,3 +78,31 @@ func TestNPSScore(t *testing.T) {
 		})
 	}
 }
+
+func testFeedbackStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	if c, err := s.Feedback(ctx, "st"); err != nil || c != (FeedbackCounts{}) {
+		t.Fatalf("empty feedback = %+v, %v", c, err)
+	}
+	_, err := s.AddFeedback(ctx, "st", "u1", FeedbackRating, 4)
+	noErr(t, err)
+	_, err = s.AddFeedback(ctx, "st", "u1", FeedbackRating, 5)
+	isErr(t, err, ErrDuplicate)
+	c, err := s.AddFeedback(ctx, "st", "u1", FeedbackNPS, 0)
+	noErr(t, err)
+	want := FeedbackCounts{Ratings: [5]int64{3: 1}, NPS: [11]int64{0: 1}}
+	if c != want {
+		t.Fatalf("counts = %+v, want %+v", c, want)
+	}
+	if c, _ := s.Feedback(ctx, "st"); c != want {
+		t.Fatalf("Feedback = %+v, want %+v", c, want)
+	}
+	if c, _ := s.Feedback(ctx, "other"); c != (FeedbackCounts{}) {
+		t.Fatalf("another stream's feedback = %+v", c)
+	}
+}
+
+// feedbackStoreSuite is FeedbackStore's part of the Store conformance suite (runStoreSuite).
+var feedbackStoreSuite = []storeCase{
+	{"AddFeedback", testFeedbackStore},
+}

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
+	"golang.org/x/time/rate"
 )
 
 // fuzzWorld is a Service over a MemoryStore with two live streams, each with an open poll, a running quiz

@@ -97,3 +97,11 @@ func (s *Service) ForgetStream(stream string) {
 	}
 	s.limMu.Unlock()
 }
+
+// LikeStore counts likes per stream.
+type LikeStore interface {
+	// AddLikes adds n likes to the stream's total and returns the new total. Atomic.
+	AddLikes(ctx context.Context, stream string, n int64) (int64, error)
+	// Likes returns the stream's total.
+	Likes(ctx context.Context, stream string) (int64, error)
+}

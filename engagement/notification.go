@@ -242,7 +242,7 @@ func (s *Service) Notify(ctx context.Context, actor Actor, spec NotificationSpec
 	}
 	users := spec.Users
 	if spec.Stream != "" {
-		if users, err = s.extrasStore().Participants(ctx, spec.Stream, MaxStreamAudience); err != nil {
+		if users, err = s.store.Participants(ctx, spec.Stream, MaxStreamAudience); err != nil {
 			return NotifyResult{}, nil, fmt.Errorf("audience of %s: %w", spec.Stream, err)
 		}
 	}
@@ -271,7 +271,7 @@ func (s *Service) Notify(ctx context.Context, actor Actor, spec NotificationSpec
 	var order []string
 	live := map[string]bool{} // stream → live, looked up once per request
 	for _, u := range users {
-		decision, replayed, err := s.extrasStore().DecideNotification(ctx, spec.ID, u, day, cfg.DailyLimit)
+		decision, replayed, err := s.store.DecideNotification(ctx, spec.ID, u, day, cfg.DailyLimit)
 		if err != nil {
 			return res, collect(outs, order), fmt.Errorf("decide notification %s for %s: %w", spec.ID, u, err)
 		}
@@ -314,7 +314,7 @@ func (s *Service) liveStreamOf(ctx context.Context, user, target string, live ma
 	stream := target
 	if stream == "" {
 		var err error
-		if stream, err = s.extrasStore().LastStream(ctx, user); err != nil {
+		if stream, err = s.store.LastStream(ctx, user); err != nil {
 			return ""
 		}
 	}
@@ -340,7 +340,7 @@ func collect(outs map[string]*Outcome, order []string) []Outcome {
 
 // NotificationsSent returns how many notifications user received on the UTC day of now.
 func (s *Service) NotificationsSent(ctx context.Context, user string) (int, error) {
-	n, err := s.extrasStore().NotificationsSent(ctx, user, s.now().UTC().Format(time.DateOnly))
+	n, err := s.store.NotificationsSent(ctx, user, s.now().UTC().Format(time.DateOnly))
 	if err != nil {
 		return 0, fmt.Errorf("notifications of %s: %w", user, err)
 	}
@@ -357,8 +357,33 @@ func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *We
 	if actor.CanHost(st) || actor.Role == RoleService {
 		return nil
 	}
-	if err := s.extrasStore().AddParticipant(ctx, st.ID, actor.User, s.now().UTC()); err != nil {
+	if err := s.store.AddParticipant(ctx, st.ID, actor.User, s.now().UTC()); err != nil {
 		s.log.Error("record audience", "stream", st.ID, "user", actor.User, "err", err)
 	}
 	return nil
+}
+
+// Notification decisions.
+const (
+	NotificationSent   = "sent"
+	NotificationCapped = "capped"
+)
+
+// NotificationStore keeps who joined which stream (the audience of a stream's notifications) and how many
+// notifications each user received per day.
+type NotificationStore interface {
+	// AddParticipant records that user joined stream; it also becomes the user's last stream.
+	AddParticipant(ctx context.Context, stream, user string, at time.Time) error
+	// Participants returns up to max users who joined the stream, in any order.
+	Participants(ctx context.Context, stream string, max int) ([]string, error)
+	// LastStream returns the stream user joined last, or ErrNotFound.
+	LastStream(ctx context.Context, user string) (string, error)
+	// DecideNotification decides notification id for user on day (a date, "2006-01-02"). Atomic per user and
+	// day: if the (id, user) pair was decided before it returns that decision with replayed true and changes
+	// nothing; otherwise, when fewer than limit notifications were sent to user on day, it counts one more and
+	// returns NotificationSent, else NotificationCapped (counting nothing). Both decisions are remembered at
+	// least until the day after day has ended (Redis may expire them then).
+	DecideNotification(ctx context.Context, id, user, day string, limit int) (decision string, replayed bool, err error)
+	// NotificationsSent returns how many notifications were sent to user on day.
+	NotificationsSent(ctx context.Context, user, day string) (int, error)
 }

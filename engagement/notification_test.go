@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -235,4 +236,122 @@ func TestNotifyStreamAudienceAndWho(t *testing.T) {
 	if zed == nil || zed["live"] != false || zed["kind"] != KindPointsExpiring {
 		t.Errorf("notification.sent for zed = %v", zed)
 	}
+}
+
+func testParticipants(t *testing.T, s Store) {
+	ctx := context.Background()
+	if _, err := s.LastStream(ctx, "ann"); CodeOf(err) != CodeNotFound {
+		t.Errorf("LastStream before joining: %v, want not_found", err)
+	}
+	joins := []struct{ stream, user string }{{"s1", "ann"}, {"s1", "bob"}, {"s1", "ann"}, {"s2", "ann"}}
+	for _, j := range joins {
+		if err := s.AddParticipant(ctx, j.stream, j.user, conformanceT0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Participants(ctx, "s1", 10)
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"ann", "bob"}) {
+		t.Errorf("Participants(s1) = %v, %v; want [ann bob]", got, err)
+	}
+	if got, err := s.Participants(ctx, "s1", 1); err != nil || len(got) != 1 {
+		t.Errorf("Participants(s1, 1) = %v, %v; want one", got, err)
+	}
+	if st, err := s.LastStream(ctx, "ann"); err != nil || st != "s2" {
+		t.Errorf("LastStream(ann) = %q, %v; want s2", st, err)
+	}
+}
+
+func testDecideNotification(t *testing.T, s Store) {
+	ctx := context.Background()
+	steps := []struct {
+		id, user, day string
+		want          string
+		wantReplayed  bool
+	}{
+		{"n1", "ann", "2026-03-14", NotificationSent, false},
+		{"n2", "ann", "2026-03-14", NotificationSent, false},
+		{"n1", "ann", "2026-03-14", NotificationSent, true}, // the same id again counts nothing
+		{"n3", "ann", "2026-03-14", NotificationCapped, false},
+		{"n3", "ann", "2026-03-14", NotificationCapped, true},
+		{"n3", "bob", "2026-03-14", NotificationSent, false}, // per user
+		{"n4", "ann", "2026-03-15", NotificationSent, false}, // per day
+	}
+	for i, st := range steps {
+		got, replayed, err := s.DecideNotification(ctx, st.id, st.user, st.day, 2)
+		if err != nil || got != st.want || replayed != st.wantReplayed {
+			t.Errorf("step %d (%s to %s on %s): %s replayed %v err %v; want %s replayed %v", i, st.id, st.user, st.day, got, replayed, err, st.want, st.wantReplayed)
+		}
+	}
+	for _, c := range []struct {
+		user, day string
+		want      int
+	}{{"ann", "2026-03-14", 2}, {"bob", "2026-03-14", 1}, {"ann", "2026-03-15", 1}, {"cy", "2026-03-14", 0}} {
+		if n, err := s.NotificationsSent(ctx, c.user, c.day); err != nil || n != c.want {
+			t.Errorf("NotificationsSent(%s, %s) = %d, %v; want %d", c.user, c.day, n, err, c.want)
+		}
+	}
+}
+
+func testDecideNotificationConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const attempts, limit = 40, 3
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent := 0
+	for i := range attempts {
+		wg.Go(func() {
+			d, _, err := s.DecideNotification(ctx, fmt.Sprint("n", i), "ann", "2026-03-14", limit)
+			if err != nil {
+				t.Errorf("DecideNotification: %v", err)
+				return
+			}
+			if d == NotificationSent {
+				mu.Lock()
+				sent++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if sent != limit {
+		t.Errorf("sent %d of %d at once, want exactly %d", sent, attempts, limit)
+	}
+	if n, err := s.NotificationsSent(ctx, "ann", "2026-03-14"); err != nil || n != limit {
+		t.Errorf("NotificationsSent = %d, %v; want %d", n, err, limit)
+	}
+}
+
+// TestRedisExtrasStoreNotificationDays checks that a decision is replayed on the next day (as promised) and
+// that the cap counts per day.
+func TestRedisExtrasStoreNotificationDays(t *testing.T) {
+	s := newTestRedisStore(t)
+	ctx := context.Background()
+	steps := []struct {
+		id, day      string
+		want         string
+		wantReplayed bool
+	}{
+		{"n1", "2026-03-14", NotificationSent, false},
+		{"n2", "2026-03-14", NotificationCapped, false},
+		{"n1", "2026-03-15", NotificationSent, true},   // decided the day before
+		{"n2", "2026-03-15", NotificationCapped, true}, // so is a refusal
+		{"n3", "2026-03-15", NotificationSent, false},
+		{"n1", "2026-03-17", NotificationSent, false}, // forgotten after the next day
+	}
+	for i, st := range steps {
+		got, replayed, err := s.DecideNotification(ctx, st.id, "ann", st.day, 1)
+		if err != nil || got != st.want || replayed != st.wantReplayed {
+			t.Errorf("step %d (%s on %s): %s replayed %v err %v; want %s replayed %v", i, st.id, st.day, got, replayed, err, st.want, st.wantReplayed)
+		}
+	}
+	_, _, err := s.DecideNotification(ctx, "n9", "ann", "14/03/2026", 1)
+	wantCode(t, "bad day", err, ErrInvalid)
+}
+
+// notificationStoreSuite is NotificationStore's part of the Store conformance suite (runStoreSuite).
+var notificationStoreSuite = []storeCase{
+	{"Participants", testParticipants},
+	{"DecideNotification", testDecideNotification},
+	{"DecideNotificationConcurrent", testDecideNotificationConcurrent},
 }

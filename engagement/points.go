@@ -448,3 +448,14 @@ func (s *Service) hasWatched(ctx context.Context, stream, user string) bool {
 	st, err := s.store.UpdateScoreState(ctx, stream, user, SourceWatch, func(*LimitState) bool { return false })
 	return err == nil && st.Count > 0
 }
+
+// ScoreStore keeps what the scorer must remember per user and stream: how many interactions of a kind
+// ("comment", "question", "upvote", "watch") scored and when the last one did.
+type ScoreStore interface {
+	// UpdateScoreState applies fn to the user's state for kind in stream and stores the result when fn
+	// returns true. Atomic, as UpdateStream: fn may run more than once and must not have side effects.
+	UpdateScoreState(ctx context.Context, stream, user, kind string, fn func(*LimitState) bool) (LimitState, error)
+}
+
+// scorerFor returns the scorer of user's A/B arm.
+func (s *Service) scorerFor(user string) *Scorer { return s.scorer.ForUser(user) }

@@ -148,7 +148,7 @@ func (s *Service) OpenPoll(ctx context.Context, actor Actor, stream string, spec
 		p.ClosesAt = p.OpensAt.Add(time.Duration(spec.DurationS) * time.Second)
 		p.ClosesMS = p.ClosesAt.UnixMilli()
 	}
-	if err := s.host().OpenPoll(ctx, stream, p); err != nil {
+	if err := s.store.OpenPoll(ctx, stream, p); err != nil {
 		if errors.Is(err, ErrDuplicate) {
 			return Poll{}, Outcome{}, Invalid("poll", "another poll is still open: close it first")
 		}
@@ -172,7 +172,7 @@ func (s *Service) ClosePoll(ctx context.Context, actor Actor, stream, pollID str
 
 // closePoll closes a poll and, if this call closed it, announces the result. by is who closed it ("" for time).
 func (s *Service) closePoll(ctx context.Context, stream, pollID, by string) (Poll, Outcome, error) {
-	p, closed, err := s.host().ClosePoll(ctx, stream, pollID, s.now().UTC())
+	p, closed, err := s.store.ClosePoll(ctx, stream, pollID, s.now().UTC())
 	if err != nil {
 		return Poll{}, Outcome{}, fmt.Errorf("close poll %s: %w", pollID, err)
 	}
@@ -192,7 +192,7 @@ func (s *Service) closePoll(ctx context.Context, stream, pollID, by string) (Pol
 
 // Poll returns a poll of a stream.
 func (s *Service) Poll(ctx context.Context, stream, pollID string) (Poll, error) {
-	p, err := s.host().Poll(ctx, stream, pollID)
+	p, err := s.store.Poll(ctx, stream, pollID)
 	if err != nil {
 		return Poll{}, fmt.Errorf("get poll %s: %w", pollID, err)
 	}
@@ -210,7 +210,7 @@ func (s *Service) Vote(ctx context.Context, actor Actor, stream, pollID string, 
 	if _, err := s.liveStream(ctx, stream); err != nil {
 		return Outcome{}, err
 	}
-	if _, err := s.host().VotePoll(ctx, stream, pollID, actor.User, option, s.now().UTC()); err != nil {
+	if _, err := s.store.VotePoll(ctx, stream, pollID, actor.User, option, s.now().UTC()); err != nil {
 		return Outcome{}, fmt.Errorf("vote in poll %s: %w", pollID, err)
 	}
 	s.emit(ctx, EventPollVoted, stream, actor.User, map[string]any{"poll_id": pollID, "stream": stream, "option": option})
@@ -223,7 +223,7 @@ func (s *Service) Vote(ctx context.Context, actor Actor, stream, pollID string, 
 
 // currentOpenPoll returns the stream's open poll if viewers can see it yet.
 func (s *Service) currentOpenPoll(ctx context.Context, stream string) (Poll, bool, error) {
-	p, err := s.host().CurrentPoll(ctx, stream)
+	p, err := s.store.CurrentPoll(ctx, stream)
 	if err != nil {
 		return Poll{}, false, ignoreNotFound(err)
 	}
@@ -243,7 +243,7 @@ func joinPoll(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) e
 
 // tickPoll closes the stream's timed poll once its time is up.
 func tickPoll(ctx context.Context, s *Service, stream string) (Outcome, error) {
-	p, err := s.host().CurrentPoll(ctx, stream)
+	p, err := s.store.CurrentPoll(ctx, stream)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {
 			return Outcome{}, fmt.Errorf("current poll of %s: %w", stream, err)
@@ -267,4 +267,26 @@ func snapshotPoll(ctx context.Context, s *Service, stream string) ([]Frame, erro
 		return nil, nil
 	}
 	return []Frame{{Type: "poll.tally", Data: map[string]any{"poll_id": p.ID, "counts": p.Counts, "total": p.Total}}}, nil
+}
+
+// PollStore keeps polls and their votes. A stream has at most one open poll.
+type PollStore interface {
+	// OpenPoll stores p (status open, counts zero) as the stream's current poll. If the current poll is still
+	// open it changes nothing and returns ErrDuplicate. Atomic.
+	OpenPoll(ctx context.Context, stream string, p Poll) error
+	// Poll returns a poll with its counts, or ErrNotFound.
+	Poll(ctx context.Context, stream, id string) (Poll, error)
+	// CurrentPoll returns the poll opened last on the stream (open or closed), or ErrNotFound.
+	CurrentPoll(ctx context.Context, stream string) (Poll, error)
+	// VotePoll records user's vote for option and returns the poll with the new counts. Atomic: it returns
+	// ErrNotFound for an unknown poll, ErrClosed if the poll is closed, now is before OpensAt or not before a
+	// non-zero ClosesAt, ErrInvalid if option is out of range, and ErrDuplicate if user already voted; the
+	// check and the count are one step, so concurrent votes never lose or double a count. A vote also marks
+	// user as a voter of the stream (HasVoted).
+	VotePoll(ctx context.Context, stream, id, user string, option int, now time.Time) (Poll, error)
+	// ClosePoll marks the poll closed at now and returns it with its final counts; closed reports whether
+	// this call closed it (false if it was already closed), so that exactly one caller announces it. Atomic.
+	ClosePoll(ctx context.Context, stream, id string, now time.Time) (p Poll, closed bool, err error)
+	// HasVoted reports whether user voted in any poll of the stream.
+	HasVoted(ctx context.Context, stream, user string) (bool, error)
 }

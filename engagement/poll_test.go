@@ -3,7 +3,9 @@ package engagement
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,4 +221,101 @@ func TestPollVoteFrame(t *testing.T) {
 	if _, err := f.svc.Handle(ctx, viewer("v1"), "s1", a); CodeOf(err) != CodeDuplicate {
 		t.Fatalf("second vote: %v", err)
 	}
+}
+
+func testPollStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := storeT0
+	_, err := s.CurrentPoll(ctx, "st")
+	isErr(t, err, ErrNotFound)
+	p := Poll{ID: "p1", Question: "Q", Options: []string{"a", "b", "c"}, Counts: []int64{0, 0, 0}, Status: PollOpen,
+		OpensAt: t0, ClosesAt: t0.Add(time.Minute), ClosesMS: t0.Add(time.Minute).UnixMilli(), DurationS: 60}
+	noErr(t, s.OpenPoll(ctx, "st", p))
+	isErr(t, s.OpenPoll(ctx, "st", Poll{ID: "p2", Question: "Q", Options: []string{"a", "b"}, Counts: []int64{0, 0}, Status: PollOpen, OpensAt: t0}), ErrDuplicate)
+	noErr(t, s.OpenPoll(ctx, "other", Poll{ID: "p9", Question: "Q", Options: []string{"a", "b"}, Counts: []int64{0, 0}, Status: PollOpen, OpensAt: t0}))
+
+	votes := []struct {
+		user   string
+		option int
+		at     time.Time
+		want   error
+	}{
+		{"early", 0, t0.Add(-time.Millisecond), ErrClosed},
+		{"u1", 1, t0, nil},
+		{"u2", 1, t0.Add(time.Second), nil},
+		{"u3", 2, t0.Add(time.Second), nil},
+		{"u1", 0, t0.Add(time.Second), ErrDuplicate},
+		{"u4", 3, t0.Add(time.Second), ErrInvalid},
+		{"u5", 0, t0.Add(time.Minute), ErrClosed},
+	}
+	for _, v := range votes {
+		_, err := s.VotePoll(ctx, "st", "p1", v.user, v.option, v.at)
+		if v.want == nil {
+			noErr(t, err)
+		} else {
+			isErr(t, err, v.want)
+		}
+	}
+	_, err = s.VotePoll(ctx, "st", "nope", "u1", 0, t0)
+	isErr(t, err, ErrNotFound)
+	got, err := s.Poll(ctx, "st", "p1")
+	noErr(t, err)
+	if got.Total != 3 || !slices.Equal(got.Counts, []int64{0, 2, 1}) || got.Question != "Q" || !got.ClosesAt.Equal(p.ClosesAt) || !got.OpensAt.Equal(t0) {
+		t.Fatalf("poll = %+v", got)
+	}
+	if v, _ := s.HasVoted(ctx, "st", "u2"); !v {
+		t.Fatal("u2 voted but HasVoted is false")
+	}
+	if v, _ := s.HasVoted(ctx, "st", "early"); v {
+		t.Fatal("a refused vote counts in HasVoted")
+	}
+	closed, first, err := s.ClosePoll(ctx, "st", "p1", t0.Add(2*time.Second))
+	noErr(t, err)
+	if !first || closed.Status != PollClosed || closed.Total != 3 {
+		t.Fatalf("close = %+v, %v", closed, first)
+	}
+	if _, again, err := s.ClosePoll(ctx, "st", "p1", t0.Add(3*time.Second)); err != nil || again {
+		t.Fatalf("second close reported closing again (%v, %v)", again, err)
+	}
+	_, err = s.VotePoll(ctx, "st", "p1", "u6", 0, t0.Add(4*time.Second))
+	isErr(t, err, ErrClosed)
+	noErr(t, s.OpenPoll(ctx, "st", Poll{ID: "p2", Question: "Q2", Options: []string{"a", "b"}, Counts: []int64{0, 0}, Status: PollOpen, OpensAt: t0}))
+	cur, err := s.CurrentPoll(ctx, "st")
+	noErr(t, err)
+	if cur.ID != "p2" {
+		t.Fatalf("current poll = %s, want p2", cur.ID)
+	}
+}
+
+func testPollStoreConcurrentVotes(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := storeT0
+	noErr(t, s.OpenPoll(ctx, "st", Poll{ID: "p", Question: "Q", Options: []string{"a", "b"}, Counts: []int64{0, 0}, Status: PollOpen, OpensAt: t0}))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := 0
+	for i := range 100 {
+		wg.Go(func() {
+			_, err := s.VotePoll(ctx, "st", "p", fmt.Sprintf("u%d", i%40), i%2, t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				accepted++
+			} else if !errors.Is(err, ErrDuplicate) {
+				t.Errorf("vote: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	p, err := s.Poll(ctx, "st", "p")
+	noErr(t, err)
+	if accepted != 40 || p.Total != 40 || p.Counts[0]+p.Counts[1] != 40 {
+		t.Fatalf("accepted %d, poll %+v", accepted, p)
+	}
+}
+
+// pollStoreSuite is PollStore's part of the Store conformance suite (runStoreSuite).
+var pollStoreSuite = []storeCase{
+	{"OpenVoteClose", testPollStore},
+	{"ConcurrentVotes", testPollStoreConcurrentVotes},
 }

@@ -104,7 +104,7 @@ func (s *Service) AskQuestion(ctx context.Context, actor Actor, stream, text str
 	}
 	now := s.now().UTC()
 	q := Question{ID: s.newItemID(), User: actor.User, Name: actor.Name, Text: text, At: now}
-	if err := s.extrasStore().AddQuestion(ctx, stream, q, MaxQuestionsPerStream); err != nil {
+	if err := s.store.AddQuestion(ctx, stream, q, MaxQuestionsPerStream); err != nil {
 		return Question{}, Outcome{}, fmt.Errorf("add question to %s: %w", stream, err)
 	}
 	s.emit(ctx, EventQuestionAsked, stream, actor.User, map[string]any{"question_id": q.ID, "stream": stream, "text": text})
@@ -134,7 +134,7 @@ func (s *Service) UpvoteQuestion(ctx context.Context, actor Actor, stream, quest
 	if mod.Banned[actor.User] {
 		return Outcome{}, Errorf(CodeForbidden, "you are banned from this stream's chat")
 	}
-	q, err := s.extrasStore().UpvoteQuestion(ctx, stream, questionID, actor.User)
+	q, err := s.store.UpvoteQuestion(ctx, stream, questionID, actor.User)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("upvote question %s: %w", questionID, err)
 	}
@@ -174,7 +174,7 @@ func (s *Service) MarkQuestion(ctx context.Context, actor Actor, stream, questio
 	default:
 		return Question{}, Outcome{}, Invalid("action", "unknown question action %q", action)
 	}
-	q, changed, err := s.extrasStore().SetQuestionFlag(ctx, stream, questionID, flag, on)
+	q, changed, err := s.store.SetQuestionFlag(ctx, stream, questionID, flag, on)
 	if err != nil {
 		return Question{}, Outcome{}, fmt.Errorf("%s question %s: %w", action, questionID, err)
 	}
@@ -206,7 +206,7 @@ func (s *Service) Questions(ctx context.Context, actor Actor, stream string, lim
 
 // questionList reads and orders a stream's questions; the pinned question is always in the list.
 func (s *Service) questionList(ctx context.Context, stream string, withHidden bool, limit int) (QuestionList, error) {
-	all, err := s.extrasStore().Questions(ctx, stream)
+	all, err := s.store.Questions(ctx, stream)
 	if err != nil {
 		return QuestionList{}, fmt.Errorf("questions of %s: %w", stream, err)
 	}
@@ -262,4 +262,30 @@ func snapshotQuestions(ctx context.Context, s *Service, stream string) ([]Frame,
 		return nil, nil
 	}
 	return []Frame{{Type: "questions", Data: list}}, nil
+}
+
+// Question flags that hosts set with SetQuestionFlag.
+const (
+	FlagPinned   = "pinned"
+	FlagAnswered = "answered"
+	FlagHidden   = "hidden"
+)
+
+// QuestionStore keeps product questions and their upvotes.
+type QuestionStore interface {
+	// AddQuestion stores q (Votes 0, no flags) on the stream. Atomic: ErrDuplicate if the id is taken,
+	// ErrClosed if the stream already holds max questions (hidden ones included).
+	AddQuestion(ctx context.Context, stream string, q Question, max int) error
+	// Questions returns every question of the stream, hidden ones included, in any order, with Votes and the
+	// flags as stored.
+	Questions(ctx context.Context, stream string) ([]Question, error)
+	// UpvoteQuestion adds user's vote to a question and returns it with the new count. Atomic: ErrNotFound
+	// for an unknown or hidden question, ErrForbidden if user asked it, ErrDuplicate if user already voted
+	// for it; the check and the count are one step, so concurrent votes never lose or double a count.
+	UpvoteQuestion(ctx context.Context, stream, id, user string) (Question, error)
+	// SetQuestionFlag sets (on) or clears a flag (FlagPinned, FlagAnswered, FlagHidden) of a question and
+	// returns it; changed reports whether the flag changed, so that exactly one caller announces it. Atomic,
+	// and a stream has at most one pinned question: pinning one unpins the other, hiding a question unpins
+	// it, and pinning a hidden question is ErrInvalid. ErrNotFound for an unknown question.
+	SetQuestionFlag(ctx context.Context, stream, id, flag string, on bool) (q Question, changed bool, err error)
 }

@@ -365,3 +365,175 @@ func TestQuestionsFrameTopTwentyKeepsPinned(t *testing.T) {
 		t.Errorf("welcome questions = %#v", w.Questions)
 	}
 }
+
+func testQuestion(id, user string) Question {
+	return Question{ID: id, User: user, Name: "Name " + user, Text: "Does " + id + " fit?", At: conformanceT0}
+}
+
+func questionByID(t *testing.T, s Store, stream, id string) Question {
+	t.Helper()
+	qs, err := s.Questions(context.Background(), stream)
+	if err != nil {
+		t.Fatalf("Questions: %v", err)
+	}
+	for _, q := range qs {
+		if q.ID == id {
+			return q
+		}
+	}
+	t.Fatalf("question %s not in %v", id, qs)
+	return Question{}
+}
+
+func testAddQuestion(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := testQuestion("q1", "ann")
+	in.Votes, in.Pinned, in.Hidden = 7, true, true // a store starts every question clean
+	if err := s.AddQuestion(ctx, "s1", in, 2); err != nil {
+		t.Fatalf("AddQuestion: %v", err)
+	}
+	want := testQuestion("q1", "ann")
+	sameJSON(t, "stored question", questionByID(t, s, "s1", "q1"), want)
+	wantCode(t, "same id", s.AddQuestion(ctx, "s1", testQuestion("q1", "bob"), 2), ErrDuplicate)
+	if err := s.AddQuestion(ctx, "s1", testQuestion("q2", "bob"), 2); err != nil {
+		t.Fatalf("AddQuestion q2: %v", err)
+	}
+	wantCode(t, "over max", s.AddQuestion(ctx, "s1", testQuestion("q3", "cy"), 2), ErrClosed)
+	if qs, err := s.Questions(ctx, "s2"); err != nil || len(qs) != 0 {
+		t.Errorf("Questions(other stream) = %v, %v; want none", qs, err)
+	}
+}
+
+func testUpvoteQuestion(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.AddQuestion(ctx, "s1", testQuestion("q1", "ann"), 10); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		id, user  string
+		want      *Error
+		wantVotes int64
+	}{
+		{"first vote", "q1", "bob", nil, 1},
+		{"second voter", "q1", "cy", nil, 2},
+		{"same voter again", "q1", "bob", ErrDuplicate, 2},
+		{"own question", "q1", "ann", ErrForbidden, 2},
+		{"unknown question", "nope", "bob", ErrNotFound, 2},
+	}
+	for _, tt := range tests {
+		q, err := s.UpvoteQuestion(ctx, "s1", tt.id, tt.user)
+		if tt.want != nil {
+			wantCode(t, tt.name, err, tt.want)
+		} else if err != nil || q.Votes != tt.wantVotes {
+			t.Errorf("%s: votes %d, err %v; want %d", tt.name, q.Votes, err, tt.wantVotes)
+		}
+		if got := questionByID(t, s, "s1", "q1").Votes; got != tt.wantVotes {
+			t.Errorf("%s: stored votes = %d, want %d", tt.name, got, tt.wantVotes)
+		}
+	}
+	if _, _, err := s.SetQuestionFlag(ctx, "s1", "q1", FlagHidden, true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.UpvoteQuestion(ctx, "s1", "q1", "dee")
+	wantCode(t, "hidden question", err, ErrNotFound)
+}
+
+func testUpvoteQuestionConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.AddQuestion(ctx, "s1", testQuestion("q1", "ann"), 10); err != nil {
+		t.Fatal(err)
+	}
+	const voters = 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted, dups := 0, 0
+	for i := range voters * 2 { // every voter twice, at once
+		wg.Go(func() {
+			_, err := s.UpvoteQuestion(ctx, "s1", "q1", fmt.Sprintf("u%02d", i%voters))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted++
+			case CodeOf(err) == CodeDuplicate:
+				dups++
+			default:
+				t.Errorf("UpvoteQuestion: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted != voters || dups != voters {
+		t.Errorf("accepted %d, duplicates %d; want %d each", accepted, dups, voters)
+	}
+	if got := questionByID(t, s, "s1", "q1").Votes; got != voters {
+		t.Errorf("votes = %d, want %d", got, voters)
+	}
+}
+
+func testQuestionFlags(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, id := range []string{"q1", "q2"} {
+		if err := s.AddQuestion(ctx, "s1", testQuestion(id, "ann"), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pinned := func() []string {
+		qs, err := s.Questions(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, q := range qs {
+			if q.Pinned {
+				ids = append(ids, q.ID)
+			}
+		}
+		return ids
+	}
+	steps := []struct {
+		name        string
+		id, flag    string
+		on          bool
+		want        *Error
+		wantChanged bool
+		wantPinned  []string
+	}{
+		{"pin q1", "q1", FlagPinned, true, nil, true, []string{"q1"}},
+		{"pin q1 again", "q1", FlagPinned, true, nil, false, []string{"q1"}},
+		{"pin q2 unpins q1", "q2", FlagPinned, true, nil, true, []string{"q2"}},
+		{"answer q1", "q1", FlagAnswered, true, nil, true, []string{"q2"}},
+		{"answer q1 again", "q1", FlagAnswered, true, nil, false, []string{"q2"}},
+		{"hide q2 unpins it", "q2", FlagHidden, true, nil, true, nil},
+		{"pin hidden q2", "q2", FlagPinned, true, ErrInvalid, false, nil},
+		{"unhide q2", "q2", FlagHidden, false, nil, true, nil},
+		{"pin q2", "q2", FlagPinned, true, nil, true, []string{"q2"}},
+		{"unpin q2", "q2", FlagPinned, false, nil, true, nil},
+		{"unknown question", "q9", FlagPinned, true, ErrNotFound, false, nil},
+		{"unknown flag", "q1", "starred", true, ErrInvalid, false, nil},
+	}
+	for _, st := range steps {
+		q, changed, err := s.SetQuestionFlag(ctx, "s1", st.id, st.flag, st.on)
+		if st.want != nil {
+			wantCode(t, st.name, err, st.want)
+		} else if err != nil || changed != st.wantChanged || q.ID != st.id {
+			t.Errorf("%s: q %s changed %v err %v; want changed %v", st.name, q.ID, changed, err, st.wantChanged)
+		}
+		if got := pinned(); !slices.Equal(got, st.wantPinned) {
+			t.Errorf("%s: pinned = %v, want %v", st.name, got, st.wantPinned)
+		}
+	}
+	q1 := questionByID(t, s, "s1", "q1")
+	if !q1.Answered || q1.Hidden {
+		t.Errorf("q1 = %+v, want answered and visible", q1)
+	}
+}
+
+// questionStoreSuite is QuestionStore's part of the Store conformance suite (runStoreSuite).
+var questionStoreSuite = []storeCase{
+	{"AddQuestion", testAddQuestion},
+	{"UpvoteQuestion", testUpvoteQuestion},
+	{"UpvoteQuestionConcurrent", testUpvoteQuestionConcurrent},
+	{"QuestionFlags", testQuestionFlags},
+}

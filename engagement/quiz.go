@@ -215,7 +215,7 @@ func (s *Service) CreateQuiz(ctx context.Context, actor Actor, stream string, sp
 	if err != nil {
 		return Quiz{}, err
 	}
-	active, err := s.host().ActiveQuiz(ctx, stream)
+	active, err := s.store.ActiveQuiz(ctx, stream)
 	if err = ignoreNotFound(err); err != nil {
 		return Quiz{}, fmt.Errorf("active quiz of %s: %w", stream, err)
 	}
@@ -223,7 +223,7 @@ func (s *Service) CreateQuiz(ctx context.Context, actor Actor, stream string, sp
 		return Quiz{}, Invalid("quiz", "quiz %s is still running", active.ID)
 	}
 	q := Quiz{ID: s.newItemID(), Title: spec.Title, Questions: spec.Questions, Count: len(spec.Questions), Current: -1, Status: QuizReady}
-	if err := s.host().CreateQuiz(ctx, stream, q); err != nil {
+	if err := s.store.CreateQuiz(ctx, stream, q); err != nil {
 		return Quiz{}, fmt.Errorf("create quiz on %s: %w", stream, err)
 	}
 	return q, nil
@@ -234,7 +234,7 @@ func (s *Service) Quiz(ctx context.Context, actor Actor, stream, quizID string) 
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return Quiz{}, err
 	}
-	q, err := s.host().Quiz(ctx, stream, quizID)
+	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
 		return Quiz{}, fmt.Errorf("get quiz %s: %w", quizID, err)
 	}
@@ -252,7 +252,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 	if err != nil {
 		return QuizStep{}, Outcome{}, err
 	}
-	q, err := s.host().Quiz(ctx, stream, quizID)
+	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
 		return QuizStep{}, Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
 	}
@@ -278,7 +278,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 
 	next := q.Current + 1
 	opens := s.now().Add(st.videoDelay()).UTC()
-	q, err = s.host().UpdateQuiz(ctx, stream, quizID, func(q *Quiz) error {
+	q, err = s.store.UpdateQuiz(ctx, stream, quizID, func(q *Quiz) error {
 		if q.Current != next-1 || q.Status == QuizFinished || (q.Current >= 0 && !q.Revealed) {
 			return errQuizMoved
 		}
@@ -315,7 +315,7 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 	if actor.CanHost(st) {
 		return Outcome{}, Errorf(CodeForbidden, "the host does not play their own quiz")
 	}
-	q, err := s.host().Quiz(ctx, stream, quizID)
+	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
 	}
@@ -330,7 +330,7 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 		return Outcome{}, notYetOpen("question")
 	}
 	r := QuizResponse{User: actor.User, Name: actor.Name, Question: k, Choice: choice, At: now}
-	if err := s.host().AnswerQuiz(ctx, stream, quizID, r, now); err != nil {
+	if err := s.store.AnswerQuiz(ctx, stream, quizID, r, now); err != nil {
 		return Outcome{}, fmt.Errorf("answer quiz %s: %w", quizID, err)
 	}
 	s.emit(ctx, EventQuizAnswered, stream, actor.User, map[string]any{
@@ -344,7 +344,7 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 // leaderboard. Only the caller whose update marks it revealed does so; others get an empty outcome.
 func (s *Service) revealQuestion(ctx context.Context, stream, quizID string, k int) (Outcome, error) {
 	out := Outcome{Stream: stream}
-	q, err := s.host().UpdateQuiz(ctx, stream, quizID, func(q *Quiz) error {
+	q, err := s.store.UpdateQuiz(ctx, stream, quizID, func(q *Quiz) error {
 		if q.Current != k || q.Revealed || q.Status != QuizRunning {
 			return errQuizMoved
 		}
@@ -360,11 +360,11 @@ func (s *Service) revealQuestion(ctx context.Context, stream, quizID string, k i
 	if err != nil {
 		return out, fmt.Errorf("reveal question %d of quiz %s: %w", k, quizID, err)
 	}
-	answers, err := s.host().QuizAnswers(ctx, stream, quizID, k)
+	answers, err := s.store.QuizAnswers(ctx, stream, quizID, k)
 	if err != nil {
 		return out, fmt.Errorf("answers of quiz %s: %w", quizID, err)
 	}
-	list, err := s.host().QuizPlayers(ctx, stream, quizID)
+	list, err := s.store.QuizPlayers(ctx, stream, quizID)
 	if err != nil {
 		return out, fmt.Errorf("players of quiz %s: %w", quizID, err)
 	}
@@ -396,7 +396,7 @@ func (s *Service) revealQuestion(ctx context.Context, stream, quizID string, k i
 			Key: fmt.Sprintf("quiz:%s:%s:%s", quizID, questionID(k), a.User), Source: SourceQuiz, Points: pts, Reason: "Correct quiz answer",
 		}))
 	}
-	if err := s.host().SaveQuizPlayers(ctx, stream, quizID, scored); err != nil {
+	if err := s.store.SaveQuizPlayers(ctx, stream, quizID, scored); err != nil {
 		return out, fmt.Errorf("save scores of quiz %s: %w", quizID, err)
 	}
 	final := q.Status == QuizFinished
@@ -423,7 +423,7 @@ func (s *Service) quizLeaderboard(ctx context.Context, stream, quizID string, fi
 	var list []QuizPlayer
 	if players == nil {
 		var err error
-		if list, err = s.host().QuizPlayers(ctx, stream, quizID); err != nil {
+		if list, err = s.store.QuizPlayers(ctx, stream, quizID); err != nil {
 			return QuizLeaderboard{}, fmt.Errorf("players of quiz %s: %w", quizID, err)
 		}
 	} else {
@@ -446,7 +446,7 @@ func (s *Service) quizLeaderboard(ctx context.Context, stream, quizID string, fi
 }
 
 func joinQuiz(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
-	q, err := s.host().ActiveQuiz(ctx, st.ID)
+	q, err := s.store.ActiveQuiz(ctx, st.ID)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {
 			return fmt.Errorf("active quiz of %s: %w", st.ID, err)
@@ -461,7 +461,7 @@ func joinQuiz(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) e
 
 // tickQuiz reveals the active quiz's question once its deadline has passed.
 func tickQuiz(ctx context.Context, s *Service, stream string) (Outcome, error) {
-	q, err := s.host().ActiveQuiz(ctx, stream)
+	q, err := s.store.ActiveQuiz(ctx, stream)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {
 			return Outcome{}, fmt.Errorf("active quiz of %s: %w", stream, err)
@@ -472,4 +472,32 @@ func tickQuiz(ctx context.Context, s *Service, stream string) (Outcome, error) {
 		return Outcome{}, nil
 	}
 	return s.revealQuestion(ctx, stream, q.ID, q.Current)
+}
+
+// QuizStore keeps quizzes, answers and the players' quiz scores. A stream's active quiz is the one created
+// last.
+type QuizStore interface {
+	// CreateQuiz stores q and makes it the stream's active quiz; ErrDuplicate if the id is taken.
+	CreateQuiz(ctx context.Context, stream string, q Quiz) error
+	// Quiz returns a quiz with the answer counts of each question, or ErrNotFound.
+	Quiz(ctx context.Context, stream, id string) (Quiz, error)
+	// ActiveQuiz returns the stream's active quiz, or ErrNotFound.
+	ActiveQuiz(ctx context.Context, stream string) (Quiz, error)
+	// UpdateQuiz applies fn to the stored quiz and stores the result. Atomic as StreamStore.UpdateStream: fn
+	// may run more than once, must have no side effects, and its error is returned unchanged. fn must not
+	// change the questions' counts, which only AnswerQuiz does.
+	UpdateQuiz(ctx context.Context, stream, id string, fn func(*Quiz) error) (Quiz, error)
+	// AnswerQuiz records a's answer to question a.Question of the quiz. Atomic: ErrNotFound for an unknown
+	// quiz; ErrClosed unless that question is the current one, not revealed, and OpensAt <= now < Deadline;
+	// ErrInvalid for a choice out of range; ErrDuplicate if the user already answered it. An accepted answer
+	// adds one to the choice's count.
+	AnswerQuiz(ctx context.Context, stream, quizID string, a QuizResponse, now time.Time) error
+	// QuizAnswers returns the answers given to one question of a quiz, in the order they were accepted.
+	QuizAnswers(ctx context.Context, stream, quizID string, question int) ([]QuizResponse, error)
+	// QuizPlayers returns every player's running score in a quiz (any order).
+	QuizPlayers(ctx context.Context, stream, quizID string) ([]QuizPlayer, error)
+	// SaveQuizPlayers stores the given players' records, replacing earlier ones of the same users. Only the
+	// one caller that revealed a question (UpdateQuiz setting Revealed) calls it, so it need not be atomic
+	// with anything else.
+	SaveQuizPlayers(ctx context.Context, stream, quizID string, players []QuizPlayer) error
 }

@@ -3,6 +3,8 @@ package engagement
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +176,97 @@ func TestQuizOneAtATime(t *testing.T) {
 	if _, err := f.svc.CreateQuiz(ctx, f.host1, "s1", twoQuestionQuiz()); !isInvalidField(err, "quiz") {
 		t.Fatalf("second quiz while running: %v", err)
 	}
+}
+
+func testQuizStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := storeT0
+	_, err := s.ActiveQuiz(ctx, "st")
+	isErr(t, err, ErrNotFound)
+	q := Quiz{ID: "q1", Title: "T", Count: 2, Current: -1, Status: QuizReady, Questions: []QuizItem{
+		{Text: "A?", Choices: []string{"x", "y"}, Answer: 1, TimeLimitS: 10, Counts: []int64{0, 0}},
+		{Text: "B?", Choices: []string{"x", "y", "z"}, Answer: 2, TimeLimitS: 10, Counts: []int64{0, 0, 0}},
+	}}
+	noErr(t, s.CreateQuiz(ctx, "st", q))
+	isErr(t, s.CreateQuiz(ctx, "st", q), ErrDuplicate)
+	answer := func(user string, question, choice int, at time.Time) error {
+		return s.AnswerQuiz(ctx, "st", "q1", QuizResponse{User: user, Name: "N" + user, Question: question, Choice: choice, At: at}, at)
+	}
+	isErr(t, answer("u1", 0, 1, t0), ErrClosed) // not asked yet
+	sentinel := errors.New("stop")
+	if _, err := s.UpdateQuiz(ctx, "st", "q1", func(q *Quiz) error { q.Current = 5; return sentinel }); !errors.Is(err, sentinel) {
+		t.Fatalf("UpdateQuiz did not return fn's error: %v", err)
+	}
+	asked, err := s.UpdateQuiz(ctx, "st", "q1", func(q *Quiz) error {
+		q.Current, q.Status, q.OpensAt, q.Deadline = 0, QuizRunning, t0, t0.Add(10*time.Second)
+		return nil
+	})
+	noErr(t, err)
+	if asked.Current != 0 || asked.Status != QuizRunning || !asked.Deadline.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("updated quiz = %+v", asked)
+	}
+	answers := []struct {
+		user             string
+		question, choice int
+		at               time.Time
+		want             error
+	}{
+		{"u1", 0, 1, t0.Add(-time.Millisecond), ErrClosed},
+		{"u1", 0, 1, t0.Add(time.Second), nil},
+		{"u2", 0, 0, t0.Add(2 * time.Second), nil},
+		{"u3", 0, 1, t0.Add(3 * time.Second), nil},
+		{"u1", 0, 0, t0.Add(4 * time.Second), ErrDuplicate},
+		{"u4", 0, 2, t0.Add(4 * time.Second), ErrInvalid},
+		{"u4", 1, 0, t0.Add(4 * time.Second), ErrClosed},
+		{"u5", 0, 1, t0.Add(10 * time.Second), ErrClosed},
+	}
+	for _, a := range answers {
+		err := answer(a.user, a.question, a.choice, a.at)
+		if a.want == nil {
+			noErr(t, err)
+		} else {
+			isErr(t, err, a.want)
+		}
+	}
+	got, err := s.Quiz(ctx, "st", "q1")
+	noErr(t, err)
+	if !slices.Equal(got.Questions[0].Counts, []int64{1, 2}) || got.Questions[0].Answer != 1 || got.Title != "T" {
+		t.Fatalf("quiz = %+v", got)
+	}
+	list, err := s.QuizAnswers(ctx, "st", "q1", 0)
+	noErr(t, err)
+	var users []string
+	for _, a := range list {
+		users = append(users, a.User)
+	}
+	if !slices.Equal(users, []string{"u1", "u2", "u3"}) || list[0].Name != "Nu1" || !list[0].At.Equal(t0.Add(time.Second)) {
+		t.Fatalf("answers = %+v", list)
+	}
+	_, err = s.UpdateQuiz(ctx, "st", "q1", func(q *Quiz) error { q.Revealed = true; return nil })
+	noErr(t, err)
+	isErr(t, answer("u6", 0, 1, t0.Add(5*time.Second)), ErrClosed) // revealed
+	got, _ = s.Quiz(ctx, "st", "q1")
+	if !slices.Equal(got.Questions[0].Counts, []int64{1, 2}) {
+		t.Fatalf("UpdateQuiz changed counts: %v", got.Questions[0].Counts)
+	}
+
+	noErr(t, s.SaveQuizPlayers(ctx, "st", "q1", []QuizPlayer{{User: "u1", Name: "Nu1", Score: 95, Streak: 1, LastCorrect: 0}}))
+	noErr(t, s.SaveQuizPlayers(ctx, "st", "q1", []QuizPlayer{{User: "u1", Name: "Nu1", Score: 180, Streak: 2, LastCorrect: 1}, {User: "u3", Score: 85, Streak: 1}}))
+	players, err := s.QuizPlayers(ctx, "st", "q1")
+	noErr(t, err)
+	slices.SortFunc(players, func(a, b QuizPlayer) int { return int(b.Score - a.Score) })
+	if len(players) != 2 || players[0] != (QuizPlayer{User: "u1", Name: "Nu1", Score: 180, Streak: 2, LastCorrect: 1}) {
+		t.Fatalf("players = %+v", players)
+	}
+	noErr(t, s.CreateQuiz(ctx, "st", Quiz{ID: "q2", Count: 1, Current: -1, Status: QuizReady, Questions: q.Questions[:1]}))
+	if a, err := s.ActiveQuiz(ctx, "st"); err != nil || a.ID != "q2" {
+		t.Fatalf("active quiz = %+v, %v", a, err)
+	}
+	_, err = s.Quiz(ctx, "st", "missing")
+	isErr(t, err, ErrNotFound)
+}
+
+// quizStoreSuite is QuizStore's part of the Store conformance suite (runStoreSuite).
+var quizStoreSuite = []storeCase{
+	{"AskAnswerReveal", testQuizStore},
 }

@@ -8,13 +8,14 @@ package engagement
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/kudos-live/kudos/rewards"
+	"golang.org/x/time/rate"
 )
 
 // Frame is one server→client envelope before encoding: {"type": Type, "data": Data}.
@@ -194,4 +195,26 @@ func (s *Service) batched(ctx context.Context, fn func(ctx context.Context) (Out
 		}
 	}
 	return out, err
+}
+
+// newItemID returns a fresh id for a poll, quiz, coupon or draw: a lowercase ULID.
+func (s *Service) newItemID() string { return strings.ToLower(NewEventID(s.now())) }
+
+// notYetOpen is the rejection of an interaction that arrives before its item opened to viewers.
+func notYetOpen(what string) *Error { return Errorf(CodeClosed, "%s is not open yet", what) }
+
+// ignoreNotFound turns ErrNotFound into nil: for lookups where "nothing there" is a normal answer.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// unixMS returns t in Unix milliseconds, 0 for the zero time.
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

@@ -176,7 +176,7 @@ func (s *Service) closeOpenItems(ctx context.Context, stream string) Outcome {
 			out.Merge(o)
 		}
 	}
-	q, err := s.host().ActiveQuiz(ctx, stream)
+	q, err := s.store.ActiveQuiz(ctx, stream)
 	if err = ignoreNotFound(err); err != nil {
 		s.log.Error("reveal the open quiz question of an ending stream", "stream", stream, "err", err)
 	} else if q.ID != "" && q.Status == QuizRunning && q.Current >= 0 && !q.Revealed {
@@ -187,4 +187,48 @@ func (s *Service) closeOpenItems(ctx context.Context, stream string) Outcome {
 		}
 	}
 	return out
+}
+
+// StreamStore keeps the streams.
+type StreamStore interface {
+	// CreateStream stores st; ErrDuplicate if the id is taken. Atomic.
+	CreateStream(ctx context.Context, st Stream) error
+	// Stream returns the stream or ErrNotFound.
+	Stream(ctx context.Context, id string) (Stream, error)
+	// UpdateStream applies fn to the stored stream and stores the result. Atomic: fn may run more than once
+	// and must not have side effects. It returns what was stored, or fn's error unchanged.
+	UpdateStream(ctx context.Context, id string, fn func(*Stream) error) (Stream, error)
+}
+
+// liveStream loads a stream that accepts interactions.
+func (s *Service) liveStream(ctx context.Context, id string) (Stream, error) {
+	st, err := s.Stream(ctx, id)
+	if err != nil {
+		return Stream{}, err
+	}
+	if !st.Live() {
+		return Stream{}, Errorf(CodeClosed, "stream %q has ended", id)
+	}
+	return st, nil
+}
+
+// Video delay: viewers watch the stream VideoDelayMS behind the host. Whatever a host opens (a poll, a quiz
+// question, a coupon drop, a draw) is announced that much later (Outcome.Delay) and opens to viewers at
+// OpensAt = now + delay; its deadline or expiry shifts by the same amount, and a vote, answer or claim that
+// arrives before OpensAt is refused as closed (not yet open). Results decided by time (a poll closing at its
+// duration, a quiz deadline passing) are computed on the shifted clock and so need no further delay.
+
+// videoDelay is the stream's video delay as a duration.
+func (st Stream) videoDelay() time.Duration { return time.Duration(st.VideoDelayMS) * time.Millisecond }
+
+// runStream loads a live stream that actor hosts: the check every host tool starts with.
+func (s *Service) runStream(ctx context.Context, actor Actor, id string) (Stream, error) {
+	st, err := s.hostStream(ctx, actor, id)
+	if err != nil {
+		return Stream{}, err
+	}
+	if !st.Live() {
+		return Stream{}, Errorf(CodeClosed, "stream %q has ended", id)
+	}
+	return st, nil
 }

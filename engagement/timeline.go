@@ -64,7 +64,7 @@ func (s *Service) Record(ctx context.Context, out Outcome) {
 		return
 	}
 	offset := max(0, s.now().Add(out.Delay).Sub(started).Milliseconds())
-	store := s.extrasStore()
+	store := s.store
 	for _, f := range frames {
 		raw, err := timelineData(f)
 		if err != nil {
@@ -226,7 +226,7 @@ func tickTimeline(ctx context.Context, s *Service, stream string) (Outcome, erro
 		return Outcome{}, err
 	}
 	item := TimelineItem{OffsetMS: sec * 1000, Type: TimelineLikes, Data: raw, Key: "likes:" + strconv.FormatInt(sec, 10)}
-	if _, err := s.extrasStore().AppendTimeline(ctx, stream, item, MaxTimelineItems); err != nil {
+	if _, err := s.store.AppendTimeline(ctx, stream, item, MaxTimelineItems); err != nil {
 		return Outcome{}, fmt.Errorf("record like rate of %s: %w", stream, err)
 	}
 	return Outcome{}, nil
@@ -283,7 +283,7 @@ func (s *Service) Timeline(ctx context.Context, stream string, q TimelineQuery) 
 			return TimelinePage{}, err
 		}
 	}
-	items, err := s.extrasStore().TimelineItems(ctx, stream, q.FromMS, to, afterOffset, afterSeq, q.Limit+1)
+	items, err := s.store.TimelineItems(ctx, stream, q.FromMS, to, afterOffset, afterSeq, q.Limit+1)
 	if err != nil {
 		return TimelinePage{}, fmt.Errorf("timeline of %s: %w", stream, err)
 	}
@@ -332,7 +332,7 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 	if st.Live() {
 		return Outcome{}, Errorf(CodeClosed, "stream %q is live: answer the live question", stream)
 	}
-	q, err := s.host().Quiz(ctx, stream, quizID)
+	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
 	}
@@ -343,7 +343,7 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 	if choice < 0 || choice >= len(item.Choices) {
 		return Outcome{}, Invalid("choice", "choice must be 0..%d", len(item.Choices)-1)
 	}
-	live, err := s.host().QuizAnswers(ctx, stream, quizID, k)
+	live, err := s.store.QuizAnswers(ctx, stream, quizID, k)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("answers of quiz %s: %w", quizID, err)
 	}
@@ -411,4 +411,31 @@ func (s *Service) takeReplayPoints(ctx context.Context, stream, user string) boo
 		return ok
 	})
 	return err == nil && ok
+}
+
+// TimelineItem is one thing that appeared on viewers' screens, at OffsetMS from the stream's start.
+type TimelineItem struct {
+	OffsetMS int64           `json:"offset_ms"`
+	Type     string          `json:"type"`
+	Data     json.RawMessage `json:"data"`
+	// Key identifies the item for de-duplication and removal ("comment:<id>", "likes:<second>").
+	Key string `json:"-"`
+	// Seq orders items of equal offset; the store assigns it.
+	Seq int64 `json:"-"`
+}
+
+// TimelineStore keeps each stream's replay timeline, ordered by (OffsetMS, Seq).
+type TimelineStore interface {
+	// AppendTimeline adds item to the stream's timeline with the next Seq of the stream and reports whether
+	// it did. Atomic: an item whose Key was appended before, or a timeline already holding max items, changes
+	// nothing and returns false — so several nodes recording the same sample keep one. The store may keep
+	// item.Data: the caller must not change it afterwards.
+	AppendTimeline(ctx context.Context, stream string, item TimelineItem, max int) (bool, error)
+	// HideTimeline marks key as removed: TimelineItems never returns an item with that key, including one
+	// appended later.
+	HideTimeline(ctx context.Context, stream, key string) error
+	// TimelineItems returns up to limit items with from <= OffsetMS < to that come strictly after the position
+	// (afterOffset, afterSeq) in (OffsetMS, Seq) order, hidden items left out. Pass afterOffset math.MinInt64
+	// and afterSeq -1 to start at from.
+	TimelineItems(ctx context.Context, stream string, from, to, afterOffset, afterSeq int64, limit int) ([]TimelineItem, error)
 }

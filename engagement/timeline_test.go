@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -312,4 +315,222 @@ func TestReplayQuizAnswers(t *testing.T) {
 	if replays != 3 { // bob, cy, eve
 		t.Errorf("%d quiz.answered events marked replay, want 3", replays)
 	}
+}
+
+func timelineItem(offset int64, key string) TimelineItem {
+	return TimelineItem{OffsetMS: offset, Type: "comment", Data: json.RawMessage(`{"id":"` + key + `"}`), Key: key}
+}
+
+func timelineKeys(items []TimelineItem) []string {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		var d struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(it.Data, &d)
+		keys[i] = d.ID
+	}
+	return keys
+}
+
+func testTimelineOrderAndPaging(t *testing.T, s Store) {
+	ctx := context.Background()
+	// Appended out of order (a delayed item lands before items appended earlier); equal offsets keep the
+	// order of appending.
+	for _, it := range []TimelineItem{
+		timelineItem(1000, "a"), timelineItem(3000, "c"), timelineItem(2000, "b"), timelineItem(3000, "d"),
+		timelineItem(5000, "e"),
+	} {
+		if ok, err := s.AppendTimeline(ctx, "s1", it, 100); err != nil || !ok {
+			t.Fatalf("AppendTimeline %s: %v, %v", it.Key, ok, err)
+		}
+	}
+	all, err := s.TimelineItems(ctx, "s1", 0, math.MaxInt64, math.MinInt64, -1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := timelineKeys(all), []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+		t.Fatalf("items = %v, want %v", got, want)
+	}
+	tests := []struct {
+		name                  string
+		from, to              int64
+		afterOffset, afterSeq int64
+		limit                 int
+		want                  []string
+	}{
+		{"window", 2000, 5000, math.MinInt64, -1, 100, []string{"b", "c", "d"}},
+		{"limit", 0, math.MaxInt64, math.MinInt64, -1, 2, []string{"a", "b"}},
+		{"after c", 0, math.MaxInt64, all[2].OffsetMS, all[2].Seq, 100, []string{"d", "e"}},
+		{"after c, limit 1", 0, math.MaxInt64, all[2].OffsetMS, all[2].Seq, 1, []string{"d"}},
+		{"cursor before from", 4000, math.MaxInt64, all[0].OffsetMS, all[0].Seq, 100, []string{"e"}},
+		{"empty window", 6000, 7000, math.MinInt64, -1, 100, []string{}},
+	}
+	for _, tt := range tests {
+		got, err := s.TimelineItems(ctx, "s1", tt.from, tt.to, tt.afterOffset, tt.afterSeq, tt.limit)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if keys := timelineKeys(got); !slices.Equal(keys, tt.want) {
+			t.Errorf("%s: items = %v, want %v", tt.name, keys, tt.want)
+		}
+	}
+	if got, err := s.TimelineItems(ctx, "other", 0, math.MaxInt64, math.MinInt64, -1, 10); err != nil || len(got) != 0 {
+		t.Errorf("other stream: %v, %v; want none", got, err)
+	}
+}
+
+func testTimelineDedupeAndHide(t *testing.T, s Store) {
+	ctx := context.Background()
+	if ok, err := s.AppendTimeline(ctx, "s1", timelineItem(1000, "a"), 3); err != nil || !ok {
+		t.Fatalf("append a: %v, %v", ok, err)
+	}
+	if ok, err := s.AppendTimeline(ctx, "s1", timelineItem(1500, "a"), 3); err != nil || ok {
+		t.Errorf("append a again: %v, %v; want false", ok, err)
+	}
+	unkeyed := timelineItem(1200, "x")
+	unkeyed.Key = ""
+	for range 2 { // items without a key are never de-duplicated
+		if ok, err := s.AppendTimeline(ctx, "s1", unkeyed, 3); err != nil || !ok {
+			t.Fatalf("append unkeyed: %v, %v", ok, err)
+		}
+	}
+	if ok, err := s.AppendTimeline(ctx, "s1", timelineItem(2000, "b"), 3); err != nil || ok {
+		t.Errorf("append over max: %v, %v; want false", ok, err)
+	}
+	if err := s.HideTimeline(ctx, "s1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HideTimeline(ctx, "s1", "later"); err != nil { // hidden before it is recorded
+		t.Fatal(err)
+	}
+	got, err := s.TimelineItems(ctx, "s1", 0, math.MaxInt64, math.MinInt64, -1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := timelineKeys(got); !slices.Equal(keys, []string{"x", "x"}) {
+		t.Errorf("items = %v, want [x x]", keys)
+	}
+	if got[0].Seq >= got[1].Seq {
+		t.Errorf("seqs = %d, %d; want increasing", got[0].Seq, got[1].Seq)
+	}
+}
+
+func testTimelineConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const nodes, seconds = 4, 25
+	var wg sync.WaitGroup
+	for range nodes { // every node samples every second; one sample per second is kept
+		wg.Go(func() {
+			for sec := range int64(seconds) {
+				it := TimelineItem{OffsetMS: sec * 1000, Type: TimelineLikes, Data: json.RawMessage(`{}`), Key: fmt.Sprint("likes:", sec)}
+				if _, err := s.AppendTimeline(ctx, "s1", it, 1000); err != nil {
+					t.Errorf("AppendTimeline: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.TimelineItems(ctx, "s1", 0, math.MaxInt64, math.MinInt64, -1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != seconds {
+		t.Fatalf("%d samples, want %d", len(got), seconds)
+	}
+	seqs := map[int64]bool{}
+	for i, it := range got {
+		if it.OffsetMS != int64(i)*1000 || seqs[it.Seq] {
+			t.Errorf("item %d: offset %d seq %d (seen %v)", i, it.OffsetMS, it.Seq, seqs[it.Seq])
+		}
+		seqs[it.Seq] = true
+	}
+}
+
+// TestRedisExtrasStoreTimelineData checks that an item comes back as it went in, whatever its key, type and
+// data hold, and with offsets at the edges of the range.
+func TestRedisExtrasStoreTimelineData(t *testing.T) {
+	s := newTestRedisStore(t)
+	ctx := context.Background()
+	in := []TimelineItem{
+		{OffsetMS: 0, Type: "comment", Data: json.RawMessage(`{"text":"a}:{b\u0000 ✓"}`), Key: "comment:x:{y}"},
+		{OffsetMS: 1 << 40, Type: "poll.results", Data: json.RawMessage(`[1,2,3]`), Key: ""},
+		{OffsetMS: 1 << 40, Type: "", Data: json.RawMessage(`null`), Key: strings.Repeat("k", 300)},
+	}
+	for _, it := range in {
+		if ok, err := s.AppendTimeline(ctx, "s1", it, 10); err != nil || !ok {
+			t.Fatalf("AppendTimeline %q: %v, %v", it.Key, ok, err)
+		}
+	}
+	got, err := s.TimelineItems(ctx, "s1", math.MinInt64, math.MaxInt64, math.MinInt64, -1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) {
+		t.Fatalf("%d items, want %d", len(got), len(in))
+	}
+	for i, it := range got {
+		want := in[i]
+		if it.OffsetMS != want.OffsetMS || it.Type != want.Type || string(it.Data) != string(want.Data) || it.Key != want.Key || it.Seq != int64(i) {
+			t.Errorf("item %d = %+v (data %s), want %+v (data %s), seq %d", i, it, it.Data, want, want.Data, i)
+		}
+	}
+	if got, err := s.TimelineItems(ctx, "s1", 0, 10, math.MinInt64, -1, 0); err != nil || len(got) != 0 {
+		t.Errorf("limit 0: %v, %v; want none", got, err)
+	}
+}
+
+// TestRedisExtrasStoreTimelinePaging checks pages that must skip more items than the script reads at once:
+// hidden runs, and a cursor deep inside a run of equal offsets.
+func TestRedisExtrasStoreTimelinePaging(t *testing.T) {
+	s := newTestRedisStore(t)
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		offset := int64(5)
+		if i >= n/2 {
+			offset = int64(i) * 10
+		}
+		if ok, err := s.AppendTimeline(ctx, "s1", timelineItem(offset, fmt.Sprintf("k%03d", i)), n); err != nil || !ok {
+			t.Fatalf("append %d: %v, %v", i, ok, err)
+		}
+	}
+	for i := n / 2; i < n; i++ {
+		if i%50 != 0 {
+			if err := s.HideTimeline(ctx, "s1", fmt.Sprintf("k%03d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var keys []string
+	afterOffset, afterSeq := int64(math.MinInt64), int64(-1)
+	for page := 0; ; page++ {
+		items, err := s.TimelineItems(ctx, "s1", 0, math.MaxInt64, afterOffset, afterSeq, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 || page > n {
+			break
+		}
+		keys = append(keys, timelineKeys(items)...)
+		last := items[len(items)-1]
+		afterOffset, afterSeq = last.OffsetMS, last.Seq
+	}
+	var want []string
+	for i := range n {
+		if i < n/2 || i%50 == 0 {
+			want = append(want, fmt.Sprintf("k%03d", i))
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("paged keys = %v, want %v", keys, want)
+	}
+}
+
+// timelineStoreSuite is TimelineStore's part of the Store conformance suite (runStoreSuite).
+var timelineStoreSuite = []storeCase{
+	{"OrderAndPaging", testTimelineOrderAndPaging},
+	{"DedupeAndHide", testTimelineDedupeAndHide},
+	{"Concurrent", testTimelineConcurrent},
 }

@@ -4,18 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
-func TestRedisHostStoreConformance(t *testing.T) {
+// testRedis returns a client of the test Redis and a key prefix of the test's own (see testenv.Redis).
+func testRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	return testenv.Redis(t)
+}
+
+func newTestRedisStore(t *testing.T) Store {
+	t.Helper()
+	rdb, prefix := testRedis(t)
+	return NewRedisStore(rdb, RedisConfig{Prefix: prefix})
+}
+
+// TestRedisStoreSuite runs the one Store conformance suite on Redis.
+func TestRedisStoreSuite(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
-	runHostStoreConformance(t, newTestRedisStore)
+	runStoreSuite(t, newTestRedisStore)
 }
 
 // twoRedisNodes returns two stores over separate clients of one Redis and the client of the first: two nodes.
@@ -29,8 +44,134 @@ func twoRedisNodes(t *testing.T) (a, b *RedisStore, rdb *redis.Client, prefix st
 	return NewRedisStore(rdb, RedisConfig{Prefix: prefix}), NewRedisStore(other, RedisConfig{Prefix: prefix}), rdb, prefix
 }
 
-// TestRedisHostStoreConcurrent races many callers on two nodes against the atomic counters.
-func TestRedisHostStoreConcurrent(t *testing.T) {
+// TestRedisStoreTwoNodes checks that two stores on separate clients (two nodes) see one state, and that the
+// atomic rules hold when the two race.
+func TestRedisStoreTwoNodes(t *testing.T) {
+	t.Run("StreamChatLikes", twoNodesShareState)
+	t.Run("QuestionsNotificationsTimeline", twoNodesRaceExtras)
+	t.Run("VotesCouponsQuizAnswers", twoNodesRaceItems)
+}
+
+// twoNodesShareState: streams, comments, likes and slow-mode slots written on one node are seen on the other.
+func twoNodesShareState(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	opts := *rdb.Options()
+	other := redis.NewClient(&opts)
+	t.Cleanup(func() { _ = other.Close() })
+	a := NewRedisStore(rdb, RedisConfig{Prefix: prefix})
+	b := NewRedisStore(other, RedisConfig{Prefix: prefix})
+	ctx := context.Background()
+
+	if err := a.CreateStream(ctx, testStream("s1")); err != nil {
+		t.Fatalf("CreateStream on a: %v", err)
+	}
+	wantCode(t, "CreateStream of the same id on b", b.CreateStream(ctx, testStream("s1")), ErrDuplicate)
+	if err := a.AddComment(ctx, "s1", testComment(1), 10); err != nil {
+		t.Fatalf("AddComment on a: %v", err)
+	}
+	if removed, err := b.RemoveComment(ctx, "s1", "c1"); err != nil || !removed {
+		t.Errorf("RemoveComment on b = %v, %v; want true, nil", removed, err)
+	}
+	if _, err := a.AddLikes(ctx, "s1", 5); err != nil {
+		t.Fatalf("AddLikes on a: %v", err)
+	}
+	if n, err := b.AddLikes(ctx, "s1", 1); err != nil || n != 6 {
+		t.Errorf("AddLikes on b = %d, %v; want 6, nil", n, err)
+	}
+	if ok, _, err := a.TakeSlot(ctx, "s1", "u1", time.Minute, conformanceT0); err != nil || !ok {
+		t.Fatalf("TakeSlot on a = %v, %v; want true, nil", ok, err)
+	}
+	if ok, left, err := b.TakeSlot(ctx, "s1", "u1", time.Minute, conformanceT0.Add(time.Second)); err != nil || ok || left != 59*time.Second {
+		t.Errorf("TakeSlot on b = %v, %v, %v; want false, 59s, nil", ok, left, err)
+	}
+}
+
+// twoNodesRaceExtras: 200 users upvote on both nodes at once, daily caps and timeline de-duplication hold.
+func twoNodesRaceExtras(t *testing.T) {
+	a, b, _, _ := twoRedisNodes(t) // store_redis_host_test.go
+	nodes := []*RedisStore{a, b}
+	ctx := context.Background()
+
+	t.Run("upvotes", func(t *testing.T) {
+		if err := a.AddQuestion(ctx, "s1", testQuestion("q1", "ann"), 10); err != nil {
+			t.Fatal(err)
+		}
+		const users = 200
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted, dups := 0, 0
+		for i := range users * 2 {
+			wg.Go(func() {
+				_, err := nodes[i%2].UpvoteQuestion(ctx, "s1", "q1", fmt.Sprintf("u%03d", i/2))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					accepted++
+				case CodeOf(err) == CodeDuplicate:
+					dups++
+				default:
+					t.Errorf("UpvoteQuestion: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if accepted != users || dups != users {
+			t.Errorf("accepted %d, duplicates %d; want %d each", accepted, dups, users)
+		}
+		for _, s := range nodes {
+			if got := questionByID(t, s, "s1", "q1").Votes; got != users {
+				t.Errorf("votes = %d, want %d", got, users)
+			}
+		}
+	})
+
+	t.Run("daily cap", func(t *testing.T) {
+		const attempts, limit = 8, 3
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		sent := 0
+		for i := range attempts {
+			wg.Go(func() {
+				d, replayed, err := nodes[i%2].DecideNotification(ctx, fmt.Sprint("n", i), "bob", "2026-03-14", limit)
+				if err != nil || replayed {
+					t.Errorf("DecideNotification: %s, replayed %v, %v", d, replayed, err)
+					return
+				}
+				if d == NotificationSent {
+					mu.Lock()
+					sent++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if sent != limit {
+			t.Errorf("sent %d of %d, want %d", sent, attempts, limit)
+		}
+		if n, err := b.NotificationsSent(ctx, "bob", "2026-03-14"); err != nil || n != limit {
+			t.Errorf("NotificationsSent = %d, %v; want %d", n, err, limit)
+		}
+	})
+
+	t.Run("timeline", func(t *testing.T) {
+		if ok, err := a.AppendTimeline(ctx, "s1", timelineItem(1000, "likes:1"), 10); err != nil || !ok {
+			t.Fatalf("append on a: %v, %v", ok, err)
+		}
+		if ok, err := b.AppendTimeline(ctx, "s1", timelineItem(1000, "likes:1"), 10); err != nil || ok {
+			t.Errorf("append of the same sample on b: %v, %v; want false", ok, err)
+		}
+		if err := b.AddParticipant(ctx, "s1", "cy", conformanceT0); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := a.LastStream(ctx, "cy"); err != nil || st != "s1" {
+			t.Errorf("LastStream on a = %q, %v; want s1", st, err)
+		}
+	})
+}
+
+// twoNodesRaceItems races many callers on two nodes against the atomic counters of polls, coupons and quizzes.
+func twoNodesRaceItems(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
 	t0 := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
 	ctx := context.Background()
@@ -179,123 +320,9 @@ func TestRedisHostStoreConcurrent(t *testing.T) {
 	})
 }
 
-// TestRedisHostStoreKeys checks the documented layout, that every key expires StreamTTL after a write, and
-// that the draw's seed, which Draw's JSON leaves out, is stored.
-func TestRedisHostStoreKeys(t *testing.T) {
-	rdb, prefix := testRedis(t)
-	const ttl = time.Hour
-	s := NewRedisStore(rdb, RedisConfig{Prefix: prefix, StreamTTL: ttl})
-	ctx := context.Background()
-	t0 := time.Now().UTC()
-	steps := []struct {
-		name string
-		do   func() error
-	}{
-		{"OpenPoll", func() error {
-			return s.OpenPoll(ctx, "s1", Poll{ID: "p1", Question: "Q", Options: []string{"a", "b"}, Status: PollOpen, OpensAt: t0})
-		}},
-		{"VotePoll", func() error { _, err := s.VotePoll(ctx, "s1", "p1", "u1", 1, t0); return err }},
-		{"CreateQuiz", func() error {
-			return s.CreateQuiz(ctx, "s1", Quiz{ID: "q1", Current: -1, Status: QuizReady, Questions: []QuizItem{{Text: "A?", Choices: []string{"x", "y"}}}})
-		}},
-		{"UpdateQuiz", func() error {
-			_, err := s.UpdateQuiz(ctx, "s1", "q1", func(q *Quiz) error {
-				q.Current, q.Status, q.OpensAt, q.Deadline = 0, QuizRunning, t0, t0.Add(time.Minute)
-				return nil
-			})
-			return err
-		}},
-		{"AnswerQuiz", func() error {
-			return s.AnswerQuiz(ctx, "s1", "q1", QuizResponse{User: "u1", Question: 0, Choice: 1, At: t0}, t0)
-		}},
-		{"SaveQuizPlayers", func() error { return s.SaveQuizPlayers(ctx, "s1", "q1", []QuizPlayer{{User: "u1", Score: 90}}) }},
-		{"AddFeedback", func() error { _, err := s.AddFeedback(ctx, "s1", "u1", FeedbackNPS, 9); return err }},
-		{"CreateCoupon", func() error {
-			return s.CreateCoupon(ctx, "s1", Coupon{ID: "c1", Stock: 3, OpensAt: t0, ExpiresAt: t0.Add(time.Minute)})
-		}},
-		{"ClaimCoupon", func() error { _, err := s.ClaimCoupon(ctx, "s1", "c1", "u1", "X1", t0); return err }},
-		{"CreateDraw", func() error {
-			return s.CreateDraw(ctx, "s1", Draw{ID: "d1", Winners: 1, Eligible: DrawAll, Status: DrawOpen, OpensAt: t0, Seed: "5eed"})
-		}},
-		{"EnterDraw", func() error { return s.EnterDraw(ctx, "s1", "d1", DrawEntrant{User: "u1"}, t0) }},
-		{"MarkCommenter", func() error { return s.MarkCommenter(ctx, "s1", "u1") }},
-	}
-	for _, st := range steps {
-		if err := st.do(); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-	}
-	keys := []struct{ key, typ string }{
-		{"stream:{s1}:poll", "hash"},
-		{"stream:{s1}:poll:p1", "hash"},
-		{"stream:{s1}:poll:p1:counts", "hash"},
-		{"stream:{s1}:poll:p1:voters", "set"},
-		{"stream:{s1}:voters", "set"},
-		{"stream:{s1}:quiz", "string"},
-		{"stream:{s1}:quiz:q1", "hash"},
-		{"stream:{s1}:quiz:q1:counts", "hash"},
-		{"stream:{s1}:quiz:q1:answers:0", "list"},
-		{"stream:{s1}:quiz:q1:answered:0", "set"},
-		{"stream:{s1}:quiz:q1:players", "hash"},
-		{"stream:{s1}:feedback", "hash"},
-		{"stream:{s1}:feedback:given", "set"},
-		{"stream:{s1}:coupons", "list"},
-		{"stream:{s1}:coupon:c1", "hash"},
-		{"stream:{s1}:coupon:c1:claims", "hash"},
-		{"stream:{s1}:draw", "string"},
-		{"stream:{s1}:draw:d1", "hash"},
-		{"stream:{s1}:draw:d1:entrants", "hash"},
-		{"stream:{s1}:commenters", "set"},
-	}
-	for _, k := range keys {
-		key := prefix + k.key
-		typ, err := rdb.Type(ctx, key).Result()
-		if err != nil {
-			t.Fatalf("TYPE %s: %v", k.key, err)
-		}
-		if typ != k.typ {
-			t.Errorf("TYPE %s = %s, want %s", k.key, typ, k.typ)
-		}
-		if got, err := rdb.PTTL(ctx, key).Result(); err != nil || got <= ttl-time.Minute || got > ttl {
-			t.Errorf("PTTL %s = %v (%v), want in (%v, %v]", k.key, got, err, ttl-time.Minute, ttl)
-		}
-	}
-	if seed, err := rdb.HGet(ctx, prefix+"stream:{s1}:draw:d1", "seed").Result(); err != nil || seed != "5eed" {
-		t.Errorf("stored seed = %q (%v), want 5eed", seed, err)
-	}
-}
-
-// TestRedisHostStoreItemIDs checks that an id which could name another item's key is refused, not looked up.
-func TestRedisHostStoreItemIDs(t *testing.T) {
-	rdb, prefix := testRedis(t)
-	s := NewRedisStore(rdb, RedisConfig{Prefix: prefix})
-	ctx := context.Background()
-	t0 := time.Now().UTC()
-	if err := s.OpenPoll(ctx, "s1", Poll{ID: "p1", Question: "Q", Options: []string{"a", "b"}, Status: PollOpen, OpensAt: t0}); err != nil {
-		t.Fatalf("OpenPoll: %v", err)
-	}
-	if _, err := s.VotePoll(ctx, "s1", "p1", "u1", 0, t0); err != nil {
-		t.Fatalf("VotePoll: %v", err)
-	}
-	tests := []struct {
-		name string
-		call func() error
-		want *Error
-	}{
-		{"vote in the voter set", func() error { _, err := s.VotePoll(ctx, "s1", "p1:voters", "u2", 0, t0); return err }, ErrNotFound},
-		{"read the counts", func() error { _, err := s.Poll(ctx, "s1", "p1:counts"); return err }, ErrNotFound},
-		{"claim a brace id", func() error { _, err := s.ClaimCoupon(ctx, "s1", "{x}", "u1", "C", t0); return err }, ErrNotFound},
-		{"enter an empty id", func() error { return s.EnterDraw(ctx, "s1", "", DrawEntrant{User: "u1"}, t0) }, ErrNotFound},
-		{"create a colon id", func() error { return s.CreateCoupon(ctx, "s1", Coupon{ID: "c:1", Stock: 1}) }, ErrInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.name, tt.call(), tt.want) })
-	}
-}
-
-// TestRedisHostStoreUnavailable checks that every HostStore call on an unreachable Redis fails as
-// unavailable, with the cause kept for logs. It needs no Redis.
-func TestRedisHostStoreUnavailable(t *testing.T) {
+// TestRedisStoreUnavailable checks that every Store method on a Redis that cannot be reached yields an error
+// that matches ErrUnavailable, carries the cause for logs, and shows clients nothing of it. It needs no Redis.
+func TestRedisStoreUnavailable(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
 	s := NewRedisStore(rdb, RedisConfig{})
@@ -305,6 +332,23 @@ func TestRedisHostStoreUnavailable(t *testing.T) {
 		name string
 		call func() error
 	}{
+		{"CreateStream", func() error { return s.CreateStream(ctx, testStream("s1")) }},
+		{"Stream", func() error { _, err := s.Stream(ctx, "s1"); return err }},
+		{"UpdateStream", func() error {
+			_, err := s.UpdateStream(ctx, "s1", func(*Stream) error { return nil })
+			return err
+		}},
+		{"AddComment", func() error { return s.AddComment(ctx, "s1", testComment(1), 10) }},
+		{"RecentComments", func() error { _, err := s.RecentComments(ctx, "s1", 10); return err }},
+		{"RemoveComment", func() error { _, err := s.RemoveComment(ctx, "s1", "c1"); return err }},
+		{"Moderation", func() error { _, err := s.Moderation(ctx, "s1"); return err }},
+		{"UpdateModeration", func() error {
+			_, err := s.UpdateModeration(ctx, "s1", func(*Moderation) error { return nil })
+			return err
+		}},
+		{"TakeSlot", func() error { _, _, err := s.TakeSlot(ctx, "s1", "u1", time.Second, time.Now()); return err }},
+		{"AddLikes", func() error { _, err := s.AddLikes(ctx, "s1", 1); return err }},
+		{"Likes", func() error { _, err := s.Likes(ctx, "s1"); return err }},
 		{"OpenPoll", func() error { return s.OpenPoll(ctx, "s1", Poll{ID: "p1", Options: []string{"a", "b"}}) }},
 		{"Poll", func() error { _, err := s.Poll(ctx, "s1", "p1"); return err }},
 		{"CurrentPoll", func() error { _, err := s.CurrentPoll(ctx, "s1"); return err }},
@@ -339,12 +383,33 @@ func TestRedisHostStoreUnavailable(t *testing.T) {
 		{"DrawEntrants", func() error { _, err := s.DrawEntrants(ctx, "s1", "d1"); return err }},
 		{"MarkCommenter", func() error { return s.MarkCommenter(ctx, "s1", "u1") }},
 		{"HasCommented", func() error { _, err := s.HasCommented(ctx, "s1", "u1"); return err }},
+		{"AddQuestion", func() error { return s.AddQuestion(ctx, "s1", testQuestion("q1", "ann"), 10) }},
+		{"Questions", func() error { _, err := s.Questions(ctx, "s1"); return err }},
+		{"UpvoteQuestion", func() error { _, err := s.UpvoteQuestion(ctx, "s1", "q1", "bob"); return err }},
+		{"SetQuestionFlag", func() error { _, _, err := s.SetQuestionFlag(ctx, "s1", "q1", FlagPinned, true); return err }},
+		{"AppendTimeline", func() error { _, err := s.AppendTimeline(ctx, "s1", timelineItem(1, "a"), 10); return err }},
+		{"HideTimeline", func() error { return s.HideTimeline(ctx, "s1", "a") }},
+		{"TimelineItems", func() error {
+			_, err := s.TimelineItems(ctx, "s1", 0, math.MaxInt64, math.MinInt64, -1, 10)
+			return err
+		}},
+		{"AddParticipant", func() error { return s.AddParticipant(ctx, "s1", "ann", conformanceT0) }},
+		{"Participants", func() error { _, err := s.Participants(ctx, "s1", 10); return err }},
+		{"LastStream", func() error { _, err := s.LastStream(ctx, "ann"); return err }},
+		{"DecideNotification", func() error {
+			_, _, err := s.DecideNotification(ctx, "n1", "ann", "2026-03-14", 3)
+			return err
+		}},
+		{"NotificationsSent", func() error { _, err := s.NotificationsSent(ctx, "ann", "2026-03-14"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
 			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("err = %v, want one matching ErrUnavailable", err)
+			}
+			if got := CodeOf(err); got != CodeUnavailable {
+				t.Errorf("CodeOf = %s, want %s", got, CodeUnavailable)
 			}
 			if msg := MessageOf(err); strings.Contains(msg, "127.0.0.1") {
 				t.Errorf("MessageOf = %q shows the backend to clients", msg)

@@ -2,7 +2,10 @@ package engagement
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +49,8 @@ func TestCleanText(t *testing.T) {
 
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time          { return c.t }
+func (c *clock) now() time.Time { return c.t }
+
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newTestService(t *testing.T) (*Service, *MemorySink, *clock) {
@@ -203,58 +207,217 @@ func TestEndedStreamRefusesComments(t *testing.T) {
 	}
 }
 
-func TestLikeRate(t *testing.T) {
+func testComment(i int) Comment {
+	return Comment{ID: fmt.Sprintf("c%d", i), User: "u1", Name: "Ann", Text: fmt.Sprintf("hello %d", i), At: conformanceT0.Add(time.Duration(i) * time.Second)}
+}
+
+func commentIDs(cs []Comment) []string {
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+func testRecentComments(t *testing.T, s Store) {
 	ctx := context.Background()
-	s, _, clk := newTestService(t)
-	if err := s.Like(ctx, testViewer, "s1", 0); CodeOf(err) != CodeInvalid {
-		t.Fatalf("like 0: %v", err)
-	}
-	if _, err := s.Likes(ctx, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	for range 4 {
-		clk.advance(250 * time.Millisecond)
-		if err := s.Like(ctx, testViewer, "s1", 10); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Likes(ctx, "s1"); err != nil {
-			t.Fatal(err)
+	for i := range 5 {
+		if err := s.AddComment(ctx, "s1", testComment(i), 3); err != nil {
+			t.Fatalf("AddComment: %v", err)
 		}
 	}
-	got, err := s.Likes(ctx, "s1")
+	if err := s.AddComment(ctx, "s2", testComment(9), 3); err != nil {
+		t.Fatalf("AddComment: %v", err)
+	}
+	tests := []struct {
+		stream string
+		n      int
+		want   []string
+	}{
+		{"s1", 10, []string{"c2", "c3", "c4"}},
+		{"s1", 3, []string{"c2", "c3", "c4"}},
+		{"s1", 2, []string{"c3", "c4"}},
+		{"s1", 0, []string{}},
+		{"s2", 10, []string{"c9"}},
+		{"empty", 10, []string{}},
+	}
+	for _, tt := range tests {
+		got, err := s.RecentComments(ctx, tt.stream, tt.n)
+		if err != nil {
+			t.Fatalf("RecentComments(%s, %d): %v", tt.stream, tt.n, err)
+		}
+		if ids := commentIDs(got); !slices.Equal(ids, tt.want) {
+			t.Errorf("RecentComments(%s, %d) = %v, want %v", tt.stream, tt.n, ids, tt.want)
+		}
+	}
+	got, err := s.RecentComments(ctx, "s1", 1)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("RecentComments: %v", err)
 	}
-	if got.Total != 40 || got.PerSecond != 40 {
-		t.Fatalf("likes = %+v, want total 40 at 40/s", got)
+	if len(got) == 1 {
+		sameJSON(t, "comment", got[0], testComment(4))
 	}
 }
 
-func TestStreamSpecValidation(t *testing.T) {
+func testRemoveComment(t *testing.T, s Store) {
 	ctx := context.Background()
-	s, _, _ := newTestService(t)
-	big := int64(600000)
+	for i := range 4 {
+		if err := s.AddComment(ctx, "s1", testComment(i), 10); err != nil {
+			t.Fatalf("AddComment: %v", err)
+		}
+	}
 	tests := []struct {
-		name  string
-		spec  StreamSpec
-		field string
+		stream, id string
+		want       bool
+		left       []string
 	}{
-		{"bad id", StreamSpec{ID: "Bad ID!", Title: "x"}, "id"},
-		{"no title", StreamSpec{ID: "ok"}, "title"},
-		{"delay too long", StreamSpec{ID: "ok2", Title: "x", VideoDelayMS: &big}, "video_delay_ms"},
+		{"s1", "c1", true, []string{"c0", "c2", "c3"}},
+		{"s1", "c1", false, []string{"c0", "c2", "c3"}}, // twice is not an error
+		{"s1", "nope", false, []string{"c0", "c2", "c3"}},
+		{"s2", "c0", false, []string{"c0", "c2", "c3"}}, // another stream's id space
+		{"s1", "c3", true, []string{"c0", "c2"}},
+		{"s1", "c0", true, []string{"c2"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.CreateStream(ctx, testHost, tt.spec)
-			if CodeOf(err) != CodeInvalid || FieldOf(err) != tt.field {
-				t.Fatalf("err = %v (field %q), want invalid on %s", err, FieldOf(err), tt.field)
+		got, err := s.RemoveComment(ctx, tt.stream, tt.id)
+		if err != nil {
+			t.Fatalf("RemoveComment(%s, %s): %v", tt.stream, tt.id, err)
+		}
+		if got != tt.want {
+			t.Errorf("RemoveComment(%s, %s) = %v, want %v", tt.stream, tt.id, got, tt.want)
+		}
+		cs, err := s.RecentComments(ctx, "s1", 10)
+		if err != nil {
+			t.Fatalf("RecentComments: %v", err)
+		}
+		if ids := commentIDs(cs); !slices.Equal(ids, tt.left) {
+			t.Errorf("after RemoveComment(%s, %s) recent = %v, want %v", tt.stream, tt.id, ids, tt.left)
+		}
+	}
+}
+
+func testModeration(t *testing.T, s Store) {
+	ctx := context.Background()
+	got, err := s.Moderation(ctx, "s1")
+	if err != nil {
+		t.Fatalf("Moderation: %v", err)
+	}
+	sameJSON(t, "unset moderation", got, Moderation{})
+
+	until := conformanceT0.Add(10 * time.Minute)
+	want := Moderation{SlowModeS: 30, BannedWords: []string{"spam"}, Muted: map[string]time.Time{"u2": until}, Banned: map[string]bool{"u3": true}}
+	got, err = s.UpdateModeration(ctx, "s1", func(m *Moderation) error {
+		m.SlowModeS = 30
+		m.BannedWords = append(m.BannedWords, "spam")
+		m.Muted = map[string]time.Time{"u2": until}
+		m.Banned = map[string]bool{"u3": true}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateModeration: %v", err)
+	}
+	sameJSON(t, "returned moderation", got, want)
+	got.Banned["u9"] = true // the caller's copy; the store must not see this
+	got.BannedWords[0] = "changed"
+
+	stored, err := s.Moderation(ctx, "s1")
+	if err != nil {
+		t.Fatalf("Moderation: %v", err)
+	}
+	sameJSON(t, "stored moderation", stored, want)
+
+	_, err = s.UpdateModeration(ctx, "s1", func(m *Moderation) error {
+		m.SlowModeS = 99
+		m.Banned["u4"] = true
+		return errFromFn
+	})
+	if err != errFromFn {
+		t.Errorf("UpdateModeration with failing fn: err = %v, want fn's error unchanged", err)
+	}
+	stored, err = s.Moderation(ctx, "s1")
+	if err != nil {
+		t.Fatalf("Moderation: %v", err)
+	}
+	sameJSON(t, "moderation after failing fn", stored, want)
+
+	other, err := s.Moderation(ctx, "s2")
+	if err != nil {
+		t.Fatalf("Moderation: %v", err)
+	}
+	sameJSON(t, "another stream's moderation", other, Moderation{})
+}
+
+// testUpdateModerationConcurrent checks that concurrent bans of different users are all kept.
+func testUpdateModerationConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const writers, each = 5, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				user := fmt.Sprintf("u%d-%d", w, i)
+				_, err := s.UpdateModeration(ctx, "s1", func(m *Moderation) error {
+					if m.Banned == nil {
+						m.Banned = map[string]bool{}
+					}
+					m.Banned[user] = true
+					return nil
+				})
+				if err != nil {
+					errs <- err
+				}
 			}
 		})
 	}
-	if _, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "again"}); CodeOf(err) != CodeDuplicate {
-		t.Fatalf("duplicate id: %v", err)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("UpdateModeration: %v", err)
 	}
-	if _, err := s.CreateStream(ctx, testViewer, StreamSpec{Title: "mine"}); CodeOf(err) != CodeForbidden {
-		t.Fatalf("viewer creating: %v", err)
+	got, err := s.Moderation(ctx, "s1")
+	if err != nil {
+		t.Fatalf("Moderation: %v", err)
 	}
+	if len(got.Banned) != writers*each {
+		t.Errorf("after %d concurrent bans %d users are banned", writers*each, len(got.Banned))
+	}
+}
+
+func testTakeSlot(t *testing.T, s Store) {
+	ctx := context.Background()
+	const every = 5 * time.Second
+	tests := []struct {
+		name         string
+		stream, user string
+		at           time.Duration // after conformanceT0
+		ok           bool
+		left         time.Duration
+	}{
+		{"first slot", "s1", "u1", 0, true, 0},
+		{"too soon", "s1", "u1", 1500 * time.Millisecond, false, 3500 * time.Millisecond},
+		{"other user", "s1", "u2", 1500 * time.Millisecond, true, 0},
+		{"other stream", "s2", "u1", 1500 * time.Millisecond, true, 0},
+		{"just before the gap", "s1", "u1", every - time.Millisecond, false, time.Millisecond},
+		{"after the gap", "s1", "u1", every, true, 0},
+		{"gap counts from the new slot", "s1", "u1", every + 2*time.Second, false, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		ok, left, err := s.TakeSlot(ctx, tt.stream, tt.user, every, conformanceT0.Add(tt.at))
+		if err != nil {
+			t.Fatalf("%s: TakeSlot: %v", tt.name, err)
+		}
+		if ok != tt.ok || left != tt.left {
+			t.Errorf("%s: TakeSlot = %v, %v; want %v, %v", tt.name, ok, left, tt.ok, tt.left)
+		}
+	}
+}
+
+// chatStoreSuite is ChatStore's part of the Store conformance suite (runStoreSuite).
+var chatStoreSuite = []storeCase{
+	{"RecentComments", testRecentComments},
+	{"RemoveComment", testRemoveComment},
+	{"Moderation", testModeration},
+	{"UpdateModerationConcurrent", testUpdateModerationConcurrent},
+	{"TakeSlot", testTakeSlot},
 }

@@ -1,0 +1,157 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func (s *RedisStore) slotKey(stream, user string) string {
+	return s.streamSubKey(stream, "slot:"+user)
+}
+
+// AddComment implements ChatStore: RPUSH, LTRIM and EXPIRE in one MULTI.
+func (s *RedisStore) AddComment(ctx context.Context, stream string, c Comment, keep int) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode comment %s: %w", c.ID, err)
+	}
+	key := s.streamSubKey(stream, "comments")
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, key, b)
+		if keep > 0 {
+			p.LTrim(ctx, key, int64(-keep), -1)
+		} else {
+			p.Del(ctx, key)
+		}
+		p.Expire(ctx, key, s.ttl)
+		return nil
+	})
+	if err != nil {
+		return unavailable("add comment to "+stream, err)
+	}
+	return nil
+}
+
+// RecentComments implements ChatStore.
+func (s *RedisStore) RecentComments(ctx context.Context, stream string, n int) ([]Comment, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	raw, err := s.rdb.LRange(ctx, s.streamSubKey(stream, "comments"), int64(-n), -1).Result()
+	if err != nil {
+		return nil, unavailable("read comments of "+stream, err)
+	}
+	cs := make([]Comment, 0, len(raw))
+	for _, r := range raw {
+		var c Comment
+		if err := json.Unmarshal([]byte(r), &c); err != nil {
+			return nil, fmt.Errorf("decode comment of %s: %w", stream, err)
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// removeCommentScript marks ARGV[1] removed and deletes the first recent comment with that id.
+// KEYS: comments list, removed set. ARGV: id, ttl in ms. Returns 1 if a comment was deleted.
+var removeCommentScript = redis.NewScript(`
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, c = pcall(cjson.decode, raw)
+  if ok and type(c) == 'table' and c.id == ARGV[1] then
+    redis.call('LREM', KEYS[1], 1, raw)
+    return 1
+  end
+end
+return 0
+`)
+
+// RemoveComment implements ChatStore with one script, so a concurrent AddComment cannot interleave.
+func (s *RedisStore) RemoveComment(ctx context.Context, stream, id string) (bool, error) {
+	keys := []string{s.streamSubKey(stream, "comments"), s.streamSubKey(stream, "removed")}
+	n, err := removeCommentScript.Run(ctx, s.rdb, keys, id, s.ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, unavailable("remove comment "+id+" of "+stream, err)
+	}
+	return n == 1, nil
+}
+
+// Moderation implements ChatStore.
+func (s *RedisStore) Moderation(ctx context.Context, stream string) (Moderation, error) {
+	return s.getModeration(ctx, s.rdb, stream)
+}
+
+func (s *RedisStore) getModeration(ctx context.Context, c redis.Cmdable, stream string) (Moderation, error) {
+	b, err := c.Get(ctx, s.streamSubKey(stream, "mod")).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Moderation{}, nil
+	}
+	if err != nil {
+		return Moderation{}, unavailable("get moderation of "+stream, err)
+	}
+	var m Moderation
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Moderation{}, fmt.Errorf("decode moderation of %s: %w", stream, err)
+	}
+	return m, nil
+}
+
+// UpdateModeration implements ChatStore with WATCH/MULTI, as UpdateStream.
+func (s *RedisStore) UpdateModeration(ctx context.Context, stream string, fn func(*Moderation) error) (Moderation, error) {
+	key := s.streamSubKey(stream, "mod")
+	var out Moderation
+	err := s.optimistic(ctx, "update moderation of "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
+		m, err := s.getModeration(ctx, tx, stream)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(&m); err != nil {
+			return nil, userError{err}
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("encode moderation of %s: %w", stream, err)
+		}
+		out = m
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, s.ttl).Err() }, nil
+	})
+	if err != nil {
+		return Moderation{}, err
+	}
+	return cloneModeration(out), nil
+}
+
+// takeSlotScript is the slow-mode gate. KEYS: the slot key. ARGV: now (Unix µs), every (µs).
+// Returns 0 when the slot is taken now, else the µs left. The key expires after every, when it no longer
+// matters; the caller's clock decides, as in the memory store.
+var takeSlotScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local every = tonumber(ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+if last and now - last < every then
+  return every - (now - last)
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(1, math.ceil(every / 1000)))
+return 0
+`)
+
+// TakeSlot implements ChatStore.
+func (s *RedisStore) TakeSlot(ctx context.Context, stream, user string, every time.Duration, now time.Time) (bool, time.Duration, error) {
+	if every <= 0 {
+		return true, 0, nil
+	}
+	left, err := takeSlotScript.Run(ctx, s.rdb, []string{s.slotKey(stream, user)}, now.UnixMicro(), every.Microseconds()).Int64()
+	if err != nil {
+		return false, 0, unavailable("take slow-mode slot in "+stream, err)
+	}
+	if left > 0 {
+		return false, time.Duration(left) * time.Microsecond, nil
+	}
+	return true, 0, nil
+}

@@ -1,0 +1,146 @@
+package engagement
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// drawMemory is MemoryStore's DrawStore: draws, entrants and commenters, under a lock of its own.
+type drawMemory struct {
+	mu          sync.Mutex
+	draws       map[string]*memDraw        // memKey(stream, id)
+	currentDraw map[string]string          // stream → draw id
+	commenters  map[string]map[string]bool // stream → users
+}
+
+var _ DrawStore = (*drawMemory)(nil)
+
+func newDrawMemory() *drawMemory {
+	return &drawMemory{
+		draws:       map[string]*memDraw{},
+		currentDraw: map[string]string{},
+		commenters:  map[string]map[string]bool{},
+	}
+}
+
+type memDraw struct {
+	d        Draw
+	entrants map[string]DrawEntrant
+}
+
+func cloneDraw(d Draw) Draw {
+	if d.Result != nil {
+		r := *d.Result
+		r.Winners = slices.Clone(r.Winners)
+		r.Entrants = slices.Clone(r.Entrants)
+		d.Result = &r
+	}
+	return d
+}
+
+// CreateDraw implements DrawStore.
+func (m *drawMemory) CreateDraw(_ context.Context, stream string, d Draw) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memKey(stream, d.ID)
+	if _, ok := m.draws[k]; ok {
+		return Errorf(CodeDuplicate, "draw %q exists", d.ID)
+	}
+	m.draws[k] = &memDraw{d: cloneDraw(d), entrants: map[string]DrawEntrant{}}
+	m.currentDraw[stream] = d.ID
+	return nil
+}
+
+// Draw implements DrawStore.
+func (m *drawMemory) Draw(_ context.Context, stream, id string) (Draw, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, ok := m.draws[memKey(stream, id)]
+	if !ok {
+		return Draw{}, Errorf(CodeNotFound, "no draw %q", id)
+	}
+	return cloneDraw(md.d), nil
+}
+
+// CurrentDraw implements DrawStore.
+func (m *drawMemory) CurrentDraw(_ context.Context, stream string) (Draw, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, ok := m.draws[memKey(stream, m.currentDraw[stream])]
+	if !ok {
+		return Draw{}, Errorf(CodeNotFound, "no draw on %q", stream)
+	}
+	return cloneDraw(md.d), nil
+}
+
+// UpdateDraw implements DrawStore.
+func (m *drawMemory) UpdateDraw(_ context.Context, stream, id string, fn func(*Draw) error) (Draw, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, ok := m.draws[memKey(stream, id)]
+	if !ok {
+		return Draw{}, Errorf(CodeNotFound, "no draw %q", id)
+	}
+	d := cloneDraw(md.d)
+	if err := fn(&d); err != nil {
+		return Draw{}, err
+	}
+	md.d = cloneDraw(d)
+	return d, nil
+}
+
+// EnterDraw implements DrawStore.
+func (m *drawMemory) EnterDraw(_ context.Context, stream, id string, e DrawEntrant, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, ok := m.draws[memKey(stream, id)]
+	if !ok {
+		return Errorf(CodeNotFound, "no draw %q", id)
+	}
+	if md.d.Status != DrawOpen {
+		return Errorf(CodeClosed, "this draw is closed")
+	}
+	if now.Before(md.d.OpensAt) {
+		return notYetOpen("draw")
+	}
+	if _, ok := md.entrants[e.User]; ok {
+		return Errorf(CodeDuplicate, "you are already in this draw")
+	}
+	md.entrants[e.User] = e
+	return nil
+}
+
+// DrawEntrants implements DrawStore.
+func (m *drawMemory) DrawEntrants(_ context.Context, stream, id string) ([]DrawEntrant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	md, ok := m.draws[memKey(stream, id)]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "no draw %q", id)
+	}
+	es := slices.Collect(maps.Values(md.entrants))
+	slices.SortFunc(es, func(a, b DrawEntrant) int { return cmp.Compare(a.User, b.User) })
+	return es, nil
+}
+
+// MarkCommenter implements DrawStore.
+func (m *drawMemory) MarkCommenter(_ context.Context, stream, user string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.commenters[stream] == nil {
+		m.commenters[stream] = map[string]bool{}
+	}
+	m.commenters[stream][user] = true
+	return nil
+}
+
+// HasCommented implements DrawStore.
+func (m *drawMemory) HasCommented(_ context.Context, stream, user string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.commenters[stream][user], nil
+}

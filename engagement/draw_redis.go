@@ -1,0 +1,208 @@
+package engagement
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Draws.
+
+func (s *RedisStore) drawKey(stream, id string) string { return s.hostKey(stream, "draw", id) }
+
+func drawNotFound(id string) error { return Errorf(CodeNotFound, "no draw %q", id) }
+
+// drawFields returns the draw hash's field/values; the seed is a field of its own, as Draw's JSON omits it.
+func drawFields(d Draw) ([]any, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode draw %s: %w", d.ID, err)
+	}
+	return []any{"json", b, "seed", d.Seed, "status", d.Status, "opens", d.OpensAt.UnixMicro()}, nil
+}
+
+// getDraw reads a draw, seed included, through c.
+func (s *RedisStore) getDraw(ctx context.Context, c redis.Cmdable, stream, id string) (Draw, error) {
+	v, err := c.HMGet(ctx, s.drawKey(stream, id), "json", "seed").Result()
+	if err != nil {
+		return Draw{}, unavailable("get draw "+id+" of "+stream, err)
+	}
+	h := replyStrings(v)
+	if h[0] == "" {
+		return Draw{}, drawNotFound(id)
+	}
+	var d Draw
+	if err := json.Unmarshal([]byte(h[0]), &d); err != nil {
+		return Draw{}, fmt.Errorf("decode draw %s: %w", id, err)
+	}
+	d.Seed = h[1]
+	return d, nil
+}
+
+// CreateDraw implements DrawStore with one script.
+func (s *RedisStore) CreateDraw(ctx context.Context, stream string, d Draw) error {
+	if !validItemID(d.ID) {
+		return Invalid("id", "draw id %q cannot be stored", d.ID)
+	}
+	fields, err := drawFields(d)
+	if err != nil {
+		return err
+	}
+	return s.createNew(ctx, "draw", stream, d.ID, s.drawKey(stream, d.ID), s.streamSubKey(stream, "draw"), "set", fields)
+}
+
+// Draw implements DrawStore.
+func (s *RedisStore) Draw(ctx context.Context, stream, id string) (Draw, error) {
+	if !validItemID(id) {
+		return Draw{}, drawNotFound(id)
+	}
+	return s.getDraw(ctx, s.rdb, stream, id)
+}
+
+// CurrentDraw implements DrawStore.
+func (s *RedisStore) CurrentDraw(ctx context.Context, stream string) (Draw, error) {
+	id, err := s.pointerID(ctx, "get current draw of "+stream, s.streamSubKey(stream, "draw"), "draw", stream)
+	if err != nil {
+		return Draw{}, err
+	}
+	d, err := s.Draw(ctx, stream, id)
+	if errors.Is(err, ErrNotFound) {
+		return Draw{}, Errorf(CodeNotFound, "no draw on %q", stream)
+	}
+	return d, err
+}
+
+// UpdateDraw implements DrawStore with WATCH/MULTI, as UpdateStream.
+func (s *RedisStore) UpdateDraw(ctx context.Context, stream, id string, fn func(*Draw) error) (Draw, error) {
+	if !validItemID(id) {
+		return Draw{}, drawNotFound(id)
+	}
+	key := s.drawKey(stream, id)
+	var out Draw
+	err := s.optimistic(ctx, "update draw "+id+" of "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
+		d, err := s.getDraw(ctx, tx, stream, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(&d); err != nil {
+			return nil, userError{err}
+		}
+		fields, err := drawFields(d)
+		if err != nil {
+			return nil, err
+		}
+		out = d
+		return func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, fields...)
+			p.PExpire(ctx, key, s.ttl)
+			return nil
+		}, nil
+	})
+	if err != nil {
+		return Draw{}, err
+	}
+	return cloneDraw(out), nil
+}
+
+// enterDrawScript adds an entrant once. KEYS: draw hash, entrants. ARGV: user, entrant JSON, now µs, ttl ms,
+// open status.
+var enterDrawScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'status', 'opens')
+if not h[1] then return {'not_found'} end
+if h[1] ~= ARGV[5] then return {'closed'} end
+if tonumber(ARGV[3]) < tonumber(h[2]) then return {'not_yet'} end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {'duplicate'} end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {'ok'}
+`)
+
+// EnterDraw implements DrawStore with one script.
+func (s *RedisStore) EnterDraw(ctx context.Context, stream, id string, e DrawEntrant, now time.Time) error {
+	if !validItemID(id) {
+		return drawNotFound(id)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode entrant %s of draw %s: %w", e.User, id, err)
+	}
+	key := s.drawKey(stream, id)
+	res, _, err := s.runScript(ctx, "enter draw "+id+" of "+stream, enterDrawScript,
+		[]string{key, key + ":entrants"}, e.User, b, now.UnixMicro(), ttlMS(s.ttl), DrawOpen)
+	if err != nil {
+		return err
+	}
+	switch res {
+	case "ok":
+		return nil
+	case "not_found":
+		return drawNotFound(id)
+	case "closed":
+		return Errorf(CodeClosed, "this draw is closed")
+	case "not_yet":
+		return notYetOpen("draw")
+	case "duplicate":
+		return Errorf(CodeDuplicate, "you are already in this draw")
+	}
+	return fmt.Errorf("enter draw %s: unexpected script outcome %q", id, res)
+}
+
+// DrawEntrants implements DrawStore.
+func (s *RedisStore) DrawEntrants(ctx context.Context, stream, id string) ([]DrawEntrant, error) {
+	if !validItemID(id) {
+		return nil, drawNotFound(id)
+	}
+	key := s.drawKey(stream, id)
+	var exists *redis.IntCmd
+	var vals *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		exists = p.Exists(ctx, key)
+		vals = p.HVals(ctx, key+":entrants")
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("get entrants of draw "+id+" of "+stream, err)
+	}
+	if exists.Val() == 0 {
+		return nil, drawNotFound(id)
+	}
+	es := make([]DrawEntrant, 0, len(vals.Val()))
+	for _, r := range vals.Val() {
+		var e DrawEntrant
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("decode entrant of draw %s: %w", id, err)
+		}
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b DrawEntrant) int { return cmp.Compare(a.User, b.User) })
+	return es, nil
+}
+
+// MarkCommenter implements DrawStore: SADD and PEXPIRE in one MULTI.
+func (s *RedisStore) MarkCommenter(ctx context.Context, stream, user string) error {
+	key := s.streamSubKey(stream, "commenters")
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, key, user)
+		p.PExpire(ctx, key, s.ttl)
+		return nil
+	})
+	if err != nil {
+		return unavailable("mark commenter "+user+" of "+stream, err)
+	}
+	return nil
+}
+
+// HasCommented implements DrawStore.
+func (s *RedisStore) HasCommented(ctx context.Context, stream, user string) (bool, error) {
+	v, err := s.rdb.SIsMember(ctx, s.streamSubKey(stream, "commenters"), user).Result()
+	if err != nil {
+		return false, unavailable("check commenter "+user+" of "+stream, err)
+	}
+	return v, nil
+}

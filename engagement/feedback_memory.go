@@ -1,0 +1,68 @@
+package engagement
+
+import (
+	"context"
+	"sync"
+)
+
+// feedbackMemory is MemoryStore's FeedbackStore: feedback counts, under a lock of its own.
+type feedbackMemory struct {
+	mu       sync.Mutex
+	feedback map[string]*memFeedback // stream → counts
+}
+
+var _ FeedbackStore = (*feedbackMemory)(nil)
+
+func newFeedbackMemory() *feedbackMemory {
+	return &feedbackMemory{
+		feedback: map[string]*memFeedback{},
+	}
+}
+
+type memFeedback struct {
+	counts FeedbackCounts
+	given  map[string]bool // kind + "\x00" + user
+}
+
+// AddFeedback implements FeedbackStore.
+func (m *feedbackMemory) AddFeedback(_ context.Context, stream, user, kind string, score int) (FeedbackCounts, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var max int
+	switch kind {
+	case FeedbackRating:
+		max = len(FeedbackCounts{}.Ratings)
+	case FeedbackNPS:
+		max = len(FeedbackCounts{}.NPS) - 1
+	default:
+		return FeedbackCounts{}, Invalid("kind", "unknown feedback kind %q", kind)
+	}
+	if score < 0 || score > max || (kind == FeedbackRating && score < 1) {
+		return FeedbackCounts{}, Invalid("score", "score out of range")
+	}
+	f := m.feedback[stream]
+	if f == nil {
+		f = &memFeedback{given: map[string]bool{}}
+		m.feedback[stream] = f
+	}
+	if f.given[kind+"\x00"+user] {
+		return FeedbackCounts{}, Errorf(CodeDuplicate, "you already gave this feedback")
+	}
+	f.given[kind+"\x00"+user] = true
+	if kind == FeedbackRating {
+		f.counts.Ratings[score-1]++
+	} else {
+		f.counts.NPS[score]++
+	}
+	return f.counts, nil
+}
+
+// Feedback implements FeedbackStore.
+func (m *feedbackMemory) Feedback(_ context.Context, stream string) (FeedbackCounts, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f := m.feedback[stream]; f != nil {
+		return f.counts, nil
+	}
+	return FeedbackCounts{}, nil
+}

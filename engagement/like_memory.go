@@ -1,0 +1,35 @@
+package engagement
+
+import (
+	"context"
+	"sync"
+)
+
+// likeMemory is MemoryStore's LikeStore: like totals, under a lock of its own.
+type likeMemory struct {
+	mu    sync.Mutex
+	likes map[string]int64
+}
+
+var _ LikeStore = (*likeMemory)(nil)
+
+func newLikeMemory() *likeMemory {
+	return &likeMemory{
+		likes: map[string]int64{},
+	}
+}
+
+// AddLikes implements LikeStore.
+func (m *likeMemory) AddLikes(_ context.Context, stream string, n int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.likes[stream] += n
+	return m.likes[stream], nil
+}
+
+// Likes implements LikeStore.
+func (m *likeMemory) Likes(_ context.Context, stream string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.likes[stream], nil
+}

@@ -1,0 +1,244 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Polls.
+
+// pollReplyLua returns outcome followed by the poll's json, status, closed_at, total and its counts as
+// field/value pairs.
+const pollReplyLua = `
+local function poll_reply(outcome, pkey, ckey)
+  local h = redis.call('HMGET', pkey, 'json', 'status', 'closed_at', 'total')
+  local out = {outcome, h[1] or '', h[2] or '', h[3] or '', h[4] or '0'}
+  for _, v in ipairs(redis.call('HGETALL', ckey)) do out[#out + 1] = v end
+  return out
+end
+`
+
+// getPollScript reads a poll in one step. KEYS: poll hash, counts.
+var getPollScript = redis.NewScript(pollReplyLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+return poll_reply('ok', KEYS[1], KEYS[2])
+`)
+
+// openPollScript opens a poll unless the current one is open. KEYS: pointer, poll hash, counts, voters.
+// ARGV: id, ttl ms, open status, then the poll hash's field/values. Returns 'open', 'exists' or 'ok'.
+var openPollScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'status') == ARGV[3] then return 'open' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 'ok'
+`)
+
+// votePollScript checks and counts a vote. KEYS: poll hash, counts, poll voters, stream voters, pointer
+// (only its TTL is renewed, so that it lives as long as the poll it may name). ARGV: user, option, now µs, ttl ms, open status.
+var votePollScript = redis.NewScript(pollReplyLua + `
+local h = redis.call('HMGET', KEYS[1], 'status', 'opens', 'closes', 'options')
+if not h[1] then return {'not_found'} end
+if h[1] ~= ARGV[5] then return {'closed'} end
+local now = tonumber(ARGV[3])
+if now < tonumber(h[2]) then return {'not_yet'} end
+if h[3] ~= '' and now >= tonumber(h[3]) then return {'closed'} end
+local opt = tonumber(ARGV[2])
+if opt < 0 or opt >= tonumber(h[4]) then return {'invalid', h[4]} end
+if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return {'duplicate'} end
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('HINCRBY', KEYS[1], 'total', 1)
+redis.call('SADD', KEYS[4], ARGV[1])
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+return poll_reply('ok', KEYS[1], KEYS[2])
+`)
+
+// closePollScript closes a poll once. KEYS: poll hash, counts, pointer. ARGV: id, closed_at, ttl ms, closed
+// status. Returns 'not_found', or 'closed' (this call closed it) / 'already' with the poll.
+var closePollScript = redis.NewScript(pollReplyLua + `
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'not_found'} end
+if st == ARGV[4] then return poll_reply('already', KEYS[1], KEYS[2]) end
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'closed_at', ARGV[2])
+if redis.call('HGET', KEYS[3], 'id') == ARGV[1] then
+  redis.call('HSET', KEYS[3], 'status', ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return poll_reply('closed', KEYS[1], KEYS[2])
+`)
+
+func (s *RedisStore) pollKeys(stream, id string) (poll, counts, voters string) {
+	poll = s.hostKey(stream, "poll", id)
+	return poll, poll + ":counts", poll + ":voters"
+}
+
+// decodePoll builds a Poll from a poll_reply's data: json, status, closed_at, total, count pairs.
+func decodePoll(id string, data []string) (Poll, error) {
+	if len(data) < 4 {
+		return Poll{}, fmt.Errorf("decode poll %s: short reply", id)
+	}
+	var p Poll
+	if err := json.Unmarshal([]byte(data[0]), &p); err != nil {
+		return Poll{}, fmt.Errorf("decode poll %s: %w", id, err)
+	}
+	p.Status = data[1]
+	if data[2] != "" {
+		t, err := time.Parse(time.RFC3339Nano, data[2])
+		if err != nil {
+			return Poll{}, fmt.Errorf("decode poll %s closing time: %w", id, err)
+		}
+		p.ClosedAt = t
+	}
+	var err error
+	if p.Total, err = strconv.ParseInt(data[3], 10, 64); err != nil {
+		return Poll{}, fmt.Errorf("decode poll %s total: %w", id, err)
+	}
+	p.Counts = make([]int64, len(p.Options))
+	for k, v := range pairs(data[4:]) {
+		i, err1 := strconv.Atoi(k)
+		n, err2 := strconv.ParseInt(v, 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return Poll{}, fmt.Errorf("decode poll %s counts: %w", id, err)
+		}
+		if i >= 0 && i < len(p.Counts) {
+			p.Counts[i] = n
+		}
+	}
+	return p, nil
+}
+
+// OpenPoll implements PollStore with one script.
+func (s *RedisStore) OpenPoll(ctx context.Context, stream string, p Poll) error {
+	if !validItemID(p.ID) {
+		return Invalid("id", "poll id %q cannot be stored", p.ID)
+	}
+	p = clonePoll(p)
+	p.Status, p.Total, p.Counts, p.ClosedAt = PollOpen, 0, nil, time.Time{}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode poll %s: %w", p.ID, err)
+	}
+	closes := ""
+	if !p.ClosesAt.IsZero() {
+		closes = strconv.FormatInt(p.ClosesAt.UnixMicro(), 10)
+	}
+	key, counts, voters := s.pollKeys(stream, p.ID)
+	op := "open poll " + p.ID + " on " + stream
+	res, _, err := s.runScript(ctx, op, openPollScript, []string{s.streamSubKey(stream, "poll"), key, counts, voters},
+		p.ID, ttlMS(s.ttl), PollOpen,
+		"json", b, "status", PollOpen, "opens", p.OpensAt.UnixMicro(), "closes", closes, "options", len(p.Options), "total", 0)
+	switch {
+	case err != nil:
+		return err
+	case res == "open":
+		return Errorf(CodeDuplicate, "another poll is still open")
+	case res == "exists":
+		return Errorf(CodeDuplicate, "poll %q exists", p.ID)
+	}
+	return nil
+}
+
+// Poll implements PollStore.
+func (s *RedisStore) Poll(ctx context.Context, stream, id string) (Poll, error) {
+	if !validItemID(id) {
+		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+	}
+	key, counts, _ := s.pollKeys(stream, id)
+	res, data, err := s.runScript(ctx, "get poll "+id+" of "+stream, getPollScript, []string{key, counts})
+	if err != nil {
+		return Poll{}, err
+	}
+	if res == "not_found" {
+		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+	}
+	return decodePoll(id, data)
+}
+
+// CurrentPoll implements PollStore.
+func (s *RedisStore) CurrentPoll(ctx context.Context, stream string) (Poll, error) {
+	id, err := s.rdb.HGet(ctx, s.streamSubKey(stream, "poll"), "id").Result()
+	if errors.Is(err, redis.Nil) {
+		return Poll{}, Errorf(CodeNotFound, "no poll on %q", stream)
+	}
+	if err != nil {
+		return Poll{}, unavailable("get current poll of "+stream, err)
+	}
+	p, err := s.Poll(ctx, stream, id)
+	if errors.Is(err, ErrNotFound) {
+		return Poll{}, Errorf(CodeNotFound, "no poll on %q", stream)
+	}
+	return p, err
+}
+
+// VotePoll implements PollStore with one script: the checks, the voter set and the tally are one step.
+func (s *RedisStore) VotePoll(ctx context.Context, stream, id, user string, option int, now time.Time) (Poll, error) {
+	if !validItemID(id) {
+		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+	}
+	key, counts, voters := s.pollKeys(stream, id)
+	res, data, err := s.runScript(ctx, "vote in poll "+id+" of "+stream, votePollScript,
+		[]string{key, counts, voters, s.streamSubKey(stream, "voters"), s.streamSubKey(stream, "poll")},
+		user, option, now.UnixMicro(), ttlMS(s.ttl), PollOpen)
+	if err != nil {
+		return Poll{}, err
+	}
+	switch res {
+	case "ok":
+		return decodePoll(id, data)
+	case "not_found":
+		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+	case "closed":
+		return Poll{}, Errorf(CodeClosed, "poll is closed")
+	case "not_yet":
+		return Poll{}, notYetOpen("poll")
+	case "invalid":
+		n, _ := strconv.Atoi(data[0])
+		return Poll{}, Invalid("option", "option must be 0..%d", n-1)
+	case "duplicate":
+		return Poll{}, Errorf(CodeDuplicate, "you already voted in this poll")
+	}
+	return Poll{}, fmt.Errorf("vote in poll %s: unexpected script outcome %q", id, res)
+}
+
+// ClosePoll implements PollStore with one script.
+func (s *RedisStore) ClosePoll(ctx context.Context, stream, id string, now time.Time) (Poll, bool, error) {
+	if !validItemID(id) {
+		return Poll{}, false, Errorf(CodeNotFound, "no poll %q", id)
+	}
+	key, counts, _ := s.pollKeys(stream, id)
+	res, data, err := s.runScript(ctx, "close poll "+id+" of "+stream, closePollScript,
+		[]string{key, counts, s.streamSubKey(stream, "poll")},
+		id, now.UTC().Format(time.RFC3339Nano), ttlMS(s.ttl), PollClosed)
+	if err != nil {
+		return Poll{}, false, err
+	}
+	if res == "not_found" {
+		return Poll{}, false, Errorf(CodeNotFound, "no poll %q", id)
+	}
+	p, err := decodePoll(id, data)
+	if err != nil {
+		return Poll{}, false, err
+	}
+	return p, res == "closed", nil
+}
+
+// HasVoted implements PollStore.
+func (s *RedisStore) HasVoted(ctx context.Context, stream, user string) (bool, error) {
+	v, err := s.rdb.SIsMember(ctx, s.streamSubKey(stream, "voters"), user).Result()
+	if err != nil {
+		return false, unavailable("check voter "+user+" of "+stream, err)
+	}
+	return v, nil
+}

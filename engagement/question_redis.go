@@ -1,0 +1,226 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// questionKeys returns the keys of a stream's questions, in the order the question scripts expect them.
+func (s *RedisStore) questionKeys(stream string) []string {
+	return []string{
+		s.streamSubKey(stream, "questions"),
+		s.streamSubKey(stream, "questions:votes"),
+		s.streamSubKey(stream, "questions:voters"),
+		s.streamSubKey(stream, "questions:answered"),
+		s.streamSubKey(stream, "questions:hidden"),
+		s.streamSubKey(stream, "questions:pinned"),
+	}
+}
+
+// questionLua is shared by the question scripts: touch renews the TTL of every key, view answers the
+// question ARGV id as {"ok", json, votes, answered, hidden, pinned, changed}.
+const questionLua = `
+local function touch(ttl)
+  for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ttl) end
+end
+local function view(id, changed)
+  local pinned = redis.call('GET', KEYS[6]) == id
+  return {'ok', redis.call('HGET', KEYS[1], id), redis.call('HGET', KEYS[2], id) or '0',
+    redis.call('SISMEMBER', KEYS[4], id), redis.call('SISMEMBER', KEYS[5], id), pinned and 1 or 0, changed and 1 or 0}
+end
+`
+
+// addQuestionScript stores a question. KEYS: questionKeys. ARGV: id, JSON, max, ttl in ms.
+var addQuestionScript = redis.NewScript(questionLua + `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'closed'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+touch(ARGV[4])
+return {'ok'}
+`)
+
+// upvoteQuestionScript adds a vote. KEYS: questionKeys. ARGV: id, user, ttl in ms.
+var upvoteQuestionScript = redis.NewScript(questionLua + `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw or redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return {'not_found'} end
+if cjson.decode(raw).user == ARGV[2] then return {'forbidden'} end
+if redis.call('SADD', KEYS[3], ARGV[1] .. ':' .. ARGV[2]) == 0 then return {'duplicate'} end
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+touch(ARGV[3])
+return view(ARGV[1], true)
+`)
+
+// setQuestionFlagScript sets or clears a flag. KEYS: questionKeys. ARGV: id, flag, on (1 or 0), ttl in ms.
+var setQuestionFlagScript = redis.NewScript(questionLua + `
+local id, flag, on = ARGV[1], ARGV[2], ARGV[3] == '1'
+if redis.call('HEXISTS', KEYS[1], id) == 0 then return {'not_found'} end
+local changed = false
+if flag == 'pinned' then
+  local isPinned = redis.call('GET', KEYS[6]) == id
+  if on and redis.call('SISMEMBER', KEYS[5], id) == 1 then return {'invalid'} end
+  if on and not isPinned then
+    redis.call('SET', KEYS[6], id)
+    changed = true
+  elseif not on and isPinned then
+    redis.call('DEL', KEYS[6])
+    changed = true
+  end
+else
+  local set = KEYS[4]
+  if flag == 'hidden' then set = KEYS[5] end
+  if on then
+    changed = redis.call('SADD', set, id) == 1
+  else
+    changed = redis.call('SREM', set, id) == 1
+  end
+  if flag == 'hidden' and on and redis.call('GET', KEYS[6]) == id then redis.call('DEL', KEYS[6]) end
+end
+touch(ARGV[4])
+return view(id, changed)
+`)
+
+// questionError turns a script's refusal into the store's error.
+func questionError(status, id string, max int) error {
+	switch status {
+	case "duplicate":
+		if max > 0 {
+			return Errorf(CodeDuplicate, "question %q exists", id)
+		}
+		return Errorf(CodeDuplicate, "you already upvoted this question")
+	case "closed":
+		return Errorf(CodeClosed, "this stream has reached its limit of %d questions", max)
+	case "not_found":
+		return Errorf(CodeNotFound, "no question %q", id)
+	case "forbidden":
+		return Errorf(CodeForbidden, "you cannot upvote your own question")
+	case "invalid":
+		return Invalid("question", "a hidden question cannot be pinned")
+	}
+	return fmt.Errorf("question %s: unexpected script reply %q", id, status)
+}
+
+// questionFromView decodes a question script's view reply (see questionLua); it also returns the changed flag.
+func questionFromView(r []string) (Question, bool, error) {
+	if len(r) != 7 {
+		return Question{}, false, fmt.Errorf("question view has %d fields, want 7", len(r))
+	}
+	var q Question
+	if err := json.Unmarshal([]byte(r[1]), &q); err != nil {
+		return Question{}, false, fmt.Errorf("decode question: %w", err)
+	}
+	votes, err := strconv.ParseInt(r[2], 10, 64)
+	if err != nil {
+		return Question{}, false, fmt.Errorf("decode votes of question %s: %w", q.ID, err)
+	}
+	q.Votes, q.Answered, q.Hidden, q.Pinned = votes, r[3] == "1", r[4] == "1", r[5] == "1"
+	return q, r[6] == "1", nil
+}
+
+// AddQuestion implements QuestionStore with one script.
+func (s *RedisStore) AddQuestion(ctx context.Context, stream string, q Question, max int) error {
+	if !validItemID(q.ID) {
+		return Invalid("question", "question id %q cannot be stored", q.ID)
+	}
+	q.Votes, q.Pinned, q.Answered, q.Hidden = 0, false, false, false
+	b, err := json.Marshal(q)
+	if err != nil {
+		return fmt.Errorf("encode question %s: %w", q.ID, err)
+	}
+	v, err := addQuestionScript.Run(ctx, s.rdb, s.questionKeys(stream), q.ID, b, max, s.ttl.Milliseconds()).Result()
+	if err != nil {
+		return unavailable("add question to "+stream, err)
+	}
+	if r := replyStrings(v); r[0] != "ok" {
+		return questionError(r[0], q.ID, max)
+	}
+	return nil
+}
+
+// Questions implements QuestionStore: every key of the stream's questions read in one MULTI.
+func (s *RedisStore) Questions(ctx context.Context, stream string) ([]Question, error) {
+	keys := s.questionKeys(stream)
+	var (
+		all, votes       *redis.MapStringStringCmd
+		answered, hidden *redis.StringSliceCmd
+		pinned           *redis.StringCmd
+	)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, keys[0])
+		votes = p.HGetAll(ctx, keys[1])
+		answered = p.SMembers(ctx, keys[3])
+		hidden = p.SMembers(ctx, keys[4])
+		pinned = p.Get(ctx, keys[5])
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) { // a missing pinned key is no failure
+		return nil, unavailable("read questions of "+stream, err)
+	}
+	pinnedID := pinned.Val()
+	isAnswered, isHidden := setOf(answered.Val()), setOf(hidden.Val())
+	out := make([]Question, 0, len(all.Val()))
+	for id, raw := range all.Val() {
+		var q Question
+		if err := json.Unmarshal([]byte(raw), &q); err != nil {
+			return nil, fmt.Errorf("decode question %s of %s: %w", id, stream, err)
+		}
+		if n, ok := votes.Val()[id]; ok {
+			if q.Votes, err = strconv.ParseInt(n, 10, 64); err != nil {
+				return nil, fmt.Errorf("decode votes of question %s of %s: %w", id, stream, err)
+			}
+		}
+		q.Answered, q.Hidden, q.Pinned = isAnswered[id], isHidden[id], id == pinnedID
+		out = append(out, q)
+	}
+	slices.SortFunc(out, func(a, b Question) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// UpvoteQuestion implements QuestionStore with one script: the voter's SADD and the count's HINCRBY are one
+// step, so concurrent votes on any node never lose or double a count.
+func (s *RedisStore) UpvoteQuestion(ctx context.Context, stream, id, user string) (Question, error) {
+	if !validItemID(id) {
+		return Question{}, Errorf(CodeNotFound, "no question %q", id)
+	}
+	v, err := upvoteQuestionScript.Run(ctx, s.rdb, s.questionKeys(stream), id, user, s.ttl.Milliseconds()).Result()
+	if err != nil {
+		return Question{}, unavailable("upvote question "+id+" of "+stream, err)
+	}
+	r := replyStrings(v)
+	if r[0] != "ok" {
+		return Question{}, questionError(r[0], id, 0)
+	}
+	q, _, err := questionFromView(r)
+	return q, err
+}
+
+// SetQuestionFlag implements QuestionStore with one script.
+func (s *RedisStore) SetQuestionFlag(ctx context.Context, stream, id, flag string, on bool) (Question, bool, error) {
+	if !validItemID(id) {
+		return Question{}, false, Errorf(CodeNotFound, "no question %q", id)
+	}
+	switch flag {
+	case FlagPinned, FlagAnswered, FlagHidden:
+	default:
+		return Question{}, false, Invalid("flag", "unknown question flag %q", flag)
+	}
+	onArg := 0
+	if on {
+		onArg = 1
+	}
+	v, err := setQuestionFlagScript.Run(ctx, s.rdb, s.questionKeys(stream), id, flag, onArg, s.ttl.Milliseconds()).Result()
+	if err != nil {
+		return Question{}, false, unavailable("flag question "+id+" of "+stream, err)
+	}
+	r := replyStrings(v)
+	if r[0] != "ok" {
+		return Question{}, false, questionError(r[0], id, 0)
+	}
+	return questionFromView(r)
+}

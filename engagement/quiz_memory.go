@@ -1,0 +1,167 @@
+package engagement
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// quizMemory is MemoryStore's QuizStore: quizzes, answers and players, under a lock of its own.
+type quizMemory struct {
+	mu         sync.Mutex
+	quizzes    map[string]*memQuiz // memKey(stream, id)
+	activeQuiz map[string]string   // stream → quiz id
+}
+
+var _ QuizStore = (*quizMemory)(nil)
+
+func newQuizMemory() *quizMemory {
+	return &quizMemory{
+		quizzes:    map[string]*memQuiz{},
+		activeQuiz: map[string]string{},
+	}
+}
+
+type memQuiz struct {
+	q        Quiz
+	answers  [][]QuizResponse // per question, in order of acceptance
+	answered []map[string]bool
+	players  map[string]QuizPlayer
+}
+
+func cloneQuiz(q Quiz) Quiz {
+	q.Questions = slices.Clone(q.Questions)
+	for i := range q.Questions {
+		q.Questions[i].Choices = slices.Clone(q.Questions[i].Choices)
+		q.Questions[i].Counts = slices.Clone(q.Questions[i].Counts)
+	}
+	return q
+}
+
+// CreateQuiz implements QuizStore.
+func (m *quizMemory) CreateQuiz(_ context.Context, stream string, q Quiz) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memKey(stream, q.ID)
+	if _, ok := m.quizzes[k]; ok {
+		return Errorf(CodeDuplicate, "quiz %q exists", q.ID)
+	}
+	q = cloneQuiz(q)
+	mq := &memQuiz{q: q, answers: make([][]QuizResponse, len(q.Questions)), answered: make([]map[string]bool, len(q.Questions)), players: map[string]QuizPlayer{}}
+	for i := range q.Questions {
+		q.Questions[i].Counts = make([]int64, len(q.Questions[i].Choices))
+		mq.answered[i] = map[string]bool{}
+	}
+	m.quizzes[k] = mq
+	m.activeQuiz[stream] = q.ID
+	return nil
+}
+
+// Quiz implements QuizStore.
+func (m *quizMemory) Quiz(_ context.Context, stream, id string) (Quiz, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, id)]
+	if !ok {
+		return Quiz{}, Errorf(CodeNotFound, "no quiz %q", id)
+	}
+	return cloneQuiz(mq.q), nil
+}
+
+// ActiveQuiz implements QuizStore.
+func (m *quizMemory) ActiveQuiz(_ context.Context, stream string) (Quiz, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, m.activeQuiz[stream])]
+	if !ok {
+		return Quiz{}, Errorf(CodeNotFound, "no quiz on %q", stream)
+	}
+	return cloneQuiz(mq.q), nil
+}
+
+// UpdateQuiz implements QuizStore.
+func (m *quizMemory) UpdateQuiz(_ context.Context, stream, id string, fn func(*Quiz) error) (Quiz, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, id)]
+	if !ok {
+		return Quiz{}, Errorf(CodeNotFound, "no quiz %q", id)
+	}
+	q := cloneQuiz(mq.q)
+	if err := fn(&q); err != nil {
+		return Quiz{}, err
+	}
+	for i := range q.Questions { // counts belong to AnswerQuiz
+		q.Questions[i].Counts = slices.Clone(mq.q.Questions[i].Counts)
+	}
+	mq.q = q
+	return cloneQuiz(q), nil
+}
+
+// AnswerQuiz implements QuizStore.
+func (m *quizMemory) AnswerQuiz(_ context.Context, stream, quizID string, a QuizResponse, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, quizID)]
+	if !ok {
+		return Errorf(CodeNotFound, "no quiz %q", quizID)
+	}
+	q := mq.q
+	switch {
+	case a.Question < 0 || a.Question >= len(q.Questions) || a.Question != q.Current || q.Status != QuizRunning || q.Revealed:
+		return Errorf(CodeClosed, "this question is not open")
+	case now.Before(q.OpensAt):
+		return notYetOpen("question")
+	case !now.Before(q.Deadline):
+		return Errorf(CodeClosed, "time is up for this question")
+	case a.Choice < 0 || a.Choice >= len(q.Questions[a.Question].Choices):
+		return Invalid("choice", "choice must be 0..%d", len(q.Questions[a.Question].Choices)-1)
+	case mq.answered[a.Question][a.User]:
+		return Errorf(CodeDuplicate, "you already answered this question")
+	}
+	mq.answered[a.Question][a.User] = true
+	mq.answers[a.Question] = append(mq.answers[a.Question], a)
+	q.Questions[a.Question].Counts[a.Choice]++
+	return nil
+}
+
+// QuizAnswers implements QuizStore.
+func (m *quizMemory) QuizAnswers(_ context.Context, stream, quizID string, question int) ([]QuizResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, quizID)]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "no quiz %q", quizID)
+	}
+	if question < 0 || question >= len(mq.answers) {
+		return nil, nil
+	}
+	return slices.Clone(mq.answers[question]), nil
+}
+
+// QuizPlayers implements QuizStore.
+func (m *quizMemory) QuizPlayers(_ context.Context, stream, quizID string) ([]QuizPlayer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, quizID)]
+	if !ok {
+		return nil, Errorf(CodeNotFound, "no quiz %q", quizID)
+	}
+	return slices.Collect(maps.Values(mq.players)), nil
+}
+
+// SaveQuizPlayers implements QuizStore.
+func (m *quizMemory) SaveQuizPlayers(_ context.Context, stream, quizID string, players []QuizPlayer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mq, ok := m.quizzes[memKey(stream, quizID)]
+	if !ok {
+		return Errorf(CodeNotFound, "no quiz %q", quizID)
+	}
+	for _, p := range players {
+		mq.players[p.User] = p
+	}
+	return nil
+}

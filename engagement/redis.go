@@ -1,0 +1,296 @@
+package engagement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis layout of the core Store, every key under RedisConfig.Prefix (default "kudos:"). The stream id sits
+// in literal braces, a Redis Cluster hash tag, so that all keys of one stream share a slot and a script may touch
+// several of them. Stream ids are ValidStreamID (no braces), so keys of two streams never collide.
+//
+//	stream:{id}              string  the Stream as JSON; the record, so it never expires
+//	stream:{id}:comments     list    recent comments as JSON, oldest first, trimmed to the newest keep
+//	stream:{id}:removed      set     ids of removed comments
+//	stream:{id}:mod          string  the Moderation settings as JSON
+//	stream:{id}:slot:<user>  string  slow mode: when user last took a slot (Unix µs), expires after the gap
+//	stream:{id}:likes        string  the like counter (INCRBY)
+//	stream:{id}:score:<kind>:<user>  string  ScoreStore's LimitState as JSON (store_redis_score.go)
+//
+// The hot keys (all but the record) expire RedisConfig.StreamTTL after the stream's last write to them.
+// Read-modify-write of JSON values (UpdateStream, UpdateModeration) uses WATCH/MULTI with retries; the
+// other multi-step operations are a MULTI pipeline or a Lua script, so each call is atomic on the server.
+
+// RedisConfig configures a RedisStore.
+type RedisConfig struct {
+	// Prefix starts every key. "" → "kudos:".
+	Prefix string
+	// StreamTTL is how long the per-stream hot keys live after their last write. 0 → 48h.
+	StreamTTL time.Duration
+}
+
+// RedisStore is the Store shared by every node through one Redis server (or one cluster slot per stream).
+type RedisStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+var (
+	_ StreamStore = (*RedisStore)(nil)
+	_ ChatStore   = (*RedisStore)(nil)
+	_ LikeStore   = (*RedisStore)(nil)
+	_ Store       = (*RedisStore)(nil)
+)
+
+// NewRedisStore returns a RedisStore over rdb. The caller owns rdb and closes it.
+func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "kudos:"
+	}
+	if cfg.StreamTTL <= 0 {
+		cfg.StreamTTL = 48 * time.Hour
+	}
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: cfg.StreamTTL}
+}
+
+// maxTxAttempts bounds the optimistic retries of one update; past it the store reports itself unavailable
+// rather than spin forever under contention.
+const maxTxAttempts = 64
+
+// errStoreUnavailable is what a client is told when Redis fails; the cause stays in the logged error.
+var errStoreUnavailable = Errorf(CodeUnavailable, "state store unavailable")
+
+// unavailable wraps a backend failure of op so that errors.Is(err, ErrUnavailable) holds and the cause
+// (a network error, a context error) can still be matched.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, errStoreUnavailable, err)
+}
+
+func (s *RedisStore) streamKey(id string) string { return s.prefix + "stream:{" + id + "}" }
+
+func (s *RedisStore) streamSubKey(id, kind string) string { return s.streamKey(id) + ":" + kind }
+
+// userError marks an error returned by the caller's fn, which must reach the caller unchanged.
+type userError struct{ err error }
+
+func (e userError) Error() string { return e.err.Error() }
+
+// optimistic runs read under WATCH key and then the writes it returns in MULTI/EXEC, retrying with a short
+// jittered pause when another client changed key in between. Errors of read pass through unchanged (they are
+// already the store's errors, or the caller's); Redis failures are wrapped as unavailable.
+func (s *RedisStore) optimistic(ctx context.Context, op, key string, read func(*redis.Tx) (func(redis.Pipeliner) error, error)) error {
+	for attempt := 0; attempt < maxTxAttempts; attempt++ {
+		var readErr error
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			write, err := read(tx)
+			if err != nil {
+				readErr = err
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, write)
+			return err
+		}, key)
+		var ue userError
+		switch {
+		case readErr != nil && errors.As(readErr, &ue):
+			return ue.err
+		case readErr != nil:
+			return readErr
+		case err == nil:
+			return nil
+		case !errors.Is(err, redis.TxFailedErr):
+			return unavailable(op, err)
+		}
+		pause := time.Duration(1+rand.IntN(1<<min(attempt, 5))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return unavailable(op, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+	return unavailable(op, fmt.Errorf("gave up after %d conflicting attempts", maxTxAttempts))
+}
+
+// Redis layout of the HostStore, next to the core keys of store_redis.go and under the same stream hash tag,
+// so that one script may touch every key of a stream's host tools. Item ids (pid, qid, cid, did) follow the
+// stream's as plain text; they are the service's ULIDs, and an id holding ':' or a brace is refused as
+// unknown so that no id can name another item's key. Instants are kept as Unix µs for the scripts to compare.
+//
+//	stream:{id}:poll                       hash    the poll opened last: id, status
+//	stream:{id}:poll:{pid}                 hash    json (the Poll as opened), status, opens, closes (µs, "" for
+//	                                               none), options (how many), total, closed_at (RFC 3339)
+//	stream:{id}:poll:{pid}:counts          hash    option index → votes
+//	stream:{id}:poll:{pid}:voters          set     users who voted in the poll
+//	stream:{id}:voters                     set     users who voted in any poll of the stream
+//	stream:{id}:quiz                       string  id of the active quiz (created last)
+//	stream:{id}:quiz:{qid}                 hash    json (the Quiz without counts) and what AnswerQuiz checks:
+//	                                               current, status, revealed, opens, deadline (µs), questions
+//	                                               (how many), choices (how many in the current question)
+//	stream:{id}:quiz:{qid}:counts          hash    "question:choice" → answers
+//	stream:{id}:quiz:{qid}:answers:{n}     list    accepted answers to question n as JSON, in order
+//	stream:{id}:quiz:{qid}:answered:{n}    set     users who answered question n
+//	stream:{id}:quiz:{qid}:players         hash    user → QuizPlayer as JSON
+//	stream:{id}:feedback                   hash    "rating:1".."rating:5", "nps:0".."nps:10" → count
+//	stream:{id}:feedback:given             set     "kind:user" of every feedback given
+//	stream:{id}:coupons                    list    coupon ids, oldest first
+//	stream:{id}:coupon:{cid}               hash    json (the Coupon as created), opens, expires (µs), remaining
+//	stream:{id}:coupon:{cid}:claims        hash    user → code
+//	stream:{id}:draw                       string  id of the draw created last
+//	stream:{id}:draw:{did}                 hash    json (the Draw, which leaves out Seed), seed, status, opens (µs)
+//	stream:{id}:draw:{did}:entrants        hash    user → DrawEntrant as JSON
+//	stream:{id}:commenters                 set     users who commented
+//
+// Every key expires RedisConfig.StreamTTL after the last write to it. The checked writes (OpenPoll, VotePoll,
+// ClosePoll, AnswerQuiz, AddFeedback, ClaimCoupon, EnterDraw and the creations) are Lua scripts, so each
+// check and its write are one step on the server; UpdateQuiz and UpdateDraw are WATCH/MULTI with retries,
+// as UpdateStream. Time checks compare to the microsecond.
+
+func (s *RedisStore) hostKey(stream, kind, id string) string {
+	return s.streamSubKey(stream, kind+":"+id)
+}
+
+// validItemID reports whether id can name a key of its own (see the layout above).
+func validItemID(id string) bool { return id != "" && !strings.ContainsAny(id, ":{}") }
+
+func ttlMS(ttl time.Duration) int64 { return ttl.Milliseconds() }
+
+// replyStrings turns a script's array reply into strings: the first is the outcome, the rest its data.
+func replyStrings(v any) []string {
+	arr, ok := v.([]any)
+	if !ok {
+		return []string{fmt.Sprint(v)}
+	}
+	out := make([]string, len(arr))
+	for i, e := range arr {
+		switch e := e.(type) {
+		case string:
+			out[i] = e
+		case int64:
+			out[i] = strconv.FormatInt(e, 10)
+		case nil:
+		default:
+			out[i] = fmt.Sprint(e)
+		}
+	}
+	return out
+}
+
+// runScript runs sc and returns its outcome and data; Redis failures are wrapped as unavailable for op.
+func (s *RedisStore) runScript(ctx context.Context, op string, sc *redis.Script, keys []string, args ...any) (string, []string, error) {
+	v, err := sc.Run(ctx, s.rdb, keys, args...).Result()
+	if err != nil {
+		return "", nil, unavailable(op, err)
+	}
+	r := replyStrings(v)
+	if len(r) == 0 {
+		return "", nil, unavailable(op, errors.New("empty script reply"))
+	}
+	return r[0], r[1:], nil
+}
+
+// pairs turns a flat field/value list into a map.
+func pairs(flat []string) map[string]string {
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
+}
+
+func setOf(members []string) map[string]bool {
+	m := make(map[string]bool, len(members))
+	for _, v := range members {
+		m[v] = true
+	}
+	return m
+}
+
+// createItemScript stores a new item's hash and makes it current. KEYS: item hash, pointer (a string set to
+// the id, or a list the id is pushed on). ARGV: id, ttl ms, "set" or "push", then the hash's field/values.
+// Returns 0 if the item exists.
+var createItemScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] == 'push' then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+else
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`)
+
+func (s *RedisStore) createItem(ctx context.Context, op, key, pointer, id, mode string, fields []any) (bool, error) {
+	args := append([]any{id, ttlMS(s.ttl), mode}, fields...)
+	n, err := createItemScript.Run(ctx, s.rdb, []string{key, pointer}, args...).Int()
+	if err != nil {
+		return false, unavailable(op, err)
+	}
+	return n == 1, nil
+}
+
+// createNew stores a new item of kind with createItem and reports an id already in use as ErrDuplicate.
+func (s *RedisStore) createNew(ctx context.Context, kind, stream, id, key, index, mode string, fields []any) error {
+	created, err := s.createItem(ctx, "create "+kind+" "+id+" on "+stream, key, index, id, mode, fields)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return Errorf(CodeDuplicate, "%s %q exists", kind, id)
+	}
+	return nil
+}
+
+// pointerID reads the id a pointer string holds, or ErrNotFound naming what.
+func (s *RedisStore) pointerID(ctx context.Context, op, key, what, stream string) (string, error) {
+	id, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", Errorf(CodeNotFound, "no %s on %q", what, stream)
+	}
+	if err != nil {
+		return "", unavailable(op, err)
+	}
+	return id, nil
+}
+
+// Redis layout of the ExtrasStore, next to the core keys of store_redis.go. The per-stream keys sit under the
+// stream's hash tag, so that one script may touch all of a feature's keys; the per-user keys sit under a hash
+// tag of the user id ({user}), for the same reason. Question ids are item ids (validItemID: no ':' or brace).
+//
+//	stream:{id}:questions            hash    question id → the Question as asked, JSON (no votes, no flags)
+//	stream:{id}:questions:votes      hash    question id → upvotes (HINCRBY)
+//	stream:{id}:questions:voters     set     "<question id>:<user>" of every upvote
+//	stream:{id}:questions:answered   set     ids of answered questions
+//	stream:{id}:questions:hidden     set     ids of hidden questions
+//	stream:{id}:questions:pinned     string  id of the pinned question (at most one)
+//	stream:{id}:timeline             zset    the items; score OffsetMS, member an encoded item (below)
+//	stream:{id}:timeline:seq         string  the stream's next Seq (INCR)
+//	stream:{id}:timeline:keys        set     Keys of every item appended (the de-duplication)
+//	stream:{id}:timeline:hidden      set     Keys hidden by HideTimeline
+//	stream:{id}:audience             set     users who joined the stream
+//	user:{user}:last-stream          string  the stream user joined last
+//	user:{user}:notify:<day>         hash    "sent" → notifications sent on day; "id:<id>" → the decision
+//
+// A timeline member is the item's Seq (16 hex digits), the length of its Key (8 hex digits), the Key, the
+// length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their
+// bytes, that is by Seq, so the sorted set is in (OffsetMS, Seq) order.
+//
+// The question and audience keys expire RedisConfig.StreamTTL after the stream's last write to them. The
+// timeline keys outlive the stream for replays: they expire timelineTTL (30 days, or StreamTTL if longer)
+// after the last write to them. A user's last stream expires StreamTTL after the user's last join. A
+// notification hash expires notificationTTL (two days) after its last write, so that a decision made on a
+// day is still there on the next; DecideNotification looks for an earlier decision of the id in the hashes
+// of day and of the day before.
+//
+// Every checked write (AddQuestion, UpvoteQuestion, SetQuestionFlag, AppendTimeline, DecideNotification) is
+// one Lua script, so its check and its write are one step on the server; TimelineItems is a read-only script
+// so that a page is one consistent view.

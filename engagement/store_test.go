@@ -1,0 +1,98 @@
+package engagement
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+// storeCase is one case of the Store conformance suite: it gets an empty store of its own.
+type storeCase struct {
+	name string
+	run  func(t *testing.T, s Store)
+}
+
+// runStoreSuite is the one conformance suite of Store: every implementation must pass it. It is composed of
+// one suite per concept, each declared beside its concept's tests (pollStoreSuite in poll_test.go, …);
+// newStore returns an empty store for one case. The Redis-only cases (an unreachable server, the key
+// layout, two nodes) are in redis_test.go and redis_keys_test.go.
+func runStoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Helper()
+	suites := []struct {
+		name  string
+		cases []storeCase
+	}{
+		{"Stream", streamStoreSuite},
+		{"Chat", chatStoreSuite},
+		{"Like", likeStoreSuite},
+		{"Score", scoreStoreSuite},
+		{"Poll", pollStoreSuite},
+		{"Quiz", quizStoreSuite},
+		{"Feedback", feedbackStoreSuite},
+		{"Coupon", couponStoreSuite},
+		{"Draw", drawStoreSuite},
+		{"Question", questionStoreSuite},
+		{"Timeline", timelineStoreSuite},
+		{"Notification", notificationStoreSuite},
+	}
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			for _, c := range s.cases {
+				t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+			}
+		})
+	}
+}
+
+func TestMemoryStoreSuite(t *testing.T) {
+	runStoreSuite(t, func(*testing.T) Store { return NewMemoryStore() })
+}
+
+// storeT0 is the instant the item suites (polls, quizzes, coupons, draws) start at.
+var storeT0 = time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+
+// conformanceT0 is a fixed instant on a whole millisecond, so that every store keeps it exactly.
+var conformanceT0 = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+
+var errFromFn = errors.New("fn refused")
+
+// sameJSON fails the test unless got and want encode to the same JSON: stores may return an equal time.Time
+// in another representation (location pointer, no monotonic reading), which JSON ignores.
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("encode %s: %v", what, err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("encode want %s: %v", what, err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func wantCode(t *testing.T, what string, err error, sentinel *Error) {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Errorf("%s: err = %v, want code %s", what, err, sentinel.Code)
+	}
+}
+
+// isErr fails the test now unless err matches target.
+func isErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
+
+// noErr fails the test now if err is not nil.
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

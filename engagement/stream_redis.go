@@ -1,0 +1,72 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CreateStream implements StreamStore.
+func (s *RedisStore) CreateStream(ctx context.Context, st Stream) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode stream %s: %w", st.ID, err)
+	}
+	err = s.rdb.SetArgs(ctx, s.streamKey(st.ID), b, redis.SetArgs{Mode: "NX"}).Err()
+	if errors.Is(err, redis.Nil) {
+		return Errorf(CodeDuplicate, "stream %q exists", st.ID)
+	}
+	if err != nil {
+		return unavailable("create stream "+st.ID, err)
+	}
+	return nil
+}
+
+// Stream implements StreamStore.
+func (s *RedisStore) Stream(ctx context.Context, id string) (Stream, error) {
+	return s.getStream(ctx, s.rdb, id)
+}
+
+func (s *RedisStore) getStream(ctx context.Context, c redis.Cmdable, id string) (Stream, error) {
+	b, err := c.Get(ctx, s.streamKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Stream{}, Errorf(CodeNotFound, "no stream %q", id)
+	}
+	if err != nil {
+		return Stream{}, unavailable("get stream "+id, err)
+	}
+	var st Stream
+	if err := json.Unmarshal(b, &st); err != nil {
+		return Stream{}, fmt.Errorf("decode stream %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// UpdateStream implements StreamStore with WATCH/MULTI: fn runs again whenever another writer changed the
+// stream between the read and the write.
+func (s *RedisStore) UpdateStream(ctx context.Context, id string, fn func(*Stream) error) (Stream, error) {
+	key := s.streamKey(id)
+	var out Stream
+	err := s.optimistic(ctx, "update stream "+id, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
+		st, err := s.getStream(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(&st); err != nil {
+			return nil, userError{err}
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return nil, fmt.Errorf("encode stream %s: %w", id, err)
+		}
+		out = st
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, redis.KeepTTL).Err() }, nil
+	})
+	if err != nil {
+		return Stream{}, err
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// timelineTTL is how long a timeline lives after its last write, so that a stream can be replayed for a
+	// month after it ended.
+	timelineTTL = 30 * 24 * time.Hour
+	// notificationTTL is how long a user's notification hash of a day lives after its last write.
+	notificationTTL = 48 * time.Hour
+)
+
+func (s *RedisStore) timelineTTL() time.Duration { return max(s.ttl, timelineTTL) }
+
+// appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys. ARGV: key, offset,
+// type, data, max, ttl in ms. Returns the item's Seq, or -1 when it was not appended.
+var appendTimelineScript = redis.NewScript(`
+local key = ARGV[1]
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return -1 end
+if key ~= '' and redis.call('SADD', KEYS[3], key) == 0 then return -1 end
+local seq = redis.call('INCR', KEYS[2]) - 1
+local member = string.format('%016x%08x', seq, #key) .. key .. string.format('%08x', #ARGV[3]) .. ARGV[3] .. ARGV[4]
+redis.call('ZADD', KEYS[1], ARGV[2], member)
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+return seq
+`)
+
+// timelineItemsScript reads a page. KEYS: timeline, hidden. ARGV: min score, max score (exclusive, "(to"),
+// cursor offset, cursor seq, limit. Returns member, score pairs of up to limit items after the cursor whose
+// Key is not hidden, in order.
+var timelineItemsScript = redis.NewScript(`
+local afterOffset, afterSeq, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+local chunk = limit + 32
+local pos = 0
+while true do
+  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', pos, chunk)
+  for i = 1, #batch, 2 do
+    local m = batch[i]
+    local seq = tonumber(string.sub(m, 1, 16), 16)
+    local klen = tonumber(string.sub(m, 17, 24), 16)
+    local key = string.sub(m, 25, 24 + klen)
+    if not (tonumber(batch[i + 1]) == afterOffset and seq <= afterSeq) and redis.call('SISMEMBER', KEYS[2], key) == 0 then
+      out[#out + 1] = m
+      out[#out + 1] = batch[i + 1]
+      if #out >= 2 * limit then return out end
+    end
+  end
+  if #batch < 2 * chunk then return out end
+  pos = pos + chunk
+end
+`)
+
+func (s *RedisStore) timelineKeys(stream string) (timeline, seq, keys, hidden string) {
+	return s.streamSubKey(stream, "timeline"), s.streamSubKey(stream, "timeline:seq"),
+		s.streamSubKey(stream, "timeline:keys"), s.streamSubKey(stream, "timeline:hidden")
+}
+
+// AppendTimeline implements TimelineStore with one script: the Key's de-duplication (SADD, the "set if not
+// there" of every node recording the same like sample), the bound, the Seq and the append are one step.
+func (s *RedisStore) AppendTimeline(ctx context.Context, stream string, item TimelineItem, max int) (bool, error) {
+	timeline, seq, keys, _ := s.timelineKeys(stream)
+	n, err := appendTimelineScript.Run(ctx, s.rdb, []string{timeline, seq, keys},
+		item.Key, item.OffsetMS, item.Type, []byte(item.Data), max, s.timelineTTL().Milliseconds()).Int64()
+	if err != nil {
+		return false, unavailable("append to the timeline of "+stream, err)
+	}
+	return n >= 0, nil
+}
+
+// HideTimeline implements TimelineStore.
+func (s *RedisStore) HideTimeline(ctx context.Context, stream, key string) error {
+	_, _, _, hidden := s.timelineKeys(stream)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, hidden, key)
+		p.PExpire(ctx, hidden, s.timelineTTL())
+		return nil
+	})
+	if err != nil {
+		return unavailable("hide "+key+" in the timeline of "+stream, err)
+	}
+	return nil
+}
+
+// TimelineItems implements TimelineStore with one read-only script.
+func (s *RedisStore) TimelineItems(ctx context.Context, stream string, from, to, afterOffset, afterSeq int64, limit int) ([]TimelineItem, error) {
+	out := []TimelineItem{}
+	if limit <= 0 || from >= to {
+		return out, nil
+	}
+	timeline, _, _, hidden := s.timelineKeys(stream)
+	v, err := timelineItemsScript.Run(ctx, s.rdb, []string{timeline, hidden},
+		max(from, afterOffset), "("+strconv.FormatInt(to, 10), afterOffset, afterSeq, limit).StringSlice()
+	if err != nil {
+		return nil, unavailable("read the timeline of "+stream, err)
+	}
+	for i := 0; i+1 < len(v); i += 2 {
+		it, err := decodeTimelineMember(v[i], v[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("decode timeline item of %s: %w", stream, err)
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// decodeTimelineMember decodes a timeline member and its score (see the layout above).
+func decodeTimelineMember(m, score string) (TimelineItem, error) {
+	hexField := func(s string) (int64, error) { return strconv.ParseInt(s, 16, 64) }
+	if len(m) < 24 {
+		return TimelineItem{}, fmt.Errorf("member of %d bytes", len(m))
+	}
+	seq, err := hexField(m[:16])
+	if err != nil {
+		return TimelineItem{}, fmt.Errorf("seq: %w", err)
+	}
+	klen, err := hexField(m[16:24])
+	if err != nil || int64(len(m)) < 24+klen+8 {
+		return TimelineItem{}, fmt.Errorf("key length of item %d", seq)
+	}
+	key, rest := m[24:24+klen], m[24+klen:]
+	tlen, err := hexField(rest[:8])
+	if err != nil || int64(len(rest)) < 8+tlen {
+		return TimelineItem{}, fmt.Errorf("type length of item %d", seq)
+	}
+	offset, err := strconv.ParseFloat(score, 64)
+	if err != nil || math.IsNaN(offset) {
+		return TimelineItem{}, fmt.Errorf("offset %q of item %d", score, seq)
+	}
+	return TimelineItem{
+		OffsetMS: int64(offset),
+		Type:     rest[8 : 8+tlen],
+		Data:     []byte(rest[8+tlen:]),
+		Key:      key,
+		Seq:      seq,
+	}, nil
+}
