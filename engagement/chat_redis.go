@@ -59,18 +59,7 @@ func (s *RedisStore) RecentComments(ctx context.Context, stream string, n int) (
 
 // removeCommentScript marks ARGV[1] removed and deletes the first recent comment with that id.
 // KEYS: comments list, removed set. ARGV: id, ttl in ms. Returns 1 if a comment was deleted.
-var removeCommentScript = redis.NewScript(`
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local ok, c = pcall(cjson.decode, raw)
-  if ok and type(c) == 'table' and c.id == ARGV[1] then
-    redis.call('LREM', KEYS[1], 1, raw)
-    return 1
-  end
-end
-return 0
-`)
+var removeCommentScript = luaScript("chat_remove_comment.lua")
 
 // RemoveComment implements ChatStore with one script, so a concurrent AddComment cannot interleave.
 func (s *RedisStore) RemoveComment(ctx context.Context, stream, id string) (bool, error) {
@@ -130,16 +119,7 @@ func (s *RedisStore) UpdateModeration(ctx context.Context, stream string, fn fun
 // takeSlotScript is the slow-mode gate. KEYS: the slot key. ARGV: now (Unix µs), every (µs).
 // Returns 0 when the slot is taken now, else the µs left. The key expires after every, when it no longer
 // matters; the caller's clock decides, as in the memory store.
-var takeSlotScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local every = tonumber(ARGV[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '')
-if last and now - last < every then
-  return every - (now - last)
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(1, math.ceil(every / 1000)))
-return 0
-`)
+var takeSlotScript = luaScript("chat_take_slot.lua")
 
 // TakeSlot implements ChatStore.
 func (s *RedisStore) TakeSlot(ctx context.Context, stream, user string, every time.Duration, now time.Time) (bool, time.Duration, error) {

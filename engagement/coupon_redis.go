@@ -97,20 +97,7 @@ func (s *RedisStore) Coupons(ctx context.Context, stream string) ([]Coupon, erro
 
 // claimCouponScript gives one unit to a user once. KEYS: coupon hash, claims. ARGV: user, code, now µs,
 // ttl ms. Returns the outcome, and on 'ok' the coupon's JSON and remaining stock.
-var claimCouponScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'json', 'opens', 'expires', 'remaining')
-if not h[1] then return {'not_found'} end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'duplicate'} end
-local now = tonumber(ARGV[3])
-if now < tonumber(h[2]) then return {'not_yet'} end
-if now >= tonumber(h[3]) then return {'expired'} end
-if tonumber(h[4]) <= 0 then return {'no_stock'} end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-local left = redis.call('HINCRBY', KEYS[1], 'remaining', -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {'ok', h[1], left}
-`)
+var claimCouponScript = luaScript("coupon_claim.lua")
 
 // ClaimCoupon implements CouponStore with one script, so the stock never oversells.
 func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, error) {

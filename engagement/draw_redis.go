@@ -112,16 +112,7 @@ func (s *RedisStore) UpdateDraw(ctx context.Context, stream, id string, fn func(
 
 // enterDrawScript adds an entrant once. KEYS: draw hash, entrants. ARGV: user, entrant JSON, now µs, ttl ms,
 // open status.
-var enterDrawScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'status', 'opens')
-if not h[1] then return {'not_found'} end
-if h[1] ~= ARGV[5] then return {'closed'} end
-if tonumber(ARGV[3]) < tonumber(h[2]) then return {'not_yet'} end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {'duplicate'} end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {'ok'}
-`)
+var enterDrawScript = luaScript("draw_enter.lua")
 
 // EnterDraw implements DrawStore with one script.
 func (s *RedisStore) EnterDraw(ctx context.Context, stream, id string, e DrawEntrant, now time.Time) error {

@@ -6,23 +6,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Feedback.
 
 // addFeedbackScript records one feedback per user and kind. KEYS: counts hash, given set. ARGV: given
 // member, counts field, ttl ms. Returns the outcome and the counts as field/value pairs.
-var addFeedbackScript = redis.NewScript(`
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {'duplicate'} end
-redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local out = {'ok'}
-for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
-return out
-`)
+var addFeedbackScript = luaScript("feedback_add.lua")
 
 func decodeFeedback(stream string, m map[string]string) (FeedbackCounts, error) {
 	var c FeedbackCounts

@@ -60,21 +60,7 @@ func (s *RedisStore) LastStream(ctx context.Context, user string) (string, error
 
 // decideNotificationScript is the daily cap. KEYS: the user's hash of day, of the day before. ARGV: id,
 // limit, ttl in ms. Returns {decision, 1 if replayed else 0}.
-var decideNotificationScript = redis.NewScript(`
-local field = 'id:' .. ARGV[1]
-for _, k in ipairs(KEYS) do
-  local d = redis.call('HGET', k, field)
-  if d then return {d, 1} end
-end
-local d = 'capped'
-if tonumber(redis.call('HGET', KEYS[1], 'sent') or '0') < tonumber(ARGV[2]) then
-  redis.call('HINCRBY', KEYS[1], 'sent', 1)
-  d = 'sent'
-end
-redis.call('HSET', KEYS[1], field, d)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {d, 0}
-`)
+var decideNotificationScript = luaScript("notification_decide.lua")
 
 // parseDay parses a notification day ("2006-01-02"); the fixed length keeps the hash keys unambiguous.
 func parseDay(day string) (time.Time, error) {

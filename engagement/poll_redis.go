@@ -13,71 +13,20 @@ import (
 
 // Polls.
 
-// pollReplyLua returns outcome followed by the poll's json, status, closed_at, total and its counts as
-// field/value pairs.
-const pollReplyLua = `
-local function poll_reply(outcome, pkey, ckey)
-  local h = redis.call('HMGET', pkey, 'json', 'status', 'closed_at', 'total')
-  local out = {outcome, h[1] or '', h[2] or '', h[3] or '', h[4] or '0'}
-  for _, v in ipairs(redis.call('HGETALL', ckey)) do out[#out + 1] = v end
-  return out
-end
-`
-
 // getPollScript reads a poll in one step. KEYS: poll hash, counts.
-var getPollScript = redis.NewScript(pollReplyLua + `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
-return poll_reply('ok', KEYS[1], KEYS[2])
-`)
+var getPollScript = luaScript("poll_reply.lua", "poll_get.lua")
 
 // openPollScript opens a poll unless the current one is open. KEYS: pointer, poll hash, counts, voters.
 // ARGV: id, ttl ms, open status, then the poll hash's field/values. Returns 'open', 'exists' or 'ok'.
-var openPollScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'status') == ARGV[3] then return 'open' end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
-redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 'ok'
-`)
+var openPollScript = luaScript("poll_open.lua")
 
 // votePollScript checks and counts a vote. KEYS: poll hash, counts, poll voters, stream voters, pointer
 // (only its TTL is renewed, so that it lives as long as the poll it may name). ARGV: user, option, now µs, ttl ms, open status.
-var votePollScript = redis.NewScript(pollReplyLua + `
-local h = redis.call('HMGET', KEYS[1], 'status', 'opens', 'closes', 'options')
-if not h[1] then return {'not_found'} end
-if h[1] ~= ARGV[5] then return {'closed'} end
-local now = tonumber(ARGV[3])
-if now < tonumber(h[2]) then return {'not_yet'} end
-if h[3] ~= '' and now >= tonumber(h[3]) then return {'closed'} end
-local opt = tonumber(ARGV[2])
-if opt < 0 or opt >= tonumber(h[4]) then return {'invalid', h[4]} end
-if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return {'duplicate'} end
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-redis.call('HINCRBY', KEYS[1], 'total', 1)
-redis.call('SADD', KEYS[4], ARGV[1])
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
-return poll_reply('ok', KEYS[1], KEYS[2])
-`)
+var votePollScript = luaScript("poll_reply.lua", "poll_vote.lua")
 
 // closePollScript closes a poll once. KEYS: poll hash, counts, pointer. ARGV: id, closed_at, ttl ms, closed
 // status. Returns 'not_found', or 'closed' (this call closed it) / 'already' with the poll.
-var closePollScript = redis.NewScript(pollReplyLua + `
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {'not_found'} end
-if st == ARGV[4] then return poll_reply('already', KEYS[1], KEYS[2]) end
-redis.call('HSET', KEYS[1], 'status', ARGV[4], 'closed_at', ARGV[2])
-if redis.call('HGET', KEYS[3], 'id') == ARGV[1] then
-  redis.call('HSET', KEYS[3], 'status', ARGV[4])
-  redis.call('PEXPIRE', KEYS[3], ARGV[3])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return poll_reply('closed', KEYS[1], KEYS[2])
-`)
+var closePollScript = luaScript("poll_reply.lua", "poll_close.lua")
 
 func (s *RedisStore) pollKeys(stream, id string) (poll, counts, voters string) {
 	poll = s.hostKey(stream, "poll", id)

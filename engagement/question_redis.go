@@ -24,67 +24,14 @@ func (s *RedisStore) questionKeys(stream string) []string {
 	}
 }
 
-// questionLua is shared by the question scripts: touch renews the TTL of every key, view answers the
-// question ARGV id as {"ok", json, votes, answered, hidden, pinned, changed}.
-const questionLua = `
-local function touch(ttl)
-  for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ttl) end
-end
-local function view(id, changed)
-  local pinned = redis.call('GET', KEYS[6]) == id
-  return {'ok', redis.call('HGET', KEYS[1], id), redis.call('HGET', KEYS[2], id) or '0',
-    redis.call('SISMEMBER', KEYS[4], id), redis.call('SISMEMBER', KEYS[5], id), pinned and 1 or 0, changed and 1 or 0}
-end
-`
-
 // addQuestionScript stores a question. KEYS: questionKeys. ARGV: id, JSON, max, ttl in ms.
-var addQuestionScript = redis.NewScript(questionLua + `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'closed'} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-touch(ARGV[4])
-return {'ok'}
-`)
+var addQuestionScript = luaScript("question_lib.lua", "question_add.lua")
 
 // upvoteQuestionScript adds a vote. KEYS: questionKeys. ARGV: id, user, ttl in ms.
-var upvoteQuestionScript = redis.NewScript(questionLua + `
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw or redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return {'not_found'} end
-if cjson.decode(raw).user == ARGV[2] then return {'forbidden'} end
-if redis.call('SADD', KEYS[3], ARGV[1] .. ':' .. ARGV[2]) == 0 then return {'duplicate'} end
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-touch(ARGV[3])
-return view(ARGV[1], true)
-`)
+var upvoteQuestionScript = luaScript("question_lib.lua", "question_upvote.lua")
 
 // setQuestionFlagScript sets or clears a flag. KEYS: questionKeys. ARGV: id, flag, on (1 or 0), ttl in ms.
-var setQuestionFlagScript = redis.NewScript(questionLua + `
-local id, flag, on = ARGV[1], ARGV[2], ARGV[3] == '1'
-if redis.call('HEXISTS', KEYS[1], id) == 0 then return {'not_found'} end
-local changed = false
-if flag == 'pinned' then
-  local isPinned = redis.call('GET', KEYS[6]) == id
-  if on and redis.call('SISMEMBER', KEYS[5], id) == 1 then return {'invalid'} end
-  if on and not isPinned then
-    redis.call('SET', KEYS[6], id)
-    changed = true
-  elseif not on and isPinned then
-    redis.call('DEL', KEYS[6])
-    changed = true
-  end
-else
-  local set = KEYS[4]
-  if flag == 'hidden' then set = KEYS[5] end
-  if on then
-    changed = redis.call('SADD', set, id) == 1
-  else
-    changed = redis.call('SREM', set, id) == 1
-  end
-  if flag == 'hidden' and on and redis.call('GET', KEYS[6]) == id then redis.call('DEL', KEYS[6]) end
-end
-touch(ARGV[4])
-return view(id, changed)
-`)
+var setQuestionFlagScript = luaScript("question_lib.lua", "question_flag.lua")
 
 // questionError turns a script's refusal into the store's error.
 func questionError(status, id string, max int) error {
@@ -106,7 +53,7 @@ func questionError(status, id string, max int) error {
 	return fmt.Errorf("question %s: unexpected script reply %q", id, status)
 }
 
-// questionFromView decodes a question script's view reply (see questionLua); it also returns the changed flag.
+// questionFromView decodes a question script's view reply (see lua/question_lib.lua); it also returns the changed flag.
 func questionFromView(r []string) (Question, bool, error) {
 	if len(r) != 7 {
 		return Question{}, false, fmt.Errorf("question view has %d fields, want 7", len(r))

@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -27,6 +28,28 @@ import (
 // The hot keys (all but the record) expire RedisConfig.StreamTTL after the stream's last write to them.
 // Read-modify-write of JSON values (UpdateStream, UpdateModeration) uses WATCH/MULTI with retries; the
 // other multi-step operations are a MULTI pipeline or a Lua script, so each call is atomic on the server.
+
+// The checked writes run as Lua scripts, one file each under lua/ (embedded), so that a check and its write
+// are one step on the server. A script may start with a shared library file (poll_reply.lua,
+// question_lib.lua); luaScript joins the files in order.
+//
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+// luaScript returns the script made of the named files of lua/, joined in order. A missing file is a
+// programming error, found by every test that loads the package.
+func luaScript(files ...string) *redis.Script {
+	var src strings.Builder
+	for _, f := range files {
+		b, err := luaFiles.ReadFile("lua/" + f)
+		if err != nil {
+			panic("engagement: " + err.Error())
+		}
+		src.Write(b)
+		src.WriteString("\n")
+	}
+	return redis.NewScript(src.String())
+}
 
 // RedisConfig configures a RedisStore.
 type RedisConfig struct {
@@ -216,18 +239,7 @@ func setOf(members []string) map[string]bool {
 // createItemScript stores a new item's hash and makes it current. KEYS: item hash, pointer (a string set to
 // the id, or a list the id is pushed on). ARGV: id, ttl ms, "set" or "push", then the hash's field/values.
 // Returns 0 if the item exists.
-var createItemScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[3] == 'push' then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-else
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-end
-return 1
-`)
+var createItemScript = luaScript("item_create.lua")
 
 func (s *RedisStore) createItem(ctx context.Context, op, key, pointer, id, mode string, fields []any) (bool, error) {
 	args := append([]any{id, ttlMS(s.ttl), mode}, fields...)

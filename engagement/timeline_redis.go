@@ -22,42 +22,12 @@ func (s *RedisStore) timelineTTL() time.Duration { return max(s.ttl, timelineTTL
 
 // appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys. ARGV: key, offset,
 // type, data, max, ttl in ms. Returns the item's Seq, or -1 when it was not appended.
-var appendTimelineScript = redis.NewScript(`
-local key = ARGV[1]
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return -1 end
-if key ~= '' and redis.call('SADD', KEYS[3], key) == 0 then return -1 end
-local seq = redis.call('INCR', KEYS[2]) - 1
-local member = string.format('%016x%08x', seq, #key) .. key .. string.format('%08x', #ARGV[3]) .. ARGV[3] .. ARGV[4]
-redis.call('ZADD', KEYS[1], ARGV[2], member)
-for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
-return seq
-`)
+var appendTimelineScript = luaScript("timeline_append.lua")
 
 // timelineItemsScript reads a page. KEYS: timeline, hidden. ARGV: min score, max score (exclusive, "(to"),
 // cursor offset, cursor seq, limit. Returns member, score pairs of up to limit items after the cursor whose
 // Key is not hidden, in order.
-var timelineItemsScript = redis.NewScript(`
-local afterOffset, afterSeq, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {}
-local chunk = limit + 32
-local pos = 0
-while true do
-  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', pos, chunk)
-  for i = 1, #batch, 2 do
-    local m = batch[i]
-    local seq = tonumber(string.sub(m, 1, 16), 16)
-    local klen = tonumber(string.sub(m, 17, 24), 16)
-    local key = string.sub(m, 25, 24 + klen)
-    if not (tonumber(batch[i + 1]) == afterOffset and seq <= afterSeq) and redis.call('SISMEMBER', KEYS[2], key) == 0 then
-      out[#out + 1] = m
-      out[#out + 1] = batch[i + 1]
-      if #out >= 2 * limit then return out end
-    end
-  end
-  if #batch < 2 * chunk then return out end
-  pos = pos + chunk
-end
-`)
+var timelineItemsScript = luaScript("timeline_items.lua")
 
 func (s *RedisStore) timelineKeys(stream string) (timeline, seq, keys, hidden string) {
 	return s.streamSubKey(stream, "timeline"), s.streamSubKey(stream, "timeline:seq"),
