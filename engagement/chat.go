@@ -33,6 +33,18 @@ type ChatStore interface {
 // MaxCommentRunes is the longest comment, counted in runes after trimming.
 const MaxCommentRunes = 200
 
+// CommentSend is the comment.send client action: post a chat comment.
+type CommentSend struct {
+	Text string `json:"text"`
+}
+
+// FrameType implements Action.
+func (CommentSend) FrameType() string { return "comment.send" }
+
+func (a *CommentSend) handle(ctx context.Context, s *Service, actor Actor, stream string) (Outcome, error) {
+	return s.PostComment(ctx, actor, stream, a.Text)
+}
+
 // Comment is one chat message as viewers see it.
 type Comment struct {
 	ID   string    `json:"id"`

@@ -79,12 +79,6 @@ func (a *CouponClaim) handle(ctx context.Context, s *Service, actor Actor, strea
 	return s.ClaimCoupon(ctx, actor, stream, a.CouponID)
 }
 
-func init() {
-	registerAction("coupon.claim", func() Action { return &CouponClaim{} })
-	joinParts = append(joinParts, joinCoupons)
-	snapshotParts = append(snapshotParts, snapshotCoupons)
-}
-
 // DropCoupon drops a coupon on a stream actor hosts; viewers see it after the video delay.
 func (s *Service) DropCoupon(ctx context.Context, actor Actor, stream string, spec CouponSpec) (Coupon, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)

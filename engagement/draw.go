@@ -158,11 +158,6 @@ func (a *DrawEnter) handle(ctx context.Context, s *Service, actor Actor, stream 
 	return s.EnterDraw(ctx, actor, stream, a.DrawID)
 }
 
-func init() {
-	registerAction("draw.enter", func() Action { return &DrawEnter{} })
-	joinParts = append(joinParts, joinDraw)
-}
-
 // OpenDraw opens a lucky draw on a stream actor hosts, committing to a fresh random seed.
 func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec DrawSpec) (Draw, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)

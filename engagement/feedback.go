@@ -86,10 +86,6 @@ func (a *FeedbackSend) handle(ctx context.Context, s *Service, actor Actor, stre
 	return s.SendFeedback(ctx, actor, stream, a.Kind, a.Score)
 }
 
-func init() {
-	registerAction("feedback.send", func() Action { return &FeedbackSend{} })
-}
-
 // SendFeedback records actor's rating (1..5) or NPS score (0..10): once per kind per stream. The stream's
 // hosts receive the new summary. Feedback is also taken after the stream ended: that is when it is asked for.
 func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind string, score int) (Outcome, error) {

@@ -10,6 +10,18 @@ import (
 // MaxLikesPerFrame bounds like.send's count: clients coalesce taps, this caps what one frame may claim.
 const MaxLikesPerFrame = 50
 
+// LikeSend is the like.send client action: add coalesced likes.
+type LikeSend struct {
+	Count int `json:"count"`
+}
+
+// FrameType implements Action.
+func (LikeSend) FrameType() string { return "like.send" }
+
+func (a *LikeSend) handle(ctx context.Context, s *Service, actor Actor, stream string) (Outcome, error) {
+	return Outcome{}, s.Like(ctx, actor, stream, a.Count)
+}
+
 // LikeStats is the stream-wide like total and its rate over the last second or so.
 type LikeStats struct {
 	Total     int64   `json:"total"`

@@ -347,10 +347,6 @@ func (s *Service) NotificationsSent(ctx context.Context, user string) (int, erro
 	return n, nil
 }
 
-func init() {
-	joinParts = append(joinParts, joinAudience)
-}
-
 // joinAudience records a viewer in the stream's audience (the recipients of its notifications). Staff are
 // not an audience. A failure is logged: the room still opens.
 func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *Welcome) error {

@@ -42,18 +42,17 @@ type PointsView struct {
 	Downgrade *rewards.Downgrade `json:"downgrade,omitempty"`
 }
 
-func init() {
-	joinParts = append(joinParts, func(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
-		acc, err := s.ledger.Account(ctx, actor.User)
-		if err != nil {
-			return fmt.Errorf("points of %s: %w", actor.User, ledgerError(err))
-		}
-		w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier, Downgrade: acc.Downgrade}
-		if acc.Downgrade != nil && actor.Role == RoleViewer {
-			s.warnDowngrade(ctx, actor.User, st.ID, *acc.Downgrade)
-		}
-		return nil
-	})
+// joinPoints puts the viewer's balance and tier in the welcome, and warns downstream of a coming downgrade.
+func joinPoints(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
+	acc, err := s.ledger.Account(ctx, actor.User)
+	if err != nil {
+		return fmt.Errorf("points of %s: %w", actor.User, ledgerError(err))
+	}
+	w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier, Downgrade: acc.Downgrade}
+	if acc.Downgrade != nil && actor.Role == RoleViewer {
+		s.warnDowngrade(ctx, actor.User, st.ID, *acc.Downgrade)
+	}
+	return nil
 }
 
 // warnDowngrade tells downstream, once per user and month, that the user's tier is about to drop, so that
@@ -175,19 +174,18 @@ func (r *awardRetries) due(stream string, now time.Time) []pendingAward {
 	return due
 }
 
-func init() {
-	tickParts = append(tickParts, func(ctx context.Context, s *Service, stream string) (Outcome, error) {
-		out := Outcome{Stream: stream}
-		for _, a := range s.retries.due(stream, s.now()) {
-			o, err := s.applyAward(ctx, a)
-			if err != nil {
-				s.retries.add(a, s.now())
-				continue
-			}
-			out.Merge(o)
+// tickAwardRetries applies again the stream's awards that the ledger refused earlier (see awardRetries).
+func tickAwardRetries(ctx context.Context, s *Service, stream string) (Outcome, error) {
+	out := Outcome{Stream: stream}
+	for _, a := range s.retries.due(stream, s.now()) {
+		o, err := s.applyAward(ctx, a)
+		if err != nil {
+			s.retries.add(a, s.now())
+			continue
 		}
-		return out, nil
-	})
+		out.Merge(o)
+	}
+	return out, nil
 }
 
 // emitAward publishes the point movements of one applied award.

@@ -109,13 +109,6 @@ func (a *PollVote) handle(ctx context.Context, s *Service, actor Actor, stream s
 	return s.Vote(ctx, actor, stream, a.PollID, a.Option)
 }
 
-func init() {
-	registerAction("poll.vote", func() Action { return &PollVote{} })
-	joinParts = append(joinParts, joinPoll)
-	tickParts = append(tickParts, tickPoll)
-	snapshotParts = append(snapshotParts, snapshotPoll)
-}
-
 // OpenPoll opens a poll on a stream actor hosts. A stream has one open poll at a time: opening another
 // while one is open is refused as invalid (field "poll"); close it first. A timed poll whose time is up but
 // which the tick has not closed yet is closed here first.

@@ -67,13 +67,6 @@ func (a *QuestionUpvote) handle(ctx context.Context, s *Service, actor Actor, st
 	return s.UpvoteQuestion(ctx, actor, stream, a.QuestionID)
 }
 
-func init() {
-	registerAction("question.ask", func() Action { return &QuestionAsk{} })
-	registerAction("question.upvote", func() Action { return &QuestionUpvote{} })
-	joinParts = append(joinParts, joinQuestions)
-	snapshotParts = append(snapshotParts, snapshotQuestions)
-}
-
 // AskQuestion posts actor's product question on a live stream. The chat's rules apply: muted and banned
 // users are refused, banned words are invalid, and each user is rate-limited as for comments (a limiter of
 // its own, so questions do not eat the chat budget). Asking scores the question_ask rule.

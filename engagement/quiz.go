@@ -173,12 +173,6 @@ func (a *QuizAnswer) handle(ctx context.Context, s *Service, actor Actor, stream
 	return s.answerOrReplay(ctx, actor, stream, a) // Answer, or ReplayAnswer on an ended stream (timeline.go)
 }
 
-func init() {
-	registerAction("quiz.answer", func() Action { return &QuizAnswer{} })
-	joinParts = append(joinParts, joinQuiz)
-	tickParts = append(tickParts, tickQuiz)
-}
-
 // questionID names question index i of a quiz on the wire.
 func questionID(i int) string { return "q" + strconv.Itoa(i) }
 

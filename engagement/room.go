@@ -23,10 +23,6 @@ type Welcome struct {
 	Points    any       `json:"points,omitempty"`
 }
 
-// joinParts are optional Welcome fillers other features register (polls, quizzes, points…); each sets its
-// own fields and returns an error only for backend failures.
-var joinParts []func(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error
-
 // Join checks that actor may watch stream and returns their welcome, and emits viewer.joined.
 func (s *Service) Join(ctx context.Context, actor Actor, stream string) (Welcome, error) {
 	st, err := s.Stream(ctx, stream)
@@ -49,7 +45,7 @@ func (s *Service) Join(ctx context.Context, actor Actor, stream string) (Welcome
 		recent = []Comment{}
 	}
 	w := Welcome{User: actor.User, Name: actor.Name, Role: actor.Role, Stream: st, Recent: recent, Likes: likes, SlowModeS: mod.SlowModeS}
-	for _, part := range joinParts {
+	for _, part := range joinSteps {
 		if err := part(ctx, s, actor, st, &w); err != nil {
 			return Welcome{}, err
 		}
@@ -67,7 +63,7 @@ func (s *Service) Leave(ctx context.Context, actor Actor, stream string, watched
 // The hub of each node calls it a few times a second; a transition happens on one node only.
 func (s *Service) Tick(ctx context.Context, stream string) (Outcome, error) {
 	out := Outcome{Stream: stream}
-	for _, t := range tickParts {
+	for _, t := range tickSteps {
 		o, err := t(ctx, s, stream)
 		if err != nil {
 			return out, err
@@ -85,7 +81,7 @@ func (s *Service) Snapshot(ctx context.Context, stream string) ([]Frame, error) 
 		return nil, err
 	}
 	frames := []Frame{{Type: "likes", Data: likes}}
-	for _, p := range snapshotParts {
+	for _, p := range snapshotSteps {
 		f, err := p(ctx, s, stream)
 		if err != nil {
 			return nil, err
@@ -94,8 +90,3 @@ func (s *Service) Snapshot(ctx context.Context, stream string) ([]Frame, error) 
 	}
 	return frames, nil
 }
-
-var (
-	tickParts     []func(ctx context.Context, s *Service, stream string) (Outcome, error)
-	snapshotParts []func(ctx context.Context, s *Service, stream string) ([]Frame, error)
-)

@@ -39,10 +39,6 @@ var timelineTypes = map[string]bool{
 // TimelineLikes is the type of the like-rate samples in a timeline (data {"total","per_second"}).
 const TimelineLikes = "likes"
 
-func init() {
-	tickParts = append(tickParts, tickTimeline)
-}
-
 // Record adds what an outcome showed on viewers' screens to its stream's replay timeline, at the offset
 // from the stream's start at which viewers saw it (now plus the outcome's video delay). A comment.removed
 // frame hides its comment from the replay. Package stream calls it for every outcome it delivers, once per

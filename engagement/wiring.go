@@ -1,0 +1,56 @@
+package engagement
+
+import "context"
+
+// The room's wiring, in one place: which client frames are actions, and which steps run when a viewer joins,
+// on every tick of a stream's hub, and for every snapshot, in the order listed. A new concept adds its
+// action and its steps here.
+
+// actionTypes maps a client frame type to a constructor of its zero Action, for decoding (see NewAction).
+var actionTypes = map[string]func() Action{
+	"comment.send":    func() Action { return &CommentSend{} },
+	"like.send":       func() Action { return &LikeSend{} },
+	"poll.vote":       func() Action { return &PollVote{} },
+	"quiz.answer":     func() Action { return &QuizAnswer{} },
+	"feedback.send":   func() Action { return &FeedbackSend{} },
+	"coupon.claim":    func() Action { return &CouponClaim{} },
+	"draw.enter":      func() Action { return &DrawEnter{} },
+	"question.ask":    func() Action { return &QuestionAsk{} },
+	"question.upvote": func() Action { return &QuestionUpvote{} },
+}
+
+// A joinStep fills its own fields of a viewer's Welcome; it returns an error only for a backend failure,
+// which refuses the join.
+type joinStep func(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error
+
+// A tickStep runs what time drives for one concept on a stream and returns what it produced.
+type tickStep func(ctx context.Context, s *Service, stream string) (Outcome, error)
+
+// A snapshotStep returns the coalesced frames of one concept's current state on a stream.
+type snapshotStep func(ctx context.Context, s *Service, stream string) ([]Frame, error)
+
+// joinSteps fill the Welcome after the stream, recent comments, likes and slow mode (Service.Join).
+var joinSteps = []joinStep{
+	joinCoupons,
+	joinDraw,
+	joinAudience,
+	joinPoints,
+	joinPoll,
+	joinQuestions,
+	joinQuiz,
+}
+
+// tickSteps run a few times a second per stream (Service.Tick); a transition happens on one node only.
+var tickSteps = []tickStep{
+	tickAwardRetries,
+	tickPoll,
+	tickQuiz,
+	tickTimeline,
+}
+
+// snapshotSteps follow the likes frame in every snapshot (Service.Snapshot).
+var snapshotSteps = []snapshotStep{
+	snapshotCoupons,
+	snapshotPoll,
+	snapshotQuestions,
+}
