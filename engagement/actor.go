@@ -1,6 +1,6 @@
 package engagement
 
-// Roles carried in tokens (DESIGN.md, "Identity and roles").
+// Roles carried in tokens (docs/protocol.md, "Connecting").
 const (
 	RoleViewer  = "viewer"
 	RoleHost    = "host"

@@ -8,7 +8,7 @@ import (
 // Code is a stable error code of the wire protocol and the HTTP API. Clients switch on it; never rename one.
 type Code string
 
-// The stable error codes (DESIGN.md, "Error codes"). This is the one place they are spelled.
+// The stable error codes (docs/protocol.md, "Errors"). This is the one place they are spelled.
 const (
 	CodeBadFrame     Code = "bad_frame"
 	CodeUnknownType  Code = "unknown_type"

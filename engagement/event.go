@@ -12,7 +12,7 @@ import (
 // EventTypePrefix starts every event type on the wire: "kudos." + noun + "." + verb.
 const EventTypePrefix = "kudos."
 
-// Event types of the contract in DESIGN.md ("Events"). Each has a JSON Schema under docs/events/.
+// Event types of the contract (docs/events.md). Each has a JSON Schema under docs/events/.
 const (
 	EventStreamStarted      = "kudos.stream.started"
 	EventStreamEnded        = "kudos.stream.ended"

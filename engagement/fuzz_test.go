@@ -141,7 +141,7 @@ func (w *fuzzWorld) state(t *testing.T, viewer engagement.Actor) worldState {
 	return s
 }
 
-// stableCodes are the error codes a client frame may be answered with (DESIGN.md, "Error codes"); internal
+// stableCodes are the error codes a client frame may be answered with (docs/protocol.md, "Errors"); internal
 // is deliberately absent: the memory store never fails, so an internal error would be a bug.
 var stableCodes = map[engagement.Code]bool{
 	engagement.CodeBadFrame: true, engagement.CodeUnknownType: true, engagement.CodeTooLarge: true,

@@ -417,7 +417,7 @@ func validID(field, id string) error {
 }
 
 // Codes for loyalty refusals that are not bad input: a client shows "not enough points" or "sold out",
-// not "invalid". (DESIGN's list lacked them; they are additions, documented in docs/protocol.md.)
+// not "invalid" (docs/protocol.md, "Errors").
 const (
 	CodeInsufficientPoints Code = "insufficient_points"
 	CodeOutOfStock         Code = "out_of_stock"

@@ -14,7 +14,7 @@ import (
 // DefaultArm is the A/B arm every user is in when the rules list no arms.
 const DefaultArm = "a"
 
-// Rules is the scoring table of DESIGN.md ("Scoring defaults") as data: base points per interaction and
+// Rules is the scoring table (docs/architecture.md, "Scoring") as data: base points per interaction and
 // their limits. The monthly cap, tiers and multipliers belong to the ledger (package rewards), not here.
 // JSON field names are the rules file's; limits with a _s suffix are seconds.
 type Rules struct {
@@ -81,7 +81,7 @@ type RulesOverride struct {
 	ReplayShare    *float64      `json:"replay_share,omitempty"`
 }
 
-// DefaultRules returns the DESIGN.md scoring defaults, one arm.
+// DefaultRules returns the default scoring table (docs/architecture.md, "Scoring"), one arm.
 func DefaultRules() Rules {
 	return Rules{
 		Watch:          WatchRule{PerMinute: 1, MaxPerStream: 60},
