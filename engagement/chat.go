@@ -150,6 +150,7 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 			out.Merge(s.award(ctx, actor, stream, Scored{Key: "comment:" + c.ID, Source: SourceComment, Points: pts, Reason: "Joined the chat"}))
 		}
 	}
+	s.record(ctx, out)
 	return out, nil
 }
 
@@ -229,6 +230,7 @@ func (s *Service) Moderate(ctx context.Context, actor Actor, stream string, a Mo
 		}
 		s.emit(ctx, EventCommentRemoved, stream, actor.User, map[string]any{"comment_id": a.CommentID, "stream": stream, "by": actor.User})
 		out.Broadcast = append(out.Broadcast, Frame{Type: "comment.removed", Data: map[string]any{"id": a.CommentID}})
+		s.record(ctx, out)
 		return out, nil
 	case ModMute, ModUnmute, ModBan, ModUnban:
 		if a.User == "" {

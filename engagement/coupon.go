@@ -101,6 +101,7 @@ func (s *Service) DropCoupon(ctx context.Context, actor Actor, stream string, sp
 		"coupon_id": c.ID, "stream": stream, "title": c.Title, "stock": c.Stock, "expires_s": spec.ExpiresS,
 	})
 	out := Outcome{Stream: stream, Broadcast: []Frame{{Type: "coupon.drop", Data: c}}, Delay: st.videoDelay()}
+	s.record(ctx, out)
 	return c, out, nil
 }
 

@@ -327,6 +327,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 		})
 	}
 	out.Broadcast = []Frame{{Type: "draw.result", Data: res}}
+	s.record(ctx, out)
 	return res, out, nil
 }
 

@@ -152,6 +152,7 @@ func (s *Service) OpenPoll(ctx context.Context, actor Actor, stream string, spec
 	})
 	out.Broadcast = append(out.Broadcast, Frame{Type: "poll.opened", Data: map[string]any{"poll": p}})
 	out.Delay = st.videoDelay()
+	s.record(ctx, out)
 	return p, out, nil
 }
 
@@ -160,7 +161,12 @@ func (s *Service) ClosePoll(ctx context.Context, actor Actor, stream, pollID str
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return Poll{}, Outcome{}, err
 	}
-	return s.closePoll(ctx, stream, pollID, actor.User)
+	p, out, err := s.closePoll(ctx, stream, pollID, actor.User)
+	if err != nil {
+		return Poll{}, Outcome{}, err
+	}
+	s.record(ctx, out)
+	return p, out, nil
 }
 
 // closePoll closes a poll and, if this call closed it, announces the result. by is who closed it ("" for time).

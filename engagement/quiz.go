@@ -267,6 +267,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 		if err != nil {
 			return QuizStep{}, Outcome{}, err
 		}
+		s.record(ctx, out)
 		return QuizStep{Status: QuizFinished, Leaderboard: &lb}, out, nil
 	}
 
@@ -290,6 +291,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 	})
 	out.Broadcast = append(out.Broadcast, Frame{Type: "quiz.question", Data: qq})
 	out.Delay = st.videoDelay()
+	s.record(ctx, out)
 	return QuizStep{Status: QuizRunning, Question: &qq}, out, nil
 }
 

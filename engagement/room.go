@@ -63,14 +63,16 @@ func (s *Service) Leave(ctx context.Context, actor Actor, stream string, watched
 // The hub of each node calls it a few times a second; a transition happens on one node only.
 func (s *Service) Tick(ctx context.Context, stream string) (Outcome, error) {
 	out := Outcome{Stream: stream}
+	var err error
 	for _, t := range tickSteps {
-		o, err := t(ctx, s, stream)
-		if err != nil {
-			return out, err
+		var o Outcome
+		if o, err = t(ctx, s, stream); err != nil {
+			break
 		}
 		out.Merge(o)
 	}
-	return out, nil
+	s.record(ctx, out) // the hub delivers what the steps before a failure produced
+	return out, err
 }
 
 // Snapshot returns the coalesced frames of a stream's current state (likes, tallies): the hub sends those

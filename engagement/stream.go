@@ -160,6 +160,7 @@ func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream
 		s.emit(ctx, EventStreamEnded, id, actor.User, map[string]any{"stream": id, "duration_s": int64(st.EndedAt.Sub(st.StartedAt).Seconds())})
 		out.Broadcast = append(out.Broadcast, Frame{Type: "stream.ended", Data: map[string]any{"id": id}})
 	}
+	s.record(ctx, out)
 	return st, out, nil
 }
 

@@ -39,12 +39,13 @@ var timelineTypes = map[string]bool{
 // TimelineLikes is the type of the like-rate samples in a timeline (data {"total","per_second"}).
 const TimelineLikes = "likes"
 
-// Record adds what an outcome showed on viewers' screens to its stream's replay timeline, at the offset
-// from the stream's start at which viewers saw it (now plus the outcome's video delay). A comment.removed
-// frame hides its comment from the replay. Package stream calls it for every outcome it delivers, once per
-// outcome (on the node that produced it); items also carry keys, so a second recording changes nothing.
-// Failures are logged: the outcome was already accepted.
-func (s *Service) Record(ctx context.Context, out Outcome) {
+// record adds what an outcome will show on viewers' screens to its stream's replay timeline, at the offset
+// from the stream's start at which viewers see it (now plus the outcome's video delay). A comment.removed
+// frame hides its comment from the replay. Every public method that produces such frames (PostComment,
+// Moderate, OpenPoll, ClosePoll, NextQuestion, DropCoupon, RunDraw, EndStream, Tick) calls it once, on the
+// node that produced the outcome, so data flows one way: package stream only delivers. Items carry keys, so
+// a second recording changes nothing. Failures are logged: the outcome was already accepted.
+func (s *Service) record(ctx context.Context, out Outcome) {
 	var frames []Frame
 	for _, f := range out.Broadcast {
 		if timelineTypes[f.Type] || f.Type == "comment.removed" {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// show plays a scripted stream on a fixture, recording every outcome as package stream does on delivery.
+// show plays a scripted stream on a fixture; the Service records what each step produces.
 type show struct {
 	t *testing.T
 	f *hostFixture
@@ -25,13 +25,12 @@ func (sh show) at(sec int) {
 	sh.f.clock.Advance(start.Add(time.Duration(sec) * time.Second).Sub(now))
 }
 
-// deliver records an outcome (what Registry.Deliver does) and fails on err.
+// deliver fails on err and returns the outcome. It records nothing: the Service records what it produces.
 func (sh show) deliver(out Outcome, err error) Outcome {
 	sh.t.Helper()
 	if err != nil {
 		sh.t.Fatal(err)
 	}
-	sh.f.svc.Record(context.Background(), out)
 	return out
 }
 
@@ -533,4 +532,48 @@ var timelineStoreSuite = []storeCase{
 	{"OrderAndPaging", testTimelineOrderAndPaging},
 	{"DedupeAndHide", testTimelineDedupeAndHide},
 	{"Concurrent", testTimelineConcurrent},
+}
+
+// TestTimelineRecordsTickAndEnd checks that what time and the end of a stream produce (a timed poll closed by
+// the tick, an open poll closed by EndStream) reaches the replay: the Service records every outcome it
+// produces, not package stream.
+func TestTimelineRecordsTickAndEnd(t *testing.T) {
+	f := newHostFixture(t, 0)
+	sh := show{t: t, f: f}
+	ctx := context.Background()
+
+	sh.at(10)
+	_, out, err := f.svc.OpenPoll(ctx, f.host1, "s1", PollSpec{Question: "Timed?", Options: []string{"yes", "no"}, DurationS: 5})
+	sh.deliver(out, err)
+	sh.at(20)
+	out = sh.deliver(f.svc.Tick(ctx, "s1"))
+	if len(framesOf(out.Broadcast, "poll.closed")) != 1 {
+		t.Fatalf("tick at 20 s: %+v, want the timed poll closed", out.Broadcast)
+	}
+	sh.at(30)
+	_, out, err = f.svc.OpenPoll(ctx, f.host1, "s1", PollSpec{Question: "Manual?", Options: []string{"yes", "no"}})
+	sh.deliver(out, err)
+	sh.at(40)
+	_, out, err = f.svc.EndStream(ctx, f.host1, "s1")
+	sh.deliver(out, err)
+
+	page, err := f.svc.Timeline(ctx, "s1", TimelineQuery{Limit: MaxTimelinePage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range page.Items {
+		if strings.HasPrefix(it.Type, "poll.") {
+			got = append(got, itemLine(t, it))
+		}
+	}
+	want := []string{
+		"10000 poll.opened Timed?",
+		"20000 poll.closed [0 0]",
+		"30000 poll.opened Manual?",
+		"40000 poll.closed [0 0]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("poll items:\n got %q\nwant %q", got, want)
+	}
 }

@@ -342,7 +342,6 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 	if out.Empty() {
 		return nil
 	}
-	r.svc.Record(ctx, out) // the replay timeline sees every delivered outcome
 	var errs []error
 	publish := func(m Message, frames []engagement.Frame) {
 		payload, err := EncodeFrames(frames)
