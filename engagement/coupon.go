@@ -28,17 +28,38 @@ type Coupon struct {
 	ExpiresMS int64     `json:"expires_ms"`
 }
 
-// claimable reports whether a claim at now may take a unit (stock, OpensAt, ExpiresAt).
+// claimable reports whether a claim at now may take a unit (stock, OpensAt, ExpiresAt): nil, ErrNotOpenYet,
+// ErrTimeUp or ErrSoldOut.
 func (c Coupon) claimable(now time.Time) error {
 	switch {
 	case now.Before(c.OpensAt):
-		return notYetOpen("coupon")
+		return ErrNotOpenYet
 	case !now.Before(c.ExpiresAt):
-		return Errorf(CodeClosed, "coupon has expired")
+		return ErrTimeUp
 	case c.Remaining <= 0:
-		return Errorf(CodeClosed, "coupon is out of stock")
+		return ErrSoldOut
 	}
 	return nil
+}
+
+// couponError words a CouponStore rejection about coupon id for the user; other errors pass unchanged.
+func couponError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no coupon %q", id)
+	case errors.Is(err, ErrNotOpenYet):
+		return notYetOpen("coupon")
+	case errors.Is(err, ErrTimeUp):
+		return Errorf(CodeClosed, "coupon has expired")
+	case errors.Is(err, ErrSoldOut):
+		return Errorf(CodeClosed, "coupon is out of stock")
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "you already claimed this coupon")
+	}
+	return err
 }
 
 // live reports whether viewers can see the coupon at now (opened, not expired).
@@ -127,7 +148,7 @@ func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID
 		}
 	}
 	if err != nil {
-		return Outcome{}, fmt.Errorf("claim coupon %s: %w", couponID, err)
+		return Outcome{}, fmt.Errorf("claim coupon %s: %w", couponID, couponError(err, couponID))
 	}
 	s.emit(ctx, EventCouponClaimed, stream, actor.User, map[string]any{
 		// The code itself is a secret between the shop and the viewer; downstream needs only that a claim happened.

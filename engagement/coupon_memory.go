@@ -33,7 +33,7 @@ func (m *couponMemory) CreateCoupon(_ context.Context, stream string, c Coupon) 
 	defer m.mu.Unlock()
 	k := memKey(stream, c.ID)
 	if _, ok := m.coupons[k]; ok {
-		return Errorf(CodeDuplicate, "coupon %q exists", c.ID)
+		return ErrDuplicate
 	}
 	c.Remaining = c.Stock
 	m.coupons[k] = &memCoupon{c: c, codes: map[string]string{}}
@@ -47,7 +47,7 @@ func (m *couponMemory) Coupon(_ context.Context, stream, id string) (Coupon, err
 	defer m.mu.Unlock()
 	mc, ok := m.coupons[memKey(stream, id)]
 	if !ok {
-		return Coupon{}, Errorf(CodeNotFound, "no coupon %q", id)
+		return Coupon{}, ErrNotFound
 	}
 	return mc.c, nil
 }
@@ -70,10 +70,10 @@ func (m *couponMemory) ClaimCoupon(_ context.Context, stream, id, user, code str
 	defer m.mu.Unlock()
 	mc, ok := m.coupons[memKey(stream, id)]
 	if !ok {
-		return Coupon{}, Errorf(CodeNotFound, "no coupon %q", id)
+		return Coupon{}, ErrNotFound
 	}
 	if _, ok := mc.codes[user]; ok {
-		return Coupon{}, Errorf(CodeDuplicate, "you already claimed this coupon")
+		return Coupon{}, ErrDuplicate
 	}
 	if err := mc.c.claimable(now); err != nil {
 		return Coupon{}, err

@@ -15,8 +15,6 @@ import (
 
 func (s *RedisStore) couponKey(stream, id string) string { return s.hostKey(stream, "coupon", id) }
 
-func couponNotFound(id string) error { return Errorf(CodeNotFound, "no coupon %q", id) }
-
 // decodeCoupon builds a Coupon from its JSON and remaining stock.
 func decodeCoupon(id, raw, remaining string) (Coupon, error) {
 	var c Coupon
@@ -34,7 +32,7 @@ func decodeCoupon(id, raw, remaining string) (Coupon, error) {
 // CreateCoupon implements CouponStore with one script.
 func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon) error {
 	if !validItemID(c.ID) {
-		return Invalid("id", "coupon id %q cannot be stored", c.ID)
+		return fmt.Errorf("coupon id %q cannot be stored: %w", c.ID, ErrInvalid)
 	}
 	c.Remaining = c.Stock
 	b, err := json.Marshal(c)
@@ -42,13 +40,13 @@ func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon) 
 		return fmt.Errorf("encode coupon %s: %w", c.ID, err)
 	}
 	fields := []any{"json", b, "opens", c.OpensAt.UnixMicro(), "expires", c.ExpiresAt.UnixMicro(), "remaining", c.Stock}
-	return s.createNew(ctx, "coupon", stream, c.ID, s.couponKey(stream, c.ID), s.streamSubKey(stream, "coupons"), "push", fields)
+	return s.createItem(ctx, "coupon", stream, c.ID, s.couponKey(stream, c.ID), s.streamSubKey(stream, "coupons"), "push", fields)
 }
 
 // Coupon implements CouponStore.
 func (s *RedisStore) Coupon(ctx context.Context, stream, id string) (Coupon, error) {
 	if !validItemID(id) {
-		return Coupon{}, couponNotFound(id)
+		return Coupon{}, ErrNotFound
 	}
 	v, err := s.rdb.HMGet(ctx, s.couponKey(stream, id), "json", "remaining").Result()
 	if err != nil {
@@ -56,7 +54,7 @@ func (s *RedisStore) Coupon(ctx context.Context, stream, id string) (Coupon, err
 	}
 	h := replyStrings(v)
 	if h[0] == "" {
-		return Coupon{}, couponNotFound(id)
+		return Coupon{}, ErrNotFound
 	}
 	return decodeCoupon(id, h[0], h[1])
 }
@@ -102,7 +100,7 @@ var claimCouponScript = luaScript("coupon_claim.lua")
 // ClaimCoupon implements CouponStore with one script, so the stock never oversells.
 func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, error) {
 	if !validItemID(id) {
-		return Coupon{}, couponNotFound(id)
+		return Coupon{}, ErrNotFound
 	}
 	key := s.couponKey(stream, id)
 	res, data, err := s.runScript(ctx, "claim coupon "+id+" of "+stream, claimCouponScript,
@@ -114,15 +112,15 @@ func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code str
 	case "ok":
 		return decodeCoupon(id, data[0], data[1])
 	case "not_found":
-		return Coupon{}, couponNotFound(id)
+		return Coupon{}, ErrNotFound
 	case "duplicate":
-		return Coupon{}, Errorf(CodeDuplicate, "you already claimed this coupon")
+		return Coupon{}, ErrDuplicate
 	case "not_yet":
-		return Coupon{}, notYetOpen("coupon")
+		return Coupon{}, ErrNotOpenYet
 	case "expired":
-		return Coupon{}, Errorf(CodeClosed, "coupon has expired")
+		return Coupon{}, ErrTimeUp
 	case "no_stock":
-		return Coupon{}, Errorf(CodeClosed, "coupon is out of stock")
+		return Coupon{}, ErrSoldOut
 	}
 	return Coupon{}, fmt.Errorf("claim coupon %s: unexpected script outcome %q", id, res)
 }

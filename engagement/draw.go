@@ -105,6 +105,24 @@ func (sp DrawSpec) clean() (DrawSpec, error) {
 	return out, nil
 }
 
+// drawError words a DrawStore rejection about draw id for the user; other errors pass unchanged.
+func drawError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no draw %q", id)
+	case errors.Is(err, ErrNotOpenYet):
+		return notYetOpen("draw")
+	case errors.Is(err, ErrClosed):
+		return Errorf(CodeClosed, "this draw is closed")
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "you are already in this draw")
+	}
+	return err
+}
+
 // DrawCommitment returns the commitment to a seed: the hex SHA-256 of its bytes.
 func DrawCommitment(seed []byte) string {
 	sum := sha256.Sum256(seed)
@@ -194,7 +212,7 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 	}
 	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
+		return Outcome{}, fmt.Errorf("get draw %s: %w", drawID, drawError(err, drawID))
 	}
 	var eligible bool
 	switch d.Eligible {
@@ -211,7 +229,7 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 	if !eligible {
 		entrants, err := s.store.DrawEntrants(ctx, stream, drawID)
 		if err != nil {
-			return Outcome{}, fmt.Errorf("entrants of draw %s: %w", drawID, err)
+			return Outcome{}, fmt.Errorf("entrants of draw %s: %w", drawID, drawError(err, drawID))
 		}
 		if slices.ContainsFunc(entrants, func(e DrawEntrant) bool { return e.User == actor.User }) {
 			return Outcome{}, Errorf(CodeDuplicate, "you are already in this draw")
@@ -219,7 +237,7 @@ func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID str
 		return Outcome{}, Errorf(CodeForbidden, "%s", eligibilityMessage(d))
 	}
 	if err := s.store.EnterDraw(ctx, stream, drawID, DrawEntrant{User: actor.User, Name: actor.Name}, s.now().UTC()); err != nil {
-		return Outcome{}, fmt.Errorf("enter draw %s: %w", drawID, err)
+		return Outcome{}, fmt.Errorf("enter draw %s: %w", drawID, drawError(err, drawID))
 	}
 	s.emit(ctx, EventDrawEntered, stream, actor.User, map[string]any{"draw_id": drawID, "stream": stream})
 	return Outcome{Stream: stream}, nil
@@ -287,11 +305,11 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 		return s.drawResult(ctx, stream, drawID)
 	}
 	if err != nil {
-		return DrawResult{}, out, fmt.Errorf("close draw %s: %w", drawID, err)
+		return DrawResult{}, out, fmt.Errorf("close draw %s: %w", drawID, drawError(err, drawID))
 	}
 	entrants, err := s.store.DrawEntrants(ctx, stream, drawID)
 	if err != nil {
-		return DrawResult{}, out, fmt.Errorf("entrants of draw %s: %w", drawID, err)
+		return DrawResult{}, out, fmt.Errorf("entrants of draw %s: %w", drawID, drawError(err, drawID))
 	}
 	names := make(map[string]string, len(entrants))
 	users := make([]string, len(entrants))
@@ -319,7 +337,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 		return s.drawResult(ctx, stream, drawID)
 	}
 	if err != nil {
-		return DrawResult{}, out, fmt.Errorf("publish draw %s: %w", drawID, err)
+		return DrawResult{}, out, fmt.Errorf("publish draw %s: %w", drawID, drawError(err, drawID))
 	}
 	for _, w := range res.Winners {
 		s.emit(ctx, EventDrawWon, stream, w.User, map[string]any{
@@ -334,7 +352,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawResult, Outcome, error) {
 	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
-		return DrawResult{}, Outcome{}, fmt.Errorf("get draw %s: %w", drawID, err)
+		return DrawResult{}, Outcome{}, fmt.Errorf("get draw %s: %w", drawID, drawError(err, drawID))
 	}
 	if d.Result == nil {
 		return DrawResult{}, Outcome{}, Errorf(CodeClosed, "draw %s has no result", drawID)
@@ -346,7 +364,7 @@ func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawRe
 func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error) {
 	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
-		return Draw{}, fmt.Errorf("get draw %s: %w", drawID, err)
+		return Draw{}, fmt.Errorf("get draw %s: %w", drawID, drawError(err, drawID))
 	}
 	return d, nil
 }

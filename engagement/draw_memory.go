@@ -48,7 +48,7 @@ func (m *drawMemory) CreateDraw(_ context.Context, stream string, d Draw) error 
 	defer m.mu.Unlock()
 	k := memKey(stream, d.ID)
 	if _, ok := m.draws[k]; ok {
-		return Errorf(CodeDuplicate, "draw %q exists", d.ID)
+		return ErrDuplicate
 	}
 	m.draws[k] = &memDraw{d: cloneDraw(d), entrants: map[string]DrawEntrant{}}
 	m.currentDraw[stream] = d.ID
@@ -61,7 +61,7 @@ func (m *drawMemory) Draw(_ context.Context, stream, id string) (Draw, error) {
 	defer m.mu.Unlock()
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
-		return Draw{}, Errorf(CodeNotFound, "no draw %q", id)
+		return Draw{}, ErrNotFound
 	}
 	return cloneDraw(md.d), nil
 }
@@ -72,7 +72,7 @@ func (m *drawMemory) CurrentDraw(_ context.Context, stream string) (Draw, error)
 	defer m.mu.Unlock()
 	md, ok := m.draws[memKey(stream, m.currentDraw[stream])]
 	if !ok {
-		return Draw{}, Errorf(CodeNotFound, "no draw on %q", stream)
+		return Draw{}, ErrNotFound
 	}
 	return cloneDraw(md.d), nil
 }
@@ -83,7 +83,7 @@ func (m *drawMemory) UpdateDraw(_ context.Context, stream, id string, fn func(*D
 	defer m.mu.Unlock()
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
-		return Draw{}, Errorf(CodeNotFound, "no draw %q", id)
+		return Draw{}, ErrNotFound
 	}
 	d := cloneDraw(md.d)
 	if err := fn(&d); err != nil {
@@ -99,16 +99,16 @@ func (m *drawMemory) EnterDraw(_ context.Context, stream, id string, e DrawEntra
 	defer m.mu.Unlock()
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
-		return Errorf(CodeNotFound, "no draw %q", id)
+		return ErrNotFound
 	}
 	if md.d.Status != DrawOpen {
-		return Errorf(CodeClosed, "this draw is closed")
+		return ErrClosed
 	}
 	if now.Before(md.d.OpensAt) {
-		return notYetOpen("draw")
+		return ErrNotOpenYet
 	}
 	if _, ok := md.entrants[e.User]; ok {
-		return Errorf(CodeDuplicate, "you are already in this draw")
+		return ErrDuplicate
 	}
 	md.entrants[e.User] = e
 	return nil
@@ -120,7 +120,7 @@ func (m *drawMemory) DrawEntrants(_ context.Context, stream, id string) ([]DrawE
 	defer m.mu.Unlock()
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
-		return nil, Errorf(CodeNotFound, "no draw %q", id)
+		return nil, ErrNotFound
 	}
 	es := slices.Collect(maps.Values(md.entrants))
 	slices.SortFunc(es, func(a, b DrawEntrant) int { return cmp.Compare(a.User, b.User) })

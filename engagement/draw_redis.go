@@ -16,8 +16,6 @@ import (
 
 func (s *RedisStore) drawKey(stream, id string) string { return s.hostKey(stream, "draw", id) }
 
-func drawNotFound(id string) error { return Errorf(CodeNotFound, "no draw %q", id) }
-
 // drawFields returns the draw hash's field/values; the seed is a field of its own, as Draw's JSON omits it.
 func drawFields(d Draw) ([]any, error) {
 	b, err := json.Marshal(d)
@@ -35,7 +33,7 @@ func (s *RedisStore) getDraw(ctx context.Context, c redis.Cmdable, stream, id st
 	}
 	h := replyStrings(v)
 	if h[0] == "" {
-		return Draw{}, drawNotFound(id)
+		return Draw{}, ErrNotFound
 	}
 	var d Draw
 	if err := json.Unmarshal([]byte(h[0]), &d); err != nil {
@@ -48,32 +46,32 @@ func (s *RedisStore) getDraw(ctx context.Context, c redis.Cmdable, stream, id st
 // CreateDraw implements DrawStore with one script.
 func (s *RedisStore) CreateDraw(ctx context.Context, stream string, d Draw) error {
 	if !validItemID(d.ID) {
-		return Invalid("id", "draw id %q cannot be stored", d.ID)
+		return fmt.Errorf("draw id %q cannot be stored: %w", d.ID, ErrInvalid)
 	}
 	fields, err := drawFields(d)
 	if err != nil {
 		return err
 	}
-	return s.createNew(ctx, "draw", stream, d.ID, s.drawKey(stream, d.ID), s.streamSubKey(stream, "draw"), "set", fields)
+	return s.createItem(ctx, "draw", stream, d.ID, s.drawKey(stream, d.ID), s.streamSubKey(stream, "draw"), "set", fields)
 }
 
 // Draw implements DrawStore.
 func (s *RedisStore) Draw(ctx context.Context, stream, id string) (Draw, error) {
 	if !validItemID(id) {
-		return Draw{}, drawNotFound(id)
+		return Draw{}, ErrNotFound
 	}
 	return s.getDraw(ctx, s.rdb, stream, id)
 }
 
 // CurrentDraw implements DrawStore.
 func (s *RedisStore) CurrentDraw(ctx context.Context, stream string) (Draw, error) {
-	id, err := s.pointerID(ctx, "get current draw of "+stream, s.streamSubKey(stream, "draw"), "draw", stream)
+	id, err := s.pointerID(ctx, "get current draw of "+stream, s.streamSubKey(stream, "draw"))
 	if err != nil {
 		return Draw{}, err
 	}
 	d, err := s.Draw(ctx, stream, id)
 	if errors.Is(err, ErrNotFound) {
-		return Draw{}, Errorf(CodeNotFound, "no draw on %q", stream)
+		return Draw{}, ErrNotFound
 	}
 	return d, err
 }
@@ -81,7 +79,7 @@ func (s *RedisStore) CurrentDraw(ctx context.Context, stream string) (Draw, erro
 // UpdateDraw implements DrawStore with WATCH/MULTI, as UpdateStream.
 func (s *RedisStore) UpdateDraw(ctx context.Context, stream, id string, fn func(*Draw) error) (Draw, error) {
 	if !validItemID(id) {
-		return Draw{}, drawNotFound(id)
+		return Draw{}, ErrNotFound
 	}
 	key := s.drawKey(stream, id)
 	var out Draw
@@ -117,7 +115,7 @@ var enterDrawScript = luaScript("draw_enter.lua")
 // EnterDraw implements DrawStore with one script.
 func (s *RedisStore) EnterDraw(ctx context.Context, stream, id string, e DrawEntrant, now time.Time) error {
 	if !validItemID(id) {
-		return drawNotFound(id)
+		return ErrNotFound
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -133,13 +131,13 @@ func (s *RedisStore) EnterDraw(ctx context.Context, stream, id string, e DrawEnt
 	case "ok":
 		return nil
 	case "not_found":
-		return drawNotFound(id)
+		return ErrNotFound
 	case "closed":
-		return Errorf(CodeClosed, "this draw is closed")
+		return ErrClosed
 	case "not_yet":
-		return notYetOpen("draw")
+		return ErrNotOpenYet
 	case "duplicate":
-		return Errorf(CodeDuplicate, "you are already in this draw")
+		return ErrDuplicate
 	}
 	return fmt.Errorf("enter draw %s: unexpected script outcome %q", id, res)
 }
@@ -147,7 +145,7 @@ func (s *RedisStore) EnterDraw(ctx context.Context, stream, id string, e DrawEnt
 // DrawEntrants implements DrawStore.
 func (s *RedisStore) DrawEntrants(ctx context.Context, stream, id string) ([]DrawEntrant, error) {
 	if !validItemID(id) {
-		return nil, drawNotFound(id)
+		return nil, ErrNotFound
 	}
 	key := s.drawKey(stream, id)
 	var exists *redis.IntCmd
@@ -161,7 +159,7 @@ func (s *RedisStore) DrawEntrants(ctx context.Context, stream, id string) ([]Dra
 		return nil, unavailable("get entrants of draw "+id+" of "+stream, err)
 	}
 	if exists.Val() == 0 {
-		return nil, drawNotFound(id)
+		return nil, ErrNotFound
 	}
 	es := make([]DrawEntrant, 0, len(vals.Val()))
 	for _, r := range vals.Val() {

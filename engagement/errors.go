@@ -29,17 +29,27 @@ type Error struct {
 	Code    Code
 	Message string
 	Field   string
+	// reason refines a sentinel (ErrNotOpenYet is a closed with reason "not open yet"); "" for most errors.
+	reason string
 }
 
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Message == "" && e.reason != "" {
+		return string(e.Code) + ": " + e.reason
+	}
+	return string(e.Code) + ": " + e.Message
+}
 
-// Is makes errors.Is(err, ErrNotFound) and friends match any *Error of the same code.
+// Is makes errors.Is(err, ErrNotFound) and friends match any *Error of the same code, and a refinement such
+// as ErrNotOpenYet match only errors of its own reason.
 func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code && t.Message == ""
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Message == "" && (t.reason == "" || t.reason == e.reason)
 }
 
-// Sentinel errors, one per code that stores and callers test for. Match them with errors.Is.
+// Sentinel errors, one per code that stores and callers test for. Match them with errors.Is. Stores return
+// these (or a refinement below), never a worded message: the Service words each rejection once, for every
+// backend.
 var (
 	ErrNotFound    = &Error{Code: CodeNotFound}
 	ErrDuplicate   = &Error{Code: CodeDuplicate}
@@ -48,6 +58,32 @@ var (
 	ErrInvalid     = &Error{Code: CodeInvalid}
 	ErrUnavailable = &Error{Code: CodeUnavailable}
 )
+
+// Refinements of the sentinels, for rejections whose message depends on why. Each also matches its code's
+// sentinel: errors.Is(ErrNotOpenYet, ErrClosed) is true.
+var (
+	// ErrNotOpenYet: the item (poll, coupon, draw, quiz question) opens later, with the video delay.
+	ErrNotOpenYet = &Error{Code: CodeClosed, reason: "not open yet"}
+	// ErrTimeUp: the item's time is over (a quiz question's deadline, a coupon's expiry).
+	ErrTimeUp = &Error{Code: CodeClosed, reason: "time is up"}
+	// ErrSoldOut: no stock remains.
+	ErrSoldOut = &Error{Code: CodeClosed, reason: "sold out"}
+	// ErrFull: the stream holds as many items of the kind as it may.
+	ErrFull = &Error{Code: CodeClosed, reason: "full"}
+	// ErrStillOpen: another item of the kind is still open (a stream has one open poll).
+	ErrStillOpen = &Error{Code: CodeDuplicate, reason: "still open"}
+	// ErrOwnItem: a user may not do this to their own item (upvote their own question).
+	ErrOwnItem = &Error{Code: CodeForbidden, reason: "own item"}
+	// ErrHidden: the item is hidden (a hidden question cannot be pinned).
+	ErrHidden = &Error{Code: CodeInvalid, reason: "hidden"}
+)
+
+// bare reports whether err is a store's rejection not yet worded for the user: a sentinel above or a
+// refinement, possibly wrapped. Worded errors and backend failures (ErrUnavailable) are not bare.
+func bare(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Message == "" && e.Code != CodeUnavailable
+}
 
 // Errorf returns an *Error with code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
@@ -75,6 +111,9 @@ func MessageOf(err error) string {
 	if errors.As(err, &e) {
 		if e.Message != "" {
 			return e.Message
+		}
+		if e.reason != "" {
+			return e.reason
 		}
 		return string(e.Code)
 	}

@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -106,6 +107,9 @@ func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind st
 	}
 	counts, err := s.store.AddFeedback(ctx, stream, actor.User, kind, score)
 	if err != nil {
+		if bare(err) && errors.Is(err, ErrDuplicate) {
+			err = Errorf(CodeDuplicate, "you already gave this feedback")
+		}
 		return Outcome{}, fmt.Errorf("add %s feedback to %s: %w", kind, stream, err)
 	}
 	s.emit(ctx, EventFeedbackGiven, stream, actor.User, map[string]any{"stream": stream, "kind": kind, "score": score})

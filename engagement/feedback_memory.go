@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -35,10 +36,10 @@ func (m *feedbackMemory) AddFeedback(_ context.Context, stream, user, kind strin
 	case FeedbackNPS:
 		max = len(FeedbackCounts{}.NPS) - 1
 	default:
-		return FeedbackCounts{}, Invalid("kind", "unknown feedback kind %q", kind)
+		return FeedbackCounts{}, fmt.Errorf("feedback kind %q: %w", kind, ErrInvalid)
 	}
 	if score < 0 || score > max || (kind == FeedbackRating && score < 1) {
-		return FeedbackCounts{}, Invalid("score", "score out of range")
+		return FeedbackCounts{}, fmt.Errorf("feedback score %d: %w", score, ErrInvalid)
 	}
 	f := m.feedback[stream]
 	if f == nil {
@@ -46,7 +47,7 @@ func (m *feedbackMemory) AddFeedback(_ context.Context, stream, user, kind strin
 		m.feedback[stream] = f
 	}
 	if f.given[kind+"\x00"+user] {
-		return FeedbackCounts{}, Errorf(CodeDuplicate, "you already gave this feedback")
+		return FeedbackCounts{}, ErrDuplicate
 	}
 	f.given[kind+"\x00"+user] = true
 	if kind == FeedbackRating {

@@ -42,10 +42,10 @@ func (s *RedisStore) AddFeedback(ctx context.Context, stream, user, kind string,
 	case FeedbackNPS:
 		top = len(FeedbackCounts{}.NPS) - 1
 	default:
-		return FeedbackCounts{}, Invalid("kind", "unknown feedback kind %q", kind)
+		return FeedbackCounts{}, fmt.Errorf("feedback kind %q: %w", kind, ErrInvalid)
 	}
 	if score < 0 || score > top || (kind == FeedbackRating && score < 1) {
-		return FeedbackCounts{}, Invalid("score", "score out of range")
+		return FeedbackCounts{}, fmt.Errorf("feedback score %d: %w", score, ErrInvalid)
 	}
 	key := s.streamSubKey(stream, "feedback")
 	res, data, err := s.runScript(ctx, "add feedback of "+user+" to "+stream, addFeedbackScript,
@@ -54,7 +54,7 @@ func (s *RedisStore) AddFeedback(ctx context.Context, stream, user, kind string,
 		return FeedbackCounts{}, err
 	}
 	if res == "duplicate" {
-		return FeedbackCounts{}, Errorf(CodeDuplicate, "you already gave this feedback")
+		return FeedbackCounts{}, ErrDuplicate
 	}
 	return decodeFeedback(stream, pairs(data))
 }

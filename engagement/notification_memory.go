@@ -54,7 +54,7 @@ func (m *notificationMemory) LastStream(_ context.Context, user string) (string,
 	defer m.mu.Unlock()
 	st, ok := m.lastStream[user]
 	if !ok {
-		return "", Errorf(CodeNotFound, "user %q joined no stream", user)
+		return "", ErrNotFound
 	}
 	return st, nil
 }

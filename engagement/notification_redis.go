@@ -50,7 +50,7 @@ func (s *RedisStore) Participants(ctx context.Context, stream string, max int) (
 func (s *RedisStore) LastStream(ctx context.Context, user string) (string, error) {
 	st, err := s.rdb.Get(ctx, s.lastStreamKey(user)).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", Errorf(CodeNotFound, "user %q joined no stream", user)
+		return "", ErrNotFound
 	}
 	if err != nil {
 		return "", unavailable("read the last stream of "+user, err)
@@ -66,7 +66,7 @@ var decideNotificationScript = luaScript("notification_decide.lua")
 func parseDay(day string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, day)
 	if err != nil || len(day) != len(time.DateOnly) {
-		return time.Time{}, Invalid("day", "day %q is not a date such as 2006-01-02", day)
+		return time.Time{}, fmt.Errorf("day %q is not a date such as 2006-01-02: %w", day, ErrInvalid)
 	}
 	return t, nil
 }

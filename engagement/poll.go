@@ -54,17 +54,36 @@ func (p Poll) Winner() int {
 	return winner
 }
 
-// acceptsVotes reports whether a vote at now would be counted (status, OpensAt and ClosesAt).
+// acceptsVotes reports whether a vote at now would be counted (status, OpensAt and ClosesAt): nil, ErrClosed
+// or ErrNotOpenYet.
 func (p Poll) acceptsVotes(now time.Time) error {
 	switch {
 	case p.Status != PollOpen:
-		return Errorf(CodeClosed, "poll is closed")
+		return ErrClosed
 	case now.Before(p.OpensAt):
-		return notYetOpen("poll")
+		return ErrNotOpenYet
 	case !p.ClosesAt.IsZero() && !now.Before(p.ClosesAt):
-		return Errorf(CodeClosed, "poll is closed")
+		return ErrClosed
 	}
 	return nil
+}
+
+// pollError words a PollStore rejection about poll id for the user; other errors pass unchanged.
+func pollError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no poll %q", id)
+	case errors.Is(err, ErrNotOpenYet):
+		return notYetOpen("poll")
+	case errors.Is(err, ErrClosed):
+		return Errorf(CodeClosed, "poll is closed")
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "you already voted in this poll")
+	}
+	return err
 }
 
 // PollSpec is what a host gives to open a poll.
@@ -173,7 +192,7 @@ func (s *Service) ClosePoll(ctx context.Context, actor Actor, stream, pollID str
 func (s *Service) closePoll(ctx context.Context, stream, pollID, by string) (Poll, Outcome, error) {
 	p, closed, err := s.store.ClosePoll(ctx, stream, pollID, s.now().UTC())
 	if err != nil {
-		return Poll{}, Outcome{}, fmt.Errorf("close poll %s: %w", pollID, err)
+		return Poll{}, Outcome{}, fmt.Errorf("close poll %s: %w", pollID, pollError(err, pollID))
 	}
 	out := Outcome{Stream: stream}
 	if !closed {
@@ -193,7 +212,7 @@ func (s *Service) closePoll(ctx context.Context, stream, pollID, by string) (Pol
 func (s *Service) Poll(ctx context.Context, stream, pollID string) (Poll, error) {
 	p, err := s.store.Poll(ctx, stream, pollID)
 	if err != nil {
-		return Poll{}, fmt.Errorf("get poll %s: %w", pollID, err)
+		return Poll{}, fmt.Errorf("get poll %s: %w", pollID, pollError(err, pollID))
 	}
 	return p, nil
 }
@@ -210,7 +229,12 @@ func (s *Service) Vote(ctx context.Context, actor Actor, stream, pollID string, 
 		return Outcome{}, err
 	}
 	if _, err := s.store.VotePoll(ctx, stream, pollID, actor.User, option, s.now().UTC()); err != nil {
-		return Outcome{}, fmt.Errorf("vote in poll %s: %w", pollID, err)
+		if bare(err) && errors.Is(err, ErrInvalid) { // the option is out of range: say which are valid
+			if p, perr := s.store.Poll(ctx, stream, pollID); perr == nil {
+				err = Invalid("option", "option must be 0..%d", len(p.Options)-1)
+			}
+		}
+		return Outcome{}, fmt.Errorf("vote in poll %s: %w", pollID, pollError(err, pollID))
 	}
 	s.emit(ctx, EventPollVoted, stream, actor.User, map[string]any{"poll_id": pollID, "stream": stream, "option": option})
 	out := Outcome{Stream: stream}

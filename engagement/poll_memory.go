@@ -41,11 +41,11 @@ func (m *pollMemory) OpenPoll(_ context.Context, stream string, p Poll) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if cur, ok := m.polls[memKey(stream, m.currentPoll[stream])]; ok && cur.p.Status == PollOpen {
-		return Errorf(CodeDuplicate, "poll %q is still open", cur.p.ID)
+		return ErrStillOpen
 	}
 	k := memKey(stream, p.ID)
 	if _, ok := m.polls[k]; ok {
-		return Errorf(CodeDuplicate, "poll %q exists", p.ID)
+		return ErrDuplicate
 	}
 	p = clonePoll(p)
 	p.Status, p.Total = PollOpen, 0
@@ -61,7 +61,7 @@ func (m *pollMemory) Poll(_ context.Context, stream, id string) (Poll, error) {
 	defer m.mu.Unlock()
 	mp, ok := m.polls[memKey(stream, id)]
 	if !ok {
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	}
 	return clonePoll(mp.p), nil
 }
@@ -72,7 +72,7 @@ func (m *pollMemory) CurrentPoll(_ context.Context, stream string) (Poll, error)
 	defer m.mu.Unlock()
 	mp, ok := m.polls[memKey(stream, m.currentPoll[stream])]
 	if !ok {
-		return Poll{}, Errorf(CodeNotFound, "no poll on %q", stream)
+		return Poll{}, ErrNotFound
 	}
 	return clonePoll(mp.p), nil
 }
@@ -83,16 +83,16 @@ func (m *pollMemory) VotePoll(_ context.Context, stream, id, user string, option
 	defer m.mu.Unlock()
 	mp, ok := m.polls[memKey(stream, id)]
 	if !ok {
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	}
 	if err := mp.p.acceptsVotes(now); err != nil {
 		return Poll{}, err
 	}
 	if option < 0 || option >= len(mp.p.Options) {
-		return Poll{}, Invalid("option", "option must be 0..%d", len(mp.p.Options)-1)
+		return Poll{}, ErrInvalid
 	}
 	if mp.voted[user] {
-		return Poll{}, Errorf(CodeDuplicate, "you already voted in this poll")
+		return Poll{}, ErrDuplicate
 	}
 	mp.voted[user] = true
 	mp.p.Counts[option]++
@@ -110,7 +110,7 @@ func (m *pollMemory) ClosePoll(_ context.Context, stream, id string, now time.Ti
 	defer m.mu.Unlock()
 	mp, ok := m.polls[memKey(stream, id)]
 	if !ok {
-		return Poll{}, false, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, false, ErrNotFound
 	}
 	if mp.p.Status == PollClosed {
 		return clonePoll(mp.p), false, nil

@@ -71,7 +71,7 @@ func decodePoll(id string, data []string) (Poll, error) {
 // OpenPoll implements PollStore with one script.
 func (s *RedisStore) OpenPoll(ctx context.Context, stream string, p Poll) error {
 	if !validItemID(p.ID) {
-		return Invalid("id", "poll id %q cannot be stored", p.ID)
+		return fmt.Errorf("poll id %q cannot be stored: %w", p.ID, ErrInvalid)
 	}
 	p = clonePoll(p)
 	p.Status, p.Total, p.Counts, p.ClosedAt = PollOpen, 0, nil, time.Time{}
@@ -92,9 +92,9 @@ func (s *RedisStore) OpenPoll(ctx context.Context, stream string, p Poll) error 
 	case err != nil:
 		return err
 	case res == "open":
-		return Errorf(CodeDuplicate, "another poll is still open")
+		return ErrStillOpen
 	case res == "exists":
-		return Errorf(CodeDuplicate, "poll %q exists", p.ID)
+		return ErrDuplicate
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func (s *RedisStore) OpenPoll(ctx context.Context, stream string, p Poll) error 
 // Poll implements PollStore.
 func (s *RedisStore) Poll(ctx context.Context, stream, id string) (Poll, error) {
 	if !validItemID(id) {
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	}
 	key, counts, _ := s.pollKeys(stream, id)
 	res, data, err := s.runScript(ctx, "get poll "+id+" of "+stream, getPollScript, []string{key, counts})
@@ -110,7 +110,7 @@ func (s *RedisStore) Poll(ctx context.Context, stream, id string) (Poll, error) 
 		return Poll{}, err
 	}
 	if res == "not_found" {
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	}
 	return decodePoll(id, data)
 }
@@ -119,14 +119,14 @@ func (s *RedisStore) Poll(ctx context.Context, stream, id string) (Poll, error) 
 func (s *RedisStore) CurrentPoll(ctx context.Context, stream string) (Poll, error) {
 	id, err := s.rdb.HGet(ctx, s.streamSubKey(stream, "poll"), "id").Result()
 	if errors.Is(err, redis.Nil) {
-		return Poll{}, Errorf(CodeNotFound, "no poll on %q", stream)
+		return Poll{}, ErrNotFound
 	}
 	if err != nil {
 		return Poll{}, unavailable("get current poll of "+stream, err)
 	}
 	p, err := s.Poll(ctx, stream, id)
 	if errors.Is(err, ErrNotFound) {
-		return Poll{}, Errorf(CodeNotFound, "no poll on %q", stream)
+		return Poll{}, ErrNotFound
 	}
 	return p, err
 }
@@ -134,7 +134,7 @@ func (s *RedisStore) CurrentPoll(ctx context.Context, stream string) (Poll, erro
 // VotePoll implements PollStore with one script: the checks, the voter set and the tally are one step.
 func (s *RedisStore) VotePoll(ctx context.Context, stream, id, user string, option int, now time.Time) (Poll, error) {
 	if !validItemID(id) {
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	}
 	key, counts, voters := s.pollKeys(stream, id)
 	res, data, err := s.runScript(ctx, "vote in poll "+id+" of "+stream, votePollScript,
@@ -147,16 +147,15 @@ func (s *RedisStore) VotePoll(ctx context.Context, stream, id, user string, opti
 	case "ok":
 		return decodePoll(id, data)
 	case "not_found":
-		return Poll{}, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, ErrNotFound
 	case "closed":
-		return Poll{}, Errorf(CodeClosed, "poll is closed")
+		return Poll{}, ErrClosed
 	case "not_yet":
-		return Poll{}, notYetOpen("poll")
+		return Poll{}, ErrNotOpenYet
 	case "invalid":
-		n, _ := strconv.Atoi(data[0])
-		return Poll{}, Invalid("option", "option must be 0..%d", n-1)
+		return Poll{}, ErrInvalid
 	case "duplicate":
-		return Poll{}, Errorf(CodeDuplicate, "you already voted in this poll")
+		return Poll{}, ErrDuplicate
 	}
 	return Poll{}, fmt.Errorf("vote in poll %s: unexpected script outcome %q", id, res)
 }
@@ -164,7 +163,7 @@ func (s *RedisStore) VotePoll(ctx context.Context, stream, id, user string, opti
 // ClosePoll implements PollStore with one script.
 func (s *RedisStore) ClosePoll(ctx context.Context, stream, id string, now time.Time) (Poll, bool, error) {
 	if !validItemID(id) {
-		return Poll{}, false, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, false, ErrNotFound
 	}
 	key, counts, _ := s.pollKeys(stream, id)
 	res, data, err := s.runScript(ctx, "close poll "+id+" of "+stream, closePollScript,
@@ -174,7 +173,7 @@ func (s *RedisStore) ClosePoll(ctx context.Context, stream, id string, now time.
 		return Poll{}, false, err
 	}
 	if res == "not_found" {
-		return Poll{}, false, Errorf(CodeNotFound, "no poll %q", id)
+		return Poll{}, false, ErrNotFound
 	}
 	p, err := decodePoll(id, data)
 	if err != nil {

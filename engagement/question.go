@@ -67,6 +67,24 @@ func (a *QuestionUpvote) handle(ctx context.Context, s *Service, actor Actor, st
 	return s.UpvoteQuestion(ctx, actor, stream, a.QuestionID)
 }
 
+// questionError words a QuestionStore rejection about question id for the user; other errors pass unchanged.
+func questionError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no question %q", id)
+	case errors.Is(err, ErrOwnItem):
+		return Errorf(CodeForbidden, "you cannot upvote your own question")
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "you already upvoted this question")
+	case errors.Is(err, ErrHidden):
+		return Invalid("question", "a hidden question cannot be pinned")
+	}
+	return err
+}
+
 // AskQuestion posts actor's product question on a live stream. The chat's rules apply: muted and banned
 // users are refused, banned words are invalid, and each user is rate-limited as for comments (a limiter of
 // its own, so questions do not eat the chat budget). Asking scores the question_ask rule.
@@ -98,6 +116,9 @@ func (s *Service) AskQuestion(ctx context.Context, actor Actor, stream, text str
 	now := s.now().UTC()
 	q := Question{ID: s.newItemID(), User: actor.User, Name: actor.Name, Text: text, At: now}
 	if err := s.store.AddQuestion(ctx, stream, q, MaxQuestionsPerStream); err != nil {
+		if bare(err) && errors.Is(err, ErrFull) {
+			err = Errorf(CodeClosed, "this stream has reached its limit of %d questions", MaxQuestionsPerStream)
+		}
 		return Question{}, Outcome{}, fmt.Errorf("add question to %s: %w", stream, err)
 	}
 	s.emit(ctx, EventQuestionAsked, stream, actor.User, map[string]any{"question_id": q.ID, "stream": stream, "text": text})
@@ -129,7 +150,7 @@ func (s *Service) UpvoteQuestion(ctx context.Context, actor Actor, stream, quest
 	}
 	q, err := s.store.UpvoteQuestion(ctx, stream, questionID, actor.User)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("upvote question %s: %w", questionID, err)
+		return Outcome{}, fmt.Errorf("upvote question %s: %w", questionID, questionError(err, questionID))
 	}
 	s.emit(ctx, EventQuestionUpvoted, stream, actor.User, map[string]any{"question_id": q.ID, "stream": stream, "votes": q.Votes})
 	out := Outcome{Stream: stream, Reply: map[string]any{"votes": q.Votes}}
@@ -169,7 +190,7 @@ func (s *Service) MarkQuestion(ctx context.Context, actor Actor, stream, questio
 	}
 	q, changed, err := s.store.SetQuestionFlag(ctx, stream, questionID, flag, on)
 	if err != nil {
-		return Question{}, Outcome{}, fmt.Errorf("%s question %s: %w", action, questionID, err)
+		return Question{}, Outcome{}, fmt.Errorf("%s question %s: %w", action, questionID, questionError(err, questionID))
 	}
 	out := Outcome{Stream: stream}
 	if !changed || !on {

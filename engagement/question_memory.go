@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -43,10 +44,10 @@ func (m *questionMemory) AddQuestion(_ context.Context, stream string, q Questio
 		m.questions[stream] = qs
 	}
 	if _, ok := qs[q.ID]; ok {
-		return Errorf(CodeDuplicate, "question %q exists", q.ID)
+		return ErrDuplicate
 	}
 	if len(qs) >= max {
-		return Errorf(CodeClosed, "this stream has reached its limit of %d questions", max)
+		return ErrFull
 	}
 	q.Votes, q.Pinned, q.Answered, q.Hidden = 0, false, false, false
 	qs[q.ID] = &memQuestion{q: q, voters: map[string]bool{}}
@@ -71,13 +72,13 @@ func (m *questionMemory) UpvoteQuestion(_ context.Context, stream, id, user stri
 	defer m.mu.Unlock()
 	mq, ok := m.questions[stream][id]
 	if !ok || mq.q.Hidden {
-		return Question{}, Errorf(CodeNotFound, "no question %q", id)
+		return Question{}, ErrNotFound
 	}
 	if mq.q.User == user {
-		return Question{}, Errorf(CodeForbidden, "you cannot upvote your own question")
+		return Question{}, ErrOwnItem
 	}
 	if mq.voters[user] {
-		return Question{}, Errorf(CodeDuplicate, "you already upvoted this question")
+		return Question{}, ErrDuplicate
 	}
 	mq.voters[user] = true
 	mq.q.Votes++
@@ -90,7 +91,7 @@ func (m *questionMemory) SetQuestionFlag(_ context.Context, stream, id, flag str
 	defer m.mu.Unlock()
 	mq, ok := m.questions[stream][id]
 	if !ok {
-		return Question{}, false, Errorf(CodeNotFound, "no question %q", id)
+		return Question{}, false, ErrNotFound
 	}
 	changed := false
 	switch flag {
@@ -98,7 +99,7 @@ func (m *questionMemory) SetQuestionFlag(_ context.Context, stream, id, flag str
 		isPinned := m.pinned[stream] == id
 		switch {
 		case on && mq.q.Hidden:
-			return Question{}, false, Invalid("question", "a hidden question cannot be pinned")
+			return Question{}, false, ErrHidden
 		case on && !isPinned:
 			m.pinned[stream], changed = id, true
 		case !on && isPinned:
@@ -115,7 +116,7 @@ func (m *questionMemory) SetQuestionFlag(_ context.Context, stream, id, flag str
 			delete(m.pinned, stream)
 		}
 	default:
-		return Question{}, false, Invalid("flag", "unknown question flag %q", flag)
+		return Question{}, false, fmt.Errorf("question flag %q: %w", flag, ErrInvalid)
 	}
 	return m.questionView(stream, mq), changed, nil
 }

@@ -33,22 +33,19 @@ var upvoteQuestionScript = luaScript("question_lib.lua", "question_upvote.lua")
 // setQuestionFlagScript sets or clears a flag. KEYS: questionKeys. ARGV: id, flag, on (1 or 0), ttl in ms.
 var setQuestionFlagScript = luaScript("question_lib.lua", "question_flag.lua")
 
-// questionError turns a script's refusal into the store's error.
-func questionError(status, id string, max int) error {
+// scriptRefusal turns a question script's refusal into the store's sentinel.
+func scriptRefusal(status, id string) error {
 	switch status {
 	case "duplicate":
-		if max > 0 {
-			return Errorf(CodeDuplicate, "question %q exists", id)
-		}
-		return Errorf(CodeDuplicate, "you already upvoted this question")
+		return ErrDuplicate
 	case "closed":
-		return Errorf(CodeClosed, "this stream has reached its limit of %d questions", max)
+		return ErrFull
 	case "not_found":
-		return Errorf(CodeNotFound, "no question %q", id)
+		return ErrNotFound
 	case "forbidden":
-		return Errorf(CodeForbidden, "you cannot upvote your own question")
+		return ErrOwnItem
 	case "invalid":
-		return Invalid("question", "a hidden question cannot be pinned")
+		return ErrHidden
 	}
 	return fmt.Errorf("question %s: unexpected script reply %q", id, status)
 }
@@ -73,7 +70,7 @@ func questionFromView(r []string) (Question, bool, error) {
 // AddQuestion implements QuestionStore with one script.
 func (s *RedisStore) AddQuestion(ctx context.Context, stream string, q Question, max int) error {
 	if !validItemID(q.ID) {
-		return Invalid("question", "question id %q cannot be stored", q.ID)
+		return fmt.Errorf("question id %q cannot be stored: %w", q.ID, ErrInvalid)
 	}
 	q.Votes, q.Pinned, q.Answered, q.Hidden = 0, false, false, false
 	b, err := json.Marshal(q)
@@ -85,7 +82,7 @@ func (s *RedisStore) AddQuestion(ctx context.Context, stream string, q Question,
 		return unavailable("add question to "+stream, err)
 	}
 	if r := replyStrings(v); r[0] != "ok" {
-		return questionError(r[0], q.ID, max)
+		return scriptRefusal(r[0], q.ID)
 	}
 	return nil
 }
@@ -133,7 +130,7 @@ func (s *RedisStore) Questions(ctx context.Context, stream string) ([]Question, 
 // step, so concurrent votes on any node never lose or double a count.
 func (s *RedisStore) UpvoteQuestion(ctx context.Context, stream, id, user string) (Question, error) {
 	if !validItemID(id) {
-		return Question{}, Errorf(CodeNotFound, "no question %q", id)
+		return Question{}, ErrNotFound
 	}
 	v, err := upvoteQuestionScript.Run(ctx, s.rdb, s.questionKeys(stream), id, user, s.ttl.Milliseconds()).Result()
 	if err != nil {
@@ -141,7 +138,7 @@ func (s *RedisStore) UpvoteQuestion(ctx context.Context, stream, id, user string
 	}
 	r := replyStrings(v)
 	if r[0] != "ok" {
-		return Question{}, questionError(r[0], id, 0)
+		return Question{}, scriptRefusal(r[0], id)
 	}
 	q, _, err := questionFromView(r)
 	return q, err
@@ -150,12 +147,12 @@ func (s *RedisStore) UpvoteQuestion(ctx context.Context, stream, id, user string
 // SetQuestionFlag implements QuestionStore with one script.
 func (s *RedisStore) SetQuestionFlag(ctx context.Context, stream, id, flag string, on bool) (Question, bool, error) {
 	if !validItemID(id) {
-		return Question{}, false, Errorf(CodeNotFound, "no question %q", id)
+		return Question{}, false, ErrNotFound
 	}
 	switch flag {
 	case FlagPinned, FlagAnswered, FlagHidden:
 	default:
-		return Question{}, false, Invalid("flag", "unknown question flag %q", flag)
+		return Question{}, false, fmt.Errorf("question flag %q: %w", flag, ErrInvalid)
 	}
 	onArg := 0
 	if on {
@@ -167,7 +164,7 @@ func (s *RedisStore) SetQuestionFlag(ctx context.Context, stream, id, flag strin
 	}
 	r := replyStrings(v)
 	if r[0] != "ok" {
-		return Question{}, false, questionError(r[0], id, 0)
+		return Question{}, false, scriptRefusal(r[0], id)
 	}
 	return questionFromView(r)
 }

@@ -174,6 +174,27 @@ func (a *QuizAnswer) handle(ctx context.Context, s *Service, actor Actor, stream
 }
 
 // questionID names question index i of a quiz on the wire.
+// quizError words a QuizStore rejection about quiz id (an answer's, mostly) for the user; other errors
+// pass unchanged.
+func quizError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no quiz %q", id)
+	case errors.Is(err, ErrNotOpenYet):
+		return notYetOpen("question")
+	case errors.Is(err, ErrTimeUp):
+		return Errorf(CodeClosed, "time is up for this question")
+	case errors.Is(err, ErrClosed):
+		return Errorf(CodeClosed, "this question is not open")
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "you already answered this question")
+	}
+	return err
+}
+
 func questionID(i int) string { return "q" + strconv.Itoa(i) }
 
 func parseQuestionID(id string) (int, bool) {
@@ -218,7 +239,7 @@ func (s *Service) CreateQuiz(ctx context.Context, actor Actor, stream string, sp
 	}
 	q := Quiz{ID: s.newItemID(), Title: spec.Title, Questions: spec.Questions, Count: len(spec.Questions), Current: -1, Status: QuizReady}
 	if err := s.store.CreateQuiz(ctx, stream, q); err != nil {
-		return Quiz{}, fmt.Errorf("create quiz on %s: %w", stream, err)
+		return Quiz{}, fmt.Errorf("create quiz on %s: %w", stream, err) // ids are fresh: no rejection to word
 	}
 	return q, nil
 }
@@ -230,7 +251,7 @@ func (s *Service) Quiz(ctx context.Context, actor Actor, stream, quizID string) 
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
-		return Quiz{}, fmt.Errorf("get quiz %s: %w", quizID, err)
+		return Quiz{}, fmt.Errorf("get quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	return q, nil
 }
@@ -248,7 +269,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
-		return QuizStep{}, Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
+		return QuizStep{}, Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	out := Outcome{Stream: stream}
 	if q.Status == QuizRunning && !q.Revealed {
@@ -283,7 +304,7 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 		return nil
 	})
 	if err != nil {
-		return QuizStep{}, Outcome{}, fmt.Errorf("ask question %d of quiz %s: %w", next, quizID, err)
+		return QuizStep{}, Outcome{}, fmt.Errorf("ask question %d of quiz %s: %w", next, quizID, quizError(err, quizID))
 	}
 	qq := q.question(next)
 	s.emit(ctx, EventQuizQuestion, stream, actor.User, map[string]any{
@@ -313,7 +334,7 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
+		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	if k >= q.Count {
 		return Outcome{}, Invalid("question_id", "no question %q", questionID)
@@ -327,7 +348,7 @@ func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, quest
 	}
 	r := QuizResponse{User: actor.User, Name: actor.Name, Question: k, Choice: choice, At: now}
 	if err := s.store.AnswerQuiz(ctx, stream, quizID, r, now); err != nil {
-		return Outcome{}, fmt.Errorf("answer quiz %s: %w", quizID, err)
+		return Outcome{}, fmt.Errorf("answer quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	s.emit(ctx, EventQuizAnswered, stream, actor.User, map[string]any{
 		"quiz_id": quizID, "question_id": questionID, "stream": stream, "choice": choice,
@@ -354,15 +375,15 @@ func (s *Service) revealQuestion(ctx context.Context, stream, quizID string, k i
 		return out, nil
 	}
 	if err != nil {
-		return out, fmt.Errorf("reveal question %d of quiz %s: %w", k, quizID, err)
+		return out, fmt.Errorf("reveal question %d of quiz %s: %w", k, quizID, quizError(err, quizID))
 	}
 	answers, err := s.store.QuizAnswers(ctx, stream, quizID, k)
 	if err != nil {
-		return out, fmt.Errorf("answers of quiz %s: %w", quizID, err)
+		return out, fmt.Errorf("answers of quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	list, err := s.store.QuizPlayers(ctx, stream, quizID)
 	if err != nil {
-		return out, fmt.Errorf("players of quiz %s: %w", quizID, err)
+		return out, fmt.Errorf("players of quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	players := make(map[string]QuizPlayer, len(list))
 	for _, p := range list {
@@ -393,7 +414,7 @@ func (s *Service) revealQuestion(ctx context.Context, stream, quizID string, k i
 		}))
 	}
 	if err := s.store.SaveQuizPlayers(ctx, stream, quizID, scored); err != nil {
-		return out, fmt.Errorf("save scores of quiz %s: %w", quizID, err)
+		return out, fmt.Errorf("save scores of quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	final := q.Status == QuizFinished
 	lb, err := s.quizLeaderboard(ctx, stream, quizID, final, players)
@@ -420,7 +441,7 @@ func (s *Service) quizLeaderboard(ctx context.Context, stream, quizID string, fi
 	if players == nil {
 		var err error
 		if list, err = s.store.QuizPlayers(ctx, stream, quizID); err != nil {
-			return QuizLeaderboard{}, fmt.Errorf("players of quiz %s: %w", quizID, err)
+			return QuizLeaderboard{}, fmt.Errorf("players of quiz %s: %w", quizID, quizError(err, quizID))
 		}
 	} else {
 		for _, p := range players {

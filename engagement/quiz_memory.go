@@ -46,7 +46,7 @@ func (m *quizMemory) CreateQuiz(_ context.Context, stream string, q Quiz) error 
 	defer m.mu.Unlock()
 	k := memKey(stream, q.ID)
 	if _, ok := m.quizzes[k]; ok {
-		return Errorf(CodeDuplicate, "quiz %q exists", q.ID)
+		return ErrDuplicate
 	}
 	q = cloneQuiz(q)
 	mq := &memQuiz{q: q, answers: make([][]QuizResponse, len(q.Questions)), answered: make([]map[string]bool, len(q.Questions)), players: map[string]QuizPlayer{}}
@@ -65,7 +65,7 @@ func (m *quizMemory) Quiz(_ context.Context, stream, id string) (Quiz, error) {
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, id)]
 	if !ok {
-		return Quiz{}, Errorf(CodeNotFound, "no quiz %q", id)
+		return Quiz{}, ErrNotFound
 	}
 	return cloneQuiz(mq.q), nil
 }
@@ -76,7 +76,7 @@ func (m *quizMemory) ActiveQuiz(_ context.Context, stream string) (Quiz, error) 
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, m.activeQuiz[stream])]
 	if !ok {
-		return Quiz{}, Errorf(CodeNotFound, "no quiz on %q", stream)
+		return Quiz{}, ErrNotFound
 	}
 	return cloneQuiz(mq.q), nil
 }
@@ -87,7 +87,7 @@ func (m *quizMemory) UpdateQuiz(_ context.Context, stream, id string, fn func(*Q
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, id)]
 	if !ok {
-		return Quiz{}, Errorf(CodeNotFound, "no quiz %q", id)
+		return Quiz{}, ErrNotFound
 	}
 	q := cloneQuiz(mq.q)
 	if err := fn(&q); err != nil {
@@ -106,20 +106,20 @@ func (m *quizMemory) AnswerQuiz(_ context.Context, stream, quizID string, a Quiz
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
-		return Errorf(CodeNotFound, "no quiz %q", quizID)
+		return ErrNotFound
 	}
 	q := mq.q
 	switch {
 	case a.Question < 0 || a.Question >= len(q.Questions) || a.Question != q.Current || q.Status != QuizRunning || q.Revealed:
-		return Errorf(CodeClosed, "this question is not open")
+		return ErrClosed
 	case now.Before(q.OpensAt):
-		return notYetOpen("question")
+		return ErrNotOpenYet
 	case !now.Before(q.Deadline):
-		return Errorf(CodeClosed, "time is up for this question")
+		return ErrTimeUp
 	case a.Choice < 0 || a.Choice >= len(q.Questions[a.Question].Choices):
-		return Invalid("choice", "choice must be 0..%d", len(q.Questions[a.Question].Choices)-1)
+		return ErrInvalid
 	case mq.answered[a.Question][a.User]:
-		return Errorf(CodeDuplicate, "you already answered this question")
+		return ErrDuplicate
 	}
 	mq.answered[a.Question][a.User] = true
 	mq.answers[a.Question] = append(mq.answers[a.Question], a)
@@ -133,7 +133,7 @@ func (m *quizMemory) QuizAnswers(_ context.Context, stream, quizID string, quest
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
-		return nil, Errorf(CodeNotFound, "no quiz %q", quizID)
+		return nil, ErrNotFound
 	}
 	if question < 0 || question >= len(mq.answers) {
 		return nil, nil
@@ -147,7 +147,7 @@ func (m *quizMemory) QuizPlayers(_ context.Context, stream, quizID string) ([]Qu
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
-		return nil, Errorf(CodeNotFound, "no quiz %q", quizID)
+		return nil, ErrNotFound
 	}
 	return slices.Collect(maps.Values(mq.players)), nil
 }
@@ -158,7 +158,7 @@ func (m *quizMemory) SaveQuizPlayers(_ context.Context, stream, quizID string, p
 	defer m.mu.Unlock()
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
-		return Errorf(CodeNotFound, "no quiz %q", quizID)
+		return ErrNotFound
 	}
 	for _, p := range players {
 		mq.players[p.User] = p

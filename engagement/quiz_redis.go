@@ -16,8 +16,6 @@ import (
 
 func (s *RedisStore) quizKey(stream, id string) string { return s.hostKey(stream, "quiz", id) }
 
-func (s *RedisStore) quizNotFound(id string) error { return Errorf(CodeNotFound, "no quiz %q", id) }
-
 // quizFields returns the quiz hash's field/values: the JSON without counts and the fields AnswerQuiz checks.
 func quizFields(q Quiz) ([]any, error) {
 	q = cloneQuiz(q)
@@ -76,7 +74,7 @@ func (s *RedisStore) getQuiz(ctx context.Context, c redis.Cmdable, stream, id st
 		return nil
 	})
 	if errors.Is(err, redis.Nil) {
-		return Quiz{}, s.quizNotFound(id)
+		return Quiz{}, ErrNotFound
 	}
 	if err != nil {
 		return Quiz{}, unavailable("get quiz "+id+" of "+stream, err)
@@ -87,32 +85,32 @@ func (s *RedisStore) getQuiz(ctx context.Context, c redis.Cmdable, stream, id st
 // CreateQuiz implements QuizStore with one script.
 func (s *RedisStore) CreateQuiz(ctx context.Context, stream string, q Quiz) error {
 	if !validItemID(q.ID) {
-		return Invalid("id", "quiz id %q cannot be stored", q.ID)
+		return fmt.Errorf("quiz id %q cannot be stored: %w", q.ID, ErrInvalid)
 	}
 	fields, err := quizFields(q)
 	if err != nil {
 		return err
 	}
-	return s.createNew(ctx, "quiz", stream, q.ID, s.quizKey(stream, q.ID), s.streamSubKey(stream, "quiz"), "set", fields)
+	return s.createItem(ctx, "quiz", stream, q.ID, s.quizKey(stream, q.ID), s.streamSubKey(stream, "quiz"), "set", fields)
 }
 
 // Quiz implements QuizStore.
 func (s *RedisStore) Quiz(ctx context.Context, stream, id string) (Quiz, error) {
 	if !validItemID(id) {
-		return Quiz{}, s.quizNotFound(id)
+		return Quiz{}, ErrNotFound
 	}
 	return s.getQuiz(ctx, s.rdb, stream, id)
 }
 
 // ActiveQuiz implements QuizStore.
 func (s *RedisStore) ActiveQuiz(ctx context.Context, stream string) (Quiz, error) {
-	id, err := s.pointerID(ctx, "get active quiz of "+stream, s.streamSubKey(stream, "quiz"), "quiz", stream)
+	id, err := s.pointerID(ctx, "get active quiz of "+stream, s.streamSubKey(stream, "quiz"))
 	if err != nil {
 		return Quiz{}, err
 	}
 	q, err := s.Quiz(ctx, stream, id)
 	if errors.Is(err, ErrNotFound) {
-		return Quiz{}, Errorf(CodeNotFound, "no quiz on %q", stream)
+		return Quiz{}, ErrNotFound
 	}
 	return q, err
 }
@@ -121,7 +119,7 @@ func (s *RedisStore) ActiveQuiz(ctx context.Context, stream string) (Quiz, error
 // in their own hash, so an update never writes them.
 func (s *RedisStore) UpdateQuiz(ctx context.Context, stream, id string, fn func(*Quiz) error) (Quiz, error) {
 	if !validItemID(id) {
-		return Quiz{}, s.quizNotFound(id)
+		return Quiz{}, ErrNotFound
 	}
 	key := s.quizKey(stream, id)
 	var out Quiz
@@ -165,7 +163,7 @@ var answerQuizScript = luaScript("quiz_answer.lua")
 // AnswerQuiz implements QuizStore with one script.
 func (s *RedisStore) AnswerQuiz(ctx context.Context, stream, quizID string, a QuizResponse, now time.Time) error {
 	if !validItemID(quizID) {
-		return s.quizNotFound(quizID)
+		return ErrNotFound
 	}
 	b, err := json.Marshal(a)
 	if err != nil {
@@ -173,7 +171,7 @@ func (s *RedisStore) AnswerQuiz(ctx context.Context, stream, quizID string, a Qu
 	}
 	key := s.quizKey(stream, quizID)
 	n := strconv.Itoa(a.Question)
-	res, data, err := s.runScript(ctx, "answer quiz "+quizID+" of "+stream, answerQuizScript,
+	res, _, err := s.runScript(ctx, "answer quiz "+quizID+" of "+stream, answerQuizScript,
 		[]string{key, key + ":counts", key + ":answers:" + n, key + ":answered:" + n},
 		a.Question, a.Choice, a.User, b, now.UnixMicro(), ttlMS(s.ttl), QuizRunning)
 	if err != nil {
@@ -183,18 +181,17 @@ func (s *RedisStore) AnswerQuiz(ctx context.Context, stream, quizID string, a Qu
 	case "ok":
 		return nil
 	case "not_found":
-		return s.quizNotFound(quizID)
+		return ErrNotFound
 	case "closed":
-		return Errorf(CodeClosed, "this question is not open")
+		return ErrClosed
 	case "not_yet":
-		return notYetOpen("question")
+		return ErrNotOpenYet
 	case "time_up":
-		return Errorf(CodeClosed, "time is up for this question")
+		return ErrTimeUp
 	case "invalid":
-		c, _ := strconv.Atoi(data[0])
-		return Invalid("choice", "choice must be 0..%d", c-1)
+		return ErrInvalid
 	case "duplicate":
-		return Errorf(CodeDuplicate, "you already answered this question")
+		return ErrDuplicate
 	}
 	return fmt.Errorf("answer quiz %s: unexpected script outcome %q", quizID, res)
 }
@@ -202,14 +199,14 @@ func (s *RedisStore) AnswerQuiz(ctx context.Context, stream, quizID string, a Qu
 // quizExists answers ErrNotFound for an unknown quiz.
 func (s *RedisStore) quizExists(ctx context.Context, stream, id string) error {
 	if !validItemID(id) {
-		return s.quizNotFound(id)
+		return ErrNotFound
 	}
 	n, err := s.rdb.Exists(ctx, s.quizKey(stream, id)).Result()
 	if err != nil {
 		return unavailable("find quiz "+id+" of "+stream, err)
 	}
 	if n == 0 {
-		return s.quizNotFound(id)
+		return ErrNotFound
 	}
 	return nil
 }

@@ -241,32 +241,26 @@ func setOf(members []string) map[string]bool {
 // Returns 0 if the item exists.
 var createItemScript = luaScript("item_create.lua")
 
-func (s *RedisStore) createItem(ctx context.Context, op, key, pointer, id, mode string, fields []any) (bool, error) {
+// createItem stores a new item of kind (a quiz, coupon or draw) as the hash key with fields, and points the
+// stream's index at it: "set" makes it the current one (a pointer string), "push" appends it to a list. An id
+// already in use is ErrDuplicate.
+func (s *RedisStore) createItem(ctx context.Context, kind, stream, id, key, index, mode string, fields []any) error {
 	args := append([]any{id, ttlMS(s.ttl), mode}, fields...)
-	n, err := createItemScript.Run(ctx, s.rdb, []string{key, pointer}, args...).Int()
+	n, err := createItemScript.Run(ctx, s.rdb, []string{key, index}, args...).Int()
 	if err != nil {
-		return false, unavailable(op, err)
+		return unavailable("create "+kind+" "+id+" on "+stream, err)
 	}
-	return n == 1, nil
-}
-
-// createNew stores a new item of kind with createItem and reports an id already in use as ErrDuplicate.
-func (s *RedisStore) createNew(ctx context.Context, kind, stream, id, key, index, mode string, fields []any) error {
-	created, err := s.createItem(ctx, "create "+kind+" "+id+" on "+stream, key, index, id, mode, fields)
-	if err != nil {
-		return err
-	}
-	if !created {
-		return Errorf(CodeDuplicate, "%s %q exists", kind, id)
+	if n != 1 {
+		return ErrDuplicate
 	}
 	return nil
 }
 
-// pointerID reads the id a pointer string holds, or ErrNotFound naming what.
-func (s *RedisStore) pointerID(ctx context.Context, op, key, what, stream string) (string, error) {
+// pointerID reads the id a pointer string holds, or ErrNotFound.
+func (s *RedisStore) pointerID(ctx context.Context, op, key string) (string, error) {
 	id, err := s.rdb.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", Errorf(CodeNotFound, "no %s on %q", what, stream)
+		return "", ErrNotFound
 	}
 	if err != nil {
 		return "", unavailable(op, err)

@@ -74,10 +74,15 @@ func sameJSON(t *testing.T, what string, got, want any) {
 	}
 }
 
+// wantCode checks that a store's err matches sentinel and is not worded: stores return sentinels, the
+// Service words the message.
 func wantCode(t *testing.T, what string, err error, sentinel *Error) {
 	t.Helper()
 	if !errors.Is(err, sentinel) {
 		t.Errorf("%s: err = %v, want code %s", what, err, sentinel.Code)
+	}
+	if sentinel != ErrUnavailable && !bare(err) {
+		t.Errorf("%s: err = %v, want a bare sentinel (the Service words messages)", what, err)
 	}
 }
 
@@ -86,6 +91,9 @@ func isErr(t *testing.T, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("err = %v, want %v", err, target)
+	}
+	if target != ErrUnavailable && !bare(err) {
+		t.Fatalf("err = %v, want a bare sentinel (the Service words messages)", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -82,10 +83,24 @@ func (s *Service) CreateStream(ctx context.Context, actor Actor, sp StreamSpec) 
 		st.VideoDelayMS = *sp.VideoDelayMS
 	}
 	if err := s.store.CreateStream(ctx, st); err != nil {
-		return Stream{}, fmt.Errorf("create stream %s: %w", id, err)
+		return Stream{}, fmt.Errorf("create stream %s: %w", id, streamError(err, id))
 	}
 	s.emit(ctx, EventStreamStarted, st.ID, actor.User, map[string]any{"stream": st.ID, "title": st.Title, "host": st.Host})
 	return st, nil
+}
+
+// streamError words a StreamStore rejection of stream id for the user; other errors pass unchanged.
+func streamError(err error, id string) error {
+	if !bare(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(CodeNotFound, "no stream %q", id)
+	case errors.Is(err, ErrDuplicate):
+		return Errorf(CodeDuplicate, "stream %q exists", id)
+	}
+	return err
 }
 
 // Stream returns a stream by id.
@@ -95,7 +110,7 @@ func (s *Service) Stream(ctx context.Context, id string) (Stream, error) {
 	}
 	st, err := s.store.Stream(ctx, id)
 	if err != nil {
-		return Stream{}, fmt.Errorf("get stream %s: %w", id, err)
+		return Stream{}, fmt.Errorf("get stream %s: %w", id, streamError(err, id))
 	}
 	return st, nil
 }
@@ -120,7 +135,7 @@ func (s *Service) UpdateStream(ctx context.Context, actor Actor, id string, sp S
 	if err := sp.validate(false); err != nil {
 		return Stream{}, err
 	}
-	return s.store.UpdateStream(ctx, id, func(st *Stream) error {
+	st, err := s.store.UpdateStream(ctx, id, func(st *Stream) error {
 		if t := strings.TrimSpace(sp.Title); t != "" {
 			st.Title = t
 		}
@@ -129,6 +144,10 @@ func (s *Service) UpdateStream(ctx context.Context, actor Actor, id string, sp S
 		}
 		return nil
 	})
+	if err != nil {
+		return Stream{}, fmt.Errorf("update stream %s: %w", id, streamError(err, id))
+	}
+	return st, nil
 }
 
 // EndStream ends a live stream; the outcome tells every viewer.
@@ -154,7 +173,7 @@ func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream
 		return nil
 	})
 	if err != nil {
-		return Stream{}, Outcome{}, fmt.Errorf("end stream %s: %w", id, err)
+		return Stream{}, Outcome{}, fmt.Errorf("end stream %s: %w", id, streamError(err, id))
 	}
 	if ended {
 		s.emit(ctx, EventStreamEnded, id, actor.User, map[string]any{"stream": id, "duration_s": int64(st.EndedAt.Sub(st.StartedAt).Seconds())})

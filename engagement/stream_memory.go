@@ -24,7 +24,7 @@ func (m *streamMemory) CreateStream(_ context.Context, st Stream) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.streams[st.ID]; ok {
-		return Errorf(CodeDuplicate, "stream %q exists", st.ID)
+		return ErrDuplicate
 	}
 	m.streams[st.ID] = st
 	return nil
@@ -36,7 +36,7 @@ func (m *streamMemory) Stream(_ context.Context, id string) (Stream, error) {
 	defer m.mu.Unlock()
 	st, ok := m.streams[id]
 	if !ok {
-		return Stream{}, Errorf(CodeNotFound, "no stream %q", id)
+		return Stream{}, ErrNotFound
 	}
 	return st, nil
 }
@@ -47,7 +47,7 @@ func (m *streamMemory) UpdateStream(_ context.Context, id string, fn func(*Strea
 	defer m.mu.Unlock()
 	st, ok := m.streams[id]
 	if !ok {
-		return Stream{}, Errorf(CodeNotFound, "no stream %q", id)
+		return Stream{}, ErrNotFound
 	}
 	if err := fn(&st); err != nil {
 		return Stream{}, err

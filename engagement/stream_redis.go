@@ -17,7 +17,7 @@ func (s *RedisStore) CreateStream(ctx context.Context, st Stream) error {
 	}
 	err = s.rdb.SetArgs(ctx, s.streamKey(st.ID), b, redis.SetArgs{Mode: "NX"}).Err()
 	if errors.Is(err, redis.Nil) {
-		return Errorf(CodeDuplicate, "stream %q exists", st.ID)
+		return ErrDuplicate
 	}
 	if err != nil {
 		return unavailable("create stream "+st.ID, err)
@@ -33,7 +33,7 @@ func (s *RedisStore) Stream(ctx context.Context, id string) (Stream, error) {
 func (s *RedisStore) getStream(ctx context.Context, c redis.Cmdable, id string) (Stream, error) {
 	b, err := c.Get(ctx, s.streamKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return Stream{}, Errorf(CodeNotFound, "no stream %q", id)
+		return Stream{}, ErrNotFound
 	}
 	if err != nil {
 		return Stream{}, unavailable("get stream "+id, err)

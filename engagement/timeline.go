@@ -331,7 +331,7 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, err)
+		return Outcome{}, fmt.Errorf("get quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	if k >= q.Count || k > q.Current {
 		return Outcome{}, Invalid("question_id", "question %q was not asked", questionID)
@@ -342,7 +342,7 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 	}
 	live, err := s.store.QuizAnswers(ctx, stream, quizID, k)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("answers of quiz %s: %w", quizID, err)
+		return Outcome{}, fmt.Errorf("answers of quiz %s: %w", quizID, quizError(err, quizID))
 	}
 	for _, a := range live {
 		if a.User == actor.User {
