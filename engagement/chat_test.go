@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 func TestCleanText(t *testing.T) {
@@ -47,29 +45,6 @@ func TestCleanText(t *testing.T) {
 	}
 }
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newTestService(t *testing.T) (*Service, *MemorySink, *clock) {
-	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	sink := NewMemorySink()
-	s := New(Config{Now: clk.now, CommentRate: rate.Inf}, NewMemoryStore(), sink)
-	host := Actor{User: "host-1", Name: "Host", Role: RoleHost}
-	if _, err := s.CreateStream(context.Background(), host, StreamSpec{ID: "s1", Title: "Show"}); err != nil {
-		t.Fatal(err)
-	}
-	return s, sink, clk
-}
-
-var (
-	testHost   = Actor{User: "host-1", Name: "Host", Role: RoleHost}
-	testViewer = Actor{User: "ann", Name: "Ann", Role: RoleViewer}
-)
-
 func TestModerationRules(t *testing.T) {
 	ctx := context.Background()
 	s, _, clk := newTestService(t)
@@ -103,7 +78,7 @@ func TestModerationRules(t *testing.T) {
 	if c := post(testViewer, "second"); c != CodeRateLimited {
 		t.Fatalf("second comment within 10 s: got %q, want rate_limited", c)
 	}
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if c := post(testViewer, "third"); c != "" {
 		t.Fatalf("comment after the slow-mode wait: %s", c)
 	}
@@ -112,7 +87,7 @@ func TestModerationRules(t *testing.T) {
 	if c := post(testViewer, "muted?"); c != CodeForbidden {
 		t.Fatalf("muted user: got %q, want forbidden", c)
 	}
-	clk.advance(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	if c := post(testViewer, "back"); c != "" {
 		t.Fatalf("after mute expired: %s", c)
 	}

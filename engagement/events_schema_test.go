@@ -131,7 +131,7 @@ func TestEventSchemasCoverConstants(t *testing.T) {
 func showScript(t *testing.T) []Event {
 	t.Helper()
 	ctx := context.Background()
-	clk := &hostClock{t: time.Date(2026, 3, 14, 19, 30, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 3, 14, 19, 30, 0, 0, time.UTC))
 	// A small cap, a low silver threshold and a cheap reward make points.capped, tier.changed and
 	// points.redeemed happen within one short show.
 	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{

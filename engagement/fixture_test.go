@@ -3,36 +3,61 @@ package engagement
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
+	"golang.org/x/time/rate"
 )
 
-// hostClock is a settable clock for Config.Now.
-type hostClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *hostClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *hostClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// hostFixture is a Service over a MemoryStore with two live streams: "s1" hosted by host1 (with no video
-// delay) and "s2" hosted by host2 (with delay ms of video delay).
-type hostFixture struct {
+// fixture is the one Service fixture of the package's tests: a Service over a MemoryStore and a MemorySink,
+// on a settable clock.
+type fixture struct {
 	svc   *Service
 	store *MemoryStore
 	sink  *MemorySink
-	clock *hostClock
+	clock *testenv.Clock
+}
+
+// newFixture returns a fixture whose Service runs with cfg on clk (cfg.Now is set to it), and the given live
+// streams created by their hosts.
+func newFixture(t *testing.T, clk *testenv.Clock, cfg Config, streams ...fixtureStream) *fixture {
+	t.Helper()
+	f := &fixture{store: NewMemoryStore(), sink: NewMemorySink(), clock: clk}
+	cfg.Now = clk.Now
+	f.svc = New(cfg, f.store, f.sink)
+	for _, st := range streams {
+		if _, err := f.svc.CreateStream(context.Background(), st.host, st.spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// fixtureStream is a stream newFixture creates: spec, created by host.
+type fixtureStream struct {
+	host Actor
+	spec StreamSpec
+}
+
+// newTestService returns the fixture most tests need: stream "s1" hosted by testHost, no comment rate
+// limit, on a clock at 2026-11-25 12:00 UTC.
+func newTestService(t *testing.T) (*Service, *MemorySink, *testenv.Clock) {
+	t.Helper()
+	f := newFixture(t, testenv.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), Config{CommentRate: rate.Inf},
+		fixtureStream{testHost, StreamSpec{ID: "s1", Title: "Show"}})
+	return f.svc, f.sink, f.clock
+}
+
+var (
+	testHost   = Actor{User: "host-1", Name: "Host", Role: RoleHost}
+	testViewer = Actor{User: "ann", Name: "Ann", Role: RoleViewer}
+)
+
+// hostFixture is the fixture with two live streams: "s1" hosted by host1 (with no video delay) and "s2"
+// hosted by host2 (with delay ms of video delay), on a clock at 2026-03-01 20:00 UTC.
+type hostFixture struct {
+	*fixture
 	host1 Actor
 	host2 Actor
 }
@@ -40,20 +65,12 @@ type hostFixture struct {
 func newHostFixture(t *testing.T, delayMS int64) *hostFixture {
 	t.Helper()
 	f := &hostFixture{
-		store: NewMemoryStore(),
-		sink:  NewMemorySink(),
-		clock: &hostClock{t: time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)},
 		host1: Actor{User: "host1", Name: "Host One", Role: RoleHost},
 		host2: Actor{User: "host2", Name: "Host Two", Role: RoleHost},
 	}
-	f.svc = New(Config{Now: f.clock.Now}, f.store, f.sink)
-	ctx := context.Background()
-	if _, err := f.svc.CreateStream(ctx, f.host1, StreamSpec{ID: "s1", Title: "Stream one"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.CreateStream(ctx, f.host2, StreamSpec{ID: "s2", Title: "Stream two", VideoDelayMS: &delayMS}); err != nil {
-		t.Fatal(err)
-	}
+	f.fixture = newFixture(t, testenv.NewClock(time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)), Config{},
+		fixtureStream{f.host1, StreamSpec{ID: "s1", Title: "Stream one"}},
+		fixtureStream{f.host2, StreamSpec{ID: "s2", Title: "Stream two", VideoDelayMS: &delayMS}})
 	return f
 }
 

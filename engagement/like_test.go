@@ -53,7 +53,7 @@ func TestLikeRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 4 {
-		clk.advance(250 * time.Millisecond)
+		clk.Advance(250 * time.Millisecond)
 		if err := s.Like(ctx, testViewer, "s1", 10); err != nil {
 			t.Fatal(err)
 		}

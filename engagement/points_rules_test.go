@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/kudos-live/kudos/rewards"
 )
 
@@ -23,16 +24,13 @@ func balanceOf(t *testing.T, s *Service, user string) int64 {
 // (the state counts minutes, not points).
 func TestWatchPointsAreLinear(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	rules := DefaultRules()
 	rules.Watch = WatchRule{PerMinute: 2, MaxPerStream: 7}
-	s := New(Config{Now: clk.now, Rules: &rules}, NewMemoryStore(), NewMemorySink())
-	if _, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"}); err != nil {
-		t.Fatal(err)
-	}
+	s := newFixture(t, clk, Config{Rules: &rules}, fixtureStream{testHost, StreamSpec{ID: "s1", Title: "Show"}}).svc
 	var got []int64
 	for range 6 {
-		clk.advance(time.Minute)
+		clk.Advance(time.Minute)
 		s.Watched(ctx, testViewer, "s1")
 		got = append(got, balanceOf(t, s, "ann"))
 	}
@@ -51,20 +49,16 @@ func TestWatchPointsAreLinear(t *testing.T) {
 // TestFeedbackPaysOnlyWatchers: feedback on a stream one never watched earns nothing (it would be free points).
 func TestFeedbackPaysOnlyWatchers(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	s := New(Config{Now: clk.now}, NewMemoryStore(), NewMemorySink())
-	for _, id := range []string{"s1", "s2"} {
-		if _, err := s.CreateStream(ctx, Actor{User: "h", Role: RoleHost}, StreamSpec{ID: id, Title: "Show"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clk := testenv.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	h := Actor{User: "h", Role: RoleHost}
+	s := newFixture(t, clk, Config{}, fixtureStream{h, StreamSpec{ID: "s1", Title: "Show"}}, fixtureStream{h, StreamSpec{ID: "s2", Title: "Show"}}).svc
 	if _, err := s.SendFeedback(ctx, testViewer, "s1", FeedbackRating, 5); err != nil {
 		t.Fatal(err)
 	}
 	if b := balanceOf(t, s, "ann"); b != 0 {
 		t.Fatalf("feedback without watching paid %d", b)
 	}
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	s.Watched(ctx, testViewer, "s2") // +1
 	if _, err := s.SendFeedback(ctx, testViewer, "s2", FeedbackRating, 4); err != nil {
 		t.Fatal(err)
@@ -171,32 +165,29 @@ func (f *flakyLedgerStore) Award(ctx context.Context, a rewards.Award, p rewards
 // they were earned in.
 func TestFailedAwardIsRetried(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	store := &flakyLedgerStore{Store: rewards.NewMemoryStore()}
-	ledger, err := rewards.NewLedger(store, rewards.Config{Now: clk.now})
+	ledger, err := rewards.NewLedger(store, rewards.Config{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Now: clk.now, Ledger: ledger}, NewMemoryStore(), NewMemorySink())
-	if _, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"}); err != nil {
-		t.Fatal(err)
-	}
+	s := newFixture(t, clk, Config{Ledger: ledger}, fixtureStream{testHost, StreamSpec{ID: "s1", Title: "Show"}}).svc
 	store.down.Store(true)
 	out, err := s.PostComment(ctx, testViewer, "s1", "hello")
 	if err != nil || len(out.Direct) != 0 {
 		t.Fatalf("comment during the outage: %v, %d points frames; want accepted, none", err, len(out.Direct))
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	if tick, _ := s.Tick(ctx, "s1"); len(tick.Direct) != 0 {
 		t.Fatal("paid while the ledger is still down")
 	}
 	store.down.Store(false)
-	clk.advance(3 * time.Second)
+	clk.Advance(3 * time.Second)
 	tick, err := s.Tick(ctx, "s1")
 	if err != nil || len(tick.Direct) != 1 || tick.Direct[0].User != "ann" {
 		t.Fatalf("tick after recovery: %v %+v, want ann's points frame", err, tick.Direct)
 	}
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	if again, _ := s.Tick(ctx, "s1"); len(again.Direct) != 0 || balanceOf(t, s, "ann") != 1 {
 		t.Fatalf("paid twice or not at all: balance %d", balanceOf(t, s, "ann"))
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/kudos-live/kudos/rewards"
 )
 
@@ -12,16 +13,13 @@ import (
 // downstream, and the downgrade in their welcome) once a month however often they join.
 func TestTierWarningOncePerMonth(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
-	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: clk.now, MonthlyCap: 100000})
+	clk := testenv.NewClock(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
+	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: clk.Now, MonthlyCap: 100000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := NewMemorySink()
-	s := New(Config{Now: clk.now, Ledger: ledger}, NewMemoryStore(), sink)
-	if _, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"}); err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, clk, Config{Ledger: ledger}, fixtureStream{testHost, StreamSpec{ID: "s1", Title: "Show"}})
+	s, sink := f.svc, f.sink
 	if _, err := ledger.Award(ctx, rewards.Award{Key: "big", User: "ann", Points: 3000, Source: SourcePurchase}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +35,7 @@ func TestTierWarningOncePerMonth(t *testing.T) {
 	if _, err := s.Join(ctx, testViewer, "s1"); err != nil || warnings() != 0 {
 		t.Fatalf("join in the first month: %v, %d warnings; want none", err, warnings())
 	}
-	clk.t = time.Date(2027, 2, 20, 12, 0, 0, 0, time.UTC) // the points leave the 12-month window on 1 March
+	clk.Set(time.Date(2027, 2, 20, 12, 0, 0, 0, time.UTC)) // the points leave the 12-month window on 1 March
 	for range 3 {
 		w, err := s.Join(ctx, testViewer, "s1")
 		if err != nil {
@@ -50,7 +48,7 @@ func TestTierWarningOncePerMonth(t *testing.T) {
 	if got := warnings(); got != 1 {
 		t.Fatalf("%d tier warnings after three joins in the month, want exactly 1", got)
 	}
-	clk.t = time.Date(2027, 3, 2, 12, 0, 0, 0, time.UTC)
+	clk.Set(time.Date(2027, 3, 2, 12, 0, 0, 0, time.UTC))
 	if w, err := s.Join(ctx, testViewer, "s1"); err != nil || w.Points.(PointsView).Tier != rewards.TierBronze || warnings() != 1 {
 		t.Fatalf("after the drop: %v %+v, %d warnings; want bronze and no new warning", err, w.Points, warnings())
 	}

@@ -46,7 +46,7 @@ type TierRule struct {
 // multiplierBP is the multiplier in basis points, so that point arithmetic stays in integers.
 func (r TierRule) multiplierBP() int64 { return int64(math.Round(r.Multiplier * 10000)) }
 
-// DefaultTiers returns bronze 0 ×1.0, silver 3000 ×1.1, gold 8000 ×1.25 (DESIGN "Scoring defaults").
+// DefaultTiers returns bronze 0 ×1.0, silver 3000 ×1.1, gold 8000 ×1.25 (docs/architecture.md, "Scoring").
 func DefaultTiers() []TierRule {
 	return []TierRule{
 		{Tier: TierBronze, Threshold: 0, Multiplier: 1.0},

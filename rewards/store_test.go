@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // runStoreConformance is the one suite every Store passes. It drives the Store through a Ledger with a
@@ -31,7 +33,7 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 
 func testRemaining(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	left := func() map[string]*int64 {
 		t.Helper()
 		rs, err := l.Available(ctx)
@@ -56,28 +58,6 @@ func testRemaining(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 }
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // t0 is the suite's starting instant: mid-month, so month arithmetic is unambiguous.
 var t0 = time.Date(2026, time.March, 10, 12, 0, 0, 0, time.UTC)
 
@@ -87,7 +67,7 @@ var testCatalogue = []Reward{
 	{ID: "scarce", Title: "scarce", Cost: 10, Stock: 3},
 }
 
-func newTestLedger(t *testing.T, s Store, clock *fakeClock, mutate func(*Config)) *Ledger {
+func newTestLedger(t *testing.T, s Store, clock *testenv.Clock, mutate func(*Config)) *Ledger {
 	t.Helper()
 	cfg := Config{Now: clock.Now, Catalogue: testCatalogue}
 	if mutate != nil {
@@ -136,7 +116,7 @@ func testMonthlyCap(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock(t0)
+			clock := testenv.NewClock(t0)
 			l := newTestLedger(t, newStore(t), clock, nil)
 			if tt.earned > 0 {
 				mustAward(t, l, Award{Key: "seed", User: "u", Source: "purchase", Points: tt.earned})
@@ -157,7 +137,7 @@ func testMonthlyCap(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testCapResetsMonthly(t *testing.T, newStore func(t *testing.T) Store) {
-	clock := newFakeClock(time.Date(2026, time.March, 31, 23, 59, 0, 0, time.UTC))
+	clock := testenv.NewClock(time.Date(2026, time.March, 31, 23, 59, 0, 0, time.UTC))
 	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100 })
 	if got := mustAward(t, l, Award{Key: "a", User: "u", Points: 150}); got.Granted != 100 || got.Capped != 50 {
 		t.Fatalf("March award: %+v", got)
@@ -210,7 +190,7 @@ func testTierMultipliers(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newTestLedger(t, newStore(t), newFakeClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
+			l := newTestLedger(t, newStore(t), testenv.NewClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
 			seedEarned(t, l, "u", tt.earned)
 			got := mustAward(t, l, Award{Key: "k", User: "u", Points: tt.points, Participation: tt.participation})
 			if got.Granted != tt.wantGranted || got.Tier != tt.wantTier {
@@ -234,7 +214,7 @@ func testTierThresholds(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.earned), func(t *testing.T) {
-			l := newTestLedger(t, newStore(t), newFakeClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
+			l := newTestLedger(t, newStore(t), testenv.NewClock(t0), func(c *Config) { c.MonthlyCap = 100000 })
 			seedEarned(t, l, "u", tt.earned)
 			acct := mustAccount(t, l, "u")
 			if acct.Tier != tt.want || acct.Earned12Months != tt.earned {
@@ -245,7 +225,7 @@ func testTierThresholds(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100000 })
 	mustAward(t, l, Award{Key: "big", User: "u", Points: 3000}) // March 2026
 	steps := []struct {
@@ -280,7 +260,7 @@ func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	ctx := context.Background()
 	a := Award{Key: "poll:p1:u", User: "u", Stream: "s", Source: "poll", Points: 5, Participation: true}
 	first := mustAward(t, l, a)
@@ -345,7 +325,7 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock(t0)
+			clock := testenv.NewClock(t0)
 			l := newTestLedger(t, newStore(t), clock, nil)
 			got := mustAward(t, l, purchase("order:1", 600))
 			if got.Granted != 600 || got.Balance != 0 {
@@ -354,7 +334,7 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 			if acct := mustAccount(t, l, "u"); acct.Pending != 600 || acct.Balance != 0 || acct.EarnedThisMonth != 600 {
 				t.Fatalf("pending account %+v", acct)
 			}
-			clock.Add(tt.wait)
+			clock.Advance(tt.wait)
 			if tt.redeem {
 				if _, err := l.Redeem(ctx, "u", "mid", "r1"); err != nil {
 					t.Fatalf("Redeem: %v", err)
@@ -383,7 +363,7 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 
 	t.Run("settles lazily after the window", func(t *testing.T) {
-		clock := newFakeClock(t0)
+		clock := testenv.NewClock(t0)
 		l := newTestLedger(t, newStore(t), clock, nil)
 		mustAward(t, l, purchase("order:1", 123))
 		clock.Set(t0.Add(7*24*time.Hour - time.Millisecond))
@@ -402,7 +382,7 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 
 	t.Run("errors", func(t *testing.T) {
-		l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+		l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 		mustAward(t, l, Award{Key: "watch:1", User: "u", Points: 3, Participation: true})
 		tests := []struct {
 			key  string
@@ -422,7 +402,7 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 
 func testExpiry(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	l := newTestLedger(t, newStore(t), clock, nil)
 	mustAward(t, l, Award{Key: "a", User: "u", Points: 100})                         // 2026-03-10
 	mustAward(t, l, Award{Key: "b", User: "u", Points: 50, At: t0.AddDate(0, 0, 0)}) // same instant, later key
@@ -466,7 +446,7 @@ func testExpiry(t *testing.T, newStore func(t *testing.T) Store) {
 
 func testRedemption(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	l := newTestLedger(t, newStore(t), clock, nil)
 	for _, u := range []string{"u1", "u2", "u3", "u4"} {
 		mustAward(t, l, Award{Key: "seed:" + u, User: u, Points: 40})
@@ -509,7 +489,7 @@ func testRedemption(t *testing.T, newStore func(t *testing.T) Store) {
 
 func testLeaderboard(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	awards := []struct {
 		user, stream string
 		points       int64
@@ -556,7 +536,7 @@ func testLeaderboard(t *testing.T, newStore func(t *testing.T) Store) {
 
 func testEntries(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
-	clock := newFakeClock(t0)
+	clock := testenv.NewClock(t0)
 	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100 })
 	mustAward(t, l, Award{Key: "w", User: "u", Stream: "s", Source: "watch", Points: 60, Participation: true})
 	mustAward(t, l, Award{Key: "o", User: "u", Stream: "s", Source: "purchase", Points: 30, Pending: true})
@@ -564,7 +544,7 @@ func testEntries(t *testing.T, newStore func(t *testing.T) Store) {
 	if _, err := l.Redeem(ctx, "u", "small", "r"); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(25 * 24 * time.Hour) // April: a fresh cap; the purchase settles on the next call
+	clock.Advance(25 * 24 * time.Hour) // April: a fresh cap; the purchase settles on the next call
 	for i := range 12 {
 		mustAward(t, l, Award{Key: fmt.Sprint("late", i), User: "u", Source: "comment", Points: 1})
 	}
@@ -601,7 +581,7 @@ func testEntries(t *testing.T, newStore func(t *testing.T) Store) {
 func withoutAt(e Entry) Entry { e.At = time.Time{}; return e }
 
 func testConcurrentSameKey(t *testing.T, newStore func(t *testing.T) Store) {
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	const n = 64
 	var wg sync.WaitGroup
 	applied := make(chan AwardResult, n)
@@ -633,7 +613,7 @@ func testConcurrentSameKey(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testConcurrentNearCap(t *testing.T, newStore func(t *testing.T) Store) {
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	mustAward(t, l, Award{Key: "seed", User: "u", Points: 900})
 	const n, each = 64, 20
 	var (
@@ -669,7 +649,7 @@ func testConcurrentNearCap(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testConcurrentRedeem(t *testing.T, newStore func(t *testing.T) Store) {
-	l := newTestLedger(t, newStore(t), newFakeClock(t0), nil)
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
 	const users = 12
 	for i := range users {
 		mustAward(t, l, Award{Key: fmt.Sprint("seed", i), User: fmt.Sprint("u", i), Points: 40})
