@@ -13,7 +13,7 @@ import (
 
 // Coupons.
 
-func (s *RedisStore) couponKey(stream, id string) string { return s.hostKey(stream, "coupon", id) }
+func (s *RedisStore) couponKey(stream, id string) string { return s.itemKey(stream, "coupon", id) }
 
 // decodeCoupon builds a Coupon from its JSON and remaining stock.
 func decodeCoupon(id, raw, remaining string) (Coupon, error) {

@@ -14,7 +14,7 @@ import (
 
 // Draws.
 
-func (s *RedisStore) drawKey(stream, id string) string { return s.hostKey(stream, "draw", id) }
+func (s *RedisStore) drawKey(stream, id string) string { return s.itemKey(stream, "draw", id) }
 
 // drawFields returns the draw hash's field/values; the seed is a field of its own, as Draw's JSON omits it.
 func drawFields(d Draw) ([]any, error) {

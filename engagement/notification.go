@@ -93,43 +93,29 @@ func (c NotifyConfig) quietUntil(now time.Time) (time.Time, bool) {
 	return end.UTC(), true
 }
 
-// extrasState is what the extras keep per Service on this node: the notification settings and the
-// timeline's caches.
-type extrasState struct {
-	mu       sync.Mutex
-	notify   NotifyConfig
-	started  map[string]time.Time // stream → StartedAt (never changes)
-	sampled  map[string]likeMark  // stream → the last like sample this node took for the timeline
-	oversize map[string]bool      // streams whose oversized timeline frames were reported
+// notifySettings holds the Service's NotifyConfig, which SetNotifyConfig may replace.
+type notifySettings struct {
+	mu  sync.Mutex
+	cfg NotifyConfig
 }
 
-// likeMark is the second of a stream a node last sampled likes in, and whether likes were coming then.
-type likeMark struct {
-	sec    int64
-	liking bool
+func newNotifySettings(c NotifyConfig) *notifySettings {
+	c.applyDefaults()
+	return &notifySettings{cfg: c}
 }
-
-func newExtrasState(notify NotifyConfig) *extrasState {
-	notify.applyDefaults()
-	return &extrasState{notify: notify, started: map[string]time.Time{}, sampled: map[string]likeMark{}, oversize: map[string]bool{}}
-}
-
-func (s *Service) extras() *extrasState { return s.extrasSt }
 
 // SetNotifyConfig sets who gets notifications (call it before serving). Without it the defaults apply.
 func (s *Service) SetNotifyConfig(c NotifyConfig) {
 	c.applyDefaults()
-	x := s.extras()
-	x.mu.Lock()
-	x.notify = c
-	x.mu.Unlock()
+	s.notify.mu.Lock()
+	s.notify.cfg = c
+	s.notify.mu.Unlock()
 }
 
 func (s *Service) notifyConfig() NotifyConfig {
-	x := s.extras()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.notify
+	s.notify.mu.Lock()
+	defer s.notify.mu.Unlock()
+	return s.notify.cfg
 }
 
 // NotificationSpec is what a host or the shop's backend posts to notify users.

@@ -322,9 +322,9 @@ func testDecideNotificationConcurrent(t *testing.T, s Store) {
 	}
 }
 
-// TestRedisExtrasStoreNotificationDays checks that a decision is replayed on the next day (as promised) and
+// TestRedisNotificationDays checks that a decision is replayed on the next day (as promised) and
 // that the cap counts per day.
-func TestRedisExtrasStoreNotificationDays(t *testing.T) {
+func TestRedisNotificationDays(t *testing.T) {
 	s := newTestRedisStore(t)
 	ctx := context.Background()
 	steps := []struct {

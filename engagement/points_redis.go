@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Score state keys (see the layout at the top of store_redis.go):
+// Score state keys (see the key layout in redis.go):
 //
 //	stream:{id}:score:{kind}:{user}  string  the user's LimitState for kind as JSON; expires with the stream TTL
 //	                                         (40 days for the user-wide state of stream "", e.g. tier warnings)

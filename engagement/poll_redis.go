@@ -29,7 +29,7 @@ var votePollScript = luaScript("poll_reply.lua", "poll_vote.lua")
 var closePollScript = luaScript("poll_reply.lua", "poll_close.lua")
 
 func (s *RedisStore) pollKeys(stream, id string) (poll, counts, voters string) {
-	poll = s.hostKey(stream, "poll", id)
+	poll = s.itemKey(stream, "poll", id)
 	return poll, poll + ":counts", poll + ":voters"
 }
 

@@ -14,7 +14,7 @@ import (
 
 // Quizzes.
 
-func (s *RedisStore) quizKey(stream, id string) string { return s.hostKey(stream, "quiz", id) }
+func (s *RedisStore) quizKey(stream, id string) string { return s.itemKey(stream, "quiz", id) }
 
 // quizFields returns the quiz hash's field/values: the JSON without counts and the fields AnswerQuiz checks.
 func quizFields(q Quiz) ([]any, error) {

@@ -13,21 +13,82 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis layout of the core Store, every key under RedisConfig.Prefix (default "kudos:"). The stream id sits
-// in literal braces, a Redis Cluster hash tag, so that all keys of one stream share a slot and a script may touch
-// several of them. Stream ids are ValidStreamID (no braces), so keys of two streams never collide.
+// The Redis key layout of the Store, every key under RedisConfig.Prefix (default "kudos:"). The stream id sits
+// in literal braces, a Redis Cluster hash tag, so that all keys of one stream share a slot and one script may
+// touch several of them; the per-user keys sit under a hash tag of the user id ({user}) for the same reason.
+// Stream ids are ValidStreamID (no braces), so keys of two streams never collide. Item ids (pid, qid, cid,
+// did, question ids) follow as plain text; they are the service's ULIDs, and an id holding ':' or a brace is
+// refused (validItemID) so that no id can name another item's key. Instants are Unix µs for the scripts to
+// compare.
 //
-//	stream:{id}              string  the Stream as JSON; the record, so it never expires
-//	stream:{id}:comments     list    recent comments as JSON, oldest first, trimmed to the newest keep
-//	stream:{id}:removed      set     ids of removed comments
-//	stream:{id}:mod          string  the Moderation settings as JSON
-//	stream:{id}:slot:<user>  string  slow mode: when user last took a slot (Unix µs), expires after the gap
-//	stream:{id}:likes        string  the like counter (INCRBY)
-//	stream:{id}:score:<kind>:<user>  string  ScoreStore's LimitState as JSON (store_redis_score.go)
+// Streams and chat (stream_redis.go, chat_redis.go, like_redis.go, points_redis.go):
 //
-// The hot keys (all but the record) expire RedisConfig.StreamTTL after the stream's last write to them.
-// Read-modify-write of JSON values (UpdateStream, UpdateModeration) uses WATCH/MULTI with retries; the
-// other multi-step operations are a MULTI pipeline or a Lua script, so each call is atomic on the server.
+//	stream:{id}                            string  the Stream as JSON; the record, so it never expires
+//	stream:{id}:comments                   list    recent comments as JSON, oldest first, trimmed to the newest keep
+//	stream:{id}:removed                    set     ids of removed comments
+//	stream:{id}:mod                        string  the Moderation settings as JSON
+//	stream:{id}:slot:<user>                string  slow mode: when user last took a slot (µs), expires after the gap
+//	stream:{id}:likes                      string  the like counter (INCRBY)
+//	stream:{id}:score:<kind>:<user>        string  ScoreStore's LimitState as JSON
+//
+// Polls, quizzes, feedback, coupons and draws (poll_redis.go, quiz_redis.go, feedback_redis.go,
+// coupon_redis.go, draw_redis.go):
+//
+//	stream:{id}:poll                       hash    the poll opened last: id, status
+//	stream:{id}:poll:{pid}                 hash    json (the Poll as opened), status, opens, closes (µs, "" for
+//	                                               none), options (how many), total, closed_at (RFC 3339)
+//	stream:{id}:poll:{pid}:counts          hash    option index → votes
+//	stream:{id}:poll:{pid}:voters          set     users who voted in the poll
+//	stream:{id}:voters                     set     users who voted in any poll of the stream
+//	stream:{id}:quiz                       string  id of the active quiz (created last)
+//	stream:{id}:quiz:{qid}                 hash    json (the Quiz without counts) and what AnswerQuiz checks:
+//	                                               current, status, revealed, opens, deadline (µs), questions
+//	                                               (how many), choices (how many in the current question)
+//	stream:{id}:quiz:{qid}:counts          hash    "question:choice" → answers
+//	stream:{id}:quiz:{qid}:answers:{n}     list    accepted answers to question n as JSON, in order
+//	stream:{id}:quiz:{qid}:answered:{n}    set     users who answered question n
+//	stream:{id}:quiz:{qid}:players         hash    user → QuizPlayer as JSON
+//	stream:{id}:feedback                   hash    "rating:1".."rating:5", "nps:0".."nps:10" → count
+//	stream:{id}:feedback:given             set     "kind:user" of every feedback given
+//	stream:{id}:coupons                    list    coupon ids, oldest first
+//	stream:{id}:coupon:{cid}               hash    json (the Coupon as created), opens, expires (µs), remaining
+//	stream:{id}:coupon:{cid}:claims        hash    user → code
+//	stream:{id}:draw                       string  id of the draw created last
+//	stream:{id}:draw:{did}                 hash    json (the Draw, which leaves out Seed), seed, status, opens (µs)
+//	stream:{id}:draw:{did}:entrants        hash    user → DrawEntrant as JSON
+//	stream:{id}:commenters                 set     users who commented
+//
+// Questions, the replay timeline and notifications (question_redis.go, timeline_redis.go,
+// notification_redis.go):
+//
+//	stream:{id}:questions                  hash    question id → the Question as asked, JSON (no votes, no flags)
+//	stream:{id}:questions:votes            hash    question id → upvotes (HINCRBY)
+//	stream:{id}:questions:voters           set     "<question id>:<user>" of every upvote
+//	stream:{id}:questions:answered         set     ids of answered questions
+//	stream:{id}:questions:hidden           set     ids of hidden questions
+//	stream:{id}:questions:pinned           string  id of the pinned question (at most one)
+//	stream:{id}:timeline                   zset    the items; score OffsetMS, member an encoded item (below)
+//	stream:{id}:timeline:seq               string  the stream's next Seq (INCR)
+//	stream:{id}:timeline:keys              set     Keys of every item appended (the de-duplication)
+//	stream:{id}:timeline:hidden            set     Keys hidden by HideTimeline
+//	stream:{id}:audience                   set     users who joined the stream
+//	user:{user}:last-stream                string  the stream user joined last
+//	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<id>" → the decision
+//
+// A timeline member is the item's Seq (16 hex digits), the length of its Key (8 hex digits), the Key, the
+// length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their
+// bytes, that is by Seq, so the sorted set is in (OffsetMS, Seq) order.
+//
+// Expiry: every key but the stream record expires RedisConfig.StreamTTL after the last write to it, except
+// the timeline keys, which outlive the stream for replays (timelineTTL, 30 days, or StreamTTL if longer), a
+// user's last stream (StreamTTL after the user's last join) and a notification hash (notificationTTL, two
+// days after its last write, so that a decision made on a day is still there on the next;
+// DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
+//
+// Atomicity: read-modify-write of JSON values (UpdateStream, UpdateModeration, UpdateQuiz, UpdateDraw) is
+// WATCH/MULTI with retries (optimistic); every checked write (votes, answers, claims, entries, upvotes,
+// flags, creations, timeline appends, notification decisions) is one Lua script, so its check and its write
+// are one step on the server; TimelineItems is a read-only script, so that a page is one consistent view.
 
 // The checked writes run as Lua scripts, one file each under lua/ (embedded), so that a check and its write
 // are one step on the server. A script may start with a shared library file (poll_reply.lua,
@@ -142,45 +203,12 @@ func (s *RedisStore) optimistic(ctx context.Context, op, key string, read func(*
 	return unavailable(op, fmt.Errorf("gave up after %d conflicting attempts", maxTxAttempts))
 }
 
-// Redis layout of the HostStore, next to the core keys of store_redis.go and under the same stream hash tag,
-// so that one script may touch every key of a stream's host tools. Item ids (pid, qid, cid, did) follow the
-// stream's as plain text; they are the service's ULIDs, and an id holding ':' or a brace is refused as
-// unknown so that no id can name another item's key. Instants are kept as Unix µs for the scripts to compare.
-//
-//	stream:{id}:poll                       hash    the poll opened last: id, status
-//	stream:{id}:poll:{pid}                 hash    json (the Poll as opened), status, opens, closes (µs, "" for
-//	                                               none), options (how many), total, closed_at (RFC 3339)
-//	stream:{id}:poll:{pid}:counts          hash    option index → votes
-//	stream:{id}:poll:{pid}:voters          set     users who voted in the poll
-//	stream:{id}:voters                     set     users who voted in any poll of the stream
-//	stream:{id}:quiz                       string  id of the active quiz (created last)
-//	stream:{id}:quiz:{qid}                 hash    json (the Quiz without counts) and what AnswerQuiz checks:
-//	                                               current, status, revealed, opens, deadline (µs), questions
-//	                                               (how many), choices (how many in the current question)
-//	stream:{id}:quiz:{qid}:counts          hash    "question:choice" → answers
-//	stream:{id}:quiz:{qid}:answers:{n}     list    accepted answers to question n as JSON, in order
-//	stream:{id}:quiz:{qid}:answered:{n}    set     users who answered question n
-//	stream:{id}:quiz:{qid}:players         hash    user → QuizPlayer as JSON
-//	stream:{id}:feedback                   hash    "rating:1".."rating:5", "nps:0".."nps:10" → count
-//	stream:{id}:feedback:given             set     "kind:user" of every feedback given
-//	stream:{id}:coupons                    list    coupon ids, oldest first
-//	stream:{id}:coupon:{cid}               hash    json (the Coupon as created), opens, expires (µs), remaining
-//	stream:{id}:coupon:{cid}:claims        hash    user → code
-//	stream:{id}:draw                       string  id of the draw created last
-//	stream:{id}:draw:{did}                 hash    json (the Draw, which leaves out Seed), seed, status, opens (µs)
-//	stream:{id}:draw:{did}:entrants        hash    user → DrawEntrant as JSON
-//	stream:{id}:commenters                 set     users who commented
-//
-// Every key expires RedisConfig.StreamTTL after the last write to it. The checked writes (OpenPoll, VotePoll,
-// ClosePoll, AnswerQuiz, AddFeedback, ClaimCoupon, EnterDraw and the creations) are Lua scripts, so each
-// check and its write are one step on the server; UpdateQuiz and UpdateDraw are WATCH/MULTI with retries,
-// as UpdateStream. Time checks compare to the microsecond.
-
-func (s *RedisStore) hostKey(stream, kind, id string) string {
+// itemKey is the key of item id of kind (poll, quiz, coupon, draw) on stream.
+func (s *RedisStore) itemKey(stream, kind, id string) string {
 	return s.streamSubKey(stream, kind+":"+id)
 }
 
-// validItemID reports whether id can name a key of its own (see the layout above).
+// validItemID reports whether id can name a key of its own (see the key layout above).
 func validItemID(id string) bool { return id != "" && !strings.ContainsAny(id, ":{}") }
 
 func ttlMS(ttl time.Duration) int64 { return ttl.Milliseconds() }
@@ -267,36 +295,3 @@ func (s *RedisStore) pointerID(ctx context.Context, op, key string) (string, err
 	}
 	return id, nil
 }
-
-// Redis layout of the ExtrasStore, next to the core keys of store_redis.go. The per-stream keys sit under the
-// stream's hash tag, so that one script may touch all of a feature's keys; the per-user keys sit under a hash
-// tag of the user id ({user}), for the same reason. Question ids are item ids (validItemID: no ':' or brace).
-//
-//	stream:{id}:questions            hash    question id → the Question as asked, JSON (no votes, no flags)
-//	stream:{id}:questions:votes      hash    question id → upvotes (HINCRBY)
-//	stream:{id}:questions:voters     set     "<question id>:<user>" of every upvote
-//	stream:{id}:questions:answered   set     ids of answered questions
-//	stream:{id}:questions:hidden     set     ids of hidden questions
-//	stream:{id}:questions:pinned     string  id of the pinned question (at most one)
-//	stream:{id}:timeline             zset    the items; score OffsetMS, member an encoded item (below)
-//	stream:{id}:timeline:seq         string  the stream's next Seq (INCR)
-//	stream:{id}:timeline:keys        set     Keys of every item appended (the de-duplication)
-//	stream:{id}:timeline:hidden      set     Keys hidden by HideTimeline
-//	stream:{id}:audience             set     users who joined the stream
-//	user:{user}:last-stream          string  the stream user joined last
-//	user:{user}:notify:<day>         hash    "sent" → notifications sent on day; "id:<id>" → the decision
-//
-// A timeline member is the item's Seq (16 hex digits), the length of its Key (8 hex digits), the Key, the
-// length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their
-// bytes, that is by Seq, so the sorted set is in (OffsetMS, Seq) order.
-//
-// The question and audience keys expire RedisConfig.StreamTTL after the stream's last write to them. The
-// timeline keys outlive the stream for replays: they expire timelineTTL (30 days, or StreamTTL if longer)
-// after the last write to them. A user's last stream expires StreamTTL after the user's last join. A
-// notification hash expires notificationTTL (two days) after its last write, so that a decision made on a
-// day is still there on the next; DecideNotification looks for an earlier decision of the id in the hashes
-// of day and of the day before.
-//
-// Every checked write (AddQuestion, UpvoteQuestion, SetQuestionFlag, AppendTimeline, DecideNotification) is
-// one Lua script, so its check and its write are one step on the server; TimelineItems is a read-only script
-// so that a page is one consistent view.

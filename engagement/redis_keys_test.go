@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TestRedisHostStoreItemIDs checks that an id which could name another item's key is refused, not looked up.
-func TestRedisHostStoreItemIDs(t *testing.T) {
+// TestRedisItemIDs checks that an id which could name another item's key is refused, not looked up.
+func TestRedisItemIDs(t *testing.T) {
 	rdb, prefix := testRedis(t)
 	s := NewRedisStore(rdb, RedisConfig{Prefix: prefix})
 	ctx := context.Background()

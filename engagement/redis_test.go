@@ -88,7 +88,7 @@ func twoNodesShareState(t *testing.T) {
 
 // twoNodesRaceExtras: 200 users upvote on both nodes at once, daily caps and timeline de-duplication hold.
 func twoNodesRaceExtras(t *testing.T) {
-	a, b, _, _ := twoRedisNodes(t) // store_redis_host_test.go
+	a, b, _, _ := twoRedisNodes(t)
 	nodes := []*RedisStore{a, b}
 	ctx := context.Background()
 

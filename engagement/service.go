@@ -133,7 +133,8 @@ type Service struct {
 	limiters map[string]*rate.Limiter // stream+"\x00"+user → comment limiter
 
 	likes    *likeMeter
-	extrasSt *extrasState
+	timeline *timelineCache
+	notify   *notifySettings
 	retries  awardRetries
 }
 
@@ -149,7 +150,8 @@ func New(cfg Config, store Store, sink Sink) *Service {
 		scorer:   NewScorer(*cfg.Rules),
 		limiters: map[string]*rate.Limiter{},
 		likes:    newLikeMeter(),
-		extrasSt: newExtrasState(cfg.Notify),
+		timeline: newTimelineCache(),
+		notify:   newNotifySettings(cfg.Notify),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -84,6 +85,25 @@ func (s *Service) record(ctx context.Context, out Outcome) {
 	}
 }
 
+// timelineCache is what the timeline keeps per Service on this node, each map bounded (cleared past 10,000
+// streams): what never changes, and what a node must remember between ticks.
+type timelineCache struct {
+	mu       sync.Mutex
+	started  map[string]time.Time // stream → StartedAt (never changes)
+	sampled  map[string]likeMark  // stream → the last like sample this node took for the timeline
+	oversize map[string]bool      // streams whose oversized timeline frames were reported
+}
+
+// likeMark is the second of a stream a node last sampled likes in, and whether likes were coming then.
+type likeMark struct {
+	sec    int64
+	liking bool
+}
+
+func newTimelineCache() *timelineCache {
+	return &timelineCache{started: map[string]time.Time{}, sampled: map[string]likeMark{}, oversize: map[string]bool{}}
+}
+
 // timelineData encodes what a replay shows of a frame: its data, less a draw result's entrants (replaced by
 // their count).
 func timelineData(f Frame) (json.RawMessage, error) {
@@ -99,7 +119,7 @@ func timelineData(f Frame) (json.RawMessage, error) {
 
 // warnOversize logs, once per stream on this node, that a frame was too large to record.
 func (s *Service) warnOversize(stream, typ string, size int) {
-	x := s.extras()
+	x := s.timeline
 	x.mu.Lock()
 	first := !x.oversize[stream]
 	if first {
@@ -163,7 +183,7 @@ func timelineKey(f Frame, raw json.RawMessage) string {
 
 // streamStart returns a stream's StartedAt, cached on this node (it never changes).
 func (s *Service) streamStart(ctx context.Context, stream string) (time.Time, error) {
-	x := s.extras()
+	x := s.timeline
 	x.mu.Lock()
 	t, ok := x.started[stream]
 	x.mu.Unlock()
@@ -193,7 +213,7 @@ func tickTimeline(ctx context.Context, s *Service, stream string) (Outcome, erro
 	}
 	now := s.now()
 	sec := int64(now.Sub(started) / time.Second)
-	x := s.extras()
+	x := s.timeline
 	x.mu.Lock()
 	last, seen := x.sampled[stream]
 	due := !seen || last.sec != sec

@@ -447,9 +447,9 @@ func testTimelineConcurrent(t *testing.T, s Store) {
 	}
 }
 
-// TestRedisExtrasStoreTimelineData checks that an item comes back as it went in, whatever its key, type and
+// TestRedisTimelineData checks that an item comes back as it went in, whatever its key, type and
 // data hold, and with offsets at the edges of the range.
-func TestRedisExtrasStoreTimelineData(t *testing.T) {
+func TestRedisTimelineData(t *testing.T) {
 	s := newTestRedisStore(t)
 	ctx := context.Background()
 	in := []TimelineItem{
@@ -480,9 +480,9 @@ func TestRedisExtrasStoreTimelineData(t *testing.T) {
 	}
 }
 
-// TestRedisExtrasStoreTimelinePaging checks pages that must skip more items than the script reads at once:
+// TestRedisTimelinePaging checks pages that must skip more items than the script reads at once:
 // hidden runs, and a cursor deep inside a run of equal offsets.
-func TestRedisExtrasStoreTimelinePaging(t *testing.T) {
+func TestRedisTimelinePaging(t *testing.T) {
 	s := newTestRedisStore(t)
 	ctx := context.Background()
 	const n = 200
