@@ -12,6 +12,9 @@ import (
 // EventTypePrefix starts every event type on the wire: "kudos." + noun + "." + verb.
 const EventTypePrefix = "kudos."
 
+// EventTopic is the Kafka topic of the event contract (docs/events.md): the one place its name is spelled.
+const EventTopic = "kudos.events"
+
 // Event types of the contract (docs/events.md). Each has a JSON Schema under docs/events/.
 const (
 	EventStreamStarted      = "kudos.stream.started"

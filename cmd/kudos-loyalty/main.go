@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kudos-live/kudos/cmd/internal/loyalty"
+	"github.com/kudos-live/kudos/engagement"
 )
 
 func main() {
@@ -55,7 +56,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", or(getenv("KUDOS_KAFKA_BROKERS"), "127.0.0.1:9092"),
 		"comma-separated Kafka brokers (env KUDOS_KAFKA_BROKERS)")
-	fs.StringVar(&o.consumer.Topic, "topic", or(getenv("KUDOS_KAFKA_TOPIC"), loyalty.DefaultTopic),
+	fs.StringVar(&o.consumer.Topic, "topic", or(getenv("KUDOS_KAFKA_TOPIC"), engagement.EventTopic),
 		"event topic (env KUDOS_KAFKA_TOPIC)")
 	fs.StringVar(&o.consumer.Group, "group", loyalty.DefaultGroup, "consumer group id")
 	fs.BoolVar(&o.consumer.FromBeginning, "from-beginning", false,

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/cmd/internal/config"
 	"github.com/kudos-live/kudos/cmd/internal/httpapi"
 	"github.com/kudos-live/kudos/engagement"
@@ -86,7 +87,7 @@ func mintToken(args []string, getenv func(string) string, stdout io.Writer) erro
 	if secret == "" {
 		return errors.New("KUDOS_TOKEN_SECRET is not set: tokens of a development server die with it; set the same secret for the server and this command")
 	}
-	tokens, err := httpapi.NewTokens([]byte(secret))
+	tokens, err := authtoken.NewKey([]byte(secret))
 	if err != nil {
 		return err
 	}
@@ -108,10 +109,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	secret := []byte(cfg.TokenSecret)
 	if cfg.DevMode() {
-		secret = httpapi.RandomSecret()
+		secret = authtoken.RandomSecret()
 		log.Warn("DEVELOPMENT MODE: KUDOS_TOKEN_SECRET is not set; using a random secret for this process and issuing guest viewer tokens at POST /api/v1/tokens/guest")
 	}
-	tokens, err := httpapi.NewTokens(secret)
+	tokens, err := authtoken.NewKey(secret)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 }
 
 // startDemo creates the development `demo` stream and logs a viewer URL and a host panel URL.
-func startDemo(ctx context.Context, cfg config.Config, svc *engagement.Service, tokens *httpapi.Tokens, log *slog.Logger) error {
+func startDemo(ctx context.Context, cfg config.Config, svc *engagement.Service, tokens *authtoken.Key, log *slog.Logger) error {
 	const demo = "demo"
 	admin := engagement.Actor{User: "host-demo", Name: "Demo Host", Role: engagement.RoleHost, Stream: demo}
 	if _, err := svc.CreateStream(ctx, admin, engagement.StreamSpec{ID: demo, Title: "Kudos demo live: spring collection"}); err != nil && engagement.CodeOf(err) != engagement.CodeDuplicate {

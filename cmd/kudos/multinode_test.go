@@ -22,7 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/kudos-live/kudos/cmd/internal/httpapi"
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 )
 
 const testSecret = "multinode-test-secret-0123456789"
@@ -148,7 +148,7 @@ func (n *node) do(method, path, token string, body any) (int, map[string]any) {
 
 func mint(t *testing.T, user, role, streamID string) string {
 	t.Helper()
-	tokens, err := httpapi.NewTokens([]byte(testSecret))
+	tokens, err := authtoken.NewKey([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/cmd/internal/httpapi"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 // startServer runs a full Kudos HTTP server with memory backends on a loopback port.
 func startServer(t testing.TB) string {
 	t.Helper()
-	tokens, err := httpapi.NewTokens([]byte(testSecret))
+	tokens, err := authtoken.NewKey([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}

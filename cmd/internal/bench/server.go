@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kudos-live/kudos/cmd/internal/httpapi"
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 )
 
@@ -22,10 +22,10 @@ const tokenTTL = 2 * time.Hour
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // minter mints tokens with the server's secret, so that 15,000 viewers need no HTTP round trips.
-type minter struct{ tokens *httpapi.Tokens }
+type minter struct{ tokens *authtoken.Key }
 
 func newMinter(secret string) (*minter, error) {
-	t, err := httpapi.NewTokens([]byte(secret))
+	t, err := authtoken.NewKey([]byte(secret))
 	if err != nil {
 		return nil, err
 	}

@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kudos-live/kudos/engagement"
 )
 
-// Config is the server's settings (DESIGN.md, "Processes").
+// Config is the server's settings (README.md, "Configuration").
 type Config struct {
 	Addr             string        // KUDOS_ADDR, default ":8080"
 	PublicURL        string        // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
@@ -19,7 +21,7 @@ type Config struct {
 	KafkaEmbedded    bool          // true when KUDOS_KAFKA_BROKERS is empty
 	KafkaDisabled    bool          // true when KUDOS_KAFKA_BROKERS is "none"
 	DevBrokerAddr    string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
-	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default "kudos.events"
+	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default engagement.EventTopic
 	SpoolDir         string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
 	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode
 	AllowedOrigins   []string      // KUDOS_ALLOWED_ORIGINS, comma separated
@@ -46,7 +48,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PublicURL:     getenv("KUDOS_PUBLIC_URL"),
 		RedisURL:      getenv("KUDOS_REDIS_URL"),
 		DevBrokerAddr: or(getenv("KUDOS_DEV_BROKER_ADDR"), "127.0.0.1:9092"),
-		KafkaTopic:    or(getenv("KUDOS_KAFKA_TOPIC"), "kudos.events"),
+		KafkaTopic:    or(getenv("KUDOS_KAFKA_TOPIC"), engagement.EventTopic),
 		SpoolDir:      getenv("KUDOS_SPOOL_DIR"),
 		TokenSecret:   getenv("KUDOS_TOKEN_SECRET"),
 		RulesPath:     getenv("KUDOS_RULES"),

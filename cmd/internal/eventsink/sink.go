@@ -26,8 +26,8 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// DefaultTopic is the Kafka topic of the event contract (DESIGN.md, "Events").
-const DefaultTopic = "kudos.events"
+// DefaultTopic is the topic events go to unless configured otherwise: the contract's (engagement.EventTopic).
+const DefaultTopic = engagement.EventTopic
 
 // Defaults applied by New to zero Config fields.
 const (

@@ -13,10 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
-	"github.com/kudos-live/kudos/static"
 	"github.com/kudos-live/kudos/stream"
 )
 
@@ -24,7 +23,8 @@ import (
 type Config struct {
 	Service  *engagement.Service
 	Registry *stream.Registry
-	Tokens   *Tokens
+	// Tokens verifies bearer tokens and mints guest tokens.
+	Tokens *authtoken.Key
 	// DevMode allows guest tokens (POST /api/v1/tokens/guest).
 	DevMode bool
 	// AllowedOrigins are the browser origins allowed by CORS besides the server's own.
@@ -44,26 +44,13 @@ type API struct {
 	cfg    Config
 	svc    *engagement.Service
 	reg    *stream.Registry
-	tokens *Tokens
+	tokens *authtoken.Key
 	log    *slog.Logger
 }
 
-// routeSets are route groups registered by the files that define them (host tools, loyalty…).
-var routeSets []func(a *API, g *echo.Group)
-
-// New returns the echo server with every route mounted.
+// New returns the echo server with every route of API.routes mounted.
 func New(cfg Config) *echo.Echo {
-	if cfg.Gatherer == nil {
-		cfg.Gatherer = prometheus.DefaultGatherer
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 64 << 10
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	a := &API{cfg: cfg, svc: cfg.Service, reg: cfg.Registry, tokens: cfg.Tokens, log: cfg.Logger}
-
+	a := newAPI(cfg)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.errorHandler
@@ -76,38 +63,43 @@ func New(cfg Config) *echo.Echo {
 		ContentSecurityPolicy: "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 	}))
 
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", a.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
-	e.GET("/ws/streams/:id", a.websocket)
-
-	pages, _ := fs.Sub(static.FS, ".")
-	e.GET("/", pageHandler(pages, "index.html"))
-	e.GET("/host", pageHandler(pages, "host.html"))
-	e.GET("/assets/*", echo.WrapHandler(http.FileServerFS(pages)))
-
-	g := e.Group("/api/v1", a.limitBody)
+	g := e.Group(apiPrefix, a.limitBody)
 	// Cross-origin calls only from the configured origins. echo's CORS middleware treats an empty list as
 	// "*", so with none configured it is not installed at all: same-origin pages need no CORS.
-	if len(cfg.AllowedOrigins) > 0 {
+	if len(a.cfg.AllowedOrigins) > 0 {
 		g.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins: cfg.AllowedOrigins,
+			AllowOrigins: a.cfg.AllowedOrigins,
 			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 			MaxAge:       600,
 		}))
 	}
-	g.POST("/tokens/guest", a.guestToken)
-	g.POST("/streams", a.createStream, a.auth)
-	g.GET("/streams/:id", a.getStream)
-	g.PATCH("/streams/:id", a.updateStream, a.auth)
-	g.POST("/streams/:id/end", a.endStream, a.auth)
-	g.POST("/streams/:id/moderation", a.moderate, a.auth)
-	g.GET("/streams/:id/moderation", a.getModeration, a.auth)
-	for _, rs := range routeSets {
-		rs(a, g)
+	for _, r := range a.routes() {
+		var mw []echo.MiddlewareFunc
+		if r.access == bearer {
+			mw = append(mw, a.auth)
+		}
+		if sub, ok := strings.CutPrefix(r.path, apiPrefix); ok && strings.HasPrefix(sub, "/") {
+			g.Add(r.method, sub, r.handler, mw...)
+		} else {
+			e.Add(r.method, r.path, r.handler, mw...)
+		}
 	}
 	return e
+}
+
+// newAPI returns the API over cfg with its defaults filled in.
+func newAPI(cfg Config) *API {
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &API{cfg: cfg, svc: cfg.Service, reg: cfg.Registry, tokens: cfg.Tokens, log: cfg.Logger}
 }
 
 func pageHandler(pages fs.FS, name string) echo.HandlerFunc {
@@ -151,6 +143,10 @@ func (a *API) auth(next echo.HandlerFunc) echo.HandlerFunc {
 func actorOf(c echo.Context) engagement.Actor {
 	act, _ := c.Get(actorKey).(engagement.Actor)
 	return act
+}
+
+func healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (a *API) readyz(c echo.Context) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 )
 
@@ -57,7 +58,7 @@ func newBadWorld(t *testing.T) *badWorld {
 	w.hostA, w.hostB = ts.token("host-a", engagement.RoleHost, "a"), ts.token("host-b", engagement.RoleHost, "b")
 	w.shop = ts.token("shop", engagement.RoleService, "")
 	w.ann, w.bob = ts.token("ann", engagement.RoleViewer, ""), ts.token("bob", engagement.RoleViewer, "")
-	other, err := NewTokens([]byte("another-secret-0123456789"))
+	other, err := authtoken.NewKey([]byte("another-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func badInputs(w *badWorld) []badInput {
 
 // TestBadInputIsRefusedAndChangesNothing sends every kind of bad input of the list over the socket,
 // the API and the handshake; each is answered with its documented code, nothing it carried is applied, and
-// the socket stays usable where DESIGN.md says bad frames are answered, not fatal.
+// the socket stays usable where docs/protocol.md ("Errors") says bad frames are answered, not fatal.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	w := newBadWorld(t)
 	rows := badInputs(w)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
 )
@@ -41,7 +42,7 @@ type apiWorld struct {
 	params map[string]string
 }
 
-func newAPIWorld(t testing.TB, tokens *Tokens, logger *slog.Logger) *apiWorld {
+func newAPIWorld(t testing.TB, tokens *authtoken.Key, logger *slog.Logger) *apiWorld {
 	t.Helper()
 	store := engagement.NewMemoryStore()
 	svc := engagement.New(engagement.Config{Logger: logger}, store, engagement.NewMemorySink())
@@ -195,7 +196,7 @@ func FuzzAPIBodies(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	tokens, err := NewTokens([]byte("fuzz-secret-0123456789"))
+	tokens, err := authtoken.NewKey([]byte("fuzz-secret-0123456789"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
 )
@@ -26,7 +27,7 @@ type testServer struct {
 	srv    *httptest.Server
 	svc    *engagement.Service
 	reg    *stream.Registry
-	tokens *Tokens
+	tokens *authtoken.Key
 	sink   *engagement.MemorySink
 	store  *engagement.MemoryStore
 }
@@ -39,7 +40,7 @@ type serverOpts struct {
 
 func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	t.Helper()
-	tokens, err := NewTokens([]byte("test-secret-0123456789"))
+	tokens, err := authtoken.NewKey([]byte("test-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}

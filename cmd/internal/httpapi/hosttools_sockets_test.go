@@ -128,7 +128,8 @@ func TestHostToolsUnderConcurrentViewers(t *testing.T) {
 }
 
 // TestViewerEarnsPointsForCommentVoteAndQuiz: one viewer comments, votes and answers a quiz at once, and sees a
-// points frame for each with the DESIGN's amounts (comment 1, vote 5, a correct answer at t=0 of the limit 100).
+// points frame for each with the default amounts (docs/architecture.md, "Scoring": comment 1, vote 5, a correct
+// answer at t=0 of the limit 100).
 func TestViewerEarnsPointsForCommentVoteAndQuiz(t *testing.T) {
 	clk := &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
 	opts := serverOpts{}

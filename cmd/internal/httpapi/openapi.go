@@ -12,10 +12,6 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
-func init() {
-	routeSets = append(routeSets, func(_ *API, g *echo.Group) {
-		g.GET("/openapi.json", func(c echo.Context) error {
-			return c.Blob(http.StatusOK, "application/json", openAPI)
-		})
-	})
+func serveOpenAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/json", openAPI)
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,6 +44,13 @@ func (a *API) guestToken(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"token": tok, "user": user, "name": name, "role": engagement.RoleViewer, "expires_at": exp.UTC()})
+}
+
+// guestUser returns a random user id for a guest.
+func guestUser() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "guest-" + hex.EncodeToString(b)
 }
 
 func (a *API) createStream(c echo.Context) error {

@@ -10,19 +10,6 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// The live-commerce extras of docs/protocol.md: product Q&A, the replay timeline and capped notifications.
-func init() {
-	routeSets = append(routeSets, func(a *API, g *echo.Group) {
-		g.GET("/streams/:id/questions", a.listQuestions)
-		g.POST("/streams/:id/questions/:qid/pin", a.markQuestion(engagement.QuestionPin, engagement.FlagPinned), a.auth)
-		g.POST("/streams/:id/questions/:qid/answer", a.markQuestion(engagement.QuestionAnswer, engagement.FlagAnswered), a.auth)
-		g.POST("/streams/:id/questions/:qid/hide", a.markQuestion(engagement.QuestionHide, engagement.FlagHidden), a.auth)
-		g.GET("/streams/:id/timeline", a.timeline)
-		g.POST("/streams/:id/replay/answers", a.replayAnswer, a.auth)
-		g.POST("/notifications", a.notify, a.auth)
-	})
-}
-
 // optionalActor returns the actor of the request's bearer token, or a zero Actor without one; a token that
 // is present but invalid is refused.
 func (a *API) optionalActor(c echo.Context) (engagement.Actor, error) {

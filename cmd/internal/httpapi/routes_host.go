@@ -8,22 +8,6 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// The host tools of docs/protocol.md: polls, quizzes, coupon drops, lucky draws and the feedback summary.
-func init() {
-	routeSets = append(routeSets, func(a *API, g *echo.Group) {
-		g.POST("/streams/:id/polls", a.openPoll, a.auth)
-		g.GET("/streams/:id/polls/:pid", a.getPoll)
-		g.POST("/streams/:id/polls/:pid/close", a.closePoll, a.auth)
-		g.POST("/streams/:id/quizzes", a.createQuiz, a.auth)
-		g.GET("/streams/:id/quizzes/:qid", a.getQuiz, a.auth)
-		g.POST("/streams/:id/quizzes/:qid/next", a.nextQuestion, a.auth)
-		g.POST("/streams/:id/coupons", a.dropCoupon, a.auth)
-		g.POST("/streams/:id/draws", a.openDraw, a.auth)
-		g.POST("/streams/:id/draws/:did/run", a.runDraw, a.auth)
-		g.GET("/streams/:id/feedback", a.feedbackSummary, a.auth)
-	})
-}
-
 func (a *API) openPoll(c echo.Context) error {
 	var spec engagement.PollSpec
 	if err := bind(c, &spec); err != nil {

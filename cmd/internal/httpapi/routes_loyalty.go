@@ -9,17 +9,6 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-func init() {
-	routeSets = append(routeSets, func(a *API, g *echo.Group) {
-		g.POST("/purchases", a.recordPurchase, a.auth)
-		g.POST("/purchases/:order_id/refund", a.refundPurchase, a.auth)
-		g.GET("/users/:uid/points", a.userPoints, a.auth)
-		g.GET("/rewards", a.listRewards)
-		g.POST("/users/:uid/redemptions", a.redeem, a.auth)
-		g.GET("/streams/:id/leaderboard", a.leaderboard)
-	})
-}
-
 func (a *API) recordPurchase(c echo.Context) error {
 	var p engagement.Purchase
 	if err := bind(c, &p); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 )
 
@@ -134,7 +135,7 @@ func (b *lockedBuffer) String() string {
 func TestTokensNeverLogged(t *testing.T) {
 	var logs lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tokens, err := NewTokens([]byte("log-secret-0123456789"))
+	tokens, err := authtoken.NewKey([]byte("log-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestTokensNeverLogged(t *testing.T) {
 
 	viewer, _, _ := tokens.Mint("ann", "Ann", engagement.RoleViewer, "", time.Hour)
 	expired, _, _ := tokens.Mint("host-s1", "Host", engagement.RoleHost, "s1", -time.Minute)
-	other, _ := NewTokens([]byte("another-secret-0123456789"))
+	other, _ := authtoken.NewKey([]byte("another-secret-0123456789"))
 	forged, _, _ := other.Mint("host-s1", "Host", engagement.RoleHost, "s1", time.Hour)
 	secrets := map[string]string{"viewer": viewer, "expired": expired, "forged": forged}
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
 )
@@ -184,7 +185,7 @@ func TestOversizedMessageClosesWith1009(t *testing.T) {
 func TestHandshakeRefusals(t *testing.T) {
 	ts := newTestServer(t, serverOpts{origins: []string{"https://shop.example"}})
 	ts.createStream("s1")
-	other, err := NewTokens([]byte("another-secret-0123456789"))
+	other, err := authtoken.NewKey([]byte("another-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}

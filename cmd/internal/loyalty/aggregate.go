@@ -1,5 +1,5 @@
-// Package loyalty computes engagement and loyalty metrics from the Kudos event stream (DESIGN.md,
-// "Events"): participation, watch time, retention, NPS, CSAT, points, tiers and a churn-risk list. The
+// Package loyalty computes engagement and loyalty metrics from the Kudos event stream (docs/events.md):
+// participation, watch time, retention, NPS, CSAT, points, tiers and a churn-risk list. The
 // Aggregator is pure (no I/O, no clock); the Consumer feeds it from a Kafka consumer group. It is the
 // sample downstream consumer: it reads events and never writes any.
 package loyalty
@@ -47,7 +47,7 @@ var activityTypes = map[string]bool{
 	engagement.EventQuestionUpvoted:  true,
 }
 
-// Tier names of DESIGN.md ("Scoring defaults"); a user with no tier.changed event is TierBronze.
+// Tier names of docs/architecture.md ("Scoring"); a user with no tier.changed event is TierBronze.
 const (
 	TierBronze = "bronze"
 	TierSilver = "silver"
@@ -114,7 +114,7 @@ func (s stamped) newer(at time.Time, id string) bool {
 	return at.Equal(s.at) && id > s.id
 }
 
-// eventData is the union of the data fields this package reads, by type (DESIGN.md, "Events").
+// eventData is the union of the data fields this package reads, by type (docs/events.md).
 type eventData struct {
 	Stream       string `json:"stream"`
 	Role         string `json:"role"`          // viewer.joined
@@ -187,7 +187,7 @@ func (a *Aggregator) Add(e engagement.Event) (bool, error) {
 	return true, nil
 }
 
-// checkFeedback validates a feedback.given payload: the scores of DESIGN.md's feedback.send.
+// checkFeedback validates a feedback.given payload: the scores of feedback.send (docs/protocol.md).
 func checkFeedback(d eventData) error {
 	if d.Score == nil {
 		return errors.New("no score")

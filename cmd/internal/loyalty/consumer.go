@@ -8,19 +8,17 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kudos-live/kudos/engagement"
 	"github.com/segmentio/kafka-go"
 )
 
-// DefaultTopic is the event topic of DESIGN.md ("Events"); DefaultGroup is this consumer's group.
-const (
-	DefaultTopic = "kudos.events"
-	DefaultGroup = "kudos-loyalty"
-)
+// DefaultGroup is this consumer's group.
+const DefaultGroup = "kudos-loyalty"
 
 // Config configures a Consumer. Zero values take the documented defaults.
 type Config struct {
 	Brokers []string // Kafka bootstrap addresses; required
-	Topic   string   // default DefaultTopic
+	Topic   string   // default engagement.EventTopic
 	Group   string   // consumer group id; default DefaultGroup
 
 	// FromBeginning makes a group with no committed offset on a partition start at the oldest retained
@@ -41,7 +39,7 @@ func (c *Config) setDefaults() error {
 		return errors.New("loyalty consumer: no Kafka brokers")
 	}
 	if c.Topic == "" {
-		c.Topic = DefaultTopic
+		c.Topic = engagement.EventTopic
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup

@@ -1,8 +1,9 @@
-package httpapi
+// Package authtoken mints and verifies Kudos's bearer tokens: HS256 JWTs naming a user, a role and, for a
+// host, the stream. The server verifies them; `kudos token` and the bench mint them without the HTTP layer.
+package authtoken
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +15,7 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// Claims are the JWT claims of a Kudos token (DESIGN.md, "Identity and roles").
+// Claims are the JWT claims of a Kudos token (docs/protocol.md, "Connecting").
 type Claims struct {
 	Name   string `json:"name,omitempty"`
 	Role   string `json:"role"`
@@ -22,17 +23,17 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// Tokens mints and verifies HS256 tokens with one secret.
-type Tokens struct {
+// Key mints and verifies HS256 tokens with one secret.
+type Key struct {
 	secret []byte
 }
 
-// NewTokens returns Tokens over secret (at least 16 bytes).
-func NewTokens(secret []byte) (*Tokens, error) {
+// NewKey returns a Key over secret (at least 16 bytes).
+func NewKey(secret []byte) (*Key, error) {
 	if len(secret) < 16 {
 		return nil, errors.New("token secret must be at least 16 bytes")
 	}
-	return &Tokens{secret: secret}, nil
+	return &Key{secret: secret}, nil
 }
 
 // RandomSecret returns a fresh 32-byte secret (development mode: tokens die with the process).
@@ -46,7 +47,7 @@ func RandomSecret() []byte {
 var validRoles = []string{engagement.RoleViewer, engagement.RoleHost, engagement.RoleService, engagement.RoleAdmin}
 
 // Mint signs a token for user with role, valid for ttl.
-func (t *Tokens) Mint(user, name, role, stream string, ttl time.Duration) (string, time.Time, error) {
+func (k *Key) Mint(user, name, role, stream string, ttl time.Duration) (string, time.Time, error) {
 	if user == "" || !slices.Contains(validRoles, role) {
 		return "", time.Time{}, fmt.Errorf("mint token: user must be set and role one of %s", strings.Join(validRoles, ", "))
 	}
@@ -56,23 +57,24 @@ func (t *Tokens) Mint(user, name, role, stream string, ttl time.Duration) (strin
 		IssuedAt:  jwt.NewNumericDate(time.Now()),
 		ExpiresAt: jwt.NewNumericDate(exp),
 	}}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
 	return s, exp, nil
 }
 
-// Verify checks a token's signature, algorithm, expiry and claims and returns the actor it names.
-func (t *Tokens) Verify(token string) (engagement.Actor, error) {
+// Verify checks a token's signature, algorithm, expiry and claims and returns the actor it names. Its
+// errors are engagement unauthorized errors, ready for a problem body.
+func (k *Key) Verify(token string) (engagement.Actor, error) {
 	var c Claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(5*time.Second),
 	)
 	if err != nil {
-		return engagement.Actor{}, engagement.Errorf(engagement.CodeUnauthorized, "invalid token: %s", tokenProblem(err))
+		return engagement.Actor{}, engagement.Errorf(engagement.CodeUnauthorized, "invalid token: %s", problem(err))
 	}
 	if c.Subject == "" || !slices.Contains(validRoles, c.Role) {
 		return engagement.Actor{}, engagement.Errorf(engagement.CodeUnauthorized, "invalid token: missing subject or unknown role")
@@ -84,8 +86,8 @@ func (t *Tokens) Verify(token string) (engagement.Actor, error) {
 	return engagement.Actor{User: c.Subject, Name: name, Role: c.Role, Stream: c.Stream}, nil
 }
 
-// tokenProblem names what was wrong without echoing the token.
-func tokenProblem(err error) string {
+// problem names what was wrong without echoing the token.
+func problem(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "expired"
@@ -96,11 +98,4 @@ func tokenProblem(err error) string {
 	default:
 		return "rejected"
 	}
-}
-
-// guestUser returns a random user id for a guest.
-func guestUser() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "guest-" + hex.EncodeToString(b)
 }

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/static"
+)
+
+// apiPrefix is where the REST API lives; its routes take the body limit and CORS, and openapi.json
+// documents every one of them.
+const apiPrefix = "/api/v1"
+
+// access is who may call a route.
+type access int
+
+const (
+	anyone access = iota // no token, or one the handler checks itself
+	bearer               // a valid bearer token (auth); openapi.json declares bearer security
+)
+
+// route is one endpoint of the server.
+type route struct {
+	method  string
+	path    string // echo syntax (:id, *)
+	handler echo.HandlerFunc
+	access  access
+}
+
+// routes lists every route of the server, in one place; New mounts them and TestOpenAPIMatchesRoutes holds
+// openapi.json to the /api/v1 ones. A new route is added here, its handler in its concept's file.
+func (a *API) routes() []route {
+	pages, _ := fs.Sub(static.FS, ".")
+	return []route{
+		// Probes, metrics, the stream socket and the pages.
+		{http.MethodGet, "/healthz", healthz, anyone},
+		{http.MethodGet, "/readyz", a.readyz, anyone},
+		{http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(a.cfg.Gatherer, promhttp.HandlerOpts{})), anyone},
+		{http.MethodGet, "/ws/streams/:id", a.websocket, anyone},
+		{http.MethodGet, "/", pageHandler(pages, "index.html"), anyone},
+		{http.MethodGet, "/host", pageHandler(pages, "host.html"), anyone},
+		{http.MethodGet, "/assets/*", echo.WrapHandler(http.FileServerFS(pages)), anyone},
+
+		// Tokens and streams.
+		{http.MethodPost, "/api/v1/tokens/guest", a.guestToken, anyone},
+		{http.MethodPost, "/api/v1/streams", a.createStream, bearer},
+		{http.MethodGet, "/api/v1/streams/:id", a.getStream, anyone},
+		{http.MethodPatch, "/api/v1/streams/:id", a.updateStream, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/end", a.endStream, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/moderation", a.moderate, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/moderation", a.getModeration, bearer},
+
+		// Host tools: polls, quizzes, coupon drops, lucky draws and the feedback summary.
+		{http.MethodPost, "/api/v1/streams/:id/polls", a.openPoll, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/polls/:pid", a.getPoll, anyone},
+		{http.MethodPost, "/api/v1/streams/:id/polls/:pid/close", a.closePoll, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/quizzes", a.createQuiz, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/quizzes/:qid", a.getQuiz, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/quizzes/:qid/next", a.nextQuestion, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/coupons", a.dropCoupon, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/draws", a.openDraw, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/draws/:did/run", a.runDraw, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/feedback", a.feedbackSummary, bearer},
+
+		// Loyalty: purchases, points, rewards and the stream leaderboard.
+		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
+		{http.MethodPost, "/api/v1/purchases/:order_id/refund", a.refundPurchase, bearer},
+		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
+		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
+		{http.MethodPost, "/api/v1/users/:uid/redemptions", a.redeem, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/leaderboard", a.leaderboard, anyone},
+
+		// Product Q&A, the replay timeline and capped notifications. The question list reads an optional
+		// token itself: the host also sees hidden questions.
+		{http.MethodGet, "/api/v1/streams/:id/questions", a.listQuestions, anyone},
+		{http.MethodPost, "/api/v1/streams/:id/questions/:qid/pin", a.markQuestion(engagement.QuestionPin, engagement.FlagPinned), bearer},
+		{http.MethodPost, "/api/v1/streams/:id/questions/:qid/answer", a.markQuestion(engagement.QuestionAnswer, engagement.FlagAnswered), bearer},
+		{http.MethodPost, "/api/v1/streams/:id/questions/:qid/hide", a.markQuestion(engagement.QuestionHide, engagement.FlagHidden), bearer},
+		{http.MethodGet, "/api/v1/streams/:id/timeline", a.timeline, anyone},
+		{http.MethodPost, "/api/v1/streams/:id/replay/answers", a.replayAnswer, bearer},
+		{http.MethodPost, "/api/v1/notifications", a.notify, bearer},
+
+		// This API's own description.
+		{http.MethodGet, "/api/v1/openapi.json", serveOpenAPI, anyone},
+	}
+}
