@@ -173,6 +173,9 @@ type AwardResult struct {
 	Tier         Tier  // the tier after the award
 	PreviousTier Tier  // the tier last recorded for the user before it
 	TierChanged  bool  // Tier != PreviousTier; an event for the engine
+	// At is when the award counts, as first applied (Award.At, or the time of the call): a replay returns the
+	// original, so that a caller re-publishing the award's events can give them the same ids.
+	At time.Time
 }
 
 // RefundResult says what a Refund did.

@@ -231,6 +231,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 	after := tierFor(p.Tiers, earned12+granted)
 	u.tier = after.Tier
 	res := AwardResult{
+		At:           time.UnixMilli(at).UTC(),
 		Applied:      true,
 		Granted:      granted,
 		Capped:       capped,

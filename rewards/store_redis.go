@@ -133,6 +133,7 @@ type awardRecord struct {
 	Tier    Tier   `json:"tier"`
 	Prev    Tier   `json:"prev"`
 	Changed bool   `json:"changed"`
+	At      int64  `json:"at"` // Unix ms; 0 in records written before it was kept
 }
 
 // Award implements Store.
@@ -154,6 +155,10 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		return AwardResult{}, fmt.Errorf("decode award record: %w", err)
 	}
+	var at time.Time
+	if rec.At > 0 {
+		at = time.UnixMilli(rec.At).UTC()
+	}
 	return AwardResult{
 		Applied:      applied == "1",
 		Granted:      rec.Granted,
@@ -162,6 +167,7 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 		Tier:         rec.Tier,
 		PreviousTier: rec.Prev,
 		TierChanged:  rec.Changed,
+		At:           at,
 	}, nil
 }
 

@@ -260,10 +260,15 @@ func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
 }
 
 func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
-	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, nil)
 	ctx := context.Background()
 	a := Award{Key: "poll:p1:u", User: "u", Stream: "s", Source: "poll", Points: 5, Participation: true}
 	first := mustAward(t, l, a)
+	if !first.At.Equal(t0) {
+		t.Fatalf("award at %v, want the clock's %v", first.At, t0)
+	}
+	clock.Advance(time.Hour) // a replay later keeps the original time, for events re-published with the same ids
 	second := mustAward(t, l, a)
 	a.Points = 50 // a replay with other content is still the same key
 	third := mustAward(t, l, a)

@@ -40,7 +40,7 @@ local after = tier_for(e12 + granted)
 redis.call('HSET', K_ACCT, 'tier', after.t)
 local res = cjson.encode({
   user = A.user, s = A.s, pend = A.pend, granted = granted, capped = capped,
-  balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev),
+  balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at,
 })
 redis.call('SET', KEYS[8], res)
 return {1, res}
