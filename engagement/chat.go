@@ -91,26 +91,22 @@ func (s *Service) commentLimiter(stream, user string) *rate.Limiter {
 	return l
 }
 
-// PostComment validates and posts a comment from actor on a stream.
+// PostComment validates and posts a comment from actor on a stream. The participation policy (policy.go)
+// decides first: a banned or muted user is refused whatever they wrote.
 func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text string) (Outcome, error) {
-	text, err := CleanText("text", text, MaxCommentRunes)
+	p, err := s.participate(ctx, actor, stream, actComment)
 	if err != nil {
 		return Outcome{}, err
 	}
-	st, err := s.liveStream(ctx, stream)
+	ctx = withParticipant(ctx, p) // noteComment asks the policy about a keyword draw entry
+	text, err = CleanText("text", text, MaxCommentRunes)
 	if err != nil {
 		return Outcome{}, err
 	}
-	mod, err := s.store.Moderation(ctx, stream)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("read moderation of %s: %w", stream, err)
-	}
+	mod := p.mod
 	now := s.now()
-	staff := actor.CanHost(st)
+	staff := p.staff
 	if !staff {
-		if err := mod.check(actor.User, now); err != nil {
-			return Outcome{}, err
-		}
 		if w := mod.bannedWord(text); w != "" {
 			return Outcome{}, Invalid("text", "your comment contains a blocked word")
 		}
@@ -159,23 +155,13 @@ func (s *Service) RecentComments(ctx context.Context, stream string) ([]Comment,
 	return s.store.RecentComments(ctx, stream, s.cfg.RecentComments)
 }
 
-// Moderation is a stream's chat rules, set by its host.
+// Moderation is a stream's chat rules, set by its host. A ban stops every kind of participation in the
+// stream, a mute only comments and questions (the participation policy, policy.go, applies both).
 type Moderation struct {
 	SlowModeS   int                  `json:"slow_mode_s"`
 	BannedWords []string             `json:"banned_words"`
 	Muted       map[string]time.Time `json:"muted"`  // user → until
 	Banned      map[string]bool      `json:"banned"` // user → banned for the stream
-}
-
-// check rejects a muted or banned user.
-func (m Moderation) check(user string, now time.Time) error {
-	if m.Banned[user] {
-		return Errorf(CodeForbidden, "you are banned from this stream's chat")
-	}
-	if until, ok := m.Muted[user]; ok && now.Before(until) {
-		return Errorf(CodeForbidden, "you are muted for %d s", int(until.Sub(now).Seconds()+0.999))
-	}
-	return nil
 }
 
 // bannedWord returns the first banned word text contains (case-insensitive), or "".
@@ -291,7 +277,7 @@ func (s *Service) Moderate(ctx context.Context, actor Actor, stream string, a Mo
 	case ModMute:
 		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "notice", Data: map[string]any{"kind": "muted", "message": fmt.Sprintf("You are muted for %d s", a.DurationS), "until": mod.Muted[a.User]}}})
 	case ModBan:
-		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "notice", Data: map[string]any{"kind": "banned", "message": "You can no longer chat in this stream"}}})
+		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "notice", Data: map[string]any{"kind": "banned", "message": "You can no longer take part in this stream"}}})
 	case ModSlowMode:
 		out.Broadcast = append(out.Broadcast, Frame{Type: "notice", Data: map[string]any{"kind": "slow_mode", "seconds": mod.SlowModeS, "message": slowModeMessage(mod.SlowModeS)}})
 	}

@@ -133,11 +133,11 @@ func newCouponCode() string { return rand.Text()[:12] }
 // ClaimCoupon gives actor one code of a coupon: once per user, while stock lasts and before it expires.
 // The outcome's Reply carries the code.
 func (s *Service) ClaimCoupon(ctx context.Context, actor Actor, stream, couponID string) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actClaim); err != nil {
+		return Outcome{}, err
+	}
 	if couponID == "" {
 		return Outcome{}, Invalid("coupon_id", "coupon_id is required")
-	}
-	if _, err := s.liveStream(ctx, stream); err != nil {
-		return Outcome{}, err
 	}
 	code := newCouponCode()
 	c, err := s.store.ClaimCoupon(ctx, stream, couponID, actor.User, code, s.now().UTC())

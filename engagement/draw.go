@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -39,8 +40,8 @@ const (
 )
 
 // Draw is a verifiable lucky draw. Its Commitment, SHA-256 of the secret seed, is public from the start;
-// the seed is revealed with the result, so anyone can check that the winners follow from the seed and the
-// entrants (VerifyDraw; docs/draws.md).
+// the seed is revealed with the result, with the entrant list frozen when entries closed and its hash, so
+// anyone can check that the winners follow from the seed and that list (VerifyDraw; docs/draws.md).
 type Draw struct {
 	ID         string    `json:"id"`
 	Prize      string    `json:"prize"`
@@ -68,8 +69,11 @@ type DrawResult struct {
 	Winners    []DrawEntrant `json:"winners"`
 	Seed       string        `json:"seed"`
 	Commitment string        `json:"commitment"`
-	// Entrants are the user ids of every entrant, sorted.
+	// Entrants are the user ids of every entrant, sorted: the list as it was when entries closed.
 	Entrants []string `json:"entrants"`
+	// EntrantsHash is DrawEntrantsHash(Entrants): with the seed, it keys the shuffle that picks the winners,
+	// so the winners commit to exactly this list (docs/draws.md).
+	EntrantsHash string `json:"entrants_hash"`
 }
 
 // DrawSpec is what a host gives to open a draw.
@@ -129,27 +133,62 @@ func DrawCommitment(seed []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// drawEntrantList returns entrants sorted by their bytes, without duplicates: the list a draw is run on.
+func drawEntrantList(entrants []string) []string {
+	list := slices.Clone(entrants)
+	slices.Sort(list)
+	return slices.Compact(list)
+}
+
+// drawEntrantsHash is SHA-256 over the sorted, de-duplicated list, each user id written as its length in
+// bytes (4 bytes, big-endian) followed by its UTF-8 bytes.
+func drawEntrantsHash(list []string) [sha256.Size]byte {
+	h := sha256.New()
+	var n [4]byte
+	for _, u := range list {
+		binary.BigEndian.PutUint32(n[:], uint32(len(u)))
+		h.Write(n[:])
+		h.Write([]byte(u))
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// DrawEntrantsHash returns the hex hash of a draw's entrant list, as draw.result publishes it: SHA-256 over
+// the user ids sorted by their bytes and de-duplicated, each written as its length in bytes (4 bytes,
+// big-endian) followed by its UTF-8 bytes (docs/draws.md).
+func DrawEntrantsHash(entrants []string) string {
+	sum := drawEntrantsHash(drawEntrantList(entrants))
+	return hex.EncodeToString(sum[:])
+}
+
 // VerifyDraw returns the winners a draw with the given hex seed picks from entrants: the first n users of a
-// Fisher–Yates shuffle of the sorted, de-duplicated entrants driven by SHA-256(seed || counter). Run on a
-// published draw.result it must give the published winners; docs/draws.md specifies every step.
+// Fisher–Yates shuffle of the sorted, de-duplicated entrants driven by SHA-256(key || counter), where the key
+// is HMAC-SHA256(seed, entrants hash) (DrawEntrantsHash, as raw bytes). The winners thus follow from the
+// committed seed and from exactly this list. Run on a published draw.result it must give the published
+// winners; docs/draws.md specifies every step.
 func VerifyDraw(seedHex string, entrants []string, n int) ([]string, error) {
 	seed, err := hex.DecodeString(seedHex)
 	if err != nil || len(seed) != DrawSeedBytes {
 		return nil, Invalid("seed", "seed must be %d bytes of hex", DrawSeedBytes)
 	}
-	list := slices.Clone(entrants)
-	slices.Sort(list)
-	list = slices.Compact(list)
+	list := drawEntrantList(entrants)
 	n = min(max(n, 0), len(list))
 
+	listHash := drawEntrantsHash(list)
+	mac := hmac.New(sha256.New, seed)
+	mac.Write(listHash[:])
+	key := mac.Sum(nil)
+
 	var counter uint64
-	buf := make([]byte, len(seed)+8)
-	copy(buf, seed)
+	buf := make([]byte, len(key)+8)
+	copy(buf, key)
 	// uniform returns an integer in [0, m) from the next hashes, rejecting values that would bias it.
 	uniform := func(m uint64) uint64 {
 		bound := (math.MaxUint64 / m) * m
 		for {
-			binary.BigEndian.PutUint64(buf[len(seed):], counter)
+			binary.BigEndian.PutUint64(buf[len(key):], counter)
 			counter++
 			sum := sha256.Sum256(buf)
 			if r := binary.BigEndian.Uint64(sum[:8]); r < bound {
@@ -202,13 +241,14 @@ func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec
 }
 
 // EnterDraw enters actor in a draw they are eligible for: once. A keyword draw is entered by commenting
-// its keyword, so draw.enter there only answers duplicate or forbidden.
+// its keyword, so draw.enter there only answers duplicate or forbidden. Hosts, admins and the shop's backend
+// never enter a draw, and a banned user does not either (the participation policy, policy.go).
 func (s *Service) EnterDraw(ctx context.Context, actor Actor, stream, drawID string) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actEnter); err != nil { // no staff, no banned users
+		return Outcome{}, err
+	}
 	if drawID == "" {
 		return Outcome{}, Invalid("draw_id", "draw_id is required")
-	}
-	if _, err := s.liveStream(ctx, stream); err != nil {
-		return Outcome{}, err
 	}
 	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {
@@ -273,6 +313,12 @@ func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text str
 	if d.Eligible != DrawKeyword || d.Status != DrawOpen || now.Before(d.OpensAt) || !strings.Contains(strings.ToLower(text), d.Keyword) {
 		return
 	}
+	if _, err := s.participate(ctx, actor, stream, actEnter); err != nil { // staff comment the keyword too
+		if c := CodeOf(err); c != CodeForbidden && c != CodeClosed {
+			s.log.Error("enter keyword draw", "stream", stream, "user", actor.User, "err", err)
+		}
+		return
+	}
 	err = s.store.EnterDraw(ctx, stream, d.ID, DrawEntrant{User: actor.User, Name: actor.Name}, now)
 	switch {
 	case err == nil:
@@ -286,8 +332,9 @@ func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text str
 // errDrawDone stops a draw update when the result is already published.
 var errDrawDone = Errorf(CodeClosed, "the draw is done")
 
-// RunDraw stops entries, draws the winners from the committed seed and publishes them with the seed and the
-// entrants. Running a finished draw returns its result again with an empty outcome.
+// RunDraw stops entries, which freezes the entrant list, draws the winners from the committed seed and the
+// hash of that list, and publishes them with the seed, the list and its hash. Running a finished draw
+// returns its result again with an empty outcome.
 func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID string) (DrawResult, Outcome, error) {
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return DrawResult{}, Outcome{}, err
@@ -320,9 +367,9 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 	if err != nil {
 		return DrawResult{}, out, fmt.Errorf("draw %s: %w", drawID, err)
 	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	res := DrawResult{ID: drawID, Prize: d.Prize, Seed: d.Seed, Commitment: d.Commitment, Entrants: users, Winners: []DrawEntrant{}}
+	users = drawEntrantList(users)
+	res := DrawResult{ID: drawID, Prize: d.Prize, Seed: d.Seed, Commitment: d.Commitment, Entrants: users,
+		EntrantsHash: DrawEntrantsHash(users), Winners: []DrawEntrant{}}
 	for _, w := range winners {
 		res.Winners = append(res.Winners, DrawEntrant{User: w, Name: names[w]})
 	}
@@ -342,6 +389,7 @@ func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID strin
 	for _, w := range res.Winners {
 		s.emit(ctx, EventDrawWon, stream, w.User, map[string]any{
 			"draw_id": drawID, "stream": stream, "prize": res.Prize, "commitment": res.Commitment, "entrants": len(users),
+			"entrants_hash": res.EntrantsHash,
 		})
 	}
 	out.Broadcast = []Frame{{Type: "draw.result", Data: res}}
@@ -360,7 +408,8 @@ func (s *Service) drawResult(ctx context.Context, stream, drawID string) (DrawRe
 	return *d.Result, Outcome{Stream: stream}, nil
 }
 
-// Draw returns a draw of a stream (its seed only once the result is published, inside Result).
+// Draw returns a draw of a stream (its seed, entrant list and entrants hash only once the result is
+// published, inside Result).
 func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error) {
 	d, err := s.store.Draw(ctx, stream, drawID)
 	if err != nil {

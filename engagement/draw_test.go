@@ -2,10 +2,14 @@ package engagement
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,6 +85,22 @@ func TestDrawVerifiable(t *testing.T) {
 	if n := len(f.eventsOf(EventDrawWon)); n != 3 {
 		t.Fatalf("%d draw.won events, want 3", n)
 	}
+	// The entrant list frozen at the close is published with its hash, everywhere the result is.
+	if res.EntrantsHash != DrawEntrantsHash(res.Entrants) || len(res.EntrantsHash) != 64 {
+		t.Fatalf("entrants hash %q, want DrawEntrantsHash of the published list", res.EntrantsHash)
+	}
+	for _, e := range f.eventsOf(EventDrawWon) {
+		if h := eventData(t, e)["entrants_hash"]; h != res.EntrantsHash {
+			t.Fatalf("draw.won entrants_hash %v, want %s", h, res.EntrantsHash)
+		}
+	}
+	frame, err := json.Marshal(framesOf(out.Broadcast, "draw.result")[0].Data)
+	if err != nil || !strings.Contains(string(frame), `"entrants_hash":"`+res.EntrantsHash+`"`) {
+		t.Fatalf("draw.result frame %s, want entrants_hash %s", frame, res.EntrantsHash)
+	}
+	if got, err := f.svc.Draw(ctx, "s1", d.ID); err != nil || got.Result == nil || got.Result.EntrantsHash != res.EntrantsHash {
+		t.Fatalf("the draw read back = %+v, %v; want its result with the entrants hash", got, err)
+	}
 	_, err = f.svc.EnterDraw(ctx, viewer("late"), "s1", d.ID)
 	wantHostCode(t, err, CodeClosed)
 	again, out, err := f.svc.RunDraw(ctx, f.host1, "s1", d.ID)
@@ -122,6 +142,41 @@ func TestVerifyDraw(t *testing.T) {
 	}
 	if len(first) != 4 {
 		t.Fatalf("first winners over 64 seeds: %v", first)
+	}
+}
+
+// TestDrawWinnersCommitToTheEntrantList: the shuffle is keyed by the seed and the hash of the entrant list,
+// so that the winners follow from exactly the published list (docs/draws.md). The hash is unambiguous: it
+// does not depend on the order the entrants come in or on duplicates, and no two lists share an encoding.
+func TestDrawWinnersCommitToTheEntrantList(t *testing.T) {
+	// The list hash of the worked example, and SHA-256 of nothing for nobody.
+	if got := DrawEntrantsHash([]string{"erin", "alice", "dave", "bob", "carol"}); got != "942d1e84e01f7a91d9953136ec7f3ee9ef31b8738dc1796c09f087f0e84fc2a3" {
+		t.Fatalf("DrawEntrantsHash = %s", got)
+	}
+	if got := DrawEntrantsHash(nil); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+		t.Fatalf("DrawEntrantsHash(nil) = %s", got)
+	}
+	if DrawEntrantsHash([]string{"b", "a", "b"}) != DrawEntrantsHash([]string{"a", "b"}) {
+		t.Fatal("order or duplicates change the hash")
+	}
+	if DrawEntrantsHash([]string{"ab", "c"}) == DrawEntrantsHash([]string{"a", "bc"}) {
+		t.Fatal("two lists share an encoding")
+	}
+
+	// The key is HMAC-SHA256(seed, list hash): the first pick of the example is SHA-256(key || 0) mod 5.
+	seed := make([]byte, DrawSeedBytes)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	list := []string{"alice", "bob", "carol", "dave", "erin"}
+	listHash, _ := hex.DecodeString(DrawEntrantsHash(list))
+	mac := hmac.New(sha256.New, seed)
+	mac.Write(listHash)
+	first := sha256.Sum256(append(mac.Sum(nil), 0, 0, 0, 0, 0, 0, 0, 0))
+	j := binary.BigEndian.Uint64(first[:8]) % 5
+	got, err := VerifyDraw(hex.EncodeToString(seed), list, 1)
+	if err != nil || len(got) != 1 || got[0] != list[j] {
+		t.Fatalf("VerifyDraw first winner %v, %v; want %s, the pick of the key from seed and list hash", got, err, list[j])
 	}
 }
 
@@ -201,13 +256,15 @@ func testDrawStore(t *testing.T, s Store) {
 	if want := []DrawEntrant{{"amy", "Namy"}, {"bob", "Nbob"}, {"zed", "Nzed"}}; !slices.Equal(es, want) {
 		t.Fatalf("entrants = %+v, want %+v", es, want)
 	}
-	res := &DrawResult{ID: "d1", Prize: "P", Winners: []DrawEntrant{{"bob", "Nbob"}}, Seed: "5eed", Commitment: "c0ffee", Entrants: []string{"amy", "bob", "zed"}}
+	res := &DrawResult{ID: "d1", Prize: "P", Winners: []DrawEntrant{{"bob", "Nbob"}}, Seed: "5eed", Commitment: "c0ffee", Entrants: []string{"amy", "bob", "zed"},
+		EntrantsHash: DrawEntrantsHash([]string{"amy", "bob", "zed"})}
 	_, err = s.UpdateDraw(ctx, "st", "d1", func(d *Draw) error { d.Status, d.Result = DrawDone, res; return nil })
 	noErr(t, err)
 	isErr(t, s.EnterDraw(ctx, "st", "d1", DrawEntrant{User: "cy"}, t0), ErrClosed)
 	got, err = s.Draw(ctx, "st", "d1")
 	noErr(t, err)
-	if got.Status != DrawDone || got.Result == nil || !slices.Equal(got.Result.Winners, res.Winners) || !slices.Equal(got.Result.Entrants, res.Entrants) {
+	if got.Status != DrawDone || got.Result == nil || !slices.Equal(got.Result.Winners, res.Winners) || !slices.Equal(got.Result.Entrants, res.Entrants) ||
+		got.Result.EntrantsHash != res.EntrantsHash {
 		t.Fatalf("done draw = %+v", got)
 	}
 	noErr(t, s.CreateDraw(ctx, "st", Draw{ID: "d2", Prize: "Q", Winners: 1, Eligible: DrawKeyword, Keyword: "go", Status: DrawOpen, OpensAt: t0, Seed: "5eed"}))

@@ -19,6 +19,7 @@ const (
 	CodeNotFound     Code = "not_found"
 	CodeClosed       Code = "closed"
 	CodeDuplicate    Code = "duplicate"
+	CodeConflict     Code = "conflict" // the id was used before for something else (an order of another amount)
 	CodeInvalid      Code = "invalid"
 	CodeUnavailable  Code = "unavailable"
 	CodeInternal     Code = "internal"

@@ -1,7 +1,9 @@
 package engagement
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"sync"
 	"time"
@@ -11,9 +13,6 @@ import (
 
 // EventTypePrefix starts every event type on the wire: "kudos." + noun + "." + verb.
 const EventTypePrefix = "kudos."
-
-// EventTopic is the Kafka topic of the event contract (docs/events.md): the one place its name is spelled.
-const EventTopic = "kudos.events"
 
 // Event types of the contract (docs/events.md). Each has a JSON Schema under docs/events/.
 const (
@@ -83,6 +82,13 @@ func NewEventID(t time.Time) string {
 	entropyMu.Lock()
 	defer entropyMu.Unlock()
 	return ulid.MustNew(ulid.Timestamp(t), entropy).String()
+}
+
+// DerivedEventID returns the ULID of an event that may be published more than once: its time part is at,
+// its random part the first 80 bits of SHA-256(name), so the same (at, name) always gives the same id.
+func DerivedEventID(at time.Time, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return ulid.MustNew(ulid.Timestamp(at), bytes.NewReader(sum[:10])).String()
 }
 
 // NewEvent builds an event of type typ about stream subject for user, with data marshalled as JSON.

@@ -90,6 +90,9 @@ func (a *FeedbackSend) handle(ctx context.Context, s *Service, actor Actor, stre
 // SendFeedback records actor's rating (1..5) or NPS score (0..10): once per kind per stream. The stream's
 // hosts receive the new summary. Feedback is also taken after the stream ended: that is when it is asked for.
 func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind string, score int) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actFeedback); err != nil {
+		return Outcome{}, err
+	}
 	switch kind {
 	case FeedbackRating:
 		if score < 1 || score > 5 {
@@ -101,9 +104,6 @@ func (s *Service) SendFeedback(ctx context.Context, actor Actor, stream, kind st
 		}
 	default:
 		return Outcome{}, Invalid("kind", "kind must be %q or %q", FeedbackRating, FeedbackNPS)
-	}
-	if _, err := s.Stream(ctx, stream); err != nil {
-		return Outcome{}, err
 	}
 	counts, err := s.store.AddFeedback(ctx, stream, actor.User, kind, score)
 	if err != nil {

@@ -2,6 +2,9 @@ package engagement
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -73,4 +76,61 @@ func TestLikeRate(t *testing.T) {
 // likeStoreSuite is LikeStore's part of the Store conformance suite (runStoreSuite).
 var likeStoreSuite = []storeCase{
 	{"Likes", testLikes},
+}
+
+// TestLikesOneEventPerUserPerSecond: a user tapping as fast as frames allow costs one like.sent a second;
+// the stream's total counts every like at once.
+func TestLikesOneEventPerUserPerSecond(t *testing.T) {
+	ctx := context.Background()
+	s, sink, clk := newTestService(t)
+	bob := Actor{User: "bob", Name: "Bob", Role: RoleViewer}
+	likeEvents := func() []Event {
+		var out []Event
+		for _, ev := range sink.Events() {
+			if ev.Type == EventLikeSent {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	clk.Set(clk.Now().Truncate(time.Second))
+	for range 100 { // 100 frames in the first second, from one user
+		if _, err := s.Handle(ctx, testViewer, "s1", &LikeSend{Count: 50}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(5 * time.Millisecond)
+	}
+	if _, err := s.Handle(ctx, bob, "s1", &LikeSend{Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(likeEvents()); n != 0 {
+		t.Fatalf("%d like.sent events within the second, want none yet", n)
+	}
+	if st, _ := s.Likes(ctx, "s1"); st.Total != 5003 {
+		t.Fatalf("total %d, want 5003 at once", st.Total)
+	}
+	clk.Advance(time.Second)
+	if _, err := s.Handle(ctx, testViewer, "s1", &LikeSend{Count: 1}); err != nil { // closes ann's first second
+		t.Fatal(err)
+	}
+	if _, err := s.Tick(ctx, "s1"); err != nil { // closes bob's
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if _, err := s.Tick(ctx, "s1"); err != nil { // closes ann's second one
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range likeEvents() {
+		var d struct{ Count int }
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d", ev.UserID, d.Count))
+	}
+	slices.Sort(got)
+	want := []string{"ann 1", "ann 5000", "bob 3"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("like.sent events %q, want %q", got, want)
+	}
 }

@@ -120,7 +120,8 @@ func (s *Service) notifyConfig() NotifyConfig {
 
 // NotificationSpec is what a host or the shop's backend posts to notify users.
 type NotificationSpec struct {
-	// ID makes the request idempotent: posting it again decides nothing anew. Default: a fresh id.
+	// ID makes the request idempotent: posting it again decides nothing anew. It is the sender's own: the same
+	// id from another sender (another host, the shop's backend) is another notification. Default: a fresh id.
 	ID    string `json:"id"`
 	Kind  string `json:"kind"`
 	Title string `json:"title"`
@@ -257,7 +258,7 @@ func (s *Service) Notify(ctx context.Context, actor Actor, spec NotificationSpec
 	var order []string
 	live := map[string]bool{} // stream → live, looked up once per request
 	for _, u := range users {
-		decision, replayed, err := s.store.DecideNotification(ctx, spec.ID, u, day, cfg.DailyLimit)
+		decision, replayed, err := s.store.DecideNotification(ctx, actor.User, spec.ID, u, day, cfg.DailyLimit)
 		if err != nil {
 			return res, collect(outs, order), fmt.Errorf("decide notification %s for %s: %w", spec.ID, u, err)
 		}
@@ -360,12 +361,13 @@ type NotificationStore interface {
 	Participants(ctx context.Context, stream string, max int) ([]string, error)
 	// LastStream returns the stream user joined last, or ErrNotFound.
 	LastStream(ctx context.Context, user string) (string, error)
-	// DecideNotification decides notification id for user on day (a date, "2006-01-02"). Atomic per user and
-	// day: if the (id, user) pair was decided before it returns that decision with replayed true and changes
-	// nothing; otherwise, when fewer than limit notifications were sent to user on day, it counts one more and
+	// DecideNotification decides notification id of sender (the user id of whoever posts it) for user on day
+	// (a date, "2006-01-02"). Ids are the sender's own: another sender's equal id is another notification.
+	// Atomic per user and day: if the (sender, id, user) triple was decided before it returns that decision
+	// with replayed true and changes nothing; otherwise, when fewer than limit notifications were sent to user on day, it counts one more and
 	// returns NotificationSent, else NotificationCapped (counting nothing). Both decisions are remembered at
 	// least until the day after day has ended (Redis may expire them then).
-	DecideNotification(ctx context.Context, id, user, day string, limit int) (decision string, replayed bool, err error)
+	DecideNotification(ctx context.Context, sender, id, user, day string, limit int) (decision string, replayed bool, err error)
 	// NotificationsSent returns how many notifications were sent to user on day.
 	NotificationsSent(ctx context.Context, user, day string) (int, error)
 }

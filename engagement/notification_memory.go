@@ -13,17 +13,20 @@ type notificationMemory struct {
 	mu            sync.Mutex
 	participants  map[string]map[string]bool // stream → users
 	lastStream    map[string]string          // user → stream joined last
-	notifDecided  map[string]string          // id + "\x00" + user → decision
+	notifDecided  map[notifDecision]string   // (sender, id, user) → decision
 	notifSentDays map[string]int             // user + "\x00" + day → sent
 }
 
 var _ NotificationStore = (*notificationMemory)(nil)
 
+// notifDecision names one decision: a sender's notification id for one user.
+type notifDecision struct{ sender, id, user string }
+
 func newNotificationMemory() *notificationMemory {
 	return &notificationMemory{
 		participants:  map[string]map[string]bool{},
 		lastStream:    map[string]string{},
-		notifDecided:  map[string]string{},
+		notifDecided:  map[notifDecision]string{},
 		notifSentDays: map[string]int{},
 	}
 }
@@ -60,10 +63,10 @@ func (m *notificationMemory) LastStream(_ context.Context, user string) (string,
 }
 
 // DecideNotification implements NotificationStore.
-func (m *notificationMemory) DecideNotification(_ context.Context, id, user, day string, limit int) (string, bool, error) {
+func (m *notificationMemory) DecideNotification(_ context.Context, sender, id, user, day string, limit int) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := id + "\x00" + user
+	key := notifDecision{sender: sender, id: id, user: user}
 	if d, ok := m.notifDecided[key]; ok {
 		return d, true, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,9 +59,15 @@ func (s *RedisStore) LastStream(ctx context.Context, user string) (string, error
 	return st, nil
 }
 
-// decideNotificationScript is the daily cap. KEYS: the user's hash of day, of the day before. ARGV: id,
-// limit, ttl in ms. Returns {decision, 1 if replayed else 0}.
+// decideNotificationScript is the daily cap. KEYS: the user's hash of day, of the day before. ARGV: the
+// sender-scoped id (notifyField), limit, ttl in ms. Returns {decision, 1 if replayed else 0}.
 var decideNotificationScript = luaScript("notification_decide.lua")
+
+// notifyField is the sender-scoped id of a decision in a user's day hash (after "id:"): the sender's length
+// first, so that no (sender, id) pair can spell another's.
+func notifyField(sender, id string) string {
+	return strconv.Itoa(len(sender)) + ":" + sender + ":" + id
+}
 
 // parseDay parses a notification day ("2006-01-02"); the fixed length keeps the hash keys unambiguous.
 func parseDay(day string) (time.Time, error) {
@@ -73,13 +80,13 @@ func parseDay(day string) (time.Time, error) {
 
 // DecideNotification implements NotificationStore with one script: the replay check, the cap's check and
 // its increment are one step per user, on every node.
-func (s *RedisStore) DecideNotification(ctx context.Context, id, user, day string, limit int) (string, bool, error) {
+func (s *RedisStore) DecideNotification(ctx context.Context, sender, id, user, day string, limit int) (string, bool, error) {
 	d, err := parseDay(day)
 	if err != nil {
 		return "", false, err
 	}
 	keys := []string{s.notifyKey(user, day), s.notifyKey(user, d.AddDate(0, 0, -1).Format(time.DateOnly))}
-	v, err := decideNotificationScript.Run(ctx, s.rdb, keys, id, limit, notificationTTL.Milliseconds()).Result()
+	v, err := decideNotificationScript.Run(ctx, s.rdb, keys, notifyField(sender, id), limit, notificationTTL.Milliseconds()).Result()
 	if err != nil {
 		return "", false, unavailable("decide notification "+id+" for "+user, err)
 	}

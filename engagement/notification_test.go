@@ -147,6 +147,51 @@ func TestNotificationQuietHoursHold(t *testing.T) {
 	}
 }
 
+// TestNotificationIDsAreTheSendersOwn: a notification id is idempotent for its sender only. Before, the
+// (id, user) decision was global, so a host who posted another sender's id first (ids are often guessable:
+// "sale-2026-03-02") made that sender's real notification a "replay" that nobody received, and could replay
+// theirs.
+func TestNotificationIDsAreTheSendersOwn(t *testing.T) {
+	f := newHostFixture(t, 0)
+	f.clock.Advance(afternoon.Sub(f.clock.Now()))
+	ctx := context.Background()
+	f.join(t, viewer("ann"), "s2")
+	f.join(t, viewer("ann"), "s1")
+
+	// The host of s1 uses the id the shop is about to use, on an audience that includes ann.
+	res, _, err := f.svc.Notify(ctx, f.host1, NotificationSpec{ID: "spring-sale", Kind: KindStreamLive, Title: "Join us", Stream: "s1"})
+	if err != nil || res.Sent != 1 {
+		t.Fatalf("host's notification = %+v, %v", res, err)
+	}
+	// The shop's notification of the same id is its own: decided, sent and delivered.
+	spec := NotificationSpec{ID: "spring-sale", Kind: KindCouponExpiring, Title: "Your coupon expires", Users: []string{"ann"}}
+	res, outs, err := f.svc.Notify(ctx, serviceActor, spec)
+	if err != nil || res.Sent != 1 || res.Results[0].Replayed || !slices.Equal(notificationFrames(outs), []string{"s1/ann"}) {
+		t.Fatalf("shop's notification after a host used its id = %+v, %v, frames %v; want sent to ann, not a replay", res, err, notificationFrames(outs))
+	}
+	// Each sender's repost is still a replay of their own decision.
+	res, outs, err = f.svc.Notify(ctx, serviceActor, spec)
+	if err != nil || !res.Results[0].Replayed || len(notificationFrames(outs)) != 0 {
+		t.Fatalf("shop's repost = %+v, %v, frames %v; want a replay", res, err, notificationFrames(outs))
+	}
+	res, _, err = f.svc.Notify(ctx, f.host2, NotificationSpec{ID: "spring-sale", Kind: KindStreamLive, Title: "Join us", Stream: "s2"})
+	if err != nil || res.Sent != 1 || res.Results[0].Replayed {
+		t.Fatalf("another host's notification of the same id = %+v, %v; want its own decision", res, err)
+	}
+	if n, err := f.svc.NotificationsSent(ctx, "ann"); err != nil || n != 3 {
+		t.Fatalf("NotificationsSent(ann) = %d, %v; want 3 (one per sender)", n, err)
+	}
+	sent := 0
+	for _, e := range f.eventsOf(EventNotificationSent) {
+		if eventData(t, e)["notification_id"] == "spring-sale" {
+			sent++
+		}
+	}
+	if sent != 3 {
+		t.Fatalf("%d notification.sent events for spring-sale, want 3", sent)
+	}
+}
+
 func TestQuietHours(t *testing.T) {
 	shanghai := time.FixedZone("CST", 8*60*60)
 	tests := []struct {
@@ -265,28 +310,39 @@ func testParticipants(t *testing.T, s Store) {
 func testDecideNotification(t *testing.T, s Store) {
 	ctx := context.Background()
 	steps := []struct {
-		id, user, day string
-		want          string
-		wantReplayed  bool
+		sender, id, user, day string
+		want                  string
+		wantReplayed          bool
 	}{
-		{"n1", "ann", "2026-03-14", NotificationSent, false},
-		{"n2", "ann", "2026-03-14", NotificationSent, false},
-		{"n1", "ann", "2026-03-14", NotificationSent, true}, // the same id again counts nothing
-		{"n3", "ann", "2026-03-14", NotificationCapped, false},
-		{"n3", "ann", "2026-03-14", NotificationCapped, true},
-		{"n3", "bob", "2026-03-14", NotificationSent, false}, // per user
-		{"n4", "ann", "2026-03-15", NotificationSent, false}, // per day
+		{"shop", "n1", "ann", "2026-03-14", NotificationSent, false},
+		{"shop", "n2", "ann", "2026-03-14", NotificationSent, false},
+		{"shop", "n1", "ann", "2026-03-14", NotificationSent, true}, // the same id again counts nothing
+		{"shop", "n3", "ann", "2026-03-14", NotificationCapped, false},
+		{"shop", "n3", "ann", "2026-03-14", NotificationCapped, true},
+		{"shop", "n3", "bob", "2026-03-14", NotificationSent, false}, // per user
+		{"shop", "n4", "ann", "2026-03-15", NotificationSent, false}, // per day
+		// Ids are the sender's own: another sender's n4 is another notification (here capped, not a replay
+		// of the shop's decision), and neither sender's decision replays or suppresses the other's.
+		{"host-b", "n4", "ann", "2026-03-15", NotificationSent, false},
+		{"host-b", "n4", "ann", "2026-03-15", NotificationSent, true},
+		{"shop", "n4", "ann", "2026-03-15", NotificationSent, true},
+		{"host-b", "n9", "bob", "2026-03-15", NotificationSent, false},
+		{"shop", "n9", "bob", "2026-03-15", NotificationSent, false},
+		{"host-c", "n9", "bob", "2026-03-15", NotificationCapped, false},
+		// No (sender, id) pair spells another's.
+		{"ho", "st-bn9", "bob", "2026-03-15", NotificationCapped, false},
+		{"host-b:n9", "", "bob", "2026-03-15", NotificationCapped, false},
 	}
 	for i, st := range steps {
-		got, replayed, err := s.DecideNotification(ctx, st.id, st.user, st.day, 2)
+		got, replayed, err := s.DecideNotification(ctx, st.sender, st.id, st.user, st.day, 2)
 		if err != nil || got != st.want || replayed != st.wantReplayed {
-			t.Errorf("step %d (%s to %s on %s): %s replayed %v err %v; want %s replayed %v", i, st.id, st.user, st.day, got, replayed, err, st.want, st.wantReplayed)
+			t.Errorf("step %d (%s's %s to %s on %s): %s replayed %v err %v; want %s replayed %v", i, st.sender, st.id, st.user, st.day, got, replayed, err, st.want, st.wantReplayed)
 		}
 	}
 	for _, c := range []struct {
 		user, day string
 		want      int
-	}{{"ann", "2026-03-14", 2}, {"bob", "2026-03-14", 1}, {"ann", "2026-03-15", 1}, {"cy", "2026-03-14", 0}} {
+	}{{"ann", "2026-03-14", 2}, {"bob", "2026-03-14", 1}, {"ann", "2026-03-15", 2}, {"bob", "2026-03-15", 2}, {"cy", "2026-03-14", 0}} {
 		if n, err := s.NotificationsSent(ctx, c.user, c.day); err != nil || n != c.want {
 			t.Errorf("NotificationsSent(%s, %s) = %d, %v; want %d", c.user, c.day, n, err, c.want)
 		}
@@ -301,7 +357,7 @@ func testDecideNotificationConcurrent(t *testing.T, s Store) {
 	sent := 0
 	for i := range attempts {
 		wg.Go(func() {
-			d, _, err := s.DecideNotification(ctx, fmt.Sprint("n", i), "ann", "2026-03-14", limit)
+			d, _, err := s.DecideNotification(ctx, "shop", fmt.Sprint("n", i), "ann", "2026-03-14", limit)
 			if err != nil {
 				t.Errorf("DecideNotification: %v", err)
 				return
@@ -340,12 +396,12 @@ func TestRedisNotificationDays(t *testing.T) {
 		{"n1", "2026-03-17", NotificationSent, false}, // forgotten after the next day
 	}
 	for i, st := range steps {
-		got, replayed, err := s.DecideNotification(ctx, st.id, "ann", st.day, 1)
+		got, replayed, err := s.DecideNotification(ctx, "shop", st.id, "ann", st.day, 1)
 		if err != nil || got != st.want || replayed != st.wantReplayed {
 			t.Errorf("step %d (%s on %s): %s replayed %v err %v; want %s replayed %v", i, st.id, st.day, got, replayed, err, st.want, st.wantReplayed)
 		}
 	}
-	_, _, err := s.DecideNotification(ctx, "n9", "ann", "14/03/2026", 1)
+	_, _, err := s.DecideNotification(ctx, "shop", "n9", "ann", "14/03/2026", 1)
 	wantCode(t, "bad day", err, ErrInvalid)
 }
 

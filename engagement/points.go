@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kudos-live/kudos/rewards"
@@ -73,137 +72,6 @@ func (s *Service) warnDowngrade(ctx context.Context, user, stream string, d rewa
 	}
 }
 
-// award pays a scored interaction to actor and returns the points frame for them (empty when nothing is
-// paid). Failures are logged, not returned: points follow from an accepted interaction, never reject it, and
-// the idempotency key makes a retry safe.
-func (s *Service) award(ctx context.Context, actor Actor, stream string, sc Scored) Outcome {
-	if sc.Points <= 0 || actor.IsStaff() { // hosts and admins do not earn from the shows they run
-		return Outcome{Stream: stream}
-	}
-	a := pendingAward{actor: actor, stream: stream, sc: sc, at: s.now()}
-	out, err := s.applyAward(ctx, a)
-	if err != nil {
-		s.log.Error("award points; will retry", "stream", stream, "user", actor.User, "key", sc.Key, "err", err)
-		s.retries.add(a, s.now())
-	}
-	return out
-}
-
-// applyAward pays a at the time it was earned and returns the points frame for its user.
-func (s *Service) applyAward(ctx context.Context, a pendingAward) (Outcome, error) {
-	out := Outcome{Stream: a.stream}
-	res, err := s.ledger.Award(ctx, rewards.Award{
-		Key:           a.sc.Key,
-		User:          a.actor.User,
-		Stream:        a.stream,
-		Source:        a.sc.Source,
-		Points:        a.sc.Points,
-		Participation: a.sc.Source != SourcePurchase,
-		Pending:       a.sc.Source == SourcePurchase,
-		At:            a.at,
-	})
-	if err != nil {
-		return out, err
-	}
-	if !res.Applied {
-		return out, nil
-	}
-	s.emitAward(ctx, a.actor.User, a.stream, a.sc, res)
-	out.Direct = append(out.Direct, Direct{User: a.actor.User, Frame: Frame{Type: "points", Data: map[string]any{
-		"balance": res.Balance, "tier": res.Tier, "delta": res.Granted, "reason": a.sc.Reason, "source": a.sc.Source,
-		"capped": res.Capped, "pending": a.sc.Source == SourcePurchase,
-	}}})
-	return out, nil
-}
-
-// pendingAward is an award to pay: one the ledger refused for a backend failure waits in awardRetries.
-type pendingAward struct {
-	actor  Actor
-	stream string
-	sc     Scored
-	at     time.Time // when it was earned: the month whose cap it counts against
-	tries  int
-	next   time.Time
-}
-
-// maxPendingAwards bounds the awards waiting for a retry on this node; past it the oldest are dropped (and
-// logged): the ledger being down that long is an outage to fix, not a queue to grow.
-const maxPendingAwards = 100_000
-
-// awardRetries keeps the awards whose ledger write failed, per stream, so that the stream's hub tick can pay
-// them once the ledger is back. The award key makes a retry safe even if the first write did land.
-type awardRetries struct {
-	mu       sync.Mutex
-	byStream map[string][]pendingAward
-	n        int
-}
-
-func (r *awardRetries) add(a pendingAward, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byStream == nil {
-		r.byStream = map[string][]pendingAward{}
-	}
-	if r.n >= maxPendingAwards {
-		return // the caller has logged the failure; the bound protects the node
-	}
-	a.tries++
-	a.next = now.Add(min(time.Duration(a.tries)*time.Second, 30*time.Second))
-	r.byStream[a.stream] = append(r.byStream[a.stream], a)
-	r.n++
-}
-
-// due takes the awards of stream whose retry time has come.
-func (r *awardRetries) due(stream string, now time.Time) []pendingAward {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var due, wait []pendingAward
-	for _, a := range r.byStream[stream] {
-		if now.Before(a.next) {
-			wait = append(wait, a)
-		} else {
-			due = append(due, a)
-		}
-	}
-	if len(wait) == 0 {
-		delete(r.byStream, stream)
-	} else {
-		r.byStream[stream] = wait
-	}
-	r.n -= len(due)
-	return due
-}
-
-// tickAwardRetries applies again the stream's awards that the ledger refused earlier (see awardRetries).
-func tickAwardRetries(ctx context.Context, s *Service, stream string) (Outcome, error) {
-	out := Outcome{Stream: stream}
-	for _, a := range s.retries.due(stream, s.now()) {
-		o, err := s.applyAward(ctx, a)
-		if err != nil {
-			s.retries.add(a, s.now())
-			continue
-		}
-		out.Merge(o)
-	}
-	return out, nil
-}
-
-// emitAward publishes the point movements of one applied award.
-func (s *Service) emitAward(ctx context.Context, user, stream string, sc Scored, res rewards.AwardResult) {
-	if res.Granted > 0 {
-		s.emit(ctx, EventPointsAwarded, stream, user, map[string]any{
-			"key": sc.Key, "source": sc.Source, "points": res.Granted, "base_points": sc.Points, "balance": res.Balance,
-			"stream": stream, "pending": sc.Source == SourcePurchase, "tier": res.Tier,
-		})
-	}
-	if res.Capped > 0 {
-		s.emit(ctx, EventPointsCapped, stream, user, map[string]any{"key": sc.Key, "source": sc.Source, "capped": res.Capped, "stream": stream})
-	}
-	if res.TierChanged {
-		s.emit(ctx, EventTierChanged, stream, user, map[string]any{"from": res.PreviousTier, "to": res.Tier})
-	}
-}
-
 // scoreLimited runs a rate-limited scoring rule (comments, questions, upvotes) atomically against the user's
 // state in the store and returns the points to award (0: none).
 func (s *Service) scoreLimited(ctx context.Context, user, stream, kind string, replay bool, rule func(*Scorer, LimitState, time.Time, bool) int64) int64 {
@@ -228,15 +96,14 @@ func (s *Service) scoreLimited(ctx context.Context, user, stream, kind string, r
 // Watched is called for every full minute a viewer's socket stays on a live stream; it pays the watch rule
 // (at most once a minute per user however many tabs are open, and MaxPerStream in all).
 func (s *Service) Watched(ctx context.Context, actor Actor, stream string) Outcome {
-	st, err := s.Stream(ctx, stream)
-	if err != nil || !st.Live() {
+	if _, err := s.participate(ctx, actor, stream, actOther); err != nil { // live, and not banned
 		return Outcome{Stream: stream}
 	}
 	now := s.now()
 	sc := s.scorer.ForUser(actor.User)
 	var pts, seq int64
 	// The state counts the minutes credited; the rule turns minutes into points (PerMinute, MaxPerStream).
-	_, err = s.store.UpdateScoreState(ctx, stream, actor.User, SourceWatch, func(ls *LimitState) bool {
+	_, err := s.store.UpdateScoreState(ctx, stream, actor.User, SourceWatch, func(ls *LimitState) bool {
 		if !ls.Last.IsZero() && now.Sub(ls.Last) < 50*time.Second { // another tab paid this minute
 			pts = 0
 			return false
@@ -276,12 +143,16 @@ type PurchaseResult struct {
 	Capped   int64  `json:"capped"`
 	Status   string `json:"status"` // "pending": held for the return window
 	Replayed bool   `json:"replayed"`
+
+	balance int64        // for the points frame
+	tier    rewards.Tier // for the points frame
 }
 
 // maxAmountFen bounds one order (one hundred million yuan): a larger amount is a bug upstream.
 const maxAmountFen = 10_000_000_000
 
-// RecordPurchase turns an order into pending purchase points, once per order id however often it is posted.
+// RecordPurchase turns an order into pending purchase points, once per order id however often it is posted;
+// the same order id posted for another user or amount is a conflict, also for an order under one yuan.
 func (s *Service) RecordPurchase(ctx context.Context, actor Actor, p Purchase) (PurchaseResult, Outcome, error) {
 	if actor.Role != RoleService && actor.Role != RoleAdmin {
 		return PurchaseResult{}, Outcome{}, Errorf(CodeForbidden, "only the shop's backend (a service token) records purchases")
@@ -298,31 +169,55 @@ func (s *Service) RecordPurchase(ctx context.Context, actor Actor, p Purchase) (
 	if p.AmountFen <= 0 || p.AmountFen > maxAmountFen {
 		return PurchaseResult{}, Outcome{}, Invalid("amount_fen", "amount_fen must be a positive whole number of fen, at most %d", int64(maxAmountFen))
 	}
-	pts := s.scorer.ForUser(p.UserID).Purchase(p.AmountFen)
-	res := PurchaseResult{OrderID: p.OrderID, UserID: p.UserID, Points: 0, Status: "pending"}
-	out := Outcome{Stream: p.StreamID}
-	if pts <= 0 { // under one yuan: recorded, nothing to award
-		s.emit(ctx, EventPurchaseRecorded, p.StreamID, p.UserID, map[string]any{"order_id": p.OrderID, "stream": p.StreamID, "amount_fen": p.AmountFen, "points": 0})
-		return res, out, nil
+	if err := s.admit(); err != nil {
+		return PurchaseResult{}, Outcome{}, err
 	}
-	sc := Scored{Key: "order:" + p.OrderID, Source: SourcePurchase, Points: pts, Reason: "Purchase"}
-	ar, err := s.ledger.Award(ctx, rewards.Award{Key: sc.Key, User: p.UserID, Stream: p.StreamID, Source: SourcePurchase, Points: pts, Pending: true, At: s.now()})
+	var res PurchaseResult
+	out, err := s.batched(ctx, func(ctx context.Context) (Outcome, error) {
+		var err error
+		res, err = s.recordPurchase(ctx, p)
+		return Outcome{Stream: p.StreamID}, err
+	})
 	if err != nil {
-		return PurchaseResult{}, Outcome{}, fmt.Errorf("award purchase %s: %w", p.OrderID, ledgerError(err))
+		return PurchaseResult{}, Outcome{}, err
 	}
-	res.Points, res.Capped, res.Replayed = ar.Granted, ar.Capped, !ar.Applied
-	if !ar.Applied {
-		return res, out, nil
-	}
-	s.emit(ctx, EventPurchaseRecorded, p.StreamID, p.UserID, map[string]any{"order_id": p.OrderID, "stream": p.StreamID, "amount_fen": p.AmountFen, "points": ar.Granted})
-	s.emitAward(ctx, p.UserID, p.StreamID, sc, ar)
-	if p.StreamID != "" {
+	if !res.Replayed && res.Points > 0 && p.StreamID != "" {
 		out.Direct = append(out.Direct, Direct{User: p.UserID, Frame: Frame{Type: "points", Data: map[string]any{
-			"balance": ar.Balance, "tier": ar.Tier, "delta": ar.Granted, "reason": "Purchase (pending until the return window ends)",
-			"source": SourcePurchase, "capped": ar.Capped, "pending": true,
+			"balance": res.balance, "tier": res.tier, "delta": res.Points, "reason": "Purchase (pending until the return window ends)",
+			"source": SourcePurchase, "capped": res.Capped, "pending": true,
 		}}})
 	}
 	return res, out, nil
+}
+
+// recordPurchase applies an order to the ledger and emits its events. A replay (the shop posting the order
+// again, say after a lost answer) emits them again with the same ids: the first answer may have been lost
+// because the events were not durable yet.
+func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResult, error) {
+	pts := s.scorer.ForUser(p.UserID).Purchase(p.AmountFen)
+	res := PurchaseResult{OrderID: p.OrderID, UserID: p.UserID, Points: 0, Status: "pending"}
+	// Every order goes to the ledger, one under one yuan too (0 points): its id is then taken, and the
+	// fingerprint makes the same id with another user or amount a conflict rather than a quiet replay.
+	sc := Scored{Key: "order:" + p.OrderID, Source: SourcePurchase, Points: pts, Reason: "Purchase"}
+	ar, err := s.ledger.Award(ctx, rewards.Award{Key: sc.Key, User: p.UserID, Stream: p.StreamID, Source: SourcePurchase, Points: pts, Pending: true,
+		Fingerprint: fmt.Sprintf("user=%s amount_fen=%d", p.UserID, p.AmountFen), At: s.now()})
+	if errors.Is(err, rewards.ErrConflict) {
+		return PurchaseResult{}, Errorf(CodeConflict, "order %q was already recorded for another user or amount", p.OrderID)
+	}
+	if err != nil {
+		return PurchaseResult{}, fmt.Errorf("award purchase %s: %w", p.OrderID, ledgerError(err))
+	}
+	res.Points, res.Capped, res.Replayed = ar.Granted, ar.Capped, !ar.Applied
+	res.balance, res.tier = ar.Balance, ar.Tier
+	at := ar.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	s.emitOnce(ctx, sc.Key, at, EventPurchaseRecorded, p.StreamID, p.UserID, map[string]any{"order_id": p.OrderID, "stream": p.StreamID, "amount_fen": p.AmountFen, "points": ar.Granted})
+	if pts > 0 { // under one yuan: recorded, nothing awarded
+		s.emitAward(ctx, p.UserID, p.StreamID, sc, ar)
+	}
+	return res, nil
 }
 
 // RefundPurchase cancels an order's points (inside the return window) or reverses them (after it).
@@ -343,9 +238,11 @@ func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID strin
 	return res, nil
 }
 
-// canSeePoints: a user sees their own points; hosts, the shop's backend and admins see anyone's.
+// canSeePoints is who may read a user's balance, tier and ledger: the user themself, the shop's backend and
+// admins. Not a host: a host runs a show, and a user's points (purchases included) are theirs, not the
+// show's. Every path that reveals a balance to someone other than its owner checks it.
 func canSeePoints(actor Actor, user string) bool {
-	return actor.User == user || actor.Role == RoleHost || actor.Role == RoleService || actor.Role == RoleAdmin
+	return actor.User == user || actor.Role == RoleService || actor.Role == RoleAdmin
 }
 
 // Account returns a user's loyalty account.
@@ -380,12 +277,22 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, user, rewardID, reque
 	if err := validID("request_id", requestID); err != nil {
 		return rewards.Redemption{}, err
 	}
-	r, err := s.ledger.Redeem(ctx, user, rewardID, requestID)
-	if err != nil {
-		return r, fmt.Errorf("redeem %s for %s: %w", rewardID, user, ledgerError(err))
+	if err := s.admit(); err != nil {
+		return rewards.Redemption{}, err
 	}
-	if !r.Replayed {
-		s.emit(ctx, EventPointsRedeemed, "", user, map[string]any{"reward_id": rewardID, "request_id": requestID, "cost": r.Cost, "balance": r.Balance})
+	var r rewards.Redemption
+	_, err := s.batched(ctx, func(ctx context.Context) (Outcome, error) {
+		var err error
+		if r, err = s.ledger.Redeem(ctx, user, rewardID, requestID); err != nil {
+			return Outcome{}, fmt.Errorf("redeem %s for %s: %w", rewardID, user, ledgerError(err))
+		}
+		// A replay publishes the event again, same id: the first answer may have been lost before it was durable.
+		s.emitOnce(ctx, "redeem:"+user+":"+requestID, r.At, EventPointsRedeemed, "", user,
+			map[string]any{"reward_id": rewardID, "request_id": requestID, "cost": r.Cost, "balance": r.Balance})
+		return Outcome{}, nil
+	})
+	if err != nil {
+		return rewards.Redemption{}, err
 	}
 	return r, nil
 }
@@ -434,6 +341,8 @@ func ledgerError(err error) error {
 		return &Error{Code: CodeOutOfStock, Message: "this reward is out of stock"}
 	case errors.Is(err, rewards.ErrDuplicate):
 		return &Error{Code: CodeDuplicate, Message: "this request id was used for another reward"}
+	case errors.Is(err, rewards.ErrConflict):
+		return &Error{Code: CodeConflict, Message: "this key was used for another request"}
 	case errors.Is(err, rewards.ErrInvalid):
 		return &Error{Code: CodeInvalid, Message: err.Error()}
 	}

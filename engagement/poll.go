@@ -219,14 +219,14 @@ func (s *Service) Poll(ctx context.Context, stream, pollID string) (Poll, error)
 
 // Vote casts actor's vote for option in a poll: once per user per poll.
 func (s *Service) Vote(ctx context.Context, actor Actor, stream, pollID string, option int) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actVote); err != nil {
+		return Outcome{}, err
+	}
 	if pollID == "" {
 		return Outcome{}, Invalid("poll_id", "poll_id is required")
 	}
 	if option < 0 {
 		return Outcome{}, Invalid("option", "option must be an index from 0")
-	}
-	if _, err := s.liveStream(ctx, stream); err != nil {
-		return Outcome{}, err
 	}
 	if _, err := s.store.VotePoll(ctx, stream, pollID, actor.User, option, s.now().UTC()); err != nil {
 		if bare(err) && errors.Is(err, ErrInvalid) { // the option is out of range: say which are valid

@@ -86,27 +86,21 @@ func questionError(err error, id string) error {
 }
 
 // AskQuestion posts actor's product question on a live stream. The chat's rules apply: muted and banned
-// users are refused, banned words are invalid, and each user is rate-limited as for comments (a limiter of
-// its own, so questions do not eat the chat budget). Asking scores the question_ask rule.
+// users are refused (the participation policy, before the text is looked at), banned words are invalid, and
+// each user is rate-limited as for comments (a limiter of its own, so questions do not eat the chat budget).
+// Asking scores the question_ask rule.
 func (s *Service) AskQuestion(ctx context.Context, actor Actor, stream, text string) (Question, Outcome, error) {
-	text, err := CleanText("text", text, MaxQuestionRunes)
+	p, err := s.participate(ctx, actor, stream, actAsk)
 	if err != nil {
 		return Question{}, Outcome{}, err
 	}
-	st, err := s.liveStream(ctx, stream)
+	text, err = CleanText("text", text, MaxQuestionRunes)
 	if err != nil {
 		return Question{}, Outcome{}, err
 	}
-	staff := actor.CanHost(st)
+	staff := p.staff
 	if !staff {
-		mod, err := s.store.Moderation(ctx, stream)
-		if err != nil {
-			return Question{}, Outcome{}, fmt.Errorf("read moderation of %s: %w", stream, err)
-		}
-		if err := mod.check(actor.User, s.now()); err != nil {
-			return Question{}, Outcome{}, err
-		}
-		if mod.bannedWord(text) != "" {
+		if p.mod.bannedWord(text) != "" {
 			return Question{}, Outcome{}, Invalid("text", "your question contains a blocked word")
 		}
 		if !s.commentLimiter(stream, "question\x00"+actor.User).Allow() {
@@ -135,18 +129,11 @@ func (s *Service) AskQuestion(ctx context.Context, actor Actor, stream, text str
 // never on a hidden one (not_found), and not by a user banned from the stream. Upvoting scores the
 // question_upvote rule.
 func (s *Service) UpvoteQuestion(ctx context.Context, actor Actor, stream, questionID string) (Outcome, error) {
-	if questionID == "" {
-		return Outcome{}, Invalid("question_id", "question_id is required")
-	}
-	if _, err := s.liveStream(ctx, stream); err != nil {
+	if _, err := s.participate(ctx, actor, stream, actUpvote); err != nil {
 		return Outcome{}, err
 	}
-	mod, err := s.store.Moderation(ctx, stream)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("read moderation of %s: %w", stream, err)
-	}
-	if mod.Banned[actor.User] {
-		return Outcome{}, Errorf(CodeForbidden, "you are banned from this stream's chat")
+	if questionID == "" {
+		return Outcome{}, Invalid("question_id", "question_id is required")
 	}
 	q, err := s.store.UpvoteQuestion(ctx, stream, questionID, actor.User)
 	if err != nil {

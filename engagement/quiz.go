@@ -318,19 +318,15 @@ func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID 
 
 // Answer records actor's answer to the open question of a quiz: once per question, before its deadline.
 func (s *Service) Answer(ctx context.Context, actor Actor, stream, quizID, questionID string, choice int) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actAnswer); err != nil {
+		return Outcome{}, err
+	}
 	if quizID == "" {
 		return Outcome{}, Invalid("quiz_id", "quiz_id is required")
 	}
 	k, ok := parseQuestionID(questionID)
 	if !ok {
 		return Outcome{}, Invalid("question_id", "no question %q", questionID)
-	}
-	st, err := s.liveStream(ctx, stream)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if actor.CanHost(st) {
-		return Outcome{}, Errorf(CodeForbidden, "the host does not play their own quiz")
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {

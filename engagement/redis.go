@@ -73,7 +73,8 @@ import (
 //	stream:{id}:timeline:hidden            set     Keys hidden by HideTimeline
 //	stream:{id}:audience                   set     users who joined the stream
 //	user:{user}:last-stream                string  the stream user joined last
-//	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<id>" → the decision
+//	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<n>:<sender>:<id>" → the
+//	                                               decision of sender's notification id (n: the sender's length)
 //
 // A timeline member is the item's Seq (16 hex digits), the length of its Key (8 hex digits), the Key, the
 // length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their

@@ -223,7 +223,7 @@ func keysOfExtras(t *testing.T) {
 	if err := s.AddParticipant(ctx, "s1", "ann", conformanceT0); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.DecideNotification(ctx, "n1", "ann", "2026-03-14", 3); err != nil {
+	if _, _, err := s.DecideNotification(ctx, "shop", "n1", "ann", "2026-03-14", 3); err != nil {
 		t.Fatal(err)
 	}
 	const month = 30 * 24 * time.Hour

@@ -133,7 +133,7 @@ func twoNodesRaceExtras(t *testing.T) {
 		sent := 0
 		for i := range attempts {
 			wg.Go(func() {
-				d, replayed, err := nodes[i%2].DecideNotification(ctx, fmt.Sprint("n", i), "bob", "2026-03-14", limit)
+				d, replayed, err := nodes[i%2].DecideNotification(ctx, "shop", fmt.Sprint("n", i), "bob", "2026-03-14", limit)
 				if err != nil || replayed {
 					t.Errorf("DecideNotification: %s, replayed %v, %v", d, replayed, err)
 					return
@@ -397,7 +397,7 @@ func TestRedisStoreUnavailable(t *testing.T) {
 		{"Participants", func() error { _, err := s.Participants(ctx, "s1", 10); return err }},
 		{"LastStream", func() error { _, err := s.LastStream(ctx, "ann"); return err }},
 		{"DecideNotification", func() error {
-			_, _, err := s.DecideNotification(ctx, "n1", "ann", "2026-03-14", 3)
+			_, _, err := s.DecideNotification(ctx, "shop", "n1", "ann", "2026-03-14", 3)
 			return err
 		}},
 		{"NotificationsSent", func() error { _, err := s.NotificationsSent(ctx, "ann", "2026-03-14"); return err }},

@@ -9,6 +9,7 @@ package engagement
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -86,6 +87,9 @@ type Config struct {
 	Ledger *rewards.Ledger
 	// Notify decides who gets notifications (daily cap, quiet hours). Zero value: the documented defaults.
 	Notify NotifyConfig
+	// Awards holds every award until it is paid and its events are durable (see award.go). Default: a
+	// MemoryAwardQueue, which a restart empties; a server with a shared ledger gives a FileAwardQueue.
+	Awards AwardQueue
 }
 
 func (c *Config) applyDefaults() {
@@ -111,6 +115,9 @@ func (c *Config) applyDefaults() {
 		r := DefaultRules()
 		c.Rules = &r
 	}
+	if c.Awards == nil {
+		c.Awards = NewMemoryAwardQueue()
+	}
 	if c.Ledger == nil {
 		l, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: c.Now})
 		if err != nil {
@@ -135,7 +142,9 @@ type Service struct {
 	likes    *likeMeter
 	timeline *timelineCache
 	notify   *notifySettings
-	retries  awardRetries
+	likeSums likeSums
+	awards   AwardQueue
+	inflight inflightAwards
 }
 
 // New returns a Service over store, publishing events to sink.
@@ -149,6 +158,7 @@ func New(cfg Config, store Store, sink Sink) *Service {
 		ledger:   cfg.Ledger,
 		scorer:   NewScorer(*cfg.Rules),
 		limiters: map[string]*rate.Limiter{},
+		awards:   cfg.Awards,
 		likes:    newLikeMeter(),
 		timeline: newTimelineCache(),
 		notify:   newNotifySettings(cfg.Notify),
@@ -161,12 +171,26 @@ func (s *Service) now() time.Time { return s.cfg.Now() }
 // applied, and the sink's spool is the place that guarantees delivery. Inside a batch (see Handle) the event
 // waits for the batch, so that one action's events cost one spool commit.
 func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) {
+	s.emitEvent(ctx, "", s.now(), typ, stream, user, data)
+}
+
+// emitOnce is emit for an event that may have to be published again (a ledger change whose first
+// publication a crash or a full spool may have lost): its id derives from name (the change's idempotency
+// key), its type and at, so every publication carries the same id and time, and consumers keep one.
+func (s *Service) emitOnce(ctx context.Context, name string, at time.Time, typ, stream, user string, data any) {
+	s.emitEvent(ctx, name, at, typ, stream, user, data)
+}
+
+func (s *Service) emitEvent(ctx context.Context, name string, at time.Time, typ, stream, user string, data any) {
 	variant := ""
 	if user != "" {
 		variant = s.scorer.ForUser(user).Arm()
 	}
-	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, variant, s.now(), data)
+	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, variant, at, data)
 	if err == nil {
+		if name != "" {
+			ev.ID = DerivedEventID(at, typ+"\x00"+name)
+		}
 		if b, ok := ctx.Value(eventBatchKey{}).(*eventBatch); ok {
 			b.events = append(b.events, ev)
 			return
@@ -178,23 +202,51 @@ func (s *Service) emit(ctx context.Context, typ, stream, user string, data any) 
 	}
 }
 
-// eventBatch gathers the events of one action (a vote, its points, a tier change) for a single Publish.
-type eventBatch struct{ events []Event }
+// admit refuses an action (unavailable) before it changes anything when the sink says it could not take its
+// events (see Admitter).
+func (s *Service) admit() error {
+	if ad, ok := s.sink.(Admitter); ok {
+		if err := ad.Admit(); err != nil {
+			return fmt.Errorf("%w: %w", errEventsUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// eventBatch gathers the events of one action (a vote, its points, a tier change) for a single Publish, and
+// the awards that are done once those events are durable.
+type eventBatch struct {
+	events []Event
+	awards []string
+}
 
 type eventBatchKey struct{}
 
+// errEventsUnavailable answers an action whose events could not be made durable: it is not acknowledged.
+var errEventsUnavailable = Errorf(CodeUnavailable, "the event log cannot take this now; try again")
+
 // batched runs fn with emit gathering events, then publishes them in one call, in order, before returning:
-// the caller's acknowledgement still follows the durable spool write.
+// the caller's acknowledgement follows the durable spool write. If the publication fails the action is
+// answered unavailable (never acknowledged with its events dropped), and its awards stay queued, so that
+// RunAwards publishes their events again, with the same ids.
 func (s *Service) batched(ctx context.Context, fn func(ctx context.Context) (Outcome, error)) (Outcome, error) {
 	if _, nested := ctx.Value(eventBatchKey{}).(*eventBatch); nested {
 		return fn(ctx)
 	}
 	b := &eventBatch{}
 	out, err := fn(context.WithValue(ctx, eventBatchKey{}, b))
+	published := true
 	if len(b.events) > 0 {
 		if perr := s.sink.Publish(ctx, b.events...); perr != nil {
+			published = false
 			s.log.Error("publish events", "count", len(b.events), "stream", out.Stream, "err", perr)
+			if err == nil {
+				err = fmt.Errorf("publish %d events: %w: %w", len(b.events), errEventsUnavailable, perr)
+			}
 		}
+	}
+	for _, key := range b.awards {
+		s.finishAward(ctx, key, published)
 	}
 	return out, err
 }

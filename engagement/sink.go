@@ -5,6 +5,9 @@ import (
 	"sync"
 )
 
+// EventTopic is the Kafka topic of the event contract (docs/events.md): the one place its name is spelled.
+const EventTopic = "kudos.events"
+
 // Sink receives the events of accepted interactions.
 //
 // Contract: when Publish returns nil the event is durable (for the Kafka sink: in the fsynced spool) and will
@@ -13,6 +16,13 @@ import (
 type Sink interface {
 	Publish(ctx context.Context, events ...Event) error
 	Close() error
+}
+
+// Admitter is a Sink that can tell, before an action changes anything, that it could not take the action's
+// events (a spool full while Kafka is down): the action is then refused as unavailable, never applied and
+// acknowledged with its events dropped.
+type Admitter interface {
+	Admit() error
 }
 
 // MemorySink keeps events in memory; for tests and for running without any event destination.

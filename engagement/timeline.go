@@ -3,7 +3,6 @@ package engagement
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -335,19 +334,15 @@ func parseTimelineCursor(c string) (int64, int64, error) {
 // with no streak, times Rules.ReplayShare; the
 // quiz.answered event is marked replay. The reply tells the answer at once (the replay already shows it).
 func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID, questionID string, choice int) (Outcome, error) {
+	if _, err := s.participate(ctx, actor, stream, actReplayAnswer); err != nil {
+		return Outcome{}, err
+	}
 	if quizID == "" {
 		return Outcome{}, Invalid("quiz_id", "quiz_id is required")
 	}
 	k, ok := parseQuestionID(questionID)
 	if !ok {
 		return Outcome{}, Invalid("question_id", "no question %q", questionID)
-	}
-	st, err := s.Stream(ctx, stream)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if st.Live() {
-		return Outcome{}, Errorf(CodeClosed, "stream %q is live: answer the live question", stream)
 	}
 	q, err := s.store.Quiz(ctx, stream, quizID)
 	if err != nil {
@@ -403,12 +398,13 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 
 // answerOrReplay is quiz.answer: the live answer path, or on an ended stream the replay path.
 func (s *Service) answerOrReplay(ctx context.Context, actor Actor, stream string, a *QuizAnswer) (Outcome, error) {
-	out, err := s.Answer(ctx, actor, stream, a.QuizID, a.QuestionID, a.Choice)
-	if !errors.Is(err, ErrClosed) {
-		return out, err
+	p, err := s.participate(ctx, actor, stream, actQuizAnswer)
+	if err != nil {
+		return Outcome{}, err
 	}
-	if st, serr := s.Stream(ctx, stream); serr != nil || st.Live() {
-		return out, err // closed on a live stream: too late, not a replay
+	ctx = withParticipant(ctx, p)
+	if p.stream.Live() {
+		return s.Answer(ctx, actor, stream, a.QuizID, a.QuestionID, a.Choice)
 	}
 	return s.ReplayAnswer(ctx, actor, stream, a.QuizID, a.QuestionID, a.Choice)
 }

@@ -6,17 +6,24 @@ import "context"
 // on every tick of a stream's hub, and for every snapshot, in the order listed. A new concept adds its
 // action and its steps here.
 
-// actionTypes maps a client frame type to a constructor of its zero Action, for decoding (see NewAction).
-var actionTypes = map[string]func() Action{
-	"comment.send":    func() Action { return &CommentSend{} },
-	"like.send":       func() Action { return &LikeSend{} },
-	"poll.vote":       func() Action { return &PollVote{} },
-	"quiz.answer":     func() Action { return &QuizAnswer{} },
-	"feedback.send":   func() Action { return &FeedbackSend{} },
-	"coupon.claim":    func() Action { return &CouponClaim{} },
-	"draw.enter":      func() Action { return &DrawEnter{} },
-	"question.ask":    func() Action { return &QuestionAsk{} },
-	"question.upvote": func() Action { return &QuestionUpvote{} },
+// actionTypes maps a client frame type to a constructor of its zero Action, for decoding (see NewAction), and
+// to the kind of participation the policy (policy.go) decides on before the action runs (Service.Handle).
+var actionTypes = map[string]actionType{
+	"comment.send":    {func() Action { return &CommentSend{} }, actComment},
+	"like.send":       {func() Action { return &LikeSend{} }, actLike},
+	"poll.vote":       {func() Action { return &PollVote{} }, actVote},
+	"quiz.answer":     {func() Action { return &QuizAnswer{} }, actQuizAnswer},
+	"feedback.send":   {func() Action { return &FeedbackSend{} }, actFeedback},
+	"coupon.claim":    {func() Action { return &CouponClaim{} }, actClaim},
+	"draw.enter":      {func() Action { return &DrawEnter{} }, actEnter},
+	"question.ask":    {func() Action { return &QuestionAsk{} }, actAsk},
+	"question.upvote": {func() Action { return &QuestionUpvote{} }, actUpvote},
+}
+
+// actionType is one client action of actionTypes.
+type actionType struct {
+	new func() Action
+	act act
 }
 
 // A joinStep fills its own fields of a viewer's Welcome; it returns an error only for a backend failure,
@@ -42,7 +49,7 @@ var joinSteps = []joinStep{
 
 // tickSteps run a few times a second per stream (Service.Tick); a transition happens on one node only.
 var tickSteps = []tickStep{
-	tickAwardRetries,
+	tickLikes,
 	tickPoll,
 	tickQuiz,
 	tickTimeline,

@@ -47,6 +47,7 @@ func Example() {
 	red, _ = ledger.Redeem(ctx, "ann", "free-shipping", "req-1")
 	fmt.Println("replayed", red.Replayed, "balance", red.Balance)
 
+	// The stream's leaderboard ranks participation points only: purchases would reveal spending.
 	board, _ := ledger.Leaderboard(ctx, "live-1", 3)
 	fmt.Printf("%+v\n", board)
 	// Output:
@@ -57,5 +58,5 @@ func Example() {
 	// true
 	// redeemed free-shipping balance 18
 	// replayed true balance 18
-	// [{User:ann Points:218 Rank:1}]
+	// [{User:ann Points:95 Rank:1}]
 }

@@ -23,6 +23,9 @@ var (
 	ErrOutOfStock         = errors.New("rewards: out of stock")
 	ErrInvalid            = errors.New("rewards: invalid request")
 	ErrDuplicate          = errors.New("rewards: duplicate request")
+	// ErrConflict: an award key seen before came with another Fingerprint (an order id reused for another
+	// amount or user). Nothing changed.
+	ErrConflict = errors.New("rewards: conflicting request")
 )
 
 // Tier is a loyalty tier, earned by points granted in the trailing twelve months.
@@ -153,12 +156,19 @@ type Award struct {
 	User   string
 	Stream string // the stream the points count toward on its leaderboard; may be empty
 	Source string // what earned them: "watch", "comment", "poll", "quiz", "feedback", "purchase", "question", …
-	// Points is the base amount before the tier multiplier; it must be positive.
+	// Points is the base amount before the tier multiplier; it must be positive, except that a pending
+	// award may be 0 (an order too small to earn points is still recorded under its key, so that its id is
+	// taken and Refund knows it).
 	Points int64
-	// Participation says the tier multiplier applies (every source except purchases).
+	// Participation says the tier multiplier applies (every source except purchases). Only participation
+	// points count on the stream's leaderboard: purchase points would reveal what a user spends.
 	Participation bool
 	// Pending holds the points for the return window (purchases); Refund can cancel them.
 	Pending bool
+	// Fingerprint, if set, says what the key stands for (an order's user and amount): a later Award of the
+	// same key with another non-empty Fingerprint is ErrConflict instead of a replay. A key first recorded
+	// without one accepts any.
+	Fingerprint string
 	// At is when the points were earned; zero → the clock's now, a future time is taken as now. Its UTC
 	// month is the month whose cap they count against.
 	At time.Time
@@ -300,10 +310,11 @@ func (l *Ledger) policy(now time.Time) Policy {
 }
 
 // Award grants a's points, multiplied by the user's tier if a.Participation and cut at the monthly cap.
-// A key seen before changes nothing and returns the original result with Applied false.
+// A key seen before changes nothing and returns the original result with Applied false; with another
+// Fingerprint it is ErrConflict.
 func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 	p := l.policy(l.cfg.Now())
-	if a.Key == "" || a.User == "" || a.Points <= 0 {
+	if a.Key == "" || a.User == "" || a.Points < 0 || (a.Points == 0 && !a.Pending) {
 		return AwardResult{}, fmt.Errorf("award points to %q: %w: key, user and positive points required", a.User, ErrInvalid)
 	}
 	if a.At.IsZero() || a.At.After(p.Now) {
@@ -423,7 +434,8 @@ func (l *Ledger) Entries(ctx context.Context, user string) ([]Entry, error) {
 	return es, nil
 }
 
-// Leaderboard returns the top n (1–100; otherwise 10) users by points granted in stream.
+// Leaderboard returns the top n (1–100; otherwise 10) users by participation points granted in stream
+// (purchase points never count: a ranking by them would reveal what users spend).
 func (l *Ledger) Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error) {
 	if n <= 0 || n > 100 {
 		n = 10

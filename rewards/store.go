@@ -19,7 +19,8 @@ import (
 //   - Backend failures are returned wrapped; rule outcomes use this package's sentinel errors.
 type Store interface {
 	// Award applies a once per a.Key. A replayed key changes nothing and returns the original result with
-	// Applied false.
+	// Applied false, or ErrConflict if both the recorded and a.Fingerprint are set and differ. Only a
+	// participation award (a.Participation) adds to the stream's leaderboard.
 	Award(ctx context.Context, a Award, p Policy) (AwardResult, error)
 	// Refund cancels the pending points of the purchase awarded under orderKey if at is inside its return
 	// window, or reverses its settled points (never below zero, recording the shortfall) otherwise.
@@ -33,8 +34,8 @@ type Store interface {
 	Snapshot(ctx context.Context, user string, p Policy) (Snapshot, error)
 	// Entries returns the user's last n entries, oldest first (all when n <= 0).
 	Entries(ctx context.Context, user string, n int) ([]Entry, error)
-	// Leaderboard returns the n users with the most points granted in stream, most first; ties share a
-	// rank and are ordered by user id.
+	// Leaderboard returns the n users with the most participation points granted in stream, most first;
+	// ties share a rank and are ordered by user id.
 	Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error)
 	// Remaining returns the units left of each limited reward (Stock > 0) in rs, keyed by id: its Stock until
 	// the first redemption.

@@ -21,9 +21,10 @@ type MemoryStore struct {
 var _ Store = (*MemoryStore)(nil)
 
 type memAward struct {
-	res     AwardResult
-	user    string
-	pending bool
+	res         AwardResult
+	user        string
+	pending     bool
+	fingerprint string
 }
 
 type memLot struct {
@@ -38,6 +39,7 @@ type memOrder struct {
 	month  string
 	stream string
 	status string // "pending", "settled", "refunded"
+	board  bool   // its points count on the stream's leaderboard (a participation award)
 }
 
 type memUser struct {
@@ -180,6 +182,9 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec, ok := s.awards[a.Key]; ok {
+		if rec.fingerprint != "" && a.Fingerprint != "" && rec.fingerprint != a.Fingerprint {
+			return AwardResult{}, ErrConflict
+		}
 		res := rec.res
 		res.Applied = false
 		return res, nil
@@ -206,7 +211,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 	u.earned[month] += granted
 
 	if a.Pending {
-		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending"}
+		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending", board: a.Participation}
 		if granted > 0 {
 			u.pending += granted
 			u.entry(at, Entry{Kind: EntryPending, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
@@ -216,7 +221,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		u.addLot(a.Key, at, granted)
 		u.entry(at, Entry{Kind: EntryAward, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
 	}
-	if granted > 0 && a.Stream != "" {
+	if granted > 0 && a.Stream != "" && a.Participation {
 		board := s.boards[a.Stream]
 		if board == nil {
 			board = map[string]int64{}
@@ -240,7 +245,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		PreviousTier: prev,
 		TierChanged:  after.Tier != prev,
 	}
-	s.awards[a.Key] = memAward{res: res, user: a.User, pending: a.Pending}
+	s.awards[a.Key] = memAward{res: res, user: a.User, pending: a.Pending, fingerprint: a.Fingerprint}
 	return res, nil
 }
 
@@ -286,7 +291,7 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p
 	if v, ok := u.earned[o.month]; ok {
 		u.earned[o.month] = max(0, v-o.points)
 	}
-	if board := s.boards[o.stream]; board != nil && o.points > 0 {
+	if board := s.boards[o.stream]; board != nil && o.board && o.points > 0 {
 		board[rec.user] -= o.points
 		if board[rec.user] <= 0 {
 			delete(board, rec.user)

@@ -19,11 +19,12 @@ import (
 //	earned:<user>        hash    "YYYY-MM" → points granted that month (the trailing twelve are kept)
 //	lots:<user>          zset    award/order key scored by when its points were earned (expiry, FIFO spend)
 //	lotamt:<user>        hash    award/order key → points of that lot not yet spent or expired
-//	orders:<user>        hash    order key → {p, at, m, s, st} of a purchase (st: pending|settled|refunded)
+//	orders:<user>        hash    order key → {p, at, m, s, st, b} of a purchase (st: pending|settled|refunded;
+//	                             b: on the leaderboard, absent in orders written before it existed)
 //	pend:<user>          zset    order keys still pending, scored by purchase time
 //	entries:<user>       list    the append-only ledger, JSON entries, oldest first
-//	award:<key>          string  the original result of an award (idempotency), with its user
-//	board:<stream>       zset    user → points granted in the stream
+//	award:<key>          string  the original result of an award (idempotency), with its user and fingerprint
+//	board:<stream>       zset    user → participation points granted in the stream
 //	stock:<reward>       string  units left, seeded from the catalogue on first redemption
 //	redeem:<user>        hash    request id → the original redemption
 //
@@ -127,6 +128,7 @@ type awardRecord struct {
 	User    string `json:"user"`
 	Stream  string `json:"s"`
 	Pending bool   `json:"pend"`
+	FP      string `json:"fp,omitempty"` // Award.Fingerprint
 	Granted int64  `json:"granted"`
 	Capped  int64  `json:"capped"`
 	Balance int64  `json:"balance"`
@@ -141,7 +143,7 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	keys := append(s.userKeys(a.User), s.prefix+"award:"+a.Key, s.prefix+"board:"+a.Stream)
 	arg := mustJSON(map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
-		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": monthOf(a.At),
+		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": monthOf(a.At), "fp": a.Fingerprint,
 	})
 	reply, err := scriptAward.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
 	if err != nil {
@@ -150,6 +152,9 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	applied, raw, err := statusReply(reply)
 	if err != nil {
 		return AwardResult{}, err
+	}
+	if applied == "conflict" {
+		return AwardResult{}, ErrConflict
 	}
 	var rec awardRecord
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {

@@ -20,6 +20,7 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("TierThresholds", func(t *testing.T) { testTierThresholds(t, newStore) })
 	t.Run("TierWindowAndDowngrade", func(t *testing.T) { testTierWindow(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
+	t.Run("FingerprintConflict", func(t *testing.T) { testFingerprintConflict(t, newStore) })
 	t.Run("PendingSettleRefund", func(t *testing.T) { testPendingSettleRefund(t, newStore) })
 	t.Run("ExpiryOldestFirst", func(t *testing.T) { testExpiry(t, newStore) })
 	t.Run("Redemption", func(t *testing.T) { testRedemption(t, newStore) })
@@ -300,6 +301,65 @@ func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 }
 
+// testFingerprintConflict: an order id is idempotent whatever is posted under it, so a replay with other
+// content (another amount, another user) is a conflict, not a replay that hides it; an order worth 0 points
+// is recorded too, so that a later post of its id with another amount also conflicts.
+func testFingerprintConflict(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), nil)
+	order := Award{Key: "order:1", User: "u", Stream: "s", Source: "purchase", Points: 123, Pending: true, Fingerprint: "u/12345"}
+	first := mustAward(t, l, order)
+	if again := mustAward(t, l, order); !first.Applied || again.Applied || again.Granted != 123 {
+		t.Fatalf("order %+v, replay %+v; want applied, then a replay of 123", first, again)
+	}
+	for _, other := range []Award{
+		{Key: "order:1", User: "u", Stream: "s", Source: "purchase", Points: 9999, Pending: true, Fingerprint: "u/999999"},
+		{Key: "order:1", User: "v", Stream: "s", Source: "purchase", Points: 123, Pending: true, Fingerprint: "v/12345"},
+	} {
+		if res, err := l.Award(ctx, other); !errors.Is(err, ErrConflict) {
+			t.Fatalf("Award(%+v) = %+v, %v; want ErrConflict", other, res, err)
+		}
+	}
+	if acct := mustAccount(t, l, "u"); acct.Pending != 123 || len(acct.Recent) != 1 {
+		t.Fatalf("account after conflicts %+v, want only the first order", acct)
+	}
+	if acct := mustAccount(t, l, "v"); acct.Pending != 0 || len(acct.Recent) != 0 {
+		t.Fatalf("other user's account after a conflict %+v, want untouched", acct)
+	}
+
+	// Under one yuan: 0 points, but the id is taken.
+	small := Award{Key: "order:2", User: "u", Stream: "s", Source: "purchase", Points: 0, Pending: true, Fingerprint: "u/50"}
+	if res := mustAward(t, l, small); !res.Applied || res.Granted != 0 {
+		t.Fatalf("0-point order %+v, want applied with nothing granted", res)
+	}
+	if res := mustAward(t, l, small); res.Applied {
+		t.Fatalf("0-point order replayed %+v, want a replay", res)
+	}
+	big := small
+	big.Points, big.Fingerprint = 10000, "u/1000000"
+	if _, err := l.Award(ctx, big); !errors.Is(err, ErrConflict) {
+		t.Fatalf("another amount under a 0-point order's id: %v, want ErrConflict", err)
+	}
+	if res, err := l.Refund(ctx, "order:2", time.Time{}); err != nil || res.Cancelled != 0 || res.User != "u" {
+		t.Fatalf("refund of a 0-point order = %+v, %v; want nothing cancelled", res, err)
+	}
+	if acct := mustAccount(t, l, "u"); acct.Pending != 123 || acct.Balance != 0 {
+		t.Fatalf("account %+v, want 123 pending", acct)
+	}
+
+	// A key first recorded without a fingerprint accepts any; an award without one is a plain replay.
+	legacy := Award{Key: "order:3", User: "u", Source: "purchase", Points: 7, Pending: true}
+	mustAward(t, l, legacy)
+	legacy.Fingerprint = "u/700"
+	if res := mustAward(t, l, legacy); res.Applied {
+		t.Fatalf("fingerprinted replay of an unfingerprinted key %+v, want a replay", res)
+	}
+	order.Fingerprint = ""
+	if res := mustAward(t, l, order); res.Applied || res.Granted != 123 {
+		t.Fatalf("unfingerprinted replay %+v, want the original result", res)
+	}
+}
+
 func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
 	purchase := func(key string, points int64) Award {
@@ -503,7 +563,13 @@ func testLeaderboard(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ann", "s1", 25}, {"eve", "s2", 99}, {"fay", "", 500},
 	}
 	for i, a := range awards {
-		mustAward(t, l, Award{Key: fmt.Sprint("k", i), User: a.user, Stream: a.stream, Points: a.points})
+		mustAward(t, l, Award{Key: fmt.Sprint("k", i), User: a.user, Stream: a.stream, Points: a.points, Participation: true})
+	}
+	// Purchase points never rank: a board by them would reveal what users spend. Neither does a refund of one.
+	mustAward(t, l, Award{Key: "order:big", User: "zoe", Stream: "s1", Source: "purchase", Points: 900, Pending: true})
+	mustAward(t, l, Award{Key: "order:ann", User: "ann", Stream: "s1", Source: "purchase", Points: 40, Pending: true})
+	if _, err := l.Refund(ctx, "order:ann", time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		stream string
@@ -525,7 +591,7 @@ func testLeaderboard(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	}
 	// Ties share a rank and the cut is by user id.
-	mustAward(t, l, Award{Key: "tie", User: "cat", Stream: "s1", Points: 20})
+	mustAward(t, l, Award{Key: "tie", User: "cat", Stream: "s1", Points: 20, Participation: true})
 	got, err := l.Leaderboard(ctx, "s1", 2)
 	if err != nil {
 		t.Fatal(err)

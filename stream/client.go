@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,6 +25,9 @@ const (
 	closeGrace     = time.Second
 )
 
+// closeTokenExpired is the close code of a socket whose token expired (4000-4999 are for applications).
+const closeTokenExpired = 4001
+
 // Close reasons, as sent in close frames and counted in kudos_ws_drops_total.
 const (
 	reasonSlow     = "slow consumer"
@@ -33,6 +37,8 @@ const (
 	reasonTooLarge = "message too large"
 	// reasonWriteTimeout: a write missed its deadline (the client stopped reading); no close frame can be sent.
 	reasonWriteTimeout = "write timeout"
+	// reasonTokenExpired: the token the socket was opened (or last refreshed) with expired (close 4001).
+	reasonTokenExpired = "token_expired"
 )
 
 // Client is one WebSocket connection: exactly one reader goroutine (readPump) and one writer (writePump).
@@ -58,6 +64,12 @@ type Client struct {
 
 	watchMu sync.Mutex
 	watchT  *time.Timer
+
+	// the token's expiry (zero: never), pushed back by auth.refresh; the timer closes the socket at it
+	authMu  sync.Mutex
+	expires time.Time
+	expT    *time.Timer
+	refresh func(token string) (engagement.Actor, time.Time, error) // nil: auth.refresh refused
 }
 
 // sample reports whether this viewer takes one more sampled (chat) message at now (UnixNano): a token bucket
@@ -117,6 +129,85 @@ func (c *Client) stopWatching() {
 	}
 }
 
+// startExpiry arms the timer that closes the socket when its token expires.
+func (c *Client) startExpiry() {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if !c.expires.IsZero() {
+		c.expT = time.AfterFunc(time.Until(c.expires), c.expiryDue)
+	}
+}
+
+// expiryDue closes the socket with 4001 unless a refresh has pushed the expiry back meanwhile.
+func (c *Client) expiryDue() {
+	c.authMu.Lock()
+	if left := time.Until(c.expires); left > 0 {
+		c.expT.Reset(left)
+		c.authMu.Unlock()
+		return
+	}
+	c.authMu.Unlock()
+	c.kick(closeTokenExpired, reasonTokenExpired)
+}
+
+// setExpiry makes exp the socket's expiry (a refreshed token's; earlier or later than before).
+func (c *Client) setExpiry(exp time.Time) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	c.expires = exp
+	switch {
+	case c.expT != nil:
+		c.expT.Reset(time.Until(exp))
+	case !exp.IsZero():
+		c.expT = time.AfterFunc(time.Until(exp), c.expiryDue)
+	}
+}
+
+func (c *Client) stopExpiry() {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if c.expT != nil {
+		c.expT.Stop()
+	}
+}
+
+// refreshAuth answers auth.refresh {"token"}: a token verified as the handshake's was, for the same user,
+// role and stream scope, whose expiry then replaces the socket's. The socket's actor does not change.
+func (c *Client) refreshAuth(env Envelope) {
+	var data struct {
+		Token string `json:"token"`
+	}
+	if len(env.Data) > 0 && string(env.Data) != "null" {
+		if err := json.Unmarshal(env.Data, &data); err != nil {
+			c.reply(encodeError(env.ID, engagement.Invalid("token", "data of auth.refresh must be {\"token\": string}")), string(engagement.CodeInvalid))
+			return
+		}
+	}
+	var err error
+	switch {
+	case data.Token == "":
+		err = engagement.Errorf(engagement.CodeUnauthorized, "a token is required")
+	case c.refresh == nil:
+		err = engagement.Errorf(engagement.CodeUnauthorized, "this connection cannot refresh its token")
+	}
+	var act engagement.Actor
+	var exp time.Time
+	if err == nil {
+		act, exp, err = c.refresh(data.Token)
+	}
+	if err == nil && (act.User != c.actor.User || act.Role != c.actor.Role || act.Stream != c.actor.Stream) {
+		err = engagement.Errorf(engagement.CodeForbidden, "the token is for another user, role or stream than this connection's")
+	}
+	if err != nil {
+		c.log.Info("token refresh refused", "stream", c.hub.id, "user", c.actor.User, "code", string(engagement.CodeOf(err)))
+		c.reply(encodeError(env.ID, err), string(engagement.CodeOf(err)))
+		return
+	}
+	c.setExpiry(exp)
+	c.log.Debug("token refreshed", "stream", c.hub.id, "user", c.actor.User, "expires", exp)
+	c.reply(encodeAck(env.ID, map[string]any{"expires_at": exp.UTC(), "expires_ms": exp.UnixMilli()}), "")
+}
+
 // enqueue queues payload without blocking; a client whose buffer is full is dropped, not waited for.
 func (c *Client) enqueue(payload []byte) bool {
 	select {
@@ -140,7 +231,11 @@ func (c *Client) kick(code int, reason string) {
 		close(c.done)
 		if reason != "" && code != websocket.CloseGoingAway && code != websocket.CloseNormalClosure {
 			c.hub.reg.metrics.Drops.WithLabelValues(reason).Inc()
-			c.log.Warn("dropping client", "stream", c.hub.id, "user", c.actor.User, "reason", reason)
+			level := slog.LevelWarn
+			if code == closeTokenExpired {
+				level = slog.LevelInfo // the client's business, not the server's trouble
+			}
+			c.log.Log(context.Background(), level, "dropping client", "stream", c.hub.id, "user", c.actor.User, "reason", reason)
 		}
 	})
 }
@@ -196,6 +291,10 @@ func (c *Client) handle(ctx context.Context, msg []byte) {
 		c.reply(b, "")
 		return
 	}
+	if env.Type == typeAuthRefresh {
+		c.refreshAuth(env)
+		return
+	}
 	out, err := c.hub.reg.svc.Handle(ctx, c.actor, c.hub.id, act)
 	if err != nil {
 		if engagement.CodeOf(err) == engagement.CodeInternal || engagement.CodeOf(err) == engagement.CodeUnavailable {
@@ -214,7 +313,7 @@ func (c *Client) handle(ctx context.Context, msg []byte) {
 
 // metricType bounds the label values of frames_in: known types, or "invalid".
 func metricType(typ string, act engagement.Action, err error) string {
-	if typ == typePing {
+	if typ == typePing || typ == typeAuthRefresh {
 		return typ
 	}
 	if act != nil {

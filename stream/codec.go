@@ -22,8 +22,12 @@ type Envelope struct {
 // maxFrameID bounds the client-chosen id echoed back in acks.
 const maxFrameID = 64
 
-// Client frame types the transport answers itself.
-const typePing = "ping"
+// Client frame types the transport answers itself: ping, and auth.refresh {"token"} (a fresh token for the
+// socket, whose data the client decodes).
+const (
+	typePing        = "ping"
+	typeAuthRefresh = "auth.refresh"
+)
 
 // DecodeClient parses one client message into its envelope and, for an engagement action, the decoded
 // action. Errors are *engagement.Error with code bad_frame (not an envelope), unknown_type or invalid (data
@@ -44,7 +48,7 @@ func DecodeClient(msg []byte) (Envelope, engagement.Action, error) {
 	if env.Type == "" {
 		return env, nil, engagement.Errorf(engagement.CodeBadFrame, "frame has no type")
 	}
-	if env.Type == typePing {
+	if env.Type == typePing || env.Type == typeAuthRefresh {
 		return env, nil, nil
 	}
 	act, ok := engagement.NewAction(env.Type)

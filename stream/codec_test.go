@@ -28,6 +28,11 @@ func TestDecodeClient(t *testing.T) {
 			}
 		}},
 		{name: "ping", in: `{"type":"ping","id":"p"}`, wantID: "p"},
+		{name: "auth.refresh is the transport's", in: `{"type":"auth.refresh","id":"r","data":{"token":"t"}}`, wantID: "r", check: func(t *testing.T, a engagement.Action) {
+			if a != nil {
+				t.Fatalf("action = %#v, want none: the client answers auth.refresh itself", a)
+			}
+		}},
 		{name: "missing data is an empty object", in: `{"type":"comment.send","id":"m"}`, wantID: "m", check: func(t *testing.T, a engagement.Action) {
 			if c := a.(*engagement.CommentSend); c.Text != "" {
 				t.Fatalf("text = %q", c.Text)

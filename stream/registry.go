@@ -50,6 +50,25 @@ type Config struct {
 	// MaxConnsPerIP bounds the open sockets from one remote address on this node; generous, because shoppers
 	// behind one NAT share an address. Default 1000; -1: no limit.
 	MaxConnsPerIP int
+	// HandshakeRate and HandshakeBurst limit how fast one user (a token's subject) may open sockets on this
+	// node: a token bucket holding HandshakeBurst, refilled at HandshakeRate a second. A handshake past it is
+	// refused (a *RateLimitedError: HTTP 429) before the stream is read or anything is recorded, so that a
+	// connect/disconnect loop cannot flood viewer.joined/viewer.left events. Defaults 1/s and 10; a negative
+	// rate (or rate.Inf): no limit.
+	HandshakeRate  rate.Limit
+	HandshakeBurst int
+	// HandshakeIPRate and HandshakeIPBurst are the same per remote address; higher, because many shoppers
+	// may share one address. A handshake takes a token from both buckets or from neither. Defaults 20/s and
+	// MaxConnsPerIP (1000: everyone an address may have connected can reconnect at once, after a node
+	// restart); a negative rate: no limit, which is also the default when MaxConnsPerIP is -1 (every socket
+	// comes from a load balancer's address: limit per client address there).
+	HandshakeIPRate  rate.Limit
+	HandshakeIPBurst int
+	// HandshakeKeys caps how many users, and how many addresses, the handshake limiter tracks at once; a
+	// bucket is forgotten as soon as it has been idle long enough to be full again, and the least recently
+	// used one beyond the cap. Default 65,536 each: about 200 bytes a key, 25 MiB with both full (a bucket
+	// lives 10 s after a user's last handshake, 50 s after an address's, at the default rates).
+	HandshakeKeys int
 	// SampleRate is how many sampled (chat) messages per second each viewer receives at most when a stream
 	// floods; the rest are skipped for that viewer (their own and the host's always arrive). Default 20.
 	SampleRate int
@@ -91,6 +110,27 @@ func (c *Config) applyDefaults() {
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = 1000
 	}
+	if c.HandshakeRate == 0 {
+		c.HandshakeRate = 1
+	}
+	if c.HandshakeBurst <= 0 {
+		c.HandshakeBurst = 10
+	}
+	if c.HandshakeIPRate == 0 {
+		c.HandshakeIPRate = 20
+		if c.MaxConnsPerIP < 0 {
+			c.HandshakeIPRate = -1
+		}
+	}
+	if c.HandshakeIPBurst <= 0 {
+		c.HandshakeIPBurst = 1000
+		if c.MaxConnsPerIP > 0 {
+			c.HandshakeIPBurst = c.MaxConnsPerIP
+		}
+	}
+	if c.HandshakeKeys <= 0 {
+		c.HandshakeKeys = 1 << 16
+	}
 	if c.SampleRate <= 0 {
 		c.SampleRate = 20
 	}
@@ -130,6 +170,8 @@ type Registry struct {
 	closing bool
 	perUser map[string]int
 	perIP   map[string]int
+
+	handshakes *handshakeLimiter
 }
 
 // ErrNotWebSocket is returned by ServeWS for a request that does not ask for a WebSocket upgrade.
@@ -140,6 +182,34 @@ var ErrTooManyConnections = errors.New("stream: too many connections")
 
 // ErrShuttingDown is returned by ServeWS once Shutdown has begun.
 var ErrShuttingDown = errors.New("stream: registry shutting down")
+
+// ErrHandshakeRateLimited is what a *RateLimitedError is (errors.Is): a user or an address opening sockets
+// faster than Config.HandshakeRate or HandshakeIPRate allow.
+var ErrHandshakeRateLimited = errors.New("stream: handshakes too fast")
+
+// RateLimitedError is returned by ServeWS for a handshake over the rate limit.
+type RateLimitedError struct {
+	RetryAfter time.Duration // until the next handshake would be allowed
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("%v: retry after %v", ErrHandshakeRateLimited, e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrHandshakeRateLimited) hold.
+func (e *RateLimitedError) Is(target error) bool { return target == ErrHandshakeRateLimited }
+
+// Session is what a socket is opened with: the actor its token names, when the token expires, and how a
+// fresh token sent as auth.refresh is verified.
+type Session struct {
+	Actor engagement.Actor
+	// Expires is when the token expires: the socket is closed then (4001 token_expired) unless the client
+	// has sent a fresh token. Zero: never.
+	Expires time.Time
+	// Refresh verifies a token exactly as the handshake's was, returning the actor it names and its expiry;
+	// nil refuses auth.refresh.
+	Refresh func(token string) (engagement.Actor, time.Time, error)
+}
 
 // NewRegistry returns a Registry that runs interactions through svc.
 func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
@@ -157,6 +227,8 @@ func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
 		hubs:     map[string]*Hub{},
 		perUser:  map[string]int{},
 		perIP:    map[string]int{},
+		handshakes: newHandshakeLimiter(float64(cfg.HandshakeRate), cfg.HandshakeBurst,
+			float64(cfg.HandshakeIPRate), cfg.HandshakeIPBurst, cfg.HandshakeKeys),
 	}
 	r.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
@@ -234,13 +306,15 @@ func (r *Registry) removeHub(h *Hub, force bool) bool {
 	return true
 }
 
-// ServeWS upgrades the request to a WebSocket for actor on stream and runs the connection. The caller has
-// authenticated the actor and checked the Origin; ServeWS checks the stream exists and builds the welcome
+// ServeWS upgrades the request to a WebSocket for the session's actor on stream and runs the connection
+// until it ends, or the session's token expires without a fresh one. The caller has authenticated the actor
+// and checked the Origin; ServeWS limits the handshake rate, checks the stream exists and builds the welcome
 // before upgrading, so that an error can still be an HTTP answer (it is returned, nothing is written).
-func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engagement.Actor, streamID string) error {
+func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Session, streamID string) error {
 	if r.ctx.Err() != nil {
 		return ErrShuttingDown
 	}
+	actor := sess.Actor
 	// Refuse plain GETs before anything is recorded: a join (and its event) is for sockets only.
 	if !websocket.IsWebSocketUpgrade(req) {
 		return ErrNotWebSocket
@@ -256,6 +330,12 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 			r.release(actor.User, ip)
 		}
 	}()
+	// The handshake rate, before any engagement work: a refused handshake reads nothing and records nothing.
+	if ok, wait := r.handshakes.allow(actor.User, ip, time.Now()); !ok {
+		r.metrics.Drops.WithLabelValues("handshake rate").Inc()
+		r.log.Debug("handshake refused", "stream", streamID, "user", actor.User, "reason", "handshake rate")
+		return &RateLimitedError{RetryAfter: wait}
+	}
 	welcome, err := r.svc.Join(req.Context(), actor, streamID)
 	if err != nil {
 		return err
@@ -287,6 +367,8 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 		joined:   time.Now(),
 		limiter:  rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
 		log:      r.log,
+		expires:  sess.Expires,
+		refresh:  sess.Refresh,
 	}
 	// Count this viewer in before reading the stream-wide count, so the welcome already includes them.
 	if err := r.presence.Set(req.Context(), streamID, r.cfg.Node, h.Viewers()+1); err == nil {
@@ -321,10 +403,12 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, actor engag
 	if !c.staff {
 		c.startWatching(r.ctx)
 	}
+	c.startExpiry()
 	go func() {
 		defer r.wg.Done()
 		c.readPump(r.ctx)
 		c.stopWatching()
+		c.stopExpiry()
 		<-writerDone
 		r.release(actor.User, ip)
 		r.metrics.Connections.Dec()

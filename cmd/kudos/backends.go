@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,4 +106,22 @@ func (b *backends) close(log *slog.Logger) {
 			log.Error("close backend", "err", err)
 		}
 	}
+}
+
+// openAwardQueue opens where awards wait until they are paid and their events durable: a file beside the
+// event spool (under its lock) when the ledger is shared, so that a restart keeps what is owed; memory in
+// development mode, where the ledger itself is memory. A queue that cannot be opened stops the server.
+func openAwardQueue(cfg config.Config, log *slog.Logger) (engagement.AwardQueue, error) {
+	if cfg.RedisURL == "" {
+		return engagement.NewMemoryAwardQueue(), nil
+	}
+	dir := filepath.Join(cfg.SpoolDir, "awards")
+	q, err := engagement.OpenFileAwardQueue(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open the award queue in %s: %w", dir, err)
+	}
+	if p, err := q.Pending(context.Background()); err == nil && len(p) > 0 {
+		log.Warn("awards owed from an earlier run: paying them", "count", len(p), "dir", dir)
+	}
+	return q, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
 
 	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/cmd/internal/config"
@@ -87,7 +88,11 @@ func mintToken(args []string, getenv func(string) string, stdout io.Writer) erro
 	if secret == "" {
 		return errors.New("KUDOS_TOKEN_SECRET is not set: tokens of a development server die with it; set the same secret for the server and this command")
 	}
-	tokens, err := authtoken.NewKey([]byte(secret))
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	tokens, err := authtoken.New([]byte(secret), tokenConfig(cfg)) // iss and aud as the server checks them
 	if err != nil {
 		return err
 	}
@@ -102,6 +107,14 @@ func mintToken(args []string, getenv func(string) string, stdout io.Writer) erro
 	return err
 }
 
+// tokenConfig is how tokens are checked and minted, from the settings.
+func tokenConfig(cfg config.Config) authtoken.Config {
+	return authtoken.Config{MaxLifetime: cfg.TokenMaxLifetime, Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience}
+}
+
+// shutdownTimeout bounds the orderly shutdown of HTTP requests and sockets.
+const shutdownTimeout = 15 * time.Second
+
 // serve runs the server until ctx ends, then shuts down in order: HTTP, sockets (1001), events, state.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	promReg := prometheus.NewRegistry()
@@ -112,7 +125,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		secret = authtoken.RandomSecret()
 		log.Warn("DEVELOPMENT MODE: KUDOS_TOKEN_SECRET is not set; using a random secret for this process and issuing guest viewer tokens at POST /api/v1/tokens/guest")
 	}
-	tokens, err := authtoken.NewKey(secret)
+	tokens, err := authtoken.New(secret, tokenConfig(cfg))
 	if err != nil {
 		return err
 	}
@@ -130,23 +143,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		log.Info("scoring rules loaded", "path", cfg.RulesPath)
 	}
+	awards, err := openAwardQueue(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := awards.Close(); err != nil {
+			log.Error("close award queue", "err", err)
+		}
+	}()
 	svc := engagement.New(engagement.Config{
-		Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger,
+		Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger, Awards: awards,
 		Notify: engagement.NotifyConfig{
 			DailyLimit: cfg.NotifyDailyLimit, QuietStart: cfg.QuietStart, QuietEnd: cfg.QuietEnd,
 			NoQuietHours: cfg.NoQuietHours, Location: cfg.TimeZone,
 		},
 	}, parts.store, parts.sink)
 	reg := stream.NewRegistry(stream.Config{
-		Node:            cfg.Node,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		MaxConnsPerUser: cfg.MaxConnsPerUser,
-		MaxConnsPerIP:   cfg.MaxConnsPerIP,
-		WriteDelay:      cfg.WriteDelay,
-		Fanout:          parts.fanout,
-		Presence:        parts.presence,
-		Metrics:         stream.NewMetrics(promReg),
-		Logger:          log,
+		Node:             cfg.Node,
+		AllowedOrigins:   cfg.AllowedOrigins,
+		MaxConnsPerUser:  cfg.MaxConnsPerUser,
+		MaxConnsPerIP:    cfg.MaxConnsPerIP,
+		WriteDelay:       cfg.WriteDelay,
+		HandshakeRate:    rate.Limit(cfg.HandshakeRatePerUser),
+		HandshakeBurst:   cfg.HandshakeBurstPerUser,
+		HandshakeIPRate:  rate.Limit(cfg.HandshakeRatePerIP),
+		HandshakeIPBurst: cfg.HandshakeBurstPerIP,
+		Fanout:           parts.fanout,
+		Presence:         parts.presence,
+		Metrics:          stream.NewMetrics(promReg),
+		Logger:           log,
 	}, svc)
 
 	e := httpapi.New(httpapi.Config{
@@ -157,16 +183,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AllowedOrigins: cfg.AllowedOrigins,
 		Gatherer:       promReg,
 		Ready:          parts.ready,
+		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
 		Logger:         log,
 	})
-	ln, err := net.Listen("tcp", cfg.Addr)
+	// The award queue's payer: awards the ledger could not take when they were earned, or whose events were
+	// not durable yet, including those an earlier process left in the queue.
+	awardsCtx, stopAwards := context.WithCancel(context.WithoutCancel(ctx))
+	awardsDone := make(chan struct{})
+	go func() {
+		defer close(awardsDone)
+		svc.RunAwards(awardsCtx, func(ctx context.Context, out engagement.Outcome) {
+			if err := reg.Deliver(ctx, out); err != nil {
+				log.Warn("deliver queued award", "stream", out.Stream, "err", err)
+			}
+		})
+	}()
+	defer func() { stopAwards(); <-awardsDone }() // before the queue and the backends close
+
+	web, err := startHTTP(cfg, e, promReg, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("kudos listening", "addr", ln.Addr().String(), "node", cfg.Node)
+	log.Info("kudos listening", "addr", web.addrs[0].String(), "node", cfg.Node)
+	if len(web.addrs) > 1 {
+		log.Info("metrics listening (not on the main address)", "addr", web.addrs[1].String(), "path", metricsPath)
+	}
 
 	if cfg.DevMode() {
 		if err := startDemo(ctx, cfg, svc, tokens, log); err != nil {
@@ -177,13 +218,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err) // still shut the rest down in order
+	case runErr = <-web.errs: // still shut the rest down in order
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := web.shutdown(sctx); err != nil {
 		log.Error("http shutdown", "err", err)
 	}
 	if err := reg.Shutdown(sctx); err != nil {

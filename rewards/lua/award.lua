@@ -1,8 +1,12 @@
 -- KEYS[8] award record, KEYS[9] stream leaderboard. ARGV[2] the award.
--- Returns {applied (0|1), result JSON}.
-local rec = redis.call('GET', KEYS[8])
-if rec then return {0, rec} end
+-- Returns {applied (0|1), result JSON}, or {'conflict', ''} for a replayed key with another fingerprint.
 local A = cjson.decode(ARGV[2])
+local rec = redis.call('GET', KEYS[8])
+if rec then
+  local fp = cjson.decode(rec).fp
+  if type(fp) == 'string' and fp ~= '' and A.fp ~= '' and fp ~= A.fp then return {'conflict', ''} end
+  return {0, rec}
+end
 settle()
 expire()
 
@@ -19,7 +23,7 @@ local capped = base - granted
 if granted > 0 then redis.call('HINCRBY', K_EARNED, A.month, int(granted)) end
 
 if A.pend then
-  redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, at = A.at, m = A.month, s = A.s, st = 'pending'}))
+  redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, at = A.at, m = A.month, s = A.s, st = 'pending', b = A.part}))
   redis.call('ZADD', K_PEND, int(A.at), A.key)
   if granted > 0 then
     redis.call('HINCRBY', K_ACCT, 'pending', int(granted))
@@ -30,7 +34,7 @@ elseif granted > 0 then
   add_lot(A.key, A.at, granted)
   entry({at = A.at, k = 'award', p = granted, key = A.key, s = A.s, src = A.src})
 end
-if granted > 0 and A.s ~= '' then redis.call('ZINCRBY', KEYS[9], int(granted), A.user) end
+if granted > 0 and A.s ~= '' and A.part then redis.call('ZINCRBY', KEYS[9], int(granted), A.user) end
 if capped > 0 then
   redis.call('HINCRBY', K_ACCT, 'capped', int(capped))
   entry({at = A.at, k = 'capped', p = capped, key = A.key, s = A.s, src = A.src})
@@ -39,7 +43,7 @@ end
 local after = tier_for(e12 + granted)
 redis.call('HSET', K_ACCT, 'tier', after.t)
 local res = cjson.encode({
-  user = A.user, s = A.s, pend = A.pend, granted = granted, capped = capped,
+  user = A.user, s = A.s, pend = A.pend, fp = A.fp, granted = granted, capped = capped,
   balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at,
 })
 redis.call('SET', KEYS[8], res)

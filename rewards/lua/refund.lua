@@ -27,7 +27,8 @@ o.st = 'refunded'
 redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
 local m = redis.call('HGET', K_EARNED, o.m)
 if m then redis.call('HSET', K_EARNED, o.m, int(math.max(0, num(m) - o.p))) end
-if o.s ~= '' and o.p > 0 then
+-- only a participation award counted on the leaderboard; an order written before b existed did
+if o.s ~= '' and o.p > 0 and o.b ~= false then
   if num(redis.call('ZINCRBY', KEYS[8], int(-o.p), R.user)) <= 0 then redis.call('ZREM', KEYS[8], R.user) end
 end
 res.balance = acct('balance')

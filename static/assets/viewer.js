@@ -112,7 +112,9 @@ function handleSocketState(s, info) {
   else if (s === 'connecting') setConn(info.attempt ? 'reconnecting' : 'connecting', info.attempt ? 'Reconnecting…' : 'Connecting…');
   else if (s === 'reconnecting') {
     setConn('reconnecting', `Reconnecting… (retry in ${Math.max(1, Math.round(info.delayMs / 1000))} s)`);
-    if (info.failuresBeforeOpen >= 2 && !recovering) recover();
+    // 4001 token_expired: the server closed the socket at the token's expiry; dial again with a fresh one.
+    if (info.code === 4001 && !queryToken && !recovering) signIn(false).catch(() => {});
+    else if (info.failuresBeforeOpen >= 2 && !recovering) recover();
   }
 }
 

@@ -2,6 +2,8 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,10 +25,10 @@ type Config struct {
 	DevBrokerAddr    string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
 	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default engagement.EventTopic
 	SpoolDir         string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
-	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode
+	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode, refused with Redis or Kafka set
 	AllowedOrigins   []string      // KUDOS_ALLOWED_ORIGINS, comma separated
 	RulesPath        string        // KUDOS_RULES
-	Node             string        // KUDOS_NODE, default the host name
+	Node             string        // KUDOS_NODE, default "<host name>-<pid>-<random>": unique per process
 	LogLevel         string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
 	MaxConnsPerUser  int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
 	MaxConnsPerIP    int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
@@ -36,10 +38,49 @@ type Config struct {
 	NoQuietHours     bool
 	TimeZone         *time.Location // KUDOS_TIME_ZONE of the quiet hours, default Asia/Shanghai
 	WriteDelay       time.Duration  // KUDOS_WRITE_DELAY: batch big streams' writes; 0 = the default (50ms), -1 = off
+
+	// The HTTP server's edges. The timeouts bound plain requests only: a WebSocket is hijacked from the
+	// server (which clears its deadlines) and keeps its own ping/pong and write deadlines in stream.
+	HTTPReadHeaderTimeout time.Duration // KUDOS_HTTP_READ_HEADER_TIMEOUT, default DefaultHTTPReadHeaderTimeout
+	HTTPReadTimeout       time.Duration // KUDOS_HTTP_READ_TIMEOUT: a request's headers and body, default DefaultHTTPReadTimeout
+	HTTPWriteTimeout      time.Duration // KUDOS_HTTP_WRITE_TIMEOUT: handling and answering a request, default DefaultHTTPWriteTimeout
+	HTTPIdleTimeout       time.Duration // KUDOS_HTTP_IDLE_TIMEOUT: a keep-alive connection between requests, default DefaultHTTPIdleTimeout
+	HTTPMaxBodyBytes      int64         // KUDOS_HTTP_MAX_BODY: bytes of a request body, default DefaultHTTPMaxBodyBytes
+	MetricsAddr           string        // KUDOS_METRICS_ADDR: serve /metrics there only; empty: on Addr
+
+	TokenMaxLifetime time.Duration // KUDOS_TOKEN_MAX_LIFETIME: longest token accepted; 0 = the default (24h), -1 = no limit
+	TokenIssuer      string        // KUDOS_TOKEN_ISSUER: required iss, written into minted tokens
+	TokenAudience    string        // KUDOS_TOKEN_AUDIENCE: required aud, written into minted tokens
+
+	HandshakeRatePerUser  float64 // KUDOS_HANDSHAKE_RATE_PER_USER: sockets opened a second per user per node; 0 = the default (1), -1 = off
+	HandshakeBurstPerUser int     // KUDOS_HANDSHAKE_BURST_PER_USER: and the burst; 0 = the default (10)
+	HandshakeRatePerIP    float64 // KUDOS_HANDSHAKE_RATE_PER_IP: the same per remote address; 0 = the default (20), -1 = off
+	HandshakeBurstPerIP   int     // KUDOS_HANDSHAKE_BURST_PER_IP: 0 = the default (KUDOS_MAX_CONNS_PER_IP)
 }
 
-// DevMode reports whether the server runs without a configured secret: random secret, guest tokens allowed.
-func (c Config) DevMode() bool { return c.TokenSecret == "" }
+// The defaults of the HTTP server's edges (README.md, "Configuration").
+const (
+	// DefaultHTTPReadHeaderTimeout bounds the request line and headers: a slowloris sending headers slowly.
+	DefaultHTTPReadHeaderTimeout = 10 * time.Second
+	// DefaultHTTPReadTimeout bounds the whole request, body included: a client trickling a body byte by byte
+	// is cut after this. API bodies are at most DefaultHTTPMaxBodyBytes, which even a poor mobile link sends
+	// in a few seconds.
+	DefaultHTTPReadTimeout = 30 * time.Second
+	// DefaultHTTPWriteTimeout bounds handling a request and writing its answer, so a client that stops
+	// reading cannot hold a handler and its connection.
+	DefaultHTTPWriteTimeout = 30 * time.Second
+	// DefaultHTTPIdleTimeout closes keep-alive connections idle this long.
+	DefaultHTTPIdleTimeout = 120 * time.Second
+	// DefaultHTTPMaxBodyBytes bounds every request body (the API's JSON bodies are far smaller).
+	DefaultHTTPMaxBodyBytes = 64 << 10
+)
+
+// DevMode reports whether the server runs in development mode: no configured secret (a random one per
+// process, guest tokens allowed) and neither Redis nor a real Kafka configured. FromEnv refuses a
+// configuration that sets Redis or Kafka without a secret, so a shared deployment never lands here by accident.
+func (c Config) DevMode() bool {
+	return c.TokenSecret == "" && c.RedisURL == "" && c.KafkaEmbedded
+}
 
 // FromEnv reads the configuration from getenv (os.Getenv in main; a map in tests).
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -114,15 +155,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.WriteDelay = -1 // explicitly off; the zero value means the stream package's default
 		}
 	}
+	if err := c.readHTTP(getenv); err != nil {
+		return c, err
+	}
+	if err := c.readLimits(getenv); err != nil {
+		return c, err
+	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")
 	}
-	if c.Node == "" {
-		h, err := os.Hostname()
-		if err != nil || h == "" {
-			h = "local"
+	if c.TokenSecret == "" && !c.DevMode() {
+		// Development mode only on a laptop: a node sharing Redis or Kafka is a deployment, and a random
+		// secret there means guest tokens for anyone and tokens that die with the process.
+		set := "KUDOS_REDIS_URL"
+		if c.RedisURL == "" {
+			set = "KUDOS_KAFKA_BROKERS"
 		}
-		c.Node = h
+		return c, fmt.Errorf("KUDOS_TOKEN_SECRET is not set but %s is: development mode (a random token secret, guest tokens) runs only with neither KUDOS_REDIS_URL nor KUDOS_KAFKA_BROKERS; set KUDOS_TOKEN_SECRET (at least 16 characters, the same on every node)", set)
+	}
+	if c.Node == "" {
+		c.Node = defaultNode()
 	}
 	if c.SpoolDir == "" {
 		base, err := os.UserCacheDir()
@@ -140,6 +192,95 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return c, nil
+}
+
+// readHTTP reads the HTTP server's timeouts, body limit and metrics address.
+// readLimits reads the token and handshake settings.
+func (c *Config) readLimits(getenv func(string) string) error {
+	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
+	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))
+	if v := strings.TrimSpace(getenv("KUDOS_TOKEN_MAX_LIFETIME")); v != "" {
+		if v == "-1" || v == "off" {
+			c.TokenMaxLifetime = -1
+		} else if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("KUDOS_TOKEN_MAX_LIFETIME must be a positive duration (e.g. 24h) or -1, not %q", v)
+		} else {
+			c.TokenMaxLifetime = d
+		}
+	}
+	for _, r := range []struct {
+		name string
+		dst  *float64
+	}{{"KUDOS_HANDSHAKE_RATE_PER_USER", &c.HandshakeRatePerUser}, {"KUDOS_HANDSHAKE_RATE_PER_IP", &c.HandshakeRatePerIP}} {
+		if v := strings.TrimSpace(getenv(r.name)); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || (f <= 0 && f != -1) {
+				return fmt.Errorf("%s must be a positive number of handshakes a second, or -1 for off, not %q", r.name, v)
+			}
+			*r.dst = f
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *int
+	}{{"KUDOS_HANDSHAKE_BURST_PER_USER", &c.HandshakeBurstPerUser}, {"KUDOS_HANDSHAKE_BURST_PER_IP", &c.HandshakeBurstPerIP}} {
+		if v := strings.TrimSpace(getenv(b.name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%s must be a whole number of at least 1, not %q", b.name, v)
+			}
+			*b.dst = n
+		}
+	}
+	return nil
+}
+
+func (c *Config) readHTTP(getenv func(string) string) error {
+	c.MetricsAddr = strings.TrimSpace(getenv("KUDOS_METRICS_ADDR"))
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"KUDOS_HTTP_READ_HEADER_TIMEOUT", &c.HTTPReadHeaderTimeout, DefaultHTTPReadHeaderTimeout},
+		{"KUDOS_HTTP_READ_TIMEOUT", &c.HTTPReadTimeout, DefaultHTTPReadTimeout},
+		{"KUDOS_HTTP_WRITE_TIMEOUT", &c.HTTPWriteTimeout, DefaultHTTPWriteTimeout},
+		{"KUDOS_HTTP_IDLE_TIMEOUT", &c.HTTPIdleTimeout, DefaultHTTPIdleTimeout},
+	} {
+		*d.dst = d.def
+		if v := getenv(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s must be a positive duration (e.g. %s), not %q", d.name, d.def, v)
+			}
+			*d.dst = t
+		}
+	}
+	if c.HTTPReadHeaderTimeout > c.HTTPReadTimeout {
+		c.HTTPReadHeaderTimeout = c.HTTPReadTimeout // the whole request's bound covers its headers too
+	}
+	c.HTTPMaxBodyBytes = DefaultHTTPMaxBodyBytes
+	if v := getenv("KUDOS_HTTP_MAX_BODY"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return fmt.Errorf("KUDOS_HTTP_MAX_BODY must be a whole number of bytes of at least 1, not %q", v)
+		}
+		c.HTTPMaxBodyBytes = n
+	}
+	return nil
+}
+
+// defaultNode names this process among the nodes: the host name, the process id and a random suffix, so
+// that two processes on one host (or a restarted one whose predecessor's presence has not yet expired)
+// never share presence entries.
+func defaultNode() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "local"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b))
 }
 
 func or(v, def string) string {

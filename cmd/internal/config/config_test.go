@@ -1,10 +1,15 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
+
+const testSecret = "0123456789abcdef"
 
 func TestFromEnv(t *testing.T) {
 	tests := []struct {
@@ -21,18 +26,18 @@ func TestFromEnv(t *testing.T) {
 				t.Fatalf("defaults: %+v", c)
 			}
 		}},
-		{"kafka none", map[string]string{"KUDOS_KAFKA_BROKERS": "none"}, false, func(t *testing.T, c Config) {
+		{"kafka none", map[string]string{"KUDOS_KAFKA_BROKERS": "none", "KUDOS_TOKEN_SECRET": testSecret}, false, func(t *testing.T, c Config) {
 			if !c.KafkaDisabled || c.KafkaEmbedded || len(c.KafkaBrokers) != 0 {
 				t.Fatalf("%+v", c)
 			}
 		}},
-		{"brokers and origins lists", map[string]string{"KUDOS_KAFKA_BROKERS": "a:1, b:2,", "KUDOS_ALLOWED_ORIGINS": "https://shop.example"}, false, func(t *testing.T, c Config) {
+		{"brokers and origins lists", map[string]string{"KUDOS_KAFKA_BROKERS": "a:1, b:2,", "KUDOS_ALLOWED_ORIGINS": "https://shop.example", "KUDOS_TOKEN_SECRET": testSecret}, false, func(t *testing.T, c Config) {
 			if !slices.Equal(c.KafkaBrokers, []string{"a:1", "b:2"}) || !slices.Equal(c.AllowedOrigins, []string{"https://shop.example"}) {
 				t.Fatalf("%+v", c)
 			}
 		}},
 		{"short secret", map[string]string{"KUDOS_TOKEN_SECRET": "short"}, true, nil},
-		{"production secret", map[string]string{"KUDOS_TOKEN_SECRET": "0123456789abcdef"}, false, func(t *testing.T, c Config) {
+		{"production secret", map[string]string{"KUDOS_TOKEN_SECRET": testSecret}, false, func(t *testing.T, c Config) {
 			if c.DevMode() {
 				t.Fatal("a configured secret must leave development mode")
 			}
@@ -67,6 +72,34 @@ func TestFromEnv(t *testing.T) {
 		{"bad quiet hours", map[string]string{"KUDOS_QUIET_HOURS": "late"}, true, nil},
 		{"bad time zone", map[string]string{"KUDOS_TIME_ZONE": "Mars/Olympus"}, true, nil},
 		{"bad daily limit", map[string]string{"KUDOS_NOTIFY_DAILY_LIMIT": "0"}, true, nil},
+		{"http defaults", nil, false, func(t *testing.T, c Config) {
+			if c.HTTPReadHeaderTimeout != DefaultHTTPReadHeaderTimeout || c.HTTPReadTimeout != DefaultHTTPReadTimeout ||
+				c.HTTPWriteTimeout != DefaultHTTPWriteTimeout || c.HTTPIdleTimeout != DefaultHTTPIdleTimeout ||
+				c.HTTPMaxBodyBytes != DefaultHTTPMaxBodyBytes || c.MetricsAddr != "" {
+				t.Fatalf("%+v", c)
+			}
+			if c.HTTPReadTimeout <= 0 || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.HTTPReadHeaderTimeout <= 0 {
+				t.Fatal("every HTTP timeout must be on by default")
+			}
+		}},
+		{"http settings", map[string]string{
+			"KUDOS_HTTP_READ_HEADER_TIMEOUT": "2s", "KUDOS_HTTP_READ_TIMEOUT": "5s", "KUDOS_HTTP_WRITE_TIMEOUT": "7s",
+			"KUDOS_HTTP_IDLE_TIMEOUT": "1m", "KUDOS_HTTP_MAX_BODY": "1024", "KUDOS_METRICS_ADDR": "127.0.0.1:9091",
+		}, false, func(t *testing.T, c Config) {
+			if c.HTTPReadHeaderTimeout != 2*time.Second || c.HTTPReadTimeout != 5*time.Second || c.HTTPWriteTimeout != 7*time.Second ||
+				c.HTTPIdleTimeout != time.Minute || c.HTTPMaxBodyBytes != 1024 || c.MetricsAddr != "127.0.0.1:9091" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"header timeout within read timeout", map[string]string{"KUDOS_HTTP_READ_TIMEOUT": "1s"}, false, func(t *testing.T, c Config) {
+			if c.HTTPReadHeaderTimeout != time.Second {
+				t.Fatalf("header timeout %v exceeds the whole request's 1s", c.HTTPReadHeaderTimeout)
+			}
+		}},
+		{"zero read timeout", map[string]string{"KUDOS_HTTP_READ_TIMEOUT": "0"}, true, nil},
+		{"bad write timeout", map[string]string{"KUDOS_HTTP_WRITE_TIMEOUT": "soon"}, true, nil},
+		{"bad idle timeout", map[string]string{"KUDOS_HTTP_IDLE_TIMEOUT": "-1s"}, true, nil},
+		{"bad body limit", map[string]string{"KUDOS_HTTP_MAX_BODY": "0"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,5 +115,91 @@ func TestFromEnv(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+// TestNoAccidentalDevelopmentMode: a server configured with Redis or Kafka but no token secret is a
+// deployment missing its secret, not a laptop; it must refuse to start and name the variable, rather than
+// hand out guest tokens and sign with a random secret.
+func TestNoAccidentalDevelopmentMode(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"KUDOS_REDIS_URL": "redis://redis:6379/0"},
+		{"KUDOS_KAFKA_BROKERS": "kafka:9092"},
+		{"KUDOS_KAFKA_BROKERS": "none"},
+		{"KUDOS_REDIS_URL": "redis://redis:6379/0", "KUDOS_KAFKA_BROKERS": "kafka:9092"},
+	} {
+		c, err := FromEnv(func(k string) string { return env[k] })
+		if err == nil {
+			t.Fatalf("%v without KUDOS_TOKEN_SECRET started (dev mode %v); it must refuse", env, c.DevMode())
+		}
+		if !strings.Contains(err.Error(), "KUDOS_TOKEN_SECRET") {
+			t.Fatalf("%v: the error does not name KUDOS_TOKEN_SECRET: %v", env, err)
+		}
+		env["KUDOS_TOKEN_SECRET"] = testSecret
+		if c, err = FromEnv(func(k string) string { return env[k] }); err != nil || c.DevMode() {
+			t.Fatalf("%v with a secret: dev mode %v, err %v", env, c.DevMode(), err)
+		}
+	}
+	c, err := FromEnv(func(string) string { return "" })
+	if err != nil || !c.DevMode() {
+		t.Fatalf("neither set: want development mode, got %v, %v", c.DevMode(), err)
+	}
+	// A Config built by hand with Redis and no secret is not development mode either.
+	if (Config{RedisURL: "redis://x:6379/0", KafkaEmbedded: true}).DevMode() {
+		t.Fatal("DevMode with Redis configured")
+	}
+}
+
+// TestDefaultNodeUniquePerProcess: two processes on one host must not share presence entries, so the
+// default node name carries the host name and something unique to the process; KUDOS_NODE still sets it.
+func TestDefaultNodeUniquePerProcess(t *testing.T) {
+	a, errA := FromEnv(func(string) string { return "" })
+	b, errB := FromEnv(func(string) string { return "" })
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a.Node == b.Node {
+		t.Fatalf("two default configurations share the node name %q", a.Node)
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "local"
+	}
+	for _, n := range []string{a.Node, b.Node} {
+		if !strings.HasPrefix(n, host+"-") || !strings.Contains(n, fmt.Sprintf("-%d-", os.Getpid())) {
+			t.Fatalf("default node %q is not the host name %q, the process id and a random part", n, host)
+		}
+	}
+	c, err := FromEnv(func(k string) string { return map[string]string{"KUDOS_NODE": "kudos-a"}[k] })
+	if err != nil || c.Node != "kudos-a" {
+		t.Fatalf("KUDOS_NODE: %q, %v", c.Node, err)
+	}
+}
+
+func TestTokenAndHandshakeSettings(t *testing.T) {
+	env := map[string]string{
+		"KUDOS_TOKEN_MAX_LIFETIME":       "2h",
+		"KUDOS_TOKEN_ISSUER":             "https://shop.example",
+		"KUDOS_TOKEN_AUDIENCE":           "kudos",
+		"KUDOS_HANDSHAKE_RATE_PER_USER":  "0.5",
+		"KUDOS_HANDSHAKE_BURST_PER_USER": "4",
+		"KUDOS_HANDSHAKE_RATE_PER_IP":    "-1",
+	}
+	c, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokenMaxLifetime != 2*time.Hour || c.TokenIssuer != "https://shop.example" || c.TokenAudience != "kudos" ||
+		c.HandshakeRatePerUser != 0.5 || c.HandshakeBurstPerUser != 4 || c.HandshakeRatePerIP != -1 || c.HandshakeBurstPerIP != 0 {
+		t.Fatalf("config %+v", c)
+	}
+	for _, bad := range []map[string]string{
+		{"KUDOS_TOKEN_MAX_LIFETIME": "forever"},
+		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
+		{"KUDOS_HANDSHAKE_BURST_PER_IP": "-3"},
+	} {
+		if _, err := FromEnv(func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("%v accepted, want an error naming the variable", bad)
+		}
 	}
 }

@@ -131,7 +131,10 @@ type Sink struct {
 	fwdDone    chan struct{}
 }
 
-var _ engagement.Sink = (*Sink)(nil)
+var (
+	_ engagement.Sink     = (*Sink)(nil)
+	_ engagement.Admitter = (*Sink)(nil)
+)
 
 type publishReq struct {
 	data   []byte // newline-terminated JSON lines
@@ -330,6 +333,25 @@ func (s *Sink) writeLoop(sf *spoolFile) {
 			r.done <- err
 		}
 	}
+}
+
+// admitReserve is the room Admit keeps free for the actions already under way: past MaxBytes minus it, new
+// actions are refused before they change anything, so that one whose events then find no room is rare.
+const admitReserve = 1 << 20
+
+// Admit implements engagement.Admitter: it fails with ErrSpoolFull (wrapped) when the spool is so close to
+// MaxBytes that an action's events might find no room, and with ErrClosed after Close.
+func (s *Sink) Admit() error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if used, limit := s.pending.Load(), s.cfg.MaxBytes-min(admitReserve, s.cfg.MaxBytes/10); used >= limit {
+		return fmt.Errorf("admit an action (%d of %d bytes used): %w", used, s.cfg.MaxBytes, ErrSpoolFull)
+	}
+	return nil
 }
 
 // checkFull warns once when the spool passes warnFraction of MaxBytes, and re-arms below it.

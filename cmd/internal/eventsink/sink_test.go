@@ -436,6 +436,9 @@ func TestSpoolFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Admit(); err != nil {
+		t.Fatalf("Admit on an empty spool: %v", err)
+	}
 	accepted := 0
 	for {
 		err := s.Publish(context.Background(), testEvent(t, "u", accepted))
@@ -453,6 +456,10 @@ func TestSpoolFull(t *testing.T) {
 	st := s.Stats()
 	if st.SpoolBytes > maxBytes || st.SpoolBytes < maxBytes/2 || st.Spooled != uint64(accepted) {
 		t.Errorf("stats %+v after %d accepted, want spool bytes in (%d/2, %d]", st, accepted, maxBytes, maxBytes)
+	}
+	// A full spool refuses new actions before they change anything (engagement answers them unavailable).
+	if err := s.Admit(); !errors.Is(err, ErrSpoolFull) {
+		t.Errorf("Admit on a full spool: %v, want ErrSpoolFull", err)
 	}
 	if got := logs.count("EVENT SPOOL ABOVE 80% FULL"); got != 1 {
 		t.Errorf("got %d 80%%-full warnings, want 1", got)

@@ -72,7 +72,7 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
 		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
 		{http.MethodPost, "/api/v1/users/:uid/redemptions", a.redeem, bearer},
-		{http.MethodGet, "/api/v1/streams/:id/leaderboard", a.leaderboard, anyone},
+		{http.MethodGet, "/api/v1/streams/:id/leaderboard", a.leaderboard, bearer},
 
 		// Product Q&A, the replay timeline and capped notifications. The question list reads an optional
 		// token itself: the host also sees hidden questions.

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,7 +129,8 @@ func (a *API) getModeration(c echo.Context) error {
 }
 
 // websocket authenticates, checks the origin and the stream, then hands the connection to the registry.
-// Every refusal happens before the upgrade, as an HTTP problem body.
+// Every refusal happens before the upgrade, as an HTTP problem body. The socket lives as long as its token
+// (close 4001 token_expired), unless the client sends a fresh one (auth.refresh), verified as this one was.
 func (a *API) websocket(c echo.Context) error {
 	req := c.Request()
 	tok := req.URL.Query().Get("token")
@@ -139,14 +142,16 @@ func (a *API) websocket(c echo.Context) error {
 	if tok == "" {
 		return engagement.Errorf(engagement.CodeUnauthorized, "a token is required (?token=)")
 	}
-	actor, err := a.tokens.Verify(tok)
+	actor, exp, err := a.tokens.VerifyExpiry(tok)
 	if err != nil {
 		return err
 	}
 	if !a.reg.OriginAllowed(req) {
 		return engagement.Errorf(engagement.CodeForbidden, "origin %q is not allowed", req.Header.Get("Origin"))
 	}
-	err = a.reg.ServeWS(c.Response(), req, actor, c.Param("id"))
+	sess := stream.Session{Actor: actor, Expires: exp, Refresh: a.tokens.VerifyExpiry}
+	err = a.reg.ServeWS(c.Response(), req, sess, c.Param("id"))
+	var limited *stream.RateLimitedError
 	switch {
 	case errors.Is(err, stream.ErrShuttingDown):
 		return engagement.Errorf(engagement.CodeUnavailable, "server is shutting down")
@@ -154,6 +159,10 @@ func (a *API) websocket(c echo.Context) error {
 		return engagement.Errorf(engagement.CodeInvalid, "this endpoint takes WebSocket upgrades only")
 	case errors.Is(err, stream.ErrTooManyConnections):
 		return engagement.Errorf(engagement.CodeRateLimited, "too many open connections for this user or address")
+	case errors.As(err, &limited):
+		secs := max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return engagement.Errorf(engagement.CodeRateLimited, "connecting too often; retry in %d s", secs)
 	}
 	return err
 }

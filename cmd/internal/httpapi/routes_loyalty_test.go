@@ -79,7 +79,8 @@ func TestLoyaltyBadInput(t *testing.T) {
 		{"unknown reward", "POST", "/api/v1/users/ann/redemptions", ann, map[string]any{"reward_id": "nope", "request_id": "r1"}, 404, "not_found", ""},
 		{"insufficient points", "POST", "/api/v1/users/ann/redemptions", ann, map[string]any{"reward_id": "coupon-5", "request_id": "r2"}, 409, "insufficient_points", ""},
 		{"redeem for another user", "POST", "/api/v1/users/bob/redemptions", ann, map[string]any{"reward_id": "coupon-5", "request_id": "r3"}, 403, "forbidden", ""},
-		{"leaderboard of unknown stream", "GET", "/api/v1/streams/nope/leaderboard", "", nil, 404, "not_found", ""},
+		{"leaderboard of unknown stream", "GET", "/api/v1/streams/nope/leaderboard", ann, nil, 404, "not_found", ""},
+		{"leaderboard without a token", "GET", "/api/v1/streams/s1/leaderboard", "", nil, 401, "unauthorized", ""},
 		{"refund of unknown order", "POST", "/api/v1/purchases/never/refund", shop, nil, 404, "not_found", ""},
 	}
 	for _, tt := range tests {
@@ -137,7 +138,7 @@ func TestCommentEarnsPointsOnlyForTheCommenter(t *testing.T) {
 			break
 		}
 	}
-	lb := ts.do(http.MethodGet, "/api/v1/streams/s1/leaderboard", "", nil).json(t)
+	lb := ts.do(http.MethodGet, "/api/v1/streams/s1/leaderboard", ts.token("bob", engagement.RoleViewer, ""), nil).json(t)
 	top := lb["top"].([]any)
 	if len(top) != 1 || top[0].(map[string]any)["user"] != "ann" || top[0].(map[string]any)["points"] != float64(1) {
 		t.Fatalf("leaderboard %v, want ann with 1", lb)

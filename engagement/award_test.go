@@ -1,0 +1,381 @@
+package engagement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+)
+
+// runAwardQueueSuite is the contract every AwardQueue passes; newQueue returns an empty queue.
+func runAwardQueueSuite(t *testing.T, newQueue func(t *testing.T) AwardQueue) {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+	award := func(key string, pts int64) QueuedAward {
+		return QueuedAward{Key: key, User: "ann", Stream: "s1", Source: SourcePoll, Points: pts, Reason: "Voted", At: at}
+	}
+	keys := func(t *testing.T, q AwardQueue) []string {
+		t.Helper()
+		p, err := q.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, a := range p {
+			ks = append(ks, a.Key)
+		}
+		return ks
+	}
+	t.Run("OrderReplaceDone", func(t *testing.T) {
+		q := newQueue(t)
+		for _, k := range []string{"a", "b", "c"} {
+			noErr(t, q.Add(ctx, award(k, 1)))
+		}
+		noErr(t, q.Add(ctx, award("b", 7))) // replaces, keeps its place
+		noErr(t, q.Done(ctx, "a"))
+		noErr(t, q.Done(ctx, "a")) // idempotent
+		noErr(t, q.Done(ctx, "never"))
+		if got := keys(t, q); !slices.Equal(got, []string{"b", "c"}) {
+			t.Fatalf("pending %v, want [b c]", got)
+		}
+		p, _ := q.Pending(ctx)
+		if p[0].Points != 7 || !p[0].At.Equal(at) || p[0].Reason != "Voted" {
+			t.Fatalf("pending b = %+v, want the replacement, all fields kept", p[0])
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		q := newQueue(t)
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				k := fmt.Sprintf("k%02d", i)
+				if err := q.Add(ctx, award(k, 1)); err != nil {
+					t.Error(err)
+				}
+				if i%2 == 0 {
+					if err := q.Done(ctx, k); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := len(keys(t, q)); got != 25 {
+			t.Fatalf("%d pending, want 25", got)
+		}
+	})
+}
+
+func TestMemoryAwardQueue(t *testing.T) {
+	runAwardQueueSuite(t, func(*testing.T) AwardQueue { return NewMemoryAwardQueue() })
+	t.Run("Bounded", func(t *testing.T) {
+		q := NewMemoryAwardQueue()
+		ctx := context.Background()
+		for i := range MaxQueuedAwards {
+			noErr(t, q.Add(ctx, QueuedAward{Key: fmt.Sprint(i), User: "u", Points: 1}))
+		}
+		if err := q.Add(ctx, QueuedAward{Key: "one more", User: "u", Points: 1}); !errors.Is(err, ErrAwardQueueFull) {
+			t.Fatalf("add past the bound: %v, want ErrAwardQueueFull", err)
+		}
+		noErr(t, q.Add(ctx, QueuedAward{Key: "0", User: "u", Points: 2})) // replacing is not growing
+		noErr(t, q.Done(ctx, "1"))
+		noErr(t, q.Add(ctx, QueuedAward{Key: "one more", User: "u", Points: 1}))
+	})
+}
+
+func TestFileAwardQueue(t *testing.T) {
+	runAwardQueueSuite(t, func(t *testing.T) AwardQueue {
+		q, err := OpenFileAwardQueue(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Close() })
+		return q
+	})
+	ctx := context.Background()
+	open := func(t *testing.T, dir string) *FileAwardQueue {
+		t.Helper()
+		q, err := OpenFileAwardQueue(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	pendingKeys := func(t *testing.T, q AwardQueue) []string {
+		t.Helper()
+		p, err := q.Pending(ctx)
+		noErr(t, err)
+		var ks []string
+		for _, a := range p {
+			ks = append(ks, a.Key)
+		}
+		return ks
+	}
+	t.Run("Reopen", func(t *testing.T) {
+		dir := t.TempDir()
+		q := open(t, dir)
+		noErr(t, q.Add(ctx, QueuedAward{Key: "a", User: "u", Points: 1}))
+		noErr(t, q.Add(ctx, QueuedAward{Key: "b", User: "u", Points: 2}))
+		noErr(t, q.Done(ctx, "a"))
+		noErr(t, q.Close())
+		q = open(t, dir)
+		defer q.Close()
+		if got := pendingKeys(t, q); !slices.Equal(got, []string{"b"}) {
+			t.Fatalf("after reopening: %v, want [b]", got)
+		}
+	})
+	t.Run("TornLastLine", func(t *testing.T) {
+		dir := t.TempDir()
+		q := open(t, dir)
+		noErr(t, q.Add(ctx, QueuedAward{Key: "a", User: "u", Points: 1}))
+		noErr(t, q.Close())
+		f, err := os.OpenFile(filepath.Join(dir, awardFile), os.O_APPEND|os.O_WRONLY, 0)
+		noErr(t, err)
+		_, err = f.WriteString(`{"add":{"key":"b","us`) // a crash in the middle of a write
+		noErr(t, errors.Join(err, f.Close()))
+		q = open(t, dir)
+		defer q.Close()
+		if got := pendingKeys(t, q); !slices.Equal(got, []string{"a"}) {
+			t.Fatalf("after a torn write: %v, want [a]", got)
+		}
+	})
+	t.Run("CorruptRefusesToOpen", func(t *testing.T) {
+		dir := t.TempDir()
+		noErr(t, os.WriteFile(filepath.Join(dir, awardFile), []byte("{\"add\":{\"key\":\"a\",\"user\":\"u\",\"points\":1}}\nnot json\n{\"done\":\"a\"}\n"), 0o600))
+		if _, err := OpenFileAwardQueue(dir); err == nil {
+			t.Fatal("opened a corrupt queue; want an error (money owed is never silently dropped)")
+		}
+	})
+	t.Run("StaysSmall", func(t *testing.T) {
+		dir := t.TempDir()
+		q := open(t, dir)
+		defer q.Close()
+		for i := range 3000 {
+			k := fmt.Sprint(i)
+			noErr(t, q.Add(ctx, QueuedAward{Key: k, User: "u", Points: 1}))
+			noErr(t, q.Done(ctx, k))
+		}
+		noErr(t, q.Add(ctx, QueuedAward{Key: "owed", User: "u", Points: 1}))
+		st, err := os.Stat(filepath.Join(dir, awardFile))
+		noErr(t, err)
+		if st.Size() > 200<<10 {
+			t.Fatalf("file of %d bytes after 3000 awards paid, want it compacted", st.Size())
+		}
+		if got := pendingKeys(t, q); !slices.Equal(got, []string{"owed"}) {
+			t.Fatalf("pending %v, want [owed]", got)
+		}
+	})
+}
+
+// failingSink refuses every Publish while down, as a full spool would.
+type failingSink struct {
+	*MemorySink
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *failingSink) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+}
+
+func (f *failingSink) Publish(ctx context.Context, events ...Event) error {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return errors.New("event spool full")
+	}
+	return f.MemorySink.Publish(ctx, events...)
+}
+
+// TestAwardOwedAcrossRestart: the ledger is down when a quiz is revealed, the stream ends and the process
+// restarts; once the ledger is back, the award queue of the new process pays each winner exactly once.
+func TestAwardOwedAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := testenv.NewClock(time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC))
+	ledgerStore := &flakyLedgerStore{Store: rewards.NewMemoryStore()} // outlives the "process", as Redis does
+	state := NewMemoryStore()
+	start := func() (*Service, *MemorySink, AwardQueue) {
+		t.Helper()
+		ledger, err := rewards.NewLedger(ledgerStore, rewards.Config{Now: clk.Now})
+		noErr(t, err)
+		q, err := OpenFileAwardQueue(dir)
+		noErr(t, err)
+		sink := NewMemorySink()
+		return New(Config{Now: clk.Now, Ledger: ledger, Awards: q}, state, sink), sink, q
+	}
+
+	s, _, q := start()
+	host := Actor{User: "host1", Name: "Host", Role: RoleHost}
+	_, err := s.CreateStream(ctx, host, StreamSpec{ID: "s1", Title: "Quiz night"})
+	noErr(t, err)
+	quiz, err := s.CreateQuiz(ctx, host, "s1", QuizSpec{Questions: []QuizItem{{Text: "2+2?", Choices: []string{"3", "4"}, Answer: 1, TimeLimitS: 10}}})
+	noErr(t, err)
+	_, _, err = s.NextQuestion(ctx, host, "s1", quiz.ID)
+	noErr(t, err)
+	for _, v := range []Actor{viewer("ann"), viewer("bob")} {
+		_, err := s.Answer(ctx, v, "s1", quiz.ID, "q0", 1)
+		noErr(t, err)
+	}
+	ledgerStore.down.Store(true) // Redis paused
+	clk.Advance(2 * time.Second)
+	_, _, err = s.NextQuestion(ctx, host, "s1", quiz.ID) // reveals: the winners' awards fail
+	noErr(t, err)
+	_, _, err = s.EndStream(ctx, host, "s1")
+	noErr(t, err)
+	if p, _ := q.Pending(ctx); len(p) != 2 {
+		t.Fatalf("%d awards owed after the outage, want 2 (ann and bob)", len(p))
+	}
+	noErr(t, q.Close()) // the process stops
+
+	ledgerStore.down.Store(false) // Redis back
+	s, sink, q := start()         // a new process
+	defer q.Close()
+	clk.Advance(time.Minute)
+	for range 3 { // several passes (and nodes) pay once
+		s.retryAwards(ctx, map[string]retryState{}, nil)
+	}
+	for _, user := range []string{"ann", "bob"} {
+		if b := balanceOf(t, s, user); b <= 0 {
+			t.Errorf("%s's balance %d after the restart, want the quiz points", user, b)
+		}
+	}
+	awarded := 0
+	for _, ev := range sink.Events() {
+		if ev.Type == EventPointsAwarded {
+			awarded++
+		}
+	}
+	if awarded != 2 {
+		t.Errorf("%d points.awarded events, want 2", awarded)
+	}
+	if p, _ := q.Pending(ctx); len(p) != 0 {
+		t.Errorf("%d awards still owed, want none", len(p))
+	}
+}
+
+// TestAwardEventsRepublishedWithSameIDs: the ledger applies an award but its events cannot be published
+// (the spool is full): the action is not acknowledged, the award stays owed, and the next pass publishes the
+// events with the ids they would have had, so a consumer that saw a first copy keeps one.
+func TestAwardEventsRepublishedWithSameIDs(t *testing.T) {
+	ctx := context.Background()
+	clk := testenv.NewClock(time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC))
+	sink := &failingSink{MemorySink: NewMemorySink()}
+	s := New(Config{Now: clk.Now}, NewMemoryStore(), sink)
+	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
+	noErr(t, err)
+	p, _, err := s.OpenPoll(ctx, testHost, "s1", PollSpec{Question: "Red or blue?", Options: []string{"red", "blue"}})
+	noErr(t, err)
+
+	sink.setDown(true)
+	_, err = s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0})
+	if CodeOf(err) != CodeUnavailable {
+		t.Fatalf("vote while the spool refuses: %v, want unavailable (never acknowledged without its events)", err)
+	}
+	if b := balanceOf(t, s, "ann"); b <= 0 {
+		t.Fatalf("balance %d: the ledger should have applied the award before the publication failed", b)
+	}
+	sink.setDown(false)
+	s.retryAwards(ctx, map[string]retryState{}, nil)
+	s.retryAwards(ctx, map[string]retryState{}, nil)
+	var ids []string
+	for _, ev := range sink.Events() {
+		if ev.Type == EventPointsAwarded {
+			ids = append(ids, ev.ID)
+		}
+	}
+	key := "poll:" + p.ID + ":ann"
+	want := DerivedEventID(clk.Now(), EventPointsAwarded+"\x00"+key)
+	if len(ids) != 1 || ids[0] != want {
+		t.Fatalf("points.awarded ids %v, want exactly [%s] (derived from the award key)", ids, want)
+	}
+}
+
+func TestDerivedEventID(t *testing.T) {
+	at := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+	a, b := DerivedEventID(at, "x"), DerivedEventID(at, "x")
+	if a != b || len(a) != 26 {
+		t.Fatalf("ids %q %q, want the same 26-character ULID", a, b)
+	}
+	if DerivedEventID(at, "y") == a || DerivedEventID(at.Add(time.Millisecond), "x") == a {
+		t.Fatal("another name or time gave the same id")
+	}
+}
+
+// refusingSink is a Sink whose Admitter says no, as a full spool does.
+type refusingSink struct{ *MemorySink }
+
+func (refusingSink) Admit() error { return errors.New("event spool full") }
+
+// TestFullSpoolRefusesBeforeChange: when the sink cannot take an action's events, the action is refused as
+// unavailable before it changes anything (the vote is not counted, no points are paid).
+func TestFullSpoolRefusesBeforeChange(t *testing.T) {
+	ctx := context.Background()
+	sink := refusingSink{NewMemorySink()}
+	store := NewMemoryStore()
+	s := New(Config{}, store, sink)
+	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
+	noErr(t, err)
+	p, _, err := s.OpenPoll(ctx, testHost, "s1", PollSpec{Question: "Red or blue?", Options: []string{"red", "blue"}})
+	noErr(t, err)
+	_, err = s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0})
+	if CodeOf(err) != CodeUnavailable {
+		t.Fatalf("vote with a full spool: %v, want unavailable", err)
+	}
+	got, err := s.Poll(ctx, "s1", p.ID)
+	noErr(t, err)
+	if got.Total != 0 || balanceOf(t, s, "ann") != 0 {
+		t.Fatalf("poll total %d, balance %d after a refused vote; want 0, 0", got.Total, balanceOf(t, s, "ann"))
+	}
+}
+
+// TestPurchaseReplayRepublishesEvents: the ledger takes an order but its events cannot be published; the
+// shop is answered unavailable, posts the order again, and the replay publishes the events, with the ids
+// the first publication would have had. The same for a redemption.
+func TestPurchaseReplayRepublishesEvents(t *testing.T) {
+	ctx := context.Background()
+	clk := testenv.NewClock(time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC))
+	sink := &failingSink{MemorySink: NewMemorySink()}
+	s := New(Config{Now: clk.Now}, NewMemoryStore(), sink)
+	shop := Actor{User: "shop", Role: RoleService}
+	order := Purchase{OrderID: "o-1", UserID: "ann", AmountFen: 12_300}
+
+	sink.setDown(true)
+	if _, _, err := s.RecordPurchase(ctx, shop, order); CodeOf(err) != CodeUnavailable {
+		t.Fatalf("purchase while the spool refuses: %v, want unavailable", err)
+	}
+	sink.setDown(false)
+	clk.Advance(time.Minute)
+	res, _, err := s.RecordPurchase(ctx, shop, order)
+	if err != nil || !res.Replayed || res.Points != 123 {
+		t.Fatalf("the shop's retry: %+v, %v; want a replay of 123 points", res, err)
+	}
+	first := clk.Now().Add(-time.Minute)
+	want := map[string]string{
+		EventPurchaseRecorded: DerivedEventID(first, EventPurchaseRecorded+"\x00order:o-1"),
+		EventPointsAwarded:    DerivedEventID(first, EventPointsAwarded+"\x00order:o-1"),
+	}
+	for typ, id := range want {
+		var got []string
+		for _, ev := range sink.Events() {
+			if ev.Type == typ {
+				got = append(got, ev.ID)
+			}
+		}
+		if !slices.Equal(got, []string{id}) {
+			t.Errorf("%s ids %v, want [%s]", typ, got, id)
+		}
+	}
+}
