@@ -85,6 +85,16 @@ if [[ "${KUDOS_TEST_NO_REDIS:-}" != 1 ]]; then
   echo "redis-server $("$redis_bin" --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$redis_port"
 fi
 
+section "nginx"
+# deploy/nginx_test.go runs the shipped load-balancer config for real; nginx-light is enough.
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+  echo "nginx missing: installing nginx-light from Debian"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light
+fi
+export PATH="$PATH:/usr/sbin"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///')"
+
 if [[ "${KUDOS_TEST_NO_KAFKA:-}" != 1 ]]; then
   section "kafka"
   kafka_started=$SECONDS
