@@ -16,6 +16,7 @@ import (
 
 	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // badState is everything a bad input could wrongly change: the tallies, comments, likes and coupon stock of
@@ -363,9 +364,9 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 // concurrency — 64 goroutines against one monthly cap — are proven in package rewards.)
 func TestPointsFarming(t *testing.T) {
 	t.Run("50 comments over 10 simulated minutes earn at most 10", func(t *testing.T) {
-		clock := &testClock{t: time.Now()}
+		clock := testenv.NewClock(time.Now())
 		opts := fastLimits()
-		opts.svcCfg.Now = clock.now
+		opts.svcCfg.Now = clock.Now
 		ts := newTestServer(t, opts)
 		ts.createStream("s1")
 		tok := ts.token("ann", engagement.RoleViewer, "")
@@ -378,7 +379,7 @@ func TestPointsFarming(t *testing.T) {
 			if r := c.expectReply(id); r.Type != "ack" {
 				t.Fatalf("comment %d: %s %s", i, r.Type, r.Data)
 			}
-			clock.advance(every)
+			clock.Advance(every)
 		}
 		acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", tok, nil).json(t)
 		if rule := engagement.DefaultRules().Comment; acc["balance"] != float64(rule.MaxPerStream*rule.Points) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // sendAndWait sends one frame per client concurrently and returns each reply.
@@ -51,9 +52,9 @@ func dialMany(t *testing.T, ts *testServer, stream string, n int, prefix string)
 // equals the votes cast with every duplicate refused; 200 viewers claim a coupon of stock 10 at once and exactly
 // 10 get a code; a quiz answer after the deadline is refused.
 func TestHostToolsUnderConcurrentViewers(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC))
 	opts := serverOpts{}
-	opts.svcCfg.Now = clk.now
+	opts.svcCfg.Now = clk.Now
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	host := ts.token("host-s1", engagement.RoleHost, "s1")
@@ -118,7 +119,7 @@ func TestHostToolsUnderConcurrentViewers(t *testing.T) {
 	if r := viewers[0].expectReply("in-time"); r.Type != "ack" {
 		t.Fatalf("answer in time: %s", r.Data)
 	}
-	clk.advance(11 * time.Second)
+	clk.Advance(11 * time.Second)
 	viewers[1].send("quiz.answer", "late", map[string]any{"quiz_id": quizID, "question_id": questionID, "choice": 1})
 	viewers[1].expectError("late", engagement.CodeClosed)
 	viewers[0].send("quiz.answer", "again", map[string]any{"quiz_id": quizID, "question_id": questionID, "choice": 0})
@@ -131,9 +132,9 @@ func TestHostToolsUnderConcurrentViewers(t *testing.T) {
 // points frame for each with the default amounts (docs/architecture.md, "Scoring": comment 1, vote 5, a correct
 // answer at t=0 of the limit 100).
 func TestViewerEarnsPointsForCommentVoteAndQuiz(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC))
 	opts := serverOpts{}
-	opts.svcCfg.Now = clk.now
+	opts.svcCfg.Now = clk.Now
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	host := ts.token("host-s1", engagement.RoleHost, "s1")
