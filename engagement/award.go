@@ -82,7 +82,8 @@ func (s *Service) award(ctx context.Context, actor Actor, stream string, sc Scor
 
 // payAward applies a to the ledger and emits its events; the award is done once they are published (see
 // batched). A retry (the award came from the queue) publishes the events of an award the ledger had
-// already applied, since a crash may have come between the two.
+// already applied, since a crash may have come between the two. An award the ledger refuses as invalid is
+// done too (paid reports that the queue may forget it).
 func (s *Service) payAward(ctx context.Context, a QueuedAward, retry bool) (out Outcome, paid bool) {
 	out = Outcome{Stream: a.Stream}
 	res, err := s.ledger.Award(ctx, rewards.Award{
@@ -95,6 +96,13 @@ func (s *Service) payAward(ctx context.Context, a QueuedAward, retry bool) (out 
 		Pending:       a.Source == SourcePurchase,
 		At:            a.At,
 	})
+	if errors.Is(err, rewards.ErrInvalid) {
+		// Refused for good, never paid: retrying cannot help. An award still owed once the month after the one
+		// it was earned in has ended is refused, because the ledger may have forgotten whether it paid it.
+		s.log.Error("award refused by the ledger; dropped from the queue", "stream", a.Stream, "user", a.User, "key", a.Key, "at", a.At, "err", err)
+		s.awardDone(ctx, a.Key)
+		return out, true
+	}
 	if err != nil {
 		s.log.Error("award points; the queue will retry", "stream", a.Stream, "user", a.User, "key", a.Key, "err", err)
 		s.inflight.end(a.Key)

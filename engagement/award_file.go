@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // FileAwardQueue is the AwardQueue that survives a restart: one append-only file of JSON lines in a
@@ -19,11 +20,16 @@ import (
 // it with the pending awards only; it is rewritten again whenever done lines outnumber pending ones, so the
 // file stays about the size of what is owed.
 type FileAwardQueue struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // the file, the index, written
 	dir     string
 	f       *os.File
 	index   *MemoryAwardQueue
-	records int // lines in the file
+	records int    // lines in the file
+	written uint64 // Add lines written so far (their count is the sequence group commit waits on)
+
+	syncMu sync.Mutex    // one fsync at a time
+	synced atomic.Uint64 // Add lines known durable
+	syncs  atomic.Uint64 // fsyncs done by Add (for tests and benchmarks)
 }
 
 var _ AwardQueue = (*FileAwardQueue)(nil)
@@ -123,6 +129,7 @@ func (q *FileAwardQueue) compact() error {
 		return fmt.Errorf("award queue: %w", err)
 	}
 	q.records = len(pending)
+	q.synced.Store(q.written) // every line written so far is in the rewritten, synced file (or was done)
 	return nil
 }
 
@@ -150,19 +157,45 @@ func (q *FileAwardQueue) write(r awardRecord, sync bool) error {
 	return nil
 }
 
-// Add implements AwardQueue: the award is on disk when it returns nil.
+// Add implements AwardQueue: the award is on disk when it returns nil. Concurrent Adds share fsyncs (group
+// commit): whoever syncs makes every line written before it durable, so the others need not.
 func (q *FileAwardQueue) Add(ctx context.Context, a QueuedAward) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.f == nil {
+		q.mu.Unlock()
 		return fmt.Errorf("award queue: %w", os.ErrClosed)
 	}
 	if err := q.index.Add(ctx, a); err != nil {
+		q.mu.Unlock()
 		return err
 	}
-	if err := q.write(awardRecord{Add: &a}, true); err != nil {
+	if err := q.write(awardRecord{Add: &a}, false); err != nil {
 		_ = q.index.Done(ctx, a.Key) // not durable: the caller pays it without the net, and says so
+		q.mu.Unlock()
 		return fmt.Errorf("award queue: add %s: %w", a.Key, err)
+	}
+	q.written++
+	mine := q.written
+	q.mu.Unlock()
+
+	q.syncMu.Lock()
+	defer q.syncMu.Unlock()
+	if q.synced.Load() >= mine {
+		return nil // an fsync that started after our write covered it
+	}
+	q.mu.Lock()
+	f, upTo := q.f, q.written
+	q.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("award queue: add %s: %w", a.Key, os.ErrClosed)
+	}
+	err := f.Sync()
+	q.syncs.Add(1)
+	if err != nil && q.synced.Load() < mine { // a compaction in between rewrote and synced it: durable
+		return fmt.Errorf("award queue: add %s: %w", a.Key, err)
+	}
+	if q.synced.Load() < upTo {
+		q.synced.Store(upTo)
 	}
 	return nil
 }

@@ -8,30 +8,54 @@ import (
 	"time"
 )
 
-// chatMemory is MemoryStore's ChatStore: recent comments, removed ids, moderation and slow-mode slots, under a lock of its own.
+// chatMemory is MemoryStore's ChatStore: recent comments, removed ids, moderation and slow-mode slots, under a
+// lock of its own. A stream's chat goes StreamTTL after its last write; a slot once its gap has passed.
 type chatMemory struct {
 	mu       sync.Mutex
+	life     *memLife
+	prune    memPrune
 	comments map[string][]Comment       // stream → recent comments, oldest first
 	removed  map[string]map[string]bool // stream → removed comment ids
 	mods     map[string]Moderation
-	slots    map[string]time.Time // stream + "\x00" + user → last slow-mode slot
+	slots    map[string]memSlot // stream + "\x00" + user → last slow-mode slot
 }
+
+// memSlot is when a user last took a slow-mode slot, and when the gap after it ends (when Redis expires it).
+type memSlot struct{ at, until time.Time }
 
 var _ ChatStore = (*chatMemory)(nil)
 
-func newChatMemory() *chatMemory {
+func newChatMemory(life *memLife) *chatMemory {
 	return &chatMemory{
+		life:     life,
+		prune:    newMemPrune(),
 		comments: map[string][]Comment{},
 		removed:  map[string]map[string]bool{},
 		mods:     map[string]Moderation{},
-		slots:    map[string]time.Time{},
+		slots:    map[string]memSlot{},
 	}
+}
+
+// write records a write to stream's chat and, when a prune is due, drops the chat of idle streams and the
+// slots whose gap has passed. It returns the store's clock reading.
+func (m *chatMemory) write(stream string) time.Time {
+	now := m.life.now()
+	gone := m.prune.write(stream, now, m.life.ttl)
+	if gone == nil {
+		return now
+	}
+	dropStreams(m.comments, gone)
+	dropStreams(m.removed, gone)
+	dropStreams(m.mods, gone)
+	maps.DeleteFunc(m.slots, func(_ string, s memSlot) bool { return !now.Before(s.until) })
+	return now
 }
 
 // AddComment implements ChatStore.
 func (m *chatMemory) AddComment(_ context.Context, stream string, c Comment, keep int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	cs := append(m.comments[stream], c)
 	if len(cs) > keep {
 		cs = slices.Clone(cs[len(cs)-keep:]) // clone so the dropped head can be collected
@@ -55,6 +79,7 @@ func (m *chatMemory) RecentComments(_ context.Context, stream string, n int) ([]
 func (m *chatMemory) RemoveComment(_ context.Context, stream, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	if m.removed[stream] == nil {
 		m.removed[stream] = map[string]bool{}
 	}
@@ -79,6 +104,7 @@ func (m *chatMemory) Moderation(_ context.Context, stream string) (Moderation, e
 func (m *chatMemory) UpdateModeration(_ context.Context, stream string, fn func(*Moderation) error) (Moderation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mod := cloneModeration(m.mods[stream])
 	if err := fn(&mod); err != nil {
 		return Moderation{}, err
@@ -98,10 +124,11 @@ func cloneModeration(m Moderation) Moderation {
 func (m *chatMemory) TakeSlot(_ context.Context, stream, user string, every time.Duration, now time.Time) (bool, time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	clock := m.write(stream)
 	key := stream + "\x00" + user
-	if last, ok := m.slots[key]; ok && now.Sub(last) < every {
-		return false, every - now.Sub(last), nil
+	if last, ok := m.slots[key]; ok && now.Sub(last.at) < every {
+		return false, every - now.Sub(last.at), nil
 	}
-	m.slots[key] = now
+	m.slots[key] = memSlot{at: now, until: clock.Add(every)}
 	return true, 0, nil
 }

@@ -396,3 +396,38 @@ var chatStoreSuite = []storeCase{
 	{"UpdateModerationConcurrent", testUpdateModerationConcurrent},
 	{"TakeSlot", testTakeSlot},
 }
+
+// chatAgedSuite is ChatStore's part of the suite's lifetime cases (runStoreSuite).
+var chatAgedSuite = []agedCase{
+	{"Lifetime", testChatLifetime},
+}
+
+// testChatLifetime: a stream's comments, removals and moderation live StreamTTL after their last write.
+func testChatLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	noErr(t, s.AddComment(ctx, "s1", testComment(1), 10))
+	noErr(t, s.AddComment(ctx, "s1", testComment(2), 10))
+	_, err := s.RemoveComment(ctx, "s1", "c2")
+	noErr(t, err)
+	_, err = s.UpdateModeration(ctx, "s1", func(m *Moderation) error { m.SlowModeS = 5; return nil })
+	noErr(t, err)
+	ok, _, err := s.TakeSlot(ctx, "s1", "u1", 30*time.Second, conformanceT0)
+	noErr(t, err)
+	if !ok {
+		t.Fatal("first slot refused")
+	}
+	age(DefaultStreamTTL)
+	noErr(t, s.AddComment(ctx, "s2", testComment(3), 10))
+	cs, err := s.RecentComments(ctx, "s1", 10)
+	noErr(t, err)
+	mod, err := s.Moderation(ctx, "s1")
+	noErr(t, err)
+	if len(cs) != 0 || mod.SlowModeS != 0 {
+		t.Fatalf("after StreamTTL: comments %v, moderation %+v; want none", commentIDs(cs), mod)
+	}
+	cs, err = s.RecentComments(ctx, "s2", 10)
+	noErr(t, err)
+	if !slices.Equal(commentIDs(cs), []string{"c3"}) {
+		t.Fatalf("the other stream's comments: %v, want [c3]", commentIDs(cs))
+	}
+}

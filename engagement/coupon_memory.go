@@ -6,20 +6,32 @@ import (
 	"time"
 )
 
-// couponMemory is MemoryStore's CouponStore: coupon drops and claims, under a lock of its own.
+// couponMemory is MemoryStore's CouponStore: coupon drops and claims, under a lock of its own. A stream's
+// coupons go StreamTTL after the last write to any of them.
 type couponMemory struct {
 	mu        sync.Mutex
+	life      *memLife
+	prune     memPrune
 	coupons   map[string]*memCoupon // memKey(stream, id)
 	couponIDs map[string][]string   // stream → coupon ids, oldest first
 }
 
 var _ CouponStore = (*couponMemory)(nil)
 
-func newCouponMemory() *couponMemory {
+func newCouponMemory(life *memLife) *couponMemory {
 	return &couponMemory{
+		life:      life,
+		prune:     newMemPrune(),
 		coupons:   map[string]*memCoupon{},
 		couponIDs: map[string][]string{},
 	}
+}
+
+// write records a write to stream's coupons; a due prune drops the coupons of idle streams.
+func (m *couponMemory) write(stream string) {
+	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
+	dropItems(m.coupons, gone)
+	dropStreams(m.couponIDs, gone)
 }
 
 type memCoupon struct {
@@ -31,6 +43,7 @@ type memCoupon struct {
 func (m *couponMemory) CreateCoupon(_ context.Context, stream string, c Coupon) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	k := memKey(stream, c.ID)
 	if _, ok := m.coupons[k]; ok {
 		return ErrDuplicate
@@ -68,6 +81,7 @@ func (m *couponMemory) Coupons(_ context.Context, stream string) ([]Coupon, erro
 func (m *couponMemory) ClaimCoupon(_ context.Context, stream, id, user, code string, now time.Time) (Coupon, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mc, ok := m.coupons[memKey(stream, id)]
 	if !ok {
 		return Coupon{}, ErrNotFound

@@ -9,9 +9,12 @@ import (
 	"time"
 )
 
-// drawMemory is MemoryStore's DrawStore: draws, entrants and commenters, under a lock of its own.
+// drawMemory is MemoryStore's DrawStore: draws, entrants and commenters, under a lock of its own. A stream's
+// draws and commenters go StreamTTL after the last write to any of them.
 type drawMemory struct {
 	mu          sync.Mutex
+	life        *memLife
+	prune       memPrune
 	draws       map[string]*memDraw        // memKey(stream, id)
 	currentDraw map[string]string          // stream → draw id
 	commenters  map[string]map[string]bool // stream → users
@@ -19,12 +22,22 @@ type drawMemory struct {
 
 var _ DrawStore = (*drawMemory)(nil)
 
-func newDrawMemory() *drawMemory {
+func newDrawMemory(life *memLife) *drawMemory {
 	return &drawMemory{
+		life:        life,
+		prune:       newMemPrune(),
 		draws:       map[string]*memDraw{},
 		currentDraw: map[string]string{},
 		commenters:  map[string]map[string]bool{},
 	}
+}
+
+// write records a write to stream's draws; a due prune drops the draws and commenters of idle streams.
+func (m *drawMemory) write(stream string) {
+	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
+	dropItems(m.draws, gone)
+	dropStreams(m.currentDraw, gone)
+	dropStreams(m.commenters, gone)
 }
 
 type memDraw struct {
@@ -46,6 +59,7 @@ func cloneDraw(d Draw) Draw {
 func (m *drawMemory) CreateDraw(_ context.Context, stream string, d Draw) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	k := memKey(stream, d.ID)
 	if _, ok := m.draws[k]; ok {
 		return ErrDuplicate
@@ -81,6 +95,7 @@ func (m *drawMemory) CurrentDraw(_ context.Context, stream string) (Draw, error)
 func (m *drawMemory) UpdateDraw(_ context.Context, stream, id string, fn func(*Draw) error) (Draw, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
 		return Draw{}, ErrNotFound
@@ -97,6 +112,7 @@ func (m *drawMemory) UpdateDraw(_ context.Context, stream, id string, fn func(*D
 func (m *drawMemory) EnterDraw(_ context.Context, stream, id string, e DrawEntrant, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	md, ok := m.draws[memKey(stream, id)]
 	if !ok {
 		return ErrNotFound
@@ -131,6 +147,7 @@ func (m *drawMemory) DrawEntrants(_ context.Context, stream, id string) ([]DrawE
 func (m *drawMemory) MarkCommenter(_ context.Context, stream, user string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	if m.commenters[stream] == nil {
 		m.commenters[stream] = map[string]bool{}
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -65,15 +64,8 @@ func (s *RedisStore) Draw(ctx context.Context, stream, id string) (Draw, error) 
 
 // CurrentDraw implements DrawStore.
 func (s *RedisStore) CurrentDraw(ctx context.Context, stream string) (Draw, error) {
-	id, err := s.pointerID(ctx, "get current draw of "+stream, s.streamSubKey(stream, "draw"))
-	if err != nil {
-		return Draw{}, err
-	}
-	d, err := s.Draw(ctx, stream, id)
-	if errors.Is(err, ErrNotFound) {
-		return Draw{}, ErrNotFound
-	}
-	return d, err
+	return currentItem(ctx, s, "get current draw of "+stream, s.streamSubKey(stream, "draw"),
+		func(id string) (Draw, error) { return s.Draw(ctx, stream, id) })
 }
 
 // UpdateDraw implements DrawStore with WATCH/MULTI, as UpdateStream.
@@ -81,31 +73,9 @@ func (s *RedisStore) UpdateDraw(ctx context.Context, stream, id string, fn func(
 	if !validItemID(id) {
 		return Draw{}, ErrNotFound
 	}
-	key := s.drawKey(stream, id)
-	var out Draw
-	err := s.optimistic(ctx, "update draw "+id+" of "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
-		d, err := s.getDraw(ctx, tx, stream, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(&d); err != nil {
-			return nil, userError{err}
-		}
-		fields, err := drawFields(d)
-		if err != nil {
-			return nil, err
-		}
-		out = d
-		return func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, fields...)
-			p.PExpire(ctx, key, s.ttl)
-			return nil
-		}, nil
-	})
-	if err != nil {
-		return Draw{}, err
-	}
-	return cloneDraw(out), nil
+	d, err := updateItem(ctx, s, "update draw "+id+" of "+stream, s.drawKey(stream, id),
+		func(c redis.Cmdable) (Draw, error) { return s.getDraw(ctx, c, stream, id) }, fn, drawFields)
+	return cloneDraw(d), err
 }
 
 // enterDrawScript adds an entrant once. KEYS: draw hash, entrants. ARGV: user, entrant JSON, now µs, ttl ms,

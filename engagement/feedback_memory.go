@@ -6,16 +6,21 @@ import (
 	"sync"
 )
 
-// feedbackMemory is MemoryStore's FeedbackStore: feedback counts, under a lock of its own.
+// feedbackMemory is MemoryStore's FeedbackStore: feedback counts, under a lock of its own. A stream's
+// feedback goes StreamTTL after the last given.
 type feedbackMemory struct {
 	mu       sync.Mutex
+	life     *memLife
+	prune    memPrune
 	feedback map[string]*memFeedback // stream → counts
 }
 
 var _ FeedbackStore = (*feedbackMemory)(nil)
 
-func newFeedbackMemory() *feedbackMemory {
+func newFeedbackMemory(life *memLife) *feedbackMemory {
 	return &feedbackMemory{
+		life:     life,
+		prune:    newMemPrune(),
 		feedback: map[string]*memFeedback{},
 	}
 }
@@ -41,6 +46,7 @@ func (m *feedbackMemory) AddFeedback(_ context.Context, stream, user, kind strin
 	if score < 0 || score > max || (kind == FeedbackRating && score < 1) {
 		return FeedbackCounts{}, fmt.Errorf("feedback score %d: %w", score, ErrInvalid)
 	}
+	dropStreams(m.feedback, m.prune.write(stream, m.life.now(), m.life.ttl))
 	f := m.feedback[stream]
 	if f == nil {
 		f = &memFeedback{given: map[string]bool{}}

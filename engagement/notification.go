@@ -334,9 +334,15 @@ func (s *Service) NotificationsSent(ctx context.Context, user string) (int, erro
 	return n, nil
 }
 
-// joinAudience records a viewer in the stream's audience (the recipients of its notifications). Staff are
-// not an audience. A failure is logged: the room still opens.
+// joinAudience renews a live stream's record, so that a show people still join never loses it (StreamStore),
+// and records a viewer in the stream's audience (the recipients of its notifications); staff are not an
+// audience. Failures are logged: the room still opens.
 func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *Welcome) error {
+	if st.Live() {
+		if err := s.store.RenewStream(ctx, st.ID); err != nil {
+			s.log.Error("renew stream", "stream", st.ID, "err", err)
+		}
+	}
 	if actor.CanHost(st) || actor.Role == RoleService {
 		return nil
 	}

@@ -411,3 +411,37 @@ var notificationStoreSuite = []storeCase{
 	{"DecideNotification", testDecideNotification},
 	{"DecideNotificationConcurrent", testDecideNotificationConcurrent},
 }
+
+// notificationAgedSuite is NotificationStore's part of the suite's lifetime cases (runStoreSuite).
+var notificationAgedSuite = []agedCase{
+	{"Lifetime", testNotificationLifetime},
+}
+
+// testNotificationLifetime: an audience and a user's last stream live StreamTTL after the last join, a day's
+// decisions and count notificationTTL after the last decision.
+func testNotificationLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	const day = "2026-03-14"
+	noErr(t, s.AddParticipant(ctx, "s1", "ann", conformanceT0))
+	_, _, err := s.DecideNotification(ctx, "shop", "n1", "ann", day, 3)
+	noErr(t, err)
+	age(DefaultStreamTTL - time.Minute)
+	if st, err := s.LastStream(ctx, "ann"); err != nil || st != "s1" {
+		t.Fatalf("a minute before StreamTTL: last stream %q, %v", st, err)
+	}
+	age(time.Minute)
+	noErr(t, s.AddParticipant(ctx, "s2", "bob", conformanceT0))
+	_, err = s.LastStream(ctx, "ann")
+	isErr(t, err, ErrNotFound)
+	if users, err := s.Participants(ctx, "s1", 10); err != nil || len(users) != 0 {
+		t.Fatalf("at StreamTTL: audience %v, %v; want none", users, err)
+	}
+	age(notificationTTL - DefaultStreamTTL)
+	if n, err := s.NotificationsSent(ctx, "ann", day); err != nil || n != 0 {
+		t.Fatalf("at notificationTTL: %d sent, %v; want 0", n, err)
+	}
+	d, replayed, err := s.DecideNotification(ctx, "shop", "n1", "ann", day, 3)
+	if err != nil || d != NotificationSent || replayed {
+		t.Fatalf("the same id after notificationTTL: %s replayed %v, %v; want decided anew", d, replayed, err)
+	}
+}

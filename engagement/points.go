@@ -357,11 +357,34 @@ func (s *Service) hasWatched(ctx context.Context, stream, user string) bool {
 }
 
 // ScoreStore keeps what the scorer must remember per user and stream: how many interactions of a kind
-// ("comment", "question", "upvote", "watch") scored and when the last one did.
+// ("comment", "question", "upvote", "watch") scored and when the last one did. A state lives
+// scoreStateTTL after it was last stored; an expired state reads as the zero state.
 type ScoreStore interface {
 	// UpdateScoreState applies fn to the user's state for kind in stream and stores the result when fn
 	// returns true. Atomic, as UpdateStream: fn may run more than once and must not have side effects.
 	UpdateScoreState(ctx context.Context, stream, user, kind string, fn func(*LimitState) bool) (LimitState, error)
+}
+
+// userStateTTL is how long score state that belongs to no stream (stream "") lives: user-wide marks (the
+// monthly tier warning) must outlive a month.
+const userStateTTL = 40 * 24 * time.Hour
+
+// replayKinds starts the kind of every replay mark: what a viewer did on an ended stream's replay
+// ("replay-quiz:<quiz>:<question>", "replay-points").
+const replayKinds = "replay-"
+
+// scoreStateTTL is how long a score state lives after it was last stored, on every backend: user-wide state
+// userStateTTL; a replay mark retention, so that it outlasts the timeline it was made on (the timeline lives
+// retention after its last write, and a replay mark is written after the stream ended) and an answer cannot
+// be given again on a replay that is still there; the rest streamTTL, as the stream's hot state.
+func scoreStateTTL(stream, kind string, streamTTL, retention time.Duration) time.Duration {
+	switch {
+	case stream == "":
+		return userStateTTL
+	case strings.HasPrefix(kind, replayKinds):
+		return retention
+	}
+	return streamTTL
 }
 
 // scorerFor returns the scorer of user's A/B arm.

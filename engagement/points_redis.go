@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Score state keys (see the key layout in redis.go):
 //
-//	stream:{id}:score:{kind}:{user}  string  the user's LimitState for kind as JSON; expires with the stream TTL
-//	                                         (40 days for the user-wide state of stream "", e.g. tier warnings)
-
-// userStateTTL is how long score state that belongs to no stream (stream "") lives.
-const userStateTTL = 40 * 24 * time.Hour
+//	stream:{id}:score:{kind}:{user}  string  the user's LimitState for kind as JSON; expires scoreStateTTL
+//	                                         after it was stored: StreamTTL, Retention for a replay mark,
+//	                                         userStateTTL (40 days) for the user-wide state of stream ""
 
 func (s *RedisStore) scoreKey(stream, user, kind string) string {
 	return s.streamSubKey(stream, "score:"+kind+":"+user)
@@ -47,10 +44,7 @@ func (s *RedisStore) UpdateScoreState(ctx context.Context, stream, user, kind st
 			return nil, fmt.Errorf("encode score state: %w", err)
 		}
 		out = st
-		ttl := s.ttl
-		if stream == "" {
-			ttl = userStateTTL // user-wide marks (the monthly tier warning) must outlive a month
-		}
+		ttl := scoreStateTTL(stream, kind, s.ttl, s.retention)
 		return func(p redis.Pipeliner) error { return p.Set(ctx, key, nb, ttl).Err() }, nil
 	})
 	return out, err

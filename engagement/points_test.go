@@ -187,3 +187,44 @@ func TestOrderIsIdempotentWhateverItsAmount(t *testing.T) {
 		t.Fatalf("refund of the small order = %+v, %v", res, err)
 	}
 }
+
+// scoreAgedSuite is ScoreStore's part of the suite's lifetime cases (runStoreSuite).
+var scoreAgedSuite = []agedCase{
+	{"StateLifetime", testScoreStateLifetime},
+}
+
+// testScoreStateLifetime: score state lives scoreStateTTL after it was stored: StreamTTL, a replay mark
+// Retention (as long as the timeline it was made on), user-wide state userStateTTL; expired, it reads as zero.
+func testScoreStateLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	states := [][3]string{ // stream, user, kind
+		{"s1", "u1", SourceComment},
+		{"s1", "u1", replayKinds + "quiz:q1:q0"},
+		{"s1", "u1", replayKinds + "points"},
+		{"", "u1", "tier-warning:2026-04"},
+	}
+	for _, k := range states {
+		_, err := s.UpdateScoreState(ctx, k[0], k[1], k[2], func(st *LimitState) bool { *st = st.Next(conformanceT0); return true })
+		noErr(t, err)
+	}
+	kept := func(when string, want ...bool) {
+		t.Helper()
+		for i, k := range states {
+			got, err := s.UpdateScoreState(ctx, k[0], k[1], k[2], func(*LimitState) bool { return false })
+			noErr(t, err)
+			if (got.Count == 1) != want[i] {
+				t.Errorf("%s: state %q = %+v, want kept %v", when, k, got, want[i])
+			}
+		}
+	}
+	age(DefaultStreamTTL - time.Minute)
+	kept("a minute before StreamTTL", true, true, true, true)
+	age(time.Minute)
+	kept("at StreamTTL", false, true, true, true)
+	age(DefaultRetention - DefaultStreamTTL - time.Minute)
+	kept("a minute before Retention", false, true, true, true)
+	age(time.Minute)
+	kept("at Retention", false, false, false, true)
+	age(userStateTTL - DefaultRetention)
+	kept("at userStateTTL", false, false, false, false)
+}

@@ -7,9 +7,12 @@ import (
 	"time"
 )
 
-// pollMemory is MemoryStore's PollStore: polls and votes, under a lock of its own.
+// pollMemory is MemoryStore's PollStore: polls and votes, under a lock of its own. A stream's polls go
+// StreamTTL after the last write to any of them.
 type pollMemory struct {
 	mu          sync.Mutex
+	life        *memLife
+	prune       memPrune
 	polls       map[string]*memPoll        // memKey(stream, id)
 	currentPoll map[string]string          // stream → poll id
 	voters      map[string]map[string]bool // stream → users who voted in any poll
@@ -17,12 +20,22 @@ type pollMemory struct {
 
 var _ PollStore = (*pollMemory)(nil)
 
-func newPollMemory() *pollMemory {
+func newPollMemory(life *memLife) *pollMemory {
 	return &pollMemory{
+		life:        life,
+		prune:       newMemPrune(),
 		polls:       map[string]*memPoll{},
 		currentPoll: map[string]string{},
 		voters:      map[string]map[string]bool{},
 	}
+}
+
+// write records a write to stream's polls; a due prune drops the polls of idle streams.
+func (m *pollMemory) write(stream string) {
+	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
+	dropItems(m.polls, gone)
+	dropStreams(m.currentPoll, gone)
+	dropStreams(m.voters, gone)
 }
 
 type memPoll struct {
@@ -40,6 +53,7 @@ func clonePoll(p Poll) Poll {
 func (m *pollMemory) OpenPoll(_ context.Context, stream string, p Poll) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	if cur, ok := m.polls[memKey(stream, m.currentPoll[stream])]; ok && cur.p.Status == PollOpen {
 		return ErrStillOpen
 	}
@@ -81,6 +95,7 @@ func (m *pollMemory) CurrentPoll(_ context.Context, stream string) (Poll, error)
 func (m *pollMemory) VotePoll(_ context.Context, stream, id, user string, option int, now time.Time) (Poll, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mp, ok := m.polls[memKey(stream, id)]
 	if !ok {
 		return Poll{}, ErrNotFound
@@ -108,6 +123,7 @@ func (m *pollMemory) VotePoll(_ context.Context, stream, id, user string, option
 func (m *pollMemory) ClosePoll(_ context.Context, stream, id string, now time.Time) (Poll, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mp, ok := m.polls[memKey(stream, id)]
 	if !ok {
 		return Poll{}, false, ErrNotFound

@@ -319,3 +319,39 @@ var pollStoreSuite = []storeCase{
 	{"OpenVoteClose", testPollStore},
 	{"ConcurrentVotes", testPollStoreConcurrentVotes},
 }
+
+// pollAgedSuite is PollStore's part of the suite's lifetime cases (runStoreSuite).
+var pollAgedSuite = []agedCase{
+	{"Lifetime", testPollLifetime},
+}
+
+// testPollLifetime: a stream's polls and voters live StreamTTL after their last write.
+func testPollLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	open := func(stream, id string) {
+		t.Helper()
+		noErr(t, s.OpenPoll(ctx, stream, Poll{ID: id, Question: "Q", Options: []string{"a", "b"}, Status: PollOpen, OpensAt: storeT0}))
+	}
+	open("s1", "p1")
+	_, err := s.VotePoll(ctx, "s1", "p1", "u1", 0, storeT0)
+	noErr(t, err)
+	age(DefaultStreamTTL - time.Minute)
+	open("s2", "p2")
+	if _, err := s.Poll(ctx, "s1", "p1"); err != nil {
+		t.Fatalf("a minute before StreamTTL: %v", err)
+	}
+	age(time.Minute)
+	open("s3", "p3")
+	_, err = s.Poll(ctx, "s1", "p1")
+	isErr(t, err, ErrNotFound)
+	_, err = s.CurrentPoll(ctx, "s1")
+	isErr(t, err, ErrNotFound)
+	voted, err := s.HasVoted(ctx, "s1", "u1")
+	noErr(t, err)
+	if voted {
+		t.Fatal("at StreamTTL the stream's voters are still there")
+	}
+	if _, err := s.Poll(ctx, "s2", "p2"); err != nil {
+		t.Fatalf("the other stream's poll: %v", err)
+	}
+}

@@ -6,20 +6,32 @@ import (
 	"sync"
 )
 
-// questionMemory is MemoryStore's QuestionStore: product questions, under a lock of its own.
+// questionMemory is MemoryStore's QuestionStore: product questions, under a lock of its own. A stream's
+// questions go StreamTTL after the last write to any of them.
 type questionMemory struct {
 	mu        sync.Mutex
+	life      *memLife
+	prune     memPrune
 	questions map[string]map[string]*memQuestion // stream → id → question
 	pinned    map[string]string                  // stream → pinned question id
 }
 
 var _ QuestionStore = (*questionMemory)(nil)
 
-func newQuestionMemory() *questionMemory {
+func newQuestionMemory(life *memLife) *questionMemory {
 	return &questionMemory{
+		life:      life,
+		prune:     newMemPrune(),
 		questions: map[string]map[string]*memQuestion{},
 		pinned:    map[string]string{},
 	}
+}
+
+// write records a write to stream's questions; a due prune drops the questions of idle streams.
+func (m *questionMemory) write(stream string) {
+	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
+	dropStreams(m.questions, gone)
+	dropStreams(m.pinned, gone)
 }
 
 type memQuestion struct {
@@ -38,6 +50,7 @@ func (m *questionMemory) questionView(stream string, mq *memQuestion) Question {
 func (m *questionMemory) AddQuestion(_ context.Context, stream string, q Question, max int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	qs := m.questions[stream]
 	if qs == nil {
 		qs = map[string]*memQuestion{}
@@ -70,6 +83,7 @@ func (m *questionMemory) Questions(_ context.Context, stream string) ([]Question
 func (m *questionMemory) UpvoteQuestion(_ context.Context, stream, id, user string) (Question, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mq, ok := m.questions[stream][id]
 	if !ok || mq.q.Hidden {
 		return Question{}, ErrNotFound
@@ -89,6 +103,7 @@ func (m *questionMemory) UpvoteQuestion(_ context.Context, stream, id, user stri
 func (m *questionMemory) SetQuestionFlag(_ context.Context, stream, id, flag string, on bool) (Question, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mq, ok := m.questions[stream][id]
 	if !ok {
 		return Question{}, false, ErrNotFound

@@ -8,20 +8,32 @@ import (
 	"time"
 )
 
-// quizMemory is MemoryStore's QuizStore: quizzes, answers and players, under a lock of its own.
+// quizMemory is MemoryStore's QuizStore: quizzes, answers and players, under a lock of its own. A stream's
+// quizzes go StreamTTL after the last write to any of them.
 type quizMemory struct {
 	mu         sync.Mutex
+	life       *memLife
+	prune      memPrune
 	quizzes    map[string]*memQuiz // memKey(stream, id)
 	activeQuiz map[string]string   // stream → quiz id
 }
 
 var _ QuizStore = (*quizMemory)(nil)
 
-func newQuizMemory() *quizMemory {
+func newQuizMemory(life *memLife) *quizMemory {
 	return &quizMemory{
+		life:       life,
+		prune:      newMemPrune(),
 		quizzes:    map[string]*memQuiz{},
 		activeQuiz: map[string]string{},
 	}
+}
+
+// write records a write to stream's quizzes; a due prune drops the quizzes of idle streams.
+func (m *quizMemory) write(stream string) {
+	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
+	dropItems(m.quizzes, gone)
+	dropStreams(m.activeQuiz, gone)
 }
 
 type memQuiz struct {
@@ -44,6 +56,7 @@ func cloneQuiz(q Quiz) Quiz {
 func (m *quizMemory) CreateQuiz(_ context.Context, stream string, q Quiz) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	k := memKey(stream, q.ID)
 	if _, ok := m.quizzes[k]; ok {
 		return ErrDuplicate
@@ -85,6 +98,7 @@ func (m *quizMemory) ActiveQuiz(_ context.Context, stream string) (Quiz, error) 
 func (m *quizMemory) UpdateQuiz(_ context.Context, stream, id string, fn func(*Quiz) error) (Quiz, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mq, ok := m.quizzes[memKey(stream, id)]
 	if !ok {
 		return Quiz{}, ErrNotFound
@@ -104,6 +118,7 @@ func (m *quizMemory) UpdateQuiz(_ context.Context, stream, id string, fn func(*Q
 func (m *quizMemory) AnswerQuiz(_ context.Context, stream, quizID string, a QuizResponse, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
 		return ErrNotFound
@@ -156,6 +171,7 @@ func (m *quizMemory) QuizPlayers(_ context.Context, stream, quizID string) ([]Qu
 func (m *quizMemory) SaveQuizPlayers(_ context.Context, stream, quizID string, players []QuizPlayer) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	mq, ok := m.quizzes[memKey(stream, quizID)]
 	if !ok {
 		return ErrNotFound

@@ -104,15 +104,8 @@ func (s *RedisStore) Quiz(ctx context.Context, stream, id string) (Quiz, error) 
 
 // ActiveQuiz implements QuizStore.
 func (s *RedisStore) ActiveQuiz(ctx context.Context, stream string) (Quiz, error) {
-	id, err := s.pointerID(ctx, "get active quiz of "+stream, s.streamSubKey(stream, "quiz"))
-	if err != nil {
-		return Quiz{}, err
-	}
-	q, err := s.Quiz(ctx, stream, id)
-	if errors.Is(err, ErrNotFound) {
-		return Quiz{}, ErrNotFound
-	}
-	return q, err
+	return currentItem(ctx, s, "get active quiz of "+stream, s.streamSubKey(stream, "quiz"),
+		func(id string) (Quiz, error) { return s.Quiz(ctx, stream, id) })
 }
 
 // UpdateQuiz implements QuizStore with WATCH/MULTI, as UpdateStream. The counts are AnswerQuiz's: they live
@@ -121,16 +114,10 @@ func (s *RedisStore) UpdateQuiz(ctx context.Context, stream, id string, fn func(
 	if !validItemID(id) {
 		return Quiz{}, ErrNotFound
 	}
-	key := s.quizKey(stream, id)
-	var out Quiz
-	err := s.optimistic(ctx, "update quiz "+id+" of "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
-		q, err := s.getQuiz(ctx, tx, stream, id)
-		if err != nil {
-			return nil, err
-		}
-		before := cloneQuiz(q)
-		if err := fn(&q); err != nil {
-			return nil, userError{err}
+	keepCounts := func(q *Quiz) error {
+		before := cloneQuiz(*q)
+		if err := fn(q); err != nil {
+			return err
 		}
 		for i := range q.Questions {
 			if i < len(before.Questions) {
@@ -139,21 +126,11 @@ func (s *RedisStore) UpdateQuiz(ctx context.Context, stream, id string, fn func(
 				q.Questions[i].Counts = make([]int64, len(q.Questions[i].Choices))
 			}
 		}
-		fields, err := quizFields(q)
-		if err != nil {
-			return nil, err
-		}
-		out = q
-		return func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, fields...)
-			p.PExpire(ctx, key, s.ttl)
-			return nil
-		}, nil
-	})
-	if err != nil {
-		return Quiz{}, err
+		return nil
 	}
-	return cloneQuiz(out), nil
+	q, err := updateItem(ctx, s, "update quiz "+id+" of "+stream, s.quizKey(stream, id),
+		func(c redis.Cmdable) (Quiz, error) { return s.getQuiz(ctx, c, stream, id) }, keepCounts, quizFields)
+	return cloneQuiz(q), err
 }
 
 // answerQuizScript checks and records an answer. KEYS: quiz hash, counts, answers of the question, users who

@@ -23,13 +23,13 @@ import (
 //
 // Streams and chat (stream_redis.go, chat_redis.go, like_redis.go, points_redis.go):
 //
-//	stream:{id}                            string  the Stream as JSON; the record, so it never expires
+//	stream:{id}                            string  the Stream as JSON: the record (its TTL: Expiry, below)
 //	stream:{id}:comments                   list    recent comments as JSON, oldest first, trimmed to the newest keep
 //	stream:{id}:removed                    set     ids of removed comments
 //	stream:{id}:mod                        string  the Moderation settings as JSON
 //	stream:{id}:slot:<user>                string  slow mode: when user last took a slot (µs), expires after the gap
 //	stream:{id}:likes                      string  the like counter (INCRBY)
-//	stream:{id}:score:<kind>:<user>        string  ScoreStore's LimitState as JSON
+//	stream:{id}:score:<kind>:<user>        string  ScoreStore's LimitState as JSON ({id} empty: user-wide)
 //
 // Polls, quizzes, feedback, coupons and draws (poll_redis.go, quiz_redis.go, feedback_redis.go,
 // coupon_redis.go, draw_redis.go):
@@ -80,11 +80,22 @@ import (
 // length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their
 // bytes, that is by Seq, so the sorted set is in (OffsetMS, Seq) order.
 //
-// Expiry: every key but the stream record expires RedisConfig.StreamTTL after the last write to it, except
-// the timeline keys, which outlive the stream for replays (timelineTTL, 30 days, or StreamTTL if longer), a
-// user's last stream (StreamTTL after the user's last join) and a notification hash (notificationTTL, two
-// days after its last write, so that a decision made on a day is still there on the next;
-// DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
+// Expiry: every key expires (store.go, "Lifetimes"). Every key of a stream expires RedisConfig.StreamTTL
+// after the last write to it, except:
+//   - the record stream:{id}, which expires Retention after it was created, after a write to it while live
+//     (the one that ends it included) and after RenewStream (a join while live): an ended stream's record
+//     lasts Retention after it ended, as long as its replay; an abandoned live one Retention after its last
+//     join. Not StreamTTL while live: the record is written only when the host changes it, and losing it
+//     would end a show that runs longer than StreamTTL without a change;
+//   - the timeline keys, which outlive the stream for replays: Retention after their last write;
+//   - the replay marks stream:{id}:score:replay-…:<user> (once per question, the paid replay answers):
+//     Retention after their last write, so that they outlast the timeline they were made on;
+//   - user-wide score state stream:{}:score:<kind>:<user> (the monthly tier warning): userStateTTL (40 days).
+//
+// A user's last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
+// (two days) after its last write, so that a decision made on a day is still there on the next
+// (DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
+// No key lives without a TTL: storage is bounded by the traffic of the last Retention.
 //
 // Atomicity: read-modify-write of JSON values (UpdateStream, UpdateModeration, UpdateQuiz, UpdateDraw) is
 // WATCH/MULTI with retries (optimistic); every checked write (votes, answers, claims, entries, upvotes,
@@ -117,15 +128,20 @@ func luaScript(files ...string) *redis.Script {
 type RedisConfig struct {
 	// Prefix starts every key. "" → "kudos:".
 	Prefix string
-	// StreamTTL is how long the per-stream hot keys live after their last write. 0 → 48h.
+	// StreamTTL is how long the per-stream hot keys live after their last write. 0 → DefaultStreamTTL (48h).
 	StreamTTL time.Duration
+	// Retention is how long a stream's record lives after it was created, renewed by a join while live, or
+	// ended, and how long its timeline and the replay marks live after their last write: how long an ended
+	// stream can be replayed. 0 → DefaultRetention (30 days); never less than StreamTTL.
+	Retention time.Duration
 }
 
 // RedisStore is the Store shared by every node through one Redis server (or one cluster slot per stream).
 type RedisStore struct {
-	rdb    redis.UniversalClient
-	prefix string
-	ttl    time.Duration
+	rdb       redis.UniversalClient
+	prefix    string
+	ttl       time.Duration // StreamTTL
+	retention time.Duration
 }
 
 var (
@@ -140,10 +156,8 @@ func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "kudos:"
 	}
-	if cfg.StreamTTL <= 0 {
-		cfg.StreamTTL = 48 * time.Hour
-	}
-	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: cfg.StreamTTL}
+	ttl, retention := lifetimes(cfg.StreamTTL, cfg.Retention)
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention}
 }
 
 // maxTxAttempts bounds the optimistic retries of one update; past it the store reports itself unavailable
@@ -295,4 +309,50 @@ func (s *RedisStore) pointerID(ctx context.Context, op, key string) (string, err
 		return "", unavailable(op, err)
 	}
 	return id, nil
+}
+
+// updateItem is the read-modify-write of an item kept as a hash (a quiz, a draw), WATCH/MULTI with retries
+// as UpdateStream: get reads it (inside the transaction), fn changes it (its error is returned unchanged),
+// fields encodes what is written back; the hash's expiry is renewed.
+func updateItem[T any](ctx context.Context, s *RedisStore, op, key string, get func(redis.Cmdable) (T, error), fn func(*T) error, fields func(T) ([]any, error)) (T, error) {
+	var out T
+	err := s.optimistic(ctx, op, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
+		v, err := get(tx)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(&v); err != nil {
+			return nil, userError{err}
+		}
+		f, err := fields(v)
+		if err != nil {
+			return nil, err
+		}
+		out = v
+		return func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, f...)
+			p.PExpire(ctx, key, s.ttl)
+			return nil
+		}, nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// currentItem returns the item a pointer string names (the stream's active quiz, its current draw), or
+// ErrNotFound if there is none or it is gone.
+func currentItem[T any](ctx context.Context, s *RedisStore, op, pointer string, get func(id string) (T, error)) (T, error) {
+	var zero T
+	id, err := s.pointerID(ctx, op, pointer)
+	if err != nil {
+		return zero, err
+	}
+	v, err := get(id)
+	if errors.Is(err, ErrNotFound) {
+		return zero, ErrNotFound
+	}
+	return v, err
 }

@@ -41,7 +41,8 @@ func TestRedisStoreKeys(t *testing.T) {
 	t.Run("QuestionsTimelineNotifications", keysOfExtras)
 }
 
-// keysOfStreamsAndChat checks the documented layout and that hot keys expire StreamTTL after a write.
+// keysOfStreamsAndChat checks the documented layout and that hot keys expire StreamTTL after a write, the
+// record and the replay marks Retention after it.
 func keysOfStreamsAndChat(t *testing.T) {
 	rdb, prefix := testRedis(t)
 	const ttl = time.Hour
@@ -68,18 +69,27 @@ func keysOfStreamsAndChat(t *testing.T) {
 	if _, _, err := s.TakeSlot(ctx, "s1", "u1", 30*time.Second, time.Now()); err != nil {
 		t.Fatalf("TakeSlot: %v", err)
 	}
+	for _, k := range [][2]string{{"s1", SourceComment}, {"s1", replayKinds + "quiz:q1:q0"}, {"", "tier-warning:2026-04"}} {
+		if _, err := s.UpdateScoreState(ctx, k[0], "u1", k[1], func(*LimitState) bool { return true }); err != nil {
+			t.Fatalf("UpdateScoreState: %v", err)
+		}
+	}
+	const month = 30 * 24 * time.Hour // DefaultRetention
 	tests := []struct {
 		key     string
 		typ     string
 		ttlFrom time.Duration // a TTL in (ttlFrom, ttlTo]; -1 for none
 		ttlTo   time.Duration
 	}{
-		{"stream:{s1}", "string", -1, -1},
+		{"stream:{s1}", "string", month - time.Minute, month},
 		{"stream:{s1}:comments", "list", ttl - time.Minute, ttl},
 		{"stream:{s1}:removed", "set", ttl - time.Minute, ttl},
 		{"stream:{s1}:mod", "string", ttl - time.Minute, ttl},
 		{"stream:{s1}:likes", "string", ttl - time.Minute, ttl},
 		{"stream:{s1}:slot:u1", "string", 0, 30 * time.Second},
+		{"stream:{s1}:score:comment:u1", "string", ttl - time.Minute, ttl},
+		{"stream:{s1}:score:replay-quiz:q1:q0:u1", "string", month - time.Minute, month},
+		{"stream:{}:score:tier-warning:2026-04:u1", "string", userStateTTL - time.Minute, userStateTTL},
 	}
 	for _, tt := range tests {
 		key := prefix + tt.key

@@ -30,8 +30,34 @@ func newTestRedisStore(t *testing.T) Store {
 // TestRedisStoreSuite runs the one Store conformance suite on Redis.
 func TestRedisStoreSuite(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
-	runStoreSuite(t, newTestRedisStore)
+	runStoreSuite(t, func(t *testing.T) (Store, func(time.Duration)) {
+		rdb, prefix := testRedis(t)
+		return NewRedisStore(rdb, RedisConfig{Prefix: prefix}), ageRedis(t, rdb, prefix)
+	})
 }
+
+// ageRedis returns the age function (runStoreSuite) of the keys under prefix: d off every key's TTL, the keys
+// with no more than d left deleted, the keys without a TTL left alone; one script, so that a test may age its
+// keys often.
+func ageRedis(t *testing.T, rdb *redis.Client, prefix string) func(time.Duration) {
+	return func(d time.Duration) {
+		t.Helper()
+		if err := ageScript.Run(context.Background(), rdb, nil, prefix+"*", d.Milliseconds()).Err(); err != nil {
+			t.Fatalf("age the keys %s*: %v", prefix, err)
+		}
+	}
+}
+
+// ageScript ages the keys matching ARGV[1] by ARGV[2] ms (ageRedis). Test keys only: it lists them with KEYS.
+var ageScript = redis.NewScript(`
+local d = tonumber(ARGV[2])
+for _, k in ipairs(redis.call('KEYS', ARGV[1])) do
+  local left = redis.call('PTTL', k)
+  if left >= 0 then
+    if left <= d then redis.call('DEL', k) else redis.call('PEXPIRE', k, left - d) end
+  end
+end
+return 0`)
 
 // twoRedisNodes returns two stores over separate clients of one Redis and the client of the first: two nodes.
 func twoRedisNodes(t *testing.T) (a, b *RedisStore, rdb *redis.Client, prefix string) {

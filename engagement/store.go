@@ -1,5 +1,7 @@
 package engagement
 
+import "time"
+
 // Store holds the interaction state that must be shared by every node serving a stream: the composition of
 // one small store per concept, each declared beside its concept (StreamStore in stream.go, PollStore in
 // poll.go, …). The memory implementation (NewMemoryStore) is the single-node default; RedisStore shares the
@@ -27,4 +29,39 @@ type Store interface {
 	QuestionStore
 	TimelineStore
 	NotificationStore
+}
+
+// Lifetimes: what every Store keeps, and for how long, so that storage stays bounded by recent traffic
+// however long the server runs. Redis expires keys (the key layout in redis.go gives each key's TTL); the
+// memory store forgets the same state (memory.go says when it notices).
+//
+//   - A stream's record lives Retention after it was created, and while live after each change and each
+//     join (RenewStream), so a running show never loses it and an abandoned one (never ended) goes Retention
+//     after its last join; once ended it lives Retention after it ended, as long as its replay.
+//   - The hot state of a stream (comments, moderation, likes, polls, quizzes, feedback, coupons, draws,
+//     questions, the audience, score state but the replay marks) lives StreamTTL after its last write.
+//   - The replay timeline lives Retention after its last write, and a viewer's replay marks (score state of a
+//     kind starting with "replay-": the once-per-question answer, the paid replay answers) Retention after
+//     they were written: at least as long as the timeline they were made on, so an answer cannot be given
+//     again while the replay is there to give it on.
+//   - Per user: the last stream joined lives StreamTTL after the join, a day's notification decisions two
+//     days after the day's last decision, user-wide score state (stream "") userStateTTL.
+const (
+	// DefaultStreamTTL is the default StreamTTL of RedisConfig and MemoryConfig.
+	DefaultStreamTTL = 48 * time.Hour
+	// DefaultRetention is the default Retention of RedisConfig and MemoryConfig: how long an ended stream
+	// can be replayed.
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// lifetimes returns a config's StreamTTL and Retention with the defaults applied; Retention is never shorter
+// than StreamTTL, so that nothing a replay needs goes before the hot state.
+func lifetimes(streamTTL, retention time.Duration) (time.Duration, time.Duration) {
+	if streamTTL <= 0 {
+		streamTTL = DefaultStreamTTL
+	}
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	return streamTTL, max(retention, streamTTL)
 }

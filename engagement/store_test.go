@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // storeCase is one case of the Store conformance suite: it gets an empty store of its own.
@@ -13,40 +15,64 @@ type storeCase struct {
 	run  func(t *testing.T, s Store)
 }
 
+// agedCase is a case of the suite about lifetimes (store.go, "Lifetimes"): it also gets the store's age
+// function, which moves the store's time forward by d, so that whatever it keeps for no more than d longer is
+// gone. On Redis it takes d off every key's TTL (deleting the keys with no more than d left); in memory it
+// advances the store's clock, so that state carrying its own expiry reads as gone at once, and what a prune
+// drops is gone after the next write to its concept (the cases write before they look).
+type agedCase struct {
+	name string
+	run  func(t *testing.T, s Store, age func(d time.Duration))
+}
+
 // runStoreSuite is the one conformance suite of Store: every implementation must pass it. It is composed of
 // one suite per concept, each declared beside its concept's tests (pollStoreSuite in poll_test.go, …);
-// newStore returns an empty store for one case. The Redis-only cases (an unreachable server, the key
-// layout, two nodes) are in redis_test.go and redis_keys_test.go.
-func runStoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
+// newStore returns an empty store for one case and its age function (above), with the default lifetimes
+// (DefaultStreamTTL, DefaultRetention). The Redis-only cases (an unreachable server, the key layout, two
+// nodes) are in redis_test.go and redis_keys_test.go.
+func runStoreSuite(t *testing.T, newStore func(t *testing.T) (Store, func(time.Duration))) {
 	t.Helper()
 	suites := []struct {
 		name  string
 		cases []storeCase
+		aged  []agedCase
 	}{
-		{"Stream", streamStoreSuite},
-		{"Chat", chatStoreSuite},
-		{"Like", likeStoreSuite},
-		{"Score", scoreStoreSuite},
-		{"Poll", pollStoreSuite},
-		{"Quiz", quizStoreSuite},
-		{"Feedback", feedbackStoreSuite},
-		{"Coupon", couponStoreSuite},
-		{"Draw", drawStoreSuite},
-		{"Question", questionStoreSuite},
-		{"Timeline", timelineStoreSuite},
-		{"Notification", notificationStoreSuite},
+		{"Stream", streamStoreSuite, streamAgedSuite},
+		{"Chat", chatStoreSuite, chatAgedSuite},
+		{"Like", likeStoreSuite, nil},
+		{"Score", scoreStoreSuite, scoreAgedSuite},
+		{"Poll", pollStoreSuite, pollAgedSuite},
+		{"Quiz", quizStoreSuite, nil},
+		{"Feedback", feedbackStoreSuite, nil},
+		{"Coupon", couponStoreSuite, nil},
+		{"Draw", drawStoreSuite, nil},
+		{"Question", questionStoreSuite, nil},
+		{"Timeline", timelineStoreSuite, timelineAgedSuite},
+		{"Notification", notificationStoreSuite, notificationAgedSuite},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
 			for _, c := range s.cases {
-				t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+				t.Run(c.name, func(t *testing.T) {
+					st, _ := newStore(t)
+					c.run(t, st)
+				})
+			}
+			for _, c := range s.aged {
+				t.Run(c.name, func(t *testing.T) {
+					st, age := newStore(t)
+					c.run(t, st, age)
+				})
 			}
 		})
 	}
 }
 
 func TestMemoryStoreSuite(t *testing.T) {
-	runStoreSuite(t, func(*testing.T) Store { return NewMemoryStore() })
+	runStoreSuite(t, func(*testing.T) (Store, func(time.Duration)) {
+		clock := testenv.NewClock(conformanceT0)
+		return NewMemoryStoreWith(MemoryConfig{Now: clock.Now}), clock.Advance
+	})
 }
 
 // storeT0 is the instant the item suites (polls, quizzes, coupons, draws) start at.

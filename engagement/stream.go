@@ -209,7 +209,9 @@ func (s *Service) closeOpenItems(ctx context.Context, stream string) Outcome {
 	return out
 }
 
-// StreamStore keeps the streams.
+// StreamStore keeps the streams. A record lives Retention (store.go, "Lifetimes") after it was created, after
+// an update of it while live (the one that ends it included), and after RenewStream; an expired record is not
+// found, and its id may be taken again.
 type StreamStore interface {
 	// CreateStream stores st; ErrDuplicate if the id is taken. Atomic.
 	CreateStream(ctx context.Context, st Stream) error
@@ -218,6 +220,9 @@ type StreamStore interface {
 	// UpdateStream applies fn to the stored stream and stores the result. Atomic: fn may run more than once
 	// and must not have side effects. It returns what was stored, or fn's error unchanged.
 	UpdateStream(ctx context.Context, id string, fn func(*Stream) error) (Stream, error)
+	// RenewStream makes a live stream's record live Retention from now; an ended or unknown one is left as
+	// it is. Joins call it, so a show that viewers still join never loses its record.
+	RenewStream(ctx context.Context, id string) error
 }
 
 // liveStream loads a stream that accepts interactions.

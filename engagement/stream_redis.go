@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,7 +16,7 @@ func (s *RedisStore) CreateStream(ctx context.Context, st Stream) error {
 	if err != nil {
 		return fmt.Errorf("encode stream %s: %w", st.ID, err)
 	}
-	err = s.rdb.SetArgs(ctx, s.streamKey(st.ID), b, redis.SetArgs{Mode: "NX"}).Err()
+	err = s.rdb.SetArgs(ctx, s.streamKey(st.ID), b, redis.SetArgs{Mode: "NX", TTL: s.retention}).Err()
 	if errors.Is(err, redis.Nil) {
 		return ErrDuplicate
 	}
@@ -55,6 +56,7 @@ func (s *RedisStore) UpdateStream(ctx context.Context, id string, fn func(*Strea
 		if err != nil {
 			return nil, err
 		}
+		live := st.Live()
 		if err := fn(&st); err != nil {
 			return nil, userError{err}
 		}
@@ -63,10 +65,25 @@ func (s *RedisStore) UpdateStream(ctx context.Context, id string, fn func(*Strea
 			return nil, fmt.Errorf("encode stream %s: %w", id, err)
 		}
 		out = st
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, redis.KeepTTL).Err() }, nil
+		ttl := time.Duration(redis.KeepTTL) // an ended stream's record keeps the Retention it got when it ended
+		if live {
+			ttl = s.retention // a live stream's write, or the one that ends it
+		}
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, ttl).Err() }, nil
 	})
 	if err != nil {
 		return Stream{}, err
 	}
 	return out, nil
+}
+
+// renewStreamScript renews a live stream's record. KEYS: the record. ARGV: ttl ms.
+var renewStreamScript = luaScript("stream_renew.lua")
+
+// RenewStream implements StreamStore with one script: the status check and the PEXPIRE are one step.
+func (s *RedisStore) RenewStream(ctx context.Context, id string) error {
+	if err := renewStreamScript.Run(ctx, s.rdb, []string{s.streamKey(id)}, s.retention.Milliseconds()).Err(); err != nil {
+		return unavailable("renew stream "+id, err)
+	}
+	return nil
 }

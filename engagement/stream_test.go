@@ -256,3 +256,43 @@ var streamStoreSuite = []storeCase{
 	{"Update", testUpdateStream},
 	{"UpdateConcurrent", testUpdateStreamConcurrent},
 }
+
+// streamAgedSuite is StreamStore's part of the suite's lifetime cases (runStoreSuite).
+var streamAgedSuite = []agedCase{
+	{"RecordLifetime", testStreamLifetime},
+}
+
+// testStreamLifetime: a record lives Retention after it was created, renewed while live or ended; renewing an
+// ended stream does not extend it; an expired record is not found and its id is free again.
+func testStreamLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	for _, id := range []string{"abandoned", "joined", "ended"} {
+		noErr(t, s.CreateStream(ctx, testStream(id)))
+	}
+	_, err := s.UpdateStream(ctx, "ended", func(st *Stream) error { st.Status, st.EndedAt = StatusEnded, conformanceT0; return nil })
+	noErr(t, err)
+	present := func(when string, want map[string]bool) {
+		t.Helper()
+		for id, ok := range want {
+			_, err := s.Stream(ctx, id)
+			switch {
+			case ok && err != nil:
+				t.Errorf("%s: Stream(%s) = %v, want the record", when, id, err)
+			case !ok && !errors.Is(err, ErrNotFound):
+				t.Errorf("%s: Stream(%s) = %v, want ErrNotFound", when, id, err)
+			}
+		}
+	}
+	age(DefaultRetention - time.Hour)
+	present("an hour before Retention", map[string]bool{"abandoned": true, "joined": true, "ended": true})
+	noErr(t, s.RenewStream(ctx, "joined"))
+	noErr(t, s.RenewStream(ctx, "ended")) // ended: left as it is
+	noErr(t, s.RenewStream(ctx, "nope"))  // unknown: nothing to renew, nothing created
+	age(2 * time.Hour)
+	present("an hour after Retention", map[string]bool{"abandoned": false, "joined": true, "ended": false, "nope": false})
+	noErr(t, s.CreateStream(ctx, testStream("abandoned"))) // the id is free again
+	age(DefaultRetention - 3*time.Hour)
+	present("an hour before the renewal's Retention", map[string]bool{"abandoned": true, "joined": true})
+	age(2 * time.Hour)
+	present("an hour after it", map[string]bool{"abandoned": true, "joined": false})
+}

@@ -365,7 +365,7 @@ func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID,
 		}
 	}
 	first := false
-	_, err = s.store.UpdateScoreState(ctx, stream, actor.User, "replay-quiz:"+quizID+":"+questionID, func(ls *LimitState) bool {
+	_, err = s.store.UpdateScoreState(ctx, stream, actor.User, replayKinds+"quiz:"+quizID+":"+questionID, func(ls *LimitState) bool {
 		first = ls.Count == 0
 		if !first {
 			return false
@@ -416,7 +416,7 @@ const MaxReplayScored = 3
 // takeReplayPoints reports whether user may still be paid for a replay answer on stream, and counts it.
 func (s *Service) takeReplayPoints(ctx context.Context, stream, user string) bool {
 	ok := false
-	_, err := s.store.UpdateScoreState(ctx, stream, user, "replay-points", func(ls *LimitState) bool {
+	_, err := s.store.UpdateScoreState(ctx, stream, user, replayKinds+"points", func(ls *LimitState) bool {
 		ok = ls.Count < MaxReplayScored
 		if ok {
 			ls.Count++

@@ -7,18 +7,28 @@ import (
 	"sync"
 )
 
-// timelineMemory is MemoryStore's TimelineStore: replay timelines, under a lock of its own.
+// timelineMemory is MemoryStore's TimelineStore: replay timelines, under a lock of its own. A timeline goes
+// Retention after its last write.
 type timelineMemory struct {
 	mu        sync.Mutex
+	life      *memLife
+	prune     memPrune
 	timelines map[string]*memTimeline
 }
 
 var _ TimelineStore = (*timelineMemory)(nil)
 
-func newTimelineMemory() *timelineMemory {
+func newTimelineMemory(life *memLife) *timelineMemory {
 	return &timelineMemory{
+		life:      life,
+		prune:     newMemPrune(),
 		timelines: map[string]*memTimeline{},
 	}
+}
+
+// write records a write to stream's timeline; a due prune drops the timelines idle for Retention.
+func (m *timelineMemory) write(stream string) {
+	dropStreams(m.timelines, m.prune.write(stream, m.life.now(), m.life.retention))
 }
 
 type memTimeline struct {
@@ -36,6 +46,7 @@ func timelineLess(aOffset, aSeq, bOffset, bSeq int64) int {
 func (m *timelineMemory) AppendTimeline(_ context.Context, stream string, item TimelineItem, max int) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	tl := m.timelines[stream]
 	if tl == nil {
 		tl = &memTimeline{keys: map[string]bool{}, hidden: map[string]bool{}}
@@ -60,6 +71,7 @@ func (m *timelineMemory) AppendTimeline(_ context.Context, stream string, item T
 func (m *timelineMemory) HideTimeline(_ context.Context, stream, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.write(stream)
 	tl := m.timelines[stream]
 	if tl == nil {
 		tl = &memTimeline{keys: map[string]bool{}, hidden: map[string]bool{}}

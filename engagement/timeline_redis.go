@@ -10,15 +10,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-const (
-	// timelineTTL is how long a timeline lives after its last write, so that a stream can be replayed for a
-	// month after it ended.
-	timelineTTL = 30 * 24 * time.Hour
-	// notificationTTL is how long a user's notification hash of a day lives after its last write.
-	notificationTTL = 48 * time.Hour
-)
+// notificationTTL is how long a user's notification hash of a day lives after its last write.
+const notificationTTL = 48 * time.Hour
 
-func (s *RedisStore) timelineTTL() time.Duration { return max(s.ttl, timelineTTL) }
+// timelineTTL is how long a timeline lives after its last write: Retention, so that an ended stream can be
+// replayed as long as its record lives.
+func (s *RedisStore) timelineTTL() time.Duration { return s.retention }
 
 // appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys. ARGV: key, offset,
 // type, data, max, ttl in ms. Returns the item's Seq, or -1 when it was not appended.

@@ -577,3 +577,37 @@ func TestTimelineRecordsTickAndEnd(t *testing.T) {
 		t.Errorf("poll items:\n got %q\nwant %q", got, want)
 	}
 }
+
+// timelineAgedSuite is TimelineStore's part of the suite's lifetime cases (runStoreSuite).
+var timelineAgedSuite = []agedCase{
+	{"Lifetime", testTimelineLifetime},
+}
+
+// testTimelineLifetime: a timeline lives Retention after its last write.
+func testTimelineLifetime(t *testing.T, s Store, age func(time.Duration)) {
+	ctx := context.Background()
+	items := func(stream string) []string {
+		t.Helper()
+		got, err := s.TimelineItems(ctx, stream, 0, math.MaxInt64, math.MinInt64, -1, 10)
+		noErr(t, err)
+		return timelineKeys(got)
+	}
+	_, err := s.AppendTimeline(ctx, "s1", timelineItem(1000, "a"), 10)
+	noErr(t, err)
+	noErr(t, s.HideTimeline(ctx, "s1", "b"))
+	age(DefaultRetention - time.Minute)
+	_, err = s.AppendTimeline(ctx, "s2", timelineItem(1000, "x"), 10)
+	noErr(t, err)
+	if got := items("s1"); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("a minute before Retention: %v, want [a]", got)
+	}
+	age(time.Minute)
+	_, err = s.AppendTimeline(ctx, "s2", timelineItem(2000, "y"), 10)
+	noErr(t, err)
+	if got := items("s1"); len(got) != 0 {
+		t.Fatalf("at Retention: %v, want none", got)
+	}
+	if got := items("s2"); !slices.Equal(got, []string{"x", "y"}) {
+		t.Fatalf("the other stream's timeline: %v, want [x y]", got)
+	}
+}

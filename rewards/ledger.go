@@ -151,6 +151,14 @@ func (c Config) validate() error {
 }
 
 // Award asks for points. Key makes it idempotent (e.g. "quiz:<quiz>:<question>:<user>", "order:<id>").
+//
+// The idempotency window: a Store remembers a key (its record) until keepUntil: a participation award's until
+// the end of the month after the month of At, an order's (Pending) for ExpiryMonths after At, as long as its
+// refunds are accepted; each a day longer (recordSlack). The Ledger refuses an award dated before the start of
+// last month (ErrInvalid), so an award sent again with its original At — as the award queue retries it,
+// minutes or months later — is paid once, whenever it comes: while its record is kept it is a replay, and once
+// the record may be gone it is refused. An order is posted again with a new At (the shop's retry, days later):
+// its id is a replay for ExpiryMonths, and after that a new order.
 type Award struct {
 	Key    string // idempotency key, unique across all awards
 	User   string
@@ -304,14 +312,37 @@ func (l *Ledger) policy(now time.Time) Policy {
 		ExpireBefore: now.AddDate(0, -l.cfg.ExpiryMonths, 0),
 		SettleBefore: now.Add(-l.cfg.ReturnWindow),
 		ReturnWindow: l.cfg.ReturnWindow,
+		ExpiryMonths: l.cfg.ExpiryMonths,
 		MonthlyCap:   l.cfg.MonthlyCap,
 		Tiers:        l.cfg.Tiers,
 	}
 }
 
+// recordSlack is how much longer than the idempotency window (Award) a Store keeps an award's record: the
+// clocks of nodes (and of Redis, which expires the key) may disagree by this much before a key could be
+// forgotten by one while another still accepts it.
+const recordSlack = 24 * time.Hour
+
+// keepUntil is when a Store may forget the record of a, applied under p (a.At set): for a participation award
+// the end of the month after a.At's month (the Ledger refuses a's key from then on), for an order (Pending)
+// ExpiryMonths after a.At (its points have expired; Refund no longer finds it); each plus recordSlack.
+func (p Policy) keepUntil(a Award) time.Time {
+	at := a.At.UTC()
+	if a.Pending {
+		return at.AddDate(0, p.ExpiryMonths, 0).Add(recordSlack)
+	}
+	return time.Date(at.Year(), at.Month()+2, 1, 0, 0, 0, 0, time.UTC).Add(recordSlack)
+}
+
+// keepTTL is keepUntil as a duration from p.Now, at least a millisecond: what Redis counts down.
+func (p Policy) keepTTL(a Award) time.Duration {
+	return max(p.keepUntil(a).Sub(p.Now), time.Millisecond)
+}
+
 // Award grants a's points, multiplied by the user's tier if a.Participation and cut at the monthly cap.
-// A key seen before changes nothing and returns the original result with Applied false; with another
-// Fingerprint it is ErrConflict.
+// A key seen before (within its idempotency window, see Award) changes nothing and returns the original
+// result with Applied false; with another Fingerprint it is ErrConflict. An award dated before the start of
+// last month is ErrInvalid: too late to pay without the risk of paying it twice.
 func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 	p := l.policy(l.cfg.Now())
 	if a.Key == "" || a.User == "" || a.Points < 0 || (a.Points == 0 && !a.Pending) {
@@ -321,8 +352,8 @@ func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 		a.At = p.Now
 	}
 	a.At = a.At.UTC()
-	if monthOf(a.At) < p.FirstMonth {
-		return AwardResult{}, fmt.Errorf("award points to %q: %w: earned before the trailing twelve months", a.User, ErrInvalid)
+	if lastMonth := monthOf(time.Date(p.Now.Year(), p.Now.Month()-1, 1, 0, 0, 0, 0, time.UTC)); monthOf(a.At) < lastMonth {
+		return AwardResult{}, fmt.Errorf("award points to %q: %w: earned before last month, when its key may be forgotten", a.User, ErrInvalid)
 	}
 	res, err := l.store.Award(ctx, a, p)
 	if err != nil {
@@ -333,7 +364,8 @@ func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 
 // Refund undoes the purchase awarded under orderKey, refunded at at (zero → now): inside the return
 // window its pending points are cancelled; after it its points are taken back from the balance, never
-// below zero, and what could not be taken is reported as Shortfall.
+// below zero, and what could not be taken is reported as Shortfall. An order is refundable for ExpiryMonths
+// after it was recorded, while its points could still be in the balance; after that it is ErrNotFound.
 func (l *Ledger) Refund(ctx context.Context, orderKey string, at time.Time) (RefundResult, error) {
 	p := l.policy(l.cfg.Now())
 	if orderKey == "" {

@@ -16,15 +16,23 @@ import (
 //     ended at or before Policy.SettleBefore and expires points earned at or before Policy.ExpireBefore,
 //     oldest first; both are recorded as entries. (Refund expires first, judges its order, then settles.)
 //   - A user's entries are append-only and kept in the order they were written.
+//   - Storage is bounded by recent traffic: an award's record (its key, for idempotency) is kept until
+//     Policy.keepUntil (the end of the month after the award's month, an order's ExpiryMonths after it, each
+//     plus a day) and is absent once that has passed (Redis expires it; memory prunes it); a stream's
+//     leaderboard lasts as long as the record of its last participation award; the user's next order drops
+//     the settled and refunded orders whose points have expired (made at or before ExpireBefore). What stays is
+//     one account per user (balance, tier, entries, orders, redemptions) and the stock of each reward.
 //   - Backend failures are returned wrapped; rule outcomes use this package's sentinel errors.
 type Store interface {
-	// Award applies a once per a.Key. A replayed key changes nothing and returns the original result with
-	// Applied false, or ErrConflict if both the recorded and a.Fingerprint are set and differ. Only a
-	// participation award (a.Participation) adds to the stream's leaderboard.
+	// Award applies a once per a.Key while the key's record is kept (until p.keepUntil(a) of the award that
+	// made it). A replayed key changes nothing and returns the original result with Applied false, or
+	// ErrConflict if both the recorded and a.Fingerprint are set and differ. Only a participation award
+	// (a.Participation) adds to the stream's leaderboard.
 	Award(ctx context.Context, a Award, p Policy) (AwardResult, error)
 	// Refund cancels the pending points of the purchase awarded under orderKey if at is inside its return
 	// window, or reverses its settled points (never below zero, recording the shortfall) otherwise.
-	// ErrNotFound if no such award, ErrInvalid if it was not a pending purchase, ErrDuplicate if refunded.
+	// ErrNotFound if no such award (or its record is gone) or it was made at or before p.ExpireBefore,
+	// ErrInvalid if it was not a pending purchase, ErrDuplicate if refunded.
 	Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error)
 	// Redeem debits r.Cost from user's balance (oldest points first) and takes one unit of stock, once
 	// per (user, requestID). A replay with the same reward returns the original Redemption with Replayed
@@ -51,6 +59,7 @@ type Policy struct {
 	ExpireBefore time.Time     // points earned at or before this instant have expired
 	SettleBefore time.Time     // purchases made at or before this instant have left their return window
 	ReturnWindow time.Duration // how long purchase points stay pending
+	ExpiryMonths int           // how many months points last: how long an order stays refundable
 	MonthlyCap   int64         // points grantable per calendar month, all sources together
 	Tiers        []TierRule    // ascending by Threshold; the first has Threshold 0
 }

@@ -2,6 +2,7 @@ package rewards
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -9,22 +10,38 @@ import (
 
 // MemoryStore keeps the ledger in this process: the default, for one node and for tests. One mutex
 // guards everything, which makes every call trivially atomic; no call does I/O while holding it.
+//
+// It forgets what the Redis store expires (Store, "Storage is bounded"), on the Policy's clock: an award's
+// record is absent once its keepUntil has passed, and Award drops expired records and leaderboards from
+// their maps, at most once per pruneEvery of the clock, in one pass; a user's old orders go when the user's
+// next order is recorded.
 type MemoryStore struct {
 	mu          sync.Mutex
-	awards      map[string]memAward         // by award key
-	users       map[string]*memUser         // by user id
-	boards      map[string]map[string]int64 // stream → user → points
-	stock       map[string]int64            // reward id → units left (absent: not yet seeded)
-	redemptions map[[2]string]Redemption    // (user, request id) → original redemption
+	awards      map[string]memAward      // by award key
+	users       map[string]*memUser      // by user id
+	boards      map[string]*memBoard     // by stream
+	stock       map[string]int64         // reward id → units left (absent: not yet seeded)
+	redemptions map[[2]string]Redemption // (user, request id) → original redemption
+	pruned      time.Time                // when (by the Policy's clock) the maps were last pruned
 }
 
 var _ Store = (*MemoryStore)(nil)
+
+// pruneEvery is how often, at most, by the Policy's clock, Award prunes the maps.
+const pruneEvery = time.Minute
 
 type memAward struct {
 	res         AwardResult
 	user        string
 	pending     bool
 	fingerprint string
+	expires     time.Time // Policy.keepUntil: absent from then on
+}
+
+// memBoard is a stream's leaderboard, kept until the record of its last participation award expires.
+type memBoard struct {
+	points  map[string]int64 // user → points
+	expires time.Time
 }
 
 type memLot struct {
@@ -56,7 +73,7 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		awards:      map[string]memAward{},
 		users:       map[string]*memUser{},
-		boards:      map[string]map[string]int64{},
+		boards:      map[string]*memBoard{},
 		stock:       map[string]int64{},
 		redemptions: map[[2]string]Redemption{},
 	}
@@ -177,11 +194,38 @@ func (u *memUser) earned12(p Policy) int64 {
 	return sum
 }
 
+// prune drops the award records and leaderboards that expired at now, when a prune is due.
+func (s *MemoryStore) prune(now time.Time) {
+	if !s.pruned.IsZero() && now.Sub(s.pruned) < pruneEvery && !now.Before(s.pruned) {
+		return
+	}
+	s.pruned = now
+	maps.DeleteFunc(s.awards, func(_ string, r memAward) bool { return !now.Before(r.expires) })
+	maps.DeleteFunc(s.boards, func(_ string, b *memBoard) bool { return !now.Before(b.expires) })
+}
+
+// record returns key's award record if it is kept at now.
+func (s *MemoryStore) record(key string, now time.Time) (memAward, bool) {
+	rec, ok := s.awards[key]
+	if !ok || !now.Before(rec.expires) {
+		return memAward{}, false
+	}
+	return rec, true
+}
+
+// dropOldOrders forgets the settled and refunded orders made at or before p.ExpireBefore: their points have
+// expired, and Refund no longer finds them.
+func (u *memUser) dropOldOrders(p Policy) {
+	before := p.ExpireBefore.UnixMilli()
+	maps.DeleteFunc(u.orders, func(_ string, o *memOrder) bool { return o.status != "pending" && o.at <= before })
+}
+
 // Award implements Store.
 func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rec, ok := s.awards[a.Key]; ok {
+	s.prune(p.Now)
+	if rec, ok := s.record(a.Key, p.Now); ok {
 		if rec.fingerprint != "" && a.Fingerprint != "" && rec.fingerprint != a.Fingerprint {
 			return AwardResult{}, ErrConflict
 		}
@@ -211,6 +255,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 	u.earned[month] += granted
 
 	if a.Pending {
+		u.dropOldOrders(p)
 		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending", board: a.Participation}
 		if granted > 0 {
 			u.pending += granted
@@ -221,13 +266,17 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		u.addLot(a.Key, at, granted)
 		u.entry(at, Entry{Kind: EntryAward, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
 	}
+	keep := p.keepUntil(a)
 	if granted > 0 && a.Stream != "" && a.Participation {
 		board := s.boards[a.Stream]
 		if board == nil {
-			board = map[string]int64{}
+			board = &memBoard{points: map[string]int64{}}
 			s.boards[a.Stream] = board
 		}
-		board[a.User] += granted
+		board.points[a.User] += granted
+		if keep.After(board.expires) {
+			board.expires = keep
+		}
 	}
 	if capped > 0 {
 		u.capped += capped
@@ -245,7 +294,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		PreviousTier: prev,
 		TierChanged:  after.Tier != prev,
 	}
-	s.awards[a.Key] = memAward{res: res, user: a.User, pending: a.Pending, fingerprint: a.Fingerprint}
+	s.awards[a.Key] = memAward{res: res, user: a.User, pending: a.Pending, fingerprint: a.Fingerprint, expires: keep}
 	return res, nil
 }
 
@@ -253,7 +302,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.awards[orderKey]
+	rec, ok := s.record(orderKey, p.Now)
 	if !ok {
 		return RefundResult{}, ErrNotFound
 	}
@@ -264,6 +313,9 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p
 	u.expire(p)
 	defer u.settle(p)
 	o := u.orders[orderKey]
+	if o == nil || o.at <= p.ExpireBefore.UnixMilli() { // its points have expired: too late to refund
+		return RefundResult{}, ErrNotFound
+	}
 	if o.status == "refunded" {
 		return RefundResult{}, ErrDuplicate
 	}
@@ -292,9 +344,9 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p
 		u.earned[o.month] = max(0, v-o.points)
 	}
 	if board := s.boards[o.stream]; board != nil && o.board && o.points > 0 {
-		board[rec.user] -= o.points
-		if board[rec.user] <= 0 {
-			delete(board, rec.user)
+		board.points[rec.user] -= o.points
+		if board.points[rec.user] <= 0 {
+			delete(board.points, rec.user)
 		}
 	}
 	res.Balance = u.balance
@@ -386,8 +438,12 @@ func lastEntries(es []Entry, n int) []Entry {
 // Leaderboard implements Store.
 func (s *MemoryStore) Leaderboard(_ context.Context, stream string, n int) ([]Standing, error) {
 	s.mu.Lock()
-	st := make([]Standing, 0, len(s.boards[stream]))
-	for u, pts := range s.boards[stream] {
+	var points map[string]int64
+	if b := s.boards[stream]; b != nil {
+		points = b.points
+	}
+	st := make([]Standing, 0, len(points))
+	for u, pts := range points {
 		st = append(st, Standing{User: u, Points: pts})
 	}
 	s.mu.Unlock()

@@ -23,10 +23,21 @@ import (
 //	                             b: on the leaderboard, absent in orders written before it existed)
 //	pend:<user>          zset    order keys still pending, scored by purchase time
 //	entries:<user>       list    the append-only ledger, JSON entries, oldest first
-//	award:<key>          string  the original result of an award (idempotency), with its user and fingerprint
-//	board:<stream>       zset    user → participation points granted in the stream
+//	award:<key>          string  the original result of an award (idempotency), with its user, fingerprint and
+//	                             exp (Unix ms, Policy.keepUntil); it expires then (PX from the ledger's now)
+//	board:<stream>       zset    user → participation points granted in the stream; it expires with the
+//	                             record of the stream's last participation award
 //	stock:<reward>       string  units left, seeded from the catalogue on first redemption
 //	redeem:<user>        hash    request id → the original redemption
+//
+// Expiry: award:<key> lives until the end of the month after its award's month, an order's for ExpiryMonths
+// (12) after it, each plus recordSlack (a day); a record found past its exp, by the ledger's clock, counts as
+// gone, so that the rule does not depend on when Redis gets to it. board:<stream> lives as long as the last
+// record that added to it. The rest is bounded by the number of users and rewards, and kept: the user's
+// account (acct, earned: the trailing twelve months; lots, lotamt: points not yet expired; orders: the
+// last ExpiryMonths of orders, older settled ones are dropped when the user's next order is recorded; pend:
+// the return window; entries: the ledger, append-only; redeem: one field per redemption, at most the points
+// earned allow) and stock:<reward>.
 //
 // The multi-step rules run as Lua scripts (rewards/lua), so each call is atomic on one Redis server.
 // Keys of one call span several ids, so the store needs a single Redis (or one cluster slot), not a cluster.
@@ -135,7 +146,8 @@ type awardRecord struct {
 	Tier    Tier   `json:"tier"`
 	Prev    Tier   `json:"prev"`
 	Changed bool   `json:"changed"`
-	At      int64  `json:"at"` // Unix ms; 0 in records written before it was kept
+	At      int64  `json:"at"`            // Unix ms; 0 in records written before it was kept
+	Exp     int64  `json:"exp,omitempty"` // Unix ms, Policy.keepUntil; 0 in records written before it was kept
 }
 
 // Award implements Store.
@@ -144,6 +156,7 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	arg := mustJSON(map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
 		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": monthOf(a.At), "fp": a.Fingerprint,
+		"exp": p.keepUntil(a).UnixMilli(), "ttl": p.keepTTL(a).Milliseconds(),
 	})
 	reply, err := scriptAward.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
 	if err != nil {
@@ -205,6 +218,9 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, 
 	var rec awardRecord
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		return RefundResult{}, fmt.Errorf("decode award record: %w", err)
+	}
+	if rec.Exp > 0 && rec.Exp <= p.Now.UnixMilli() { // past its keepUntil: gone, whether or not Redis got to it
+		return RefundResult{}, ErrNotFound
 	}
 	if !rec.Pending {
 		return RefundResult{}, ErrInvalid

@@ -1,7 +1,9 @@
 package rewards
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/kudos-live/kudos/internal/testenv"
 )
@@ -16,4 +18,37 @@ func newTestRedisStore(t *testing.T) Store {
 func TestRedisStoreConformance(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
 	runStoreConformance(t, newTestRedisStore)
+}
+
+// TestRedisAwardRecordsExpire checks the documented TTLs (store_redis.go): an award record lives to the end of
+// the month after its award's month, an order's ExpiryMonths after it, each plus a day; a stream's leaderboard
+// as long as the record of its last award, never shortened by a late one.
+func TestRedisAwardRecordsExpire(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	clock := testenv.NewClock(t0) // 2026-03-10 12:00
+	l := newTestLedger(t, NewRedisStore(rdb, RedisConfig{Prefix: prefix}), clock, nil)
+	mustAward(t, l, Award{Key: "poll:p1:u", User: "u", Stream: "s", Points: 5, Participation: true})
+	mustAward(t, l, Award{Key: "order:1", User: "u", Stream: "s", Source: "purchase", Points: 50, Pending: true})
+	lateAt := time.Date(2026, time.February, 20, 0, 0, 0, 0, time.UTC)
+	mustAward(t, l, Award{Key: "poll:p0:u", User: "u", Stream: "s", Points: 5, Participation: true, At: lateAt})
+	day := 24 * time.Hour
+	tests := []struct {
+		key   string
+		until time.Time
+	}{
+		{"award:poll:p1:u", time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{"award:poll:p0:u", time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{"award:order:1", t0.AddDate(1, 0, 0).Add(day)},
+		{"board:s", time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		got, err := rdb.PTTL(ctx, prefix+tt.key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tt.until.Sub(t0); got > want || got < want-time.Minute {
+			t.Errorf("PTTL %s = %v, want %v (until %s)", tt.key, got, want, tt.until.Format(time.DateTime))
+		}
+	}
 }

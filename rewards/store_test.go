@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,76 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ConcurrentNearCap", func(t *testing.T) { testConcurrentNearCap(t, newStore) })
 	t.Run("ConcurrentRedeem", func(t *testing.T) { testConcurrentRedeem(t, newStore) })
 	t.Run("Remaining", func(t *testing.T) { testRemaining(t, newStore) })
+	t.Run("IdempotencyWindow", func(t *testing.T) { testIdempotencyWindow(t, newStore) })
+	t.Run("OrdersKeptForExpiryMonths", func(t *testing.T) { testOrdersKept(t, newStore) })
+}
+
+// testIdempotencyWindow: an award's key is remembered until the end of the month after its month (and a day),
+// and an award dated before last month is refused, so an award retried with its original time is paid once
+// however late the retry comes; a key reused after its window is a new award.
+func testIdempotencyWindow(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0) // 2026-03-10
+	l := newTestLedger(t, newStore(t), clock, nil)
+	a := Award{Key: "poll:p1:u", User: "u", Stream: "s", Source: "poll", Points: 5, Participation: true, At: t0}
+	mustAward(t, l, a)
+	clock.Set(time.Date(2026, time.April, 30, 23, 59, 0, 0, time.UTC)) // the last minute of the month after
+	if res := mustAward(t, l, a); res.Applied {
+		t.Fatalf("retried at the end of the month after: %+v, want a replay", res)
+	}
+	clock.Set(time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC))
+	if _, err := l.Award(ctx, a); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("retried once March is before last month: %v, want ErrInvalid", err)
+	}
+	lastMonth := Award{Key: "poll:p2:u", User: "u", Points: 5, Participation: true, At: time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC)}
+	if res := mustAward(t, l, lastMonth); !res.Applied {
+		t.Fatalf("an award of last month: %+v, want applied", res)
+	}
+	if _, err := l.Award(ctx, Award{Key: "poll:p3:u", User: "u", Points: 5, At: lastMonth.At.Add(-time.Millisecond)}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an award of the last millisecond before last month: %v, want ErrInvalid", err)
+	}
+	if acct := mustAccount(t, l, "u"); acct.Balance != 10 {
+		t.Fatalf("balance %d, want 10: each award paid once", acct.Balance)
+	}
+	clock.Set(time.Date(2026, time.May, 2, 0, 0, 0, 0, time.UTC)) // the record's day of slack is over
+	reused := a
+	reused.At = time.Time{}
+	if res := mustAward(t, l, reused); !res.Applied {
+		t.Fatalf("the key reused in May: %+v, want a new award (its record is gone)", res)
+	}
+}
+
+// testOrdersKept: an order is refundable, and its id a replay, for ExpiryMonths (12) after it was recorded:
+// as long as its points may be in the balance. After that a refund finds nothing, and the id is a new order.
+func testOrdersKept(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, nil)
+	order := func(key string) Award {
+		return Award{Key: key, User: "u", Stream: "s", Source: "purchase", Points: 100, Pending: true, Fingerprint: "u/" + key}
+	}
+	for _, k := range []string{"order:1", "order:2"} {
+		mustAward(t, l, order(k))
+	}
+	yearOn := t0.AddDate(1, 0, 0)
+	clock.Set(yearOn.Add(-time.Millisecond))
+	if res, err := l.Refund(ctx, "order:1", time.Time{}); err != nil || res.Reversed != 100 {
+		t.Fatalf("refund a millisecond before 12 months: %+v, %v; want 100 reversed", res, err)
+	}
+	if res := mustAward(t, l, order("order:2")); res.Applied {
+		t.Fatalf("order posted again within 12 months: %+v, want a replay", res)
+	}
+	clock.Set(yearOn)
+	if _, err := l.Refund(ctx, "order:2", time.Time{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refund 12 months on: %v, want ErrNotFound", err)
+	}
+	clock.Set(yearOn.Add(24 * time.Hour))
+	if res := mustAward(t, l, order("order:2")); !res.Applied {
+		t.Fatalf("the id posted 12 months and a day on: %+v, want a new order", res)
+	}
+	if _, err := l.Refund(ctx, "order:2", time.Time{}); err != nil {
+		t.Fatalf("refund of the new order: %v", err)
+	}
 }
 
 func testRemaining(t *testing.T, newStore func(t *testing.T) Store) {
@@ -793,4 +864,40 @@ func testConcurrentRedeem(t *testing.T, newStore func(t *testing.T) Store) {
 
 func TestMemoryStoreConformance(t *testing.T) {
 	runStoreConformance(t, func(*testing.T) Store { return NewMemoryStore() })
+}
+
+// TestMemoryStoreForgets: over 14 months of monthly awards and orders, the memory store keeps the records
+// of this month's and last month's awards, the last 12 months of orders (records, and in the user's account),
+// and the leaderboards of the streams awarded in the last two months: what the Redis store keeps.
+func TestMemoryStoreForgets(t *testing.T) {
+	clock := testenv.NewClock(t0)
+	s := NewMemoryStore()
+	l := newTestLedger(t, s, clock, nil)
+	const months = 14
+	for m := range months {
+		clock.Set(t0.AddDate(0, m, 0))
+		mustAward(t, l, Award{Key: fmt.Sprint("poll:", m), User: "u", Stream: fmt.Sprint("s", m), Points: 5, Participation: true})
+		mustAward(t, l, Award{Key: fmt.Sprint("order:", m), User: "u", Source: "purchase", Points: 50, Pending: true})
+	}
+	var records, orders int
+	for k := range s.awards {
+		if strings.HasPrefix(k, "order:") {
+			orders++
+		} else {
+			records++
+		}
+	}
+	for _, c := range []struct {
+		what      string
+		got, want int
+	}{
+		{"award records", records, 2},
+		{"order records", orders, 13},
+		{"orders in the account", len(s.users["u"].orders), 13},
+		{"leaderboards", len(s.boards), 2},
+	} {
+		if c.got > c.want {
+			t.Errorf("after %d months: %d %s, want at most %d", months, c.got, c.what, c.want)
+		}
+	}
 }

@@ -39,14 +39,14 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	b.sink = sink
 	b.closers = append(b.closers, closers...)
 	if cfg.RedisURL != "" {
-		if err := b.useRedis(ctx, cfg.RedisURL, log); err != nil {
+		if err := b.useRedis(ctx, cfg, log); err != nil {
 			b.close(log)
 			return nil, err
 		}
 		return b, nil
 	}
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
-	b.store = engagement.NewMemoryStore()
+	b.store = engagement.NewMemoryStoreWith(engagement.MemoryConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
 	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{})
 	if err != nil {
 		return nil, err
@@ -62,8 +62,8 @@ const redisPingTimeout = 3 * time.Second
 
 // useRedis shares state between nodes through the Redis at url: the store, the fan-out and presence.
 // Startup fails if Redis does not answer, rather than serving a node that shares nothing.
-func (b *backends) useRedis(ctx context.Context, url string, log *slog.Logger) error {
-	opts, err := redis.ParseURL(url)
+func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		// Not wrapped: the parser's error quotes the whole URL, password included.
 		return errors.New("KUDOS_REDIS_URL is not a valid redis:// or rediss:// URL")
@@ -77,7 +77,7 @@ func (b *backends) useRedis(ctx context.Context, url string, log *slog.Logger) e
 	}
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
-	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{})
+	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
 	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{})
 	if err != nil {
 		return err

@@ -1,11 +1,15 @@
--- KEYS[8] award record, KEYS[9] stream leaderboard. ARGV[2] the award.
+-- KEYS[8] award record, KEYS[9] stream leaderboard. ARGV[2] the award, with exp (when its record may be
+-- forgotten, Unix ms) and ttl (ms from now until then).
 -- Returns {applied (0|1), result JSON}, or {'conflict', ''} for a replayed key with another fingerprint.
 local A = cjson.decode(ARGV[2])
 local rec = redis.call('GET', KEYS[8])
 if rec then
-  local fp = cjson.decode(rec).fp
-  if type(fp) == 'string' and fp ~= '' and A.fp ~= '' and fp ~= A.fp then return {'conflict', ''} end
-  return {0, rec}
+  local r = cjson.decode(rec)
+  -- a record past its exp by the ledger's clock is gone, whether or not Redis expired it yet
+  if not (type(r.exp) == 'number' and r.exp <= P.now) then
+    if type(r.fp) == 'string' and r.fp ~= '' and A.fp ~= '' and r.fp ~= A.fp then return {'conflict', ''} end
+    return {0, rec}
+  end
 end
 settle()
 expire()
@@ -23,6 +27,7 @@ local capped = base - granted
 if granted > 0 then redis.call('HINCRBY', K_EARNED, A.month, int(granted)) end
 
 if A.pend then
+  drop_old_orders()
   redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, at = A.at, m = A.month, s = A.s, st = 'pending', b = A.part}))
   redis.call('ZADD', K_PEND, int(A.at), A.key)
   if granted > 0 then
@@ -34,7 +39,12 @@ elseif granted > 0 then
   add_lot(A.key, A.at, granted)
   entry({at = A.at, k = 'award', p = granted, key = A.key, s = A.s, src = A.src})
 end
-if granted > 0 and A.s ~= '' and A.part then redis.call('ZINCRBY', KEYS[9], int(granted), A.user) end
+if granted > 0 and A.s ~= '' and A.part then
+  redis.call('ZINCRBY', KEYS[9], int(granted), A.user)
+  -- the board lasts as long as the record of its last award (a late award never shortens it)
+  local left = redis.call('PTTL', KEYS[9])
+  if left < A.ttl then redis.call('PEXPIRE', KEYS[9], int(A.ttl)) end
+end
 if capped > 0 then
   redis.call('HINCRBY', K_ACCT, 'capped', int(capped))
   entry({at = A.at, k = 'capped', p = capped, key = A.key, s = A.s, src = A.src})
@@ -44,7 +54,7 @@ local after = tier_for(e12 + granted)
 redis.call('HSET', K_ACCT, 'tier', after.t)
 local res = cjson.encode({
   user = A.user, s = A.s, pend = A.pend, fp = A.fp, granted = granted, capped = capped,
-  balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at,
+  balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at, exp = A.exp,
 })
-redis.call('SET', KEYS[8], res)
+redis.call('SET', KEYS[8], res, 'PX', int(A.ttl))
 return {1, res}

@@ -78,6 +78,16 @@ local function expire()
   end
 end
 
+-- forget the settled and refunded orders made at or before expire_before: their points have expired, and
+-- a refund no longer finds them
+local function drop_old_orders()
+  local flat = redis.call('HGETALL', K_ORDERS)
+  for i = 1, #flat, 2 do
+    local o = cjson.decode(flat[i + 1])
+    if o.st ~= 'pending' and o.at <= P.expire_before then redis.call('HDEL', K_ORDERS, flat[i]) end
+  end
+end
+
 local function earned12()
   local flat = redis.call('HGETALL', K_EARNED)
   local sum = 0

@@ -5,6 +5,7 @@ expire()
 local raw = redis.call('HGET', K_ORDERS, R.key)
 if not raw then settle() return {'not_found', ''} end
 local o = cjson.decode(raw)
+if o.at <= P.expire_before then settle() return {'not_found', ''} end -- its points have expired: too late
 if o.st == 'refunded' then settle() return {'duplicate', ''} end
 
 local res = {cancelled = 0, reversed = 0, shortfall = 0}

@@ -48,6 +48,9 @@ type Config struct {
 	HTTPMaxBodyBytes      int64         // KUDOS_HTTP_MAX_BODY: bytes of a request body, default DefaultHTTPMaxBodyBytes
 	MetricsAddr           string        // KUDOS_METRICS_ADDR: serve /metrics there only; empty: on Addr
 
+	StreamTTL       time.Duration // KUDOS_STREAM_TTL: a stream's hot state lives this long after its last write; 0 = the default (48h)
+	StreamRetention time.Duration // KUDOS_STREAM_RETENTION: an ended stream's record, timeline and replay live this long; 0 = the default (720h, 30 days)
+
 	TokenMaxLifetime time.Duration // KUDOS_TOKEN_MAX_LIFETIME: longest token accepted; 0 = the default (24h), -1 = no limit
 	TokenIssuer      string        // KUDOS_TOKEN_ISSUER: required iss, written into minted tokens
 	TokenAudience    string        // KUDOS_TOKEN_AUDIENCE: required aud, written into minted tokens
@@ -195,8 +198,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 }
 
 // readHTTP reads the HTTP server's timeouts, body limit and metrics address.
-// readLimits reads the token and handshake settings.
+// readLimits reads the storage lifetimes and the token and handshake settings.
 func (c *Config) readLimits(getenv func(string) string) error {
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"KUDOS_STREAM_TTL", &c.StreamTTL}, {"KUDOS_STREAM_RETENTION", &c.StreamRetention}} {
+		if v := strings.TrimSpace(getenv(d.name)); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s must be a positive duration (e.g. 48h), not %q", d.name, v)
+			}
+			*d.dst = t
+		}
+	}
 	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
 	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))
 	if v := strings.TrimSpace(getenv("KUDOS_TOKEN_MAX_LIFETIME")); v != "" {

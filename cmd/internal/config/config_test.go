@@ -184,19 +184,23 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 		"KUDOS_HANDSHAKE_RATE_PER_USER":  "0.5",
 		"KUDOS_HANDSHAKE_BURST_PER_USER": "4",
 		"KUDOS_HANDSHAKE_RATE_PER_IP":    "-1",
+		"KUDOS_STREAM_TTL":               "24h",
+		"KUDOS_STREAM_RETENTION":         "168h",
 	}
 	c, err := FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.TokenMaxLifetime != 2*time.Hour || c.TokenIssuer != "https://shop.example" || c.TokenAudience != "kudos" ||
-		c.HandshakeRatePerUser != 0.5 || c.HandshakeBurstPerUser != 4 || c.HandshakeRatePerIP != -1 || c.HandshakeBurstPerIP != 0 {
+		c.HandshakeRatePerUser != 0.5 || c.HandshakeBurstPerUser != 4 || c.HandshakeRatePerIP != -1 || c.HandshakeBurstPerIP != 0 ||
+		c.StreamTTL != 24*time.Hour || c.StreamRetention != 7*24*time.Hour {
 		t.Fatalf("config %+v", c)
 	}
 	for _, bad := range []map[string]string{
 		{"KUDOS_TOKEN_MAX_LIFETIME": "forever"},
 		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
 		{"KUDOS_HANDSHAKE_BURST_PER_IP": "-3"},
+		{"KUDOS_STREAM_RETENTION": "a month"},
 	} {
 		if _, err := FromEnv(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted, want an error naming the variable", bad)

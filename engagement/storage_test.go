@@ -1,0 +1,447 @@
+package engagement
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+	"golang.org/x/time/rate"
+)
+
+// Bounded storage: 60 simulated days of the same daily show, on a settable clock, must leave the stores
+// holding what the lifetimes (store.go, "Lifetimes"; rewards.Award, the idempotency window) say and no more:
+// the last few days of hot state, the last Retention of records, timelines and replay marks, the award
+// records since the start of last month, and one account per user.
+
+const (
+	simDays    = 60
+	simViewers = 6
+	// Every map or key shape must hold no more at the end than at these days of the run, once the lifetimes
+	// have come round: hot state lives StreamTTL (two days) after the last write, so by day 5 a map holds all
+	// it ever will; records, timelines and replay marks live Retention (30 days), so by day 33.
+	simHotDay      = 5
+	simRetainedDay = 33
+)
+
+// simStart is when the run starts: 2026-01-20, so that the 60 days cross two month ends and the ledger's
+// records of January's awards (kept to the end of February, plus a day) expire within it.
+var simStart = time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
+
+// simFirstKeptDay is the first day of the run whose participation award records are still kept on the last
+// day (2026-03-20): those of 2026-02-01 on, the first day of the month before.
+var simFirstKeptDay = int(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC).Sub(simStart)/(24*time.Hour)) + 1
+
+// simBackend is the Service under test on one backend, with its clock.
+type simBackend struct {
+	svc   *Service
+	clock *testenv.Clock
+	age   func(time.Duration) // Redis: moves its TTLs along with the clock; nil in memory
+	sizes func() map[string]int
+}
+
+// advance moves the clock, and the backend's own time with it.
+func (b simBackend) advance(d time.Duration) {
+	b.clock.Advance(d)
+	if b.age != nil {
+		b.age(d)
+	}
+}
+
+// simulate runs simDays days of the daily show and returns the sizes after each day (index 1..simDays).
+func simulate(t *testing.T, b simBackend) []map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s at %s: %v", what, b.clock.Now().Format(time.DateTime), err)
+		}
+	}
+	host := Actor{User: "host", Name: "Host", Role: RoleHost}
+	shop := Actor{User: "shop", Role: RoleService}
+	viewers := make([]Actor, simViewers)
+	for i := range viewers {
+		viewers[i] = viewer(fmt.Sprint("v", i))
+	}
+	sizes := make([]map[string]int, simDays+1)
+	var yesterday, yesterdayQuiz string
+	for day := 1; day <= simDays; day++ {
+		dayStart := b.clock.Now()
+		b.advance(20 * time.Hour)
+		stream := fmt.Sprintf("d%02d", day)
+		_, err := b.svc.CreateStream(ctx, host, StreamSpec{ID: stream, Title: "Show " + stream})
+		must("create stream", err)
+		for _, v := range viewers {
+			_, err := b.svc.Join(ctx, v, stream)
+			must("join", err)
+		}
+		b.advance(time.Minute)
+		for _, v := range viewers {
+			_, err := b.svc.PostComment(ctx, v, stream, "hello from "+v.User)
+			must("comment", err)
+			must("like", b.svc.Like(ctx, v, stream, 3))
+		}
+		p, _, err := b.svc.OpenPoll(ctx, host, stream, PollSpec{Question: "Which colour?", Options: []string{"Teal", "Sand"}})
+		must("open poll", err)
+		for i, v := range viewers {
+			_, err := b.svc.Vote(ctx, v, stream, p.ID, i%2)
+			must("vote", err)
+		}
+		_, _, err = b.svc.ClosePoll(ctx, host, stream, p.ID)
+		must("close poll", err)
+		q, err := b.svc.CreateQuiz(ctx, host, stream, QuizSpec{Questions: []QuizItem{{Text: "Sole?", Choices: []string{"Rubber", "Cork"}, Answer: 0, TimeLimitS: 10}}})
+		must("create quiz", err)
+		step, _, err := b.svc.NextQuestion(ctx, host, stream, q.ID)
+		must("ask question", err)
+		for i, v := range viewers {
+			if i%2 == 0 { // the others answer on the replay
+				_, err := b.svc.Answer(ctx, v, stream, q.ID, step.Question.QuestionID, 0)
+				must("answer", err)
+			}
+		}
+		b.advance(11 * time.Second)
+		_, err = b.svc.Tick(ctx, stream) // the deadline passed: the reveal, and the points
+		must("tick", err)
+		_, _, err = b.svc.NextQuestion(ctx, host, stream, q.ID)
+		must("finish quiz", err)
+		c, _, err := b.svc.DropCoupon(ctx, host, stream, CouponSpec{Title: "10% off", Stock: 100, ExpiresS: 300})
+		must("drop coupon", err)
+		for _, v := range viewers {
+			_, err := b.svc.ClaimCoupon(ctx, v, stream, c.ID)
+			must("claim", err)
+		}
+		qn, _, err := b.svc.AskQuestion(ctx, viewers[0], stream, "Do these run wide?")
+		must("ask", err)
+		for _, v := range viewers[1:] {
+			_, err := b.svc.UpvoteQuestion(ctx, v, stream, qn.ID)
+			must("upvote", err)
+		}
+		b.advance(time.Minute)
+		for _, v := range viewers {
+			b.svc.Watched(ctx, v, stream)
+			_, err := b.svc.SendFeedback(ctx, v, stream, FeedbackRating, 5)
+			must("feedback", err)
+		}
+		_, _, err = b.svc.Notify(ctx, host, NotificationSpec{Kind: KindCouponExpiring, Title: "Last call", Body: "The coupon ends soon", Stream: stream})
+		must("notify", err)
+		for i, v := range viewers {
+			_, _, err := b.svc.RecordPurchase(ctx, shop, Purchase{OrderID: fmt.Sprintf("o-%02d-%d", day, i), UserID: v.User, StreamID: stream, AmountFen: 12900})
+			must("purchase", err)
+		}
+		_, err = b.svc.RefundPurchase(ctx, shop, fmt.Sprintf("o-%02d-1", day))
+		must("refund", err)
+		_, _, err = b.svc.EndStream(ctx, host, stream)
+		must("end stream", err)
+
+		b.advance(30 * time.Minute)
+		for i, v := range viewers {
+			if i%2 == 1 {
+				_, err := b.svc.ReplayAnswer(ctx, v, stream, q.ID, step.Question.QuestionID, 0)
+				must("replay answer", err)
+				if yesterday != "" { // answered yesterday: the limit still holds a day later
+					_, err = b.svc.ReplayAnswer(ctx, v, yesterday, yesterdayQuiz, "q0", 0)
+					if CodeOf(err) != CodeDuplicate {
+						t.Fatalf("day %d: %s answers yesterday's replay again: %v, want duplicate", day, v.User, err)
+					}
+				}
+			}
+		}
+		yesterday, yesterdayQuiz = stream, q.ID
+		b.advance(dayStart.Add(24*time.Hour - time.Minute).Sub(b.clock.Now()))
+		sizes[day] = b.sizes()
+		b.advance(time.Minute)
+	}
+	return sizes
+}
+
+// newSimService returns a Service over store and a ledger over ledgerStore, both on clock.
+func newSimService(t *testing.T, clock *testenv.Clock, store Store, ledgerStore rewards.Store) *Service {
+	t.Helper()
+	ledger, err := rewards.NewLedger(ledgerStore, rewards.Config{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Config{Now: clock.Now, CommentRate: rate.Inf, Ledger: ledger, Notify: NotifyConfig{NoQuietHours: true}}, store, NewMemorySink())
+}
+
+// TestMemoryStorageBounded runs 60 days of shows on a MemoryStore and a rewards.MemoryStore and checks that
+// every map of both holds what the last days' traffic leaves, and no more.
+func TestMemoryStorageBounded(t *testing.T) {
+	clock := testenv.NewClock(simStart)
+	store := NewMemoryStoreWith(MemoryConfig{Now: clock.Now})
+	ledgerStore := rewards.NewMemoryStore()
+	sizes := simulate(t, simBackend{
+		svc:   newSimService(t, clock, store, ledgerStore),
+		clock: clock,
+		sizes: func() map[string]int {
+			m := mapSizes("engagement", store)
+			for k, v := range mapSizes("rewards", ledgerStore) {
+				m[k] = v
+			}
+			orders, others := awardRecords(ledgerStore)
+			m["rewards.awards[order]"], m["rewards.awards[other]"] = orders, others
+			return m
+		},
+	})
+	last := sizes[simDays]
+	for _, path := range slices.Sorted(maps.Keys(last)) {
+		got := last[path]
+		if !strings.HasPrefix(path, "engagement.") {
+			continue
+		}
+		day := simHotDay
+		if strings.HasPrefix(path, "engagement.streamMemory.") || strings.HasPrefix(path, "engagement.timelineMemory.") ||
+			strings.HasPrefix(path, "engagement.scoreMemory.") { // records, timelines, replay marks: Retention
+			day = simRetainedDay
+		}
+		bound := sizes[day][path]
+		t.Logf("%-52s day %d: %6d   day %2d: %6d", path, simDays, got, day, bound)
+		if got > bound {
+			t.Errorf("%s holds %d entries after %d days, more than the %d of day %d: it grows with time", path, got, simDays, bound, day)
+		}
+	}
+	for path, want := range map[string]int{
+		"engagement.streamMemory.streams":          31, // ended in the last Retention (30 days), and a lazily pruned one
+		"engagement.timelineMemory.timelines":      31,
+		"engagement.pollMemory.polls":              3, // StreamTTL: today's, yesterday's, and one awaiting its prune
+		"engagement.notificationMemory.lastStream": simViewers,
+	} {
+		if got := last[path]; got > want || got == 0 {
+			t.Errorf("%s holds %d after %d days, want 1..%d", path, got, simDays, want)
+		}
+	}
+	perDay := sizes[1]["rewards.awards[other]"] // the first day's participation awards: none expired yet
+	ledgerBounds := map[string]int{
+		// participation award records: those made since the start of last month (2026-02-01)
+		"rewards.awards[other]": perDay * (simDays - simFirstKeptDay + 1),
+		// orders are kept ExpiryMonths (12) for refunds: all of them, here
+		"rewards.awards[order]":  simDays * simViewers,
+		"rewards.boards":         simDays - simFirstKeptDay + 1,
+		"rewards.users":          simViewers,
+		"rewards.users[].orders": simDays * simViewers,
+		"rewards.redemptions":    0,
+	}
+	for path, want := range ledgerBounds {
+		t.Logf("%-52s day %d: %6d   bound: %6d", path, simDays, last[path], want)
+		if got := last[path]; got > want {
+			t.Errorf("%s holds %d after %d days, want at most %d", path, got, simDays, want)
+		}
+	}
+	if got := last["rewards.awards[other]"]; got >= perDay*simDays {
+		t.Errorf("rewards.awards[other] holds %d: January's records (%d a day) were never forgotten", got, perDay)
+	}
+}
+
+// TestRedisStorageBounded runs the same 60 days on a RedisStore and a rewards.RedisStore, moving every key's
+// TTL along with the clock (ageRedis), and checks that every key expires (but a user's account and the reward
+// stock), that each TTL is the documented one, and that the key count of each shape is bounded as the maps
+// of TestMemoryStorageBounded are.
+func TestRedisStorageBounded(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	clock := testenv.NewClock(simStart)
+	store := NewRedisStore(rdb, RedisConfig{Prefix: prefix + "e:"})
+	ledgerStore := rewards.NewRedisStore(rdb, rewards.RedisConfig{Prefix: prefix + "rw:"})
+	ctx := context.Background()
+	keys := func() []string {
+		t.Helper()
+		ks, err := rdb.Keys(ctx, prefix+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	sizes := simulate(t, simBackend{
+		svc:   newSimService(t, clock, store, ledgerStore),
+		clock: clock,
+		age:   ageRedis(t, rdb, prefix),
+		sizes: func() map[string]int {
+			m := map[string]int{}
+			for _, k := range keys() {
+				m[keyShape(strings.TrimPrefix(k, prefix))]++
+			}
+			return m
+		},
+	})
+
+	// Every key expires, but the user's account and the reward stock; and within its documented lifetime.
+	now := clock.Now()
+	persistent := regexp.MustCompile(`^rw:(acct|earned|lots|lotamt|orders|pend|entries|redeem|stock):`)
+	const day = 24 * time.Hour
+	nextMonthEnd := func(t time.Time) time.Time { // the end of the month after t's, and the day of slack
+		return time.Date(t.Year(), t.Month()+2, 1, 0, 0, 0, 0, time.UTC).Add(day)
+	}
+	const tolerance = time.Minute
+	counted := 0
+	for _, k := range keys() {
+		key := strings.TrimPrefix(k, prefix)
+		ttl, err := rdb.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl == -1 {
+			if !persistent.MatchString(key) {
+				t.Errorf("%s has no TTL", key)
+			}
+			continue
+		}
+		var max time.Duration
+		switch shape := keyShape(key); {
+		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"):
+			max = DefaultRetention
+		case strings.HasPrefix(shape, "e:"):
+			max = DefaultStreamTTL // hot state, a user's last stream, a day's notifications (notificationTTL)
+		case strings.HasPrefix(key, "rw:award:"):
+			var rec struct {
+				At int64 `json:"at"`
+			}
+			raw, err := rdb.Get(ctx, k).Result()
+			if err != nil || json.Unmarshal([]byte(raw), &rec) != nil {
+				t.Fatalf("award record %s: %q, %v", key, raw, err)
+			}
+			at := time.UnixMilli(rec.At).UTC()
+			until := nextMonthEnd(at)
+			if strings.HasPrefix(key, "rw:award:order:") {
+				until = at.AddDate(1, 0, 0).Add(day) // ExpiryMonths (12), for refunds
+			}
+			max = until.Sub(now)
+		case strings.HasPrefix(key, "rw:board:"):
+			max = nextMonthEnd(now).Sub(now)
+		default:
+			t.Errorf("%s: a key of no documented shape (%s)", key, keyShape(key))
+			continue
+		}
+		counted++
+		if ttl > max+tolerance {
+			t.Errorf("%s: TTL %v, want at most %v", key, ttl, max)
+		}
+	}
+	if counted == 0 {
+		t.Fatal("no key with a TTL: the run stored nothing?")
+	}
+
+	last := sizes[simDays]
+	perDay := 0
+	for shape, n := range sizes[1] {
+		if strings.HasPrefix(shape, "rw:award:") && !strings.HasPrefix(shape, "rw:award:order:") {
+			perDay += n
+		}
+	}
+	kept := simDays - simFirstKeptDay + 1
+	participation := 0
+	for _, shape := range slices.Sorted(maps.Keys(last)) {
+		got := last[shape]
+		var bound int
+		switch {
+		case strings.HasPrefix(shape, "rw:award:order:"):
+			bound = simDays * simViewers
+		case strings.HasPrefix(shape, "rw:award:"):
+			participation += got
+			continue
+		case strings.HasPrefix(shape, "rw:board:"):
+			bound = kept
+		case strings.HasPrefix(shape, "rw:"):
+			bound = simViewers // one account per user
+		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"):
+			bound = sizes[simRetainedDay][shape]
+		default:
+			bound = sizes[simHotDay][shape]
+		}
+		t.Logf("%-52s day %d: %6d   bound: %6d", shape, simDays, got, bound)
+		if got > bound {
+			t.Errorf("%s: %d keys after %d days, want at most %d", shape, got, simDays, bound)
+		}
+	}
+	t.Logf("%-52s day %d: %6d   bound: %6d", "rw:award:<participation>", simDays, participation, perDay*kept)
+	if participation > perDay*kept || participation >= perDay*simDays {
+		t.Errorf("%d participation award records after %d days, want at most %d (%d a day since the start of last month)", participation, simDays, perDay*kept, perDay)
+	}
+	if last["e:stream:{}"] > 31 {
+		t.Errorf("%d stream records after %d days, want at most 31", last["e:stream:{}"], simDays)
+	}
+}
+
+// keyShape is a key with its ids left out: the stream and user hash tags as {}, every other part that is not
+// a word of the key layouts (redis.go, rewards/store_redis.go) as *.
+func keyShape(key string) string {
+	parts := strings.Split(key, ":")
+	out := parts[:0:0]
+	for _, p := range parts {
+		switch {
+		case strings.HasPrefix(p, "{"):
+			p = "{}"
+		case !layoutWords[p]:
+			p = "*"
+		}
+		if p == "*" && len(out) > 0 && out[len(out)-1] == "*" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ":")
+}
+
+var layoutWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`e rw stream comments removed mod slot likes score poll counts voters quiz answers
+		answered players feedback given coupons coupon claims draw entrants commenters questions votes hidden
+		pinned timeline seq keys audience user last-stream notify comment question upvote watch replay-quiz
+		replay-points tier-warning acct earned lots lotamt orders pend entries award board stock redeem order`) {
+		m[w] = true
+	}
+	return m
+}()
+
+// mapSizes returns the number of entries of every map reachable from v through pointers, structs and map
+// values, by path (name.field.field, "[]" for the values of a map), summed over all instances of a path.
+func mapSizes(name string, v any) map[string]int {
+	out := map[string]int{}
+	var walk func(path string, v reflect.Value)
+	walk = func(path string, v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(path, v.Elem())
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[time.Time]() {
+				return
+			}
+			for i := range v.NumField() {
+				f := v.Type().Field(i)
+				p := path + "." + f.Name
+				if f.Anonymous { // MemoryStore's concept stores
+					p = path + "." + f.Type.Elem().Name()
+				}
+				walk(p, v.Field(i))
+			}
+		case reflect.Map:
+			out[path] += v.Len()
+			for it := v.MapRange(); it.Next(); {
+				walk(path+"[]", it.Value())
+			}
+		}
+	}
+	walk(name, reflect.ValueOf(v))
+	return out
+}
+
+// awardRecords counts the ledger's award records of orders and of the rest.
+func awardRecords(s *rewards.MemoryStore) (orders, others int) {
+	for it := reflect.ValueOf(s).Elem().FieldByName("awards").MapRange(); it.Next(); {
+		if strings.HasPrefix(it.Key().String(), "order:") {
+			orders++
+		} else {
+			others++
+		}
+	}
+	return orders, others
+}
