@@ -68,23 +68,26 @@ func (s *Service) award(ctx context.Context, actor Actor, stream string, sc Scor
 		return Outcome{Stream: stream}
 	}
 	a := QueuedAward{Key: sc.Key, User: actor.User, Stream: stream, Source: sc.Source, Points: sc.Points, Reason: sc.Reason, At: s.now().UTC()}
-	s.inflight.begin(a.Key)
+	if !s.inflight.begin(a.Key) {
+		return Outcome{Stream: stream} // the same key is being paid right now (RunAwards, or a twin action): theirs
+	}
 	if err := s.awards.Add(ctx, a); err != nil {
 		// Without the queue the award still goes to the ledger now, but a failure there loses it: say so loudly.
 		s.log.Error("queue award: paying it without a retry", "stream", stream, "user", actor.User, "key", sc.Key, "err", err)
 	}
 	out, _ := s.batched(ctx, func(ctx context.Context) (Outcome, error) {
-		o, _ := s.payAward(ctx, a, false)
+		o, _ := s.payAward(ctx, a)
 		return o, nil
 	})
 	return out
 }
 
 // payAward applies a to the ledger and emits its events; the award is done once they are published (see
-// batched). A retry (the award came from the queue) publishes the events of an award the ledger had
-// already applied, since a crash may have come between the two. An award the ledger refuses as invalid is
-// done too (paid reports that the queue may forget it).
-func (s *Service) payAward(ctx context.Context, a QueuedAward, retry bool) (out Outcome, paid bool) {
+// batched). The events go out even when the ledger says it had already applied the award (a retry from the
+// queue, or an action reusing the key of an award still owed): a crash or a full spool may have come between
+// the two, and the ids are derived, so a second copy is dropped by consumers. An award the ledger refuses as
+// invalid is done too (paid reports that the queue may forget it).
+func (s *Service) payAward(ctx context.Context, a QueuedAward) (out Outcome, paid bool) {
 	out = Outcome{Stream: a.Stream}
 	res, err := s.ledger.Award(ctx, rewards.Award{
 		Key:           a.Key,
@@ -108,9 +111,7 @@ func (s *Service) payAward(ctx context.Context, a QueuedAward, retry bool) (out 
 		s.inflight.end(a.Key)
 		return out, false
 	}
-	if res.Applied || retry {
-		s.emitAward(ctx, a.User, a.Stream, Scored{Key: a.Key, Source: a.Source, Points: a.Points}, res)
-	}
+	s.emitAward(ctx, a.User, a.Stream, Scored{Key: a.Key, Source: a.Source, Points: a.Points}, res)
 	s.awardDone(ctx, a.Key)
 	if res.Applied {
 		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "points", Data: map[string]any{
@@ -182,7 +183,7 @@ func (s *Service) retryAwards(ctx context.Context, backoff map[string]retryState
 			continue // waiting after a failure, or an action is paying it right now
 		}
 		out, err := s.batched(ctx, func(ctx context.Context) (Outcome, error) {
-			o, paid := s.payAward(ctx, a, true)
+			o, paid := s.payAward(ctx, a)
 			if !paid {
 				return o, errAwardUnpaid
 			}

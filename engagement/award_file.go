@@ -25,6 +25,8 @@ type FileAwardQueue struct {
 	f       *os.File
 	index   *MemoryAwardQueue
 	records int    // lines in the file
+	size    int64  // bytes in the file
+	dirty   bool   // a failed write or directory sync: rewrite the file before the next line
 	written uint64 // Add lines written so far (their count is the sequence group commit waits on)
 
 	syncMu sync.Mutex    // one fsync at a time
@@ -119,17 +121,28 @@ func (q *FileAwardQueue) compact() error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("award queue: %w", err)
 	}
-	if err := syncDir(q.dir); err != nil {
-		return fmt.Errorf("award queue: %w", err)
-	}
+	// From here on the new file is the queue: switch to it whatever else fails, never keep appending to the
+	// old one, which is no longer in the directory.
+	nf, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
 	if q.f != nil {
 		q.f.Close()
 	}
-	if q.f, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+	q.f = nf
+	if err != nil {
+		q.f = nil
+		return fmt.Errorf("award queue: reopen after compaction: %w", err)
+	}
+	st, err := nf.Stat()
+	if err != nil {
 		return fmt.Errorf("award queue: %w", err)
 	}
+	q.size, q.dirty = st.Size(), false
 	q.records = len(pending)
 	q.synced.Store(q.written) // every line written so far is in the rewritten, synced file (or was done)
+	if err := syncDir(q.dir); err != nil {
+		q.dirty = true // the rename may not be durable: compact again before the next line
+		return fmt.Errorf("award queue: %w", err)
+	}
 	return nil
 }
 
@@ -141,19 +154,26 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// write appends one record; sync makes it durable before returning.
-func (q *FileAwardQueue) write(r awardRecord, sync bool) error {
+// write appends one record (not synced). A failed write is cut off again (a torn line followed by good ones
+// would make the file unreadable); if even that fails, the file is rewritten before the next line.
+func (q *FileAwardQueue) write(r awardRecord) error {
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
+	if q.dirty {
+		if err := q.compact(); err != nil {
+			return err
+		}
+	}
 	if _, err := q.f.Write(append(line, '\n')); err != nil {
+		if terr := q.f.Truncate(q.size); terr != nil {
+			q.dirty = true
+		}
 		return err
 	}
+	q.size += int64(len(line)) + 1
 	q.records++
-	if sync {
-		return q.f.Sync()
-	}
 	return nil
 }
 
@@ -165,12 +185,17 @@ func (q *FileAwardQueue) Add(ctx context.Context, a QueuedAward) error {
 		q.mu.Unlock()
 		return fmt.Errorf("award queue: %w", os.ErrClosed)
 	}
+	prev, had := q.index.get(a.Key)
 	if err := q.index.Add(ctx, a); err != nil {
 		q.mu.Unlock()
 		return err
 	}
-	if err := q.write(awardRecord{Add: &a}, false); err != nil {
-		_ = q.index.Done(ctx, a.Key) // not durable: the caller pays it without the net, and says so
+	if err := q.write(awardRecord{Add: &a}); err != nil {
+		if had { // the earlier line for this key is still durable: keep owing that one
+			_ = q.index.Add(ctx, prev)
+		} else {
+			_ = q.index.Done(ctx, a.Key) // not durable: the caller pays it without the net, and says so
+		}
 		q.mu.Unlock()
 		return fmt.Errorf("award queue: add %s: %w", a.Key, err)
 	}
@@ -211,7 +236,7 @@ func (q *FileAwardQueue) Done(ctx context.Context, key string) error {
 		return nil
 	}
 	_ = q.index.Done(ctx, key)
-	if err := q.write(awardRecord{Done: key}, false); err != nil {
+	if err := q.write(awardRecord{Done: key}); err != nil {
 		return fmt.Errorf("award queue: done %s: %w", key, err)
 	}
 	if q.records > 2*q.index.len()+1024 {
@@ -219,6 +244,8 @@ func (q *FileAwardQueue) Done(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+func (q *FileAwardQueue) len() int { return q.index.len() }
 
 // Pending implements AwardQueue.
 func (q *FileAwardQueue) Pending(ctx context.Context) ([]QueuedAward, error) {

@@ -61,6 +61,13 @@ func (q *MemoryAwardQueue) Pending(_ context.Context) ([]QueuedAward, error) {
 	return out, nil
 }
 
+func (q *MemoryAwardQueue) get(key string) (QueuedAward, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	a, ok := q.byKey[key]
+	return a, ok
+}
+
 func (q *MemoryAwardQueue) has(key string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()

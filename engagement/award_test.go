@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,6 +157,32 @@ func TestFileAwardQueue(t *testing.T) {
 		noErr(t, os.WriteFile(filepath.Join(dir, awardFile), []byte("{\"add\":{\"key\":\"a\",\"user\":\"u\",\"points\":1}}\nnot json\n{\"done\":\"a\"}\n"), 0o600))
 		if _, err := OpenFileAwardQueue(dir); err == nil {
 			t.Fatal("opened a corrupt queue; want an error (money owed is never silently dropped)")
+		}
+	})
+	t.Run("FailedWriteIsCut", func(t *testing.T) {
+		// A write the file-size limit cuts in the middle (as a full disk would) must not leave a torn line
+		// in front of later ones: the file must still open, with every award whose Add succeeded.
+		dir := t.TempDir()
+		q := open(t, dir)
+		noErr(t, q.Add(ctx, QueuedAward{Key: "a", User: "u", Points: 1}))
+		st, err := os.Stat(filepath.Join(dir, awardFile))
+		noErr(t, err)
+		signal.Ignore(syscall.SIGXFSZ)
+		defer signal.Reset(syscall.SIGXFSZ)
+		var old syscall.Rlimit
+		noErr(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
+		noErr(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: uint64(st.Size()) + 16, Max: old.Max}))
+		err = q.Add(ctx, QueuedAward{Key: "b", User: "u", Points: 1, Reason: strings.Repeat("x", 200)})
+		noErr(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+		if err == nil {
+			t.Fatal("an Add past the file-size limit succeeded")
+		}
+		noErr(t, q.Add(ctx, QueuedAward{Key: "c", User: "u", Points: 1}))
+		noErr(t, q.Close())
+		q = open(t, dir)
+		defer q.Close()
+		if got := pendingKeys(t, q); !slices.Equal(got, []string{"a", "c"}) {
+			t.Fatalf("after a failed write: %v, want [a c]", got)
 		}
 	})
 	t.Run("GroupCommit", func(t *testing.T) {
@@ -453,4 +482,61 @@ func BenchmarkFileAwardQueueAdd(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(q.syncs.Load())/float64(b.N), "fsyncs/op")
+}
+
+// TestOwedAwardKeyReusedStillPublishes: an award whose events failed stays owed; an action reusing its key
+// (feedback pays once per stream, rating or NPS) publishes those events rather than forgetting them.
+func TestOwedAwardKeyReusedStillPublishes(t *testing.T) {
+	ctx := context.Background()
+	clk := testenv.NewClock(time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC))
+	sink := &failingSink{MemorySink: NewMemorySink()}
+	q := NewMemoryAwardQueue()
+	s := New(Config{Now: clk.Now, Awards: q}, NewMemoryStore(), sink)
+	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
+	noErr(t, err)
+	clk.Advance(time.Minute)
+	s.Watched(ctx, testViewer, "s1") // feedback pays only someone who watched
+	sink.setDown(true)
+	if _, err := s.Handle(ctx, testViewer, "s1", &FeedbackSend{Kind: FeedbackRating, Score: 5}); CodeOf(err) != CodeUnavailable {
+		t.Fatalf("rating while the spool refuses: %v, want unavailable", err)
+	}
+	sink.setDown(false)
+	if _, err := s.Handle(ctx, testViewer, "s1", &FeedbackSend{Kind: FeedbackNPS, Score: 9}); err != nil {
+		t.Fatal(err)
+	}
+	key := "feedback:s1:ann"
+	var found bool
+	for _, ev := range sink.Events() {
+		if ev.Type == EventPointsAwarded && strings.Contains(string(ev.Data), key) {
+			found = true
+		}
+	}
+	if p, _ := q.Pending(ctx); !found || len(p) != 0 {
+		t.Fatalf("points.awarded for %s published: %v; %d awards still owed; want published and none owed", key, found, len(p))
+	}
+}
+
+// TestAwardBacklogRefusesActions: with the award queue nearly full (the ledger down for long), new actions
+// are refused unavailable before they change anything, so no award is ever paid without the queue.
+func TestAwardBacklogRefusesActions(t *testing.T) {
+	ctx := context.Background()
+	q := NewMemoryAwardQueue()
+	for i := range awardAdmitLimit {
+		noErr(t, q.Add(ctx, QueuedAward{Key: fmt.Sprint("owed-", i), User: "u", Points: 1}))
+	}
+	s := New(Config{Awards: q}, NewMemoryStore(), NewMemorySink())
+	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
+	noErr(t, err)
+	p, _, err := s.OpenPoll(ctx, testHost, "s1", PollSpec{Question: "Red or blue?", Options: []string{"red", "blue"}})
+	noErr(t, err)
+	if _, err := s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0}); CodeOf(err) != CodeUnavailable {
+		t.Fatalf("vote with %d awards owed: %v, want unavailable", awardAdmitLimit, err)
+	}
+	if got, _ := s.Poll(ctx, "s1", p.ID); got.Total != 0 {
+		t.Fatalf("the refused vote was counted: total %d", got.Total)
+	}
+	noErr(t, q.Done(ctx, "owed-0"))
+	if _, err := s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0}); err != nil {
+		t.Fatalf("vote once the backlog is under the limit: %v", err)
+	}
 }

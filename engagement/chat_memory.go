@@ -14,6 +14,7 @@ type chatMemory struct {
 	mu       sync.Mutex
 	life     *memLife
 	prune    memPrune
+	modPrune memPrune                   // moderation lives Retention after its last change: a ban outlasts the show's replay
 	comments map[string][]Comment       // stream → recent comments, oldest first
 	removed  map[string]map[string]bool // stream → removed comment ids
 	mods     map[string]Moderation
@@ -29,6 +30,7 @@ func newChatMemory(life *memLife) *chatMemory {
 	return &chatMemory{
 		life:     life,
 		prune:    newMemPrune(),
+		modPrune: newMemPrune(),
 		comments: map[string][]Comment{},
 		removed:  map[string]map[string]bool{},
 		mods:     map[string]Moderation{},
@@ -40,13 +42,15 @@ func newChatMemory(life *memLife) *chatMemory {
 // slots whose gap has passed. It returns the store's clock reading.
 func (m *chatMemory) write(stream string) time.Time {
 	now := m.life.now()
+	if gone := m.modPrune.write("", now, m.life.retention); gone != nil {
+		dropStreams(m.mods, gone)
+	}
 	gone := m.prune.write(stream, now, m.life.ttl)
 	if gone == nil {
 		return now
 	}
 	dropStreams(m.comments, gone)
 	dropStreams(m.removed, gone)
-	dropStreams(m.mods, gone)
 	maps.DeleteFunc(m.slots, func(_ string, s memSlot) bool { return !now.Before(s.until) })
 	return now
 }
@@ -104,7 +108,10 @@ func (m *chatMemory) Moderation(_ context.Context, stream string) (Moderation, e
 func (m *chatMemory) UpdateModeration(_ context.Context, stream string, fn func(*Moderation) error) (Moderation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.write(stream)
+	now := m.write(stream)
+	if gone := m.modPrune.write(stream, now, m.life.retention); gone != nil {
+		dropStreams(m.mods, gone)
+	}
 	mod := cloneModeration(m.mods[stream])
 	if err := fn(&mod); err != nil {
 		return Moderation{}, err

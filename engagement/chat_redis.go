@@ -108,7 +108,9 @@ func (s *RedisStore) UpdateModeration(ctx context.Context, stream string, fn fun
 			return nil, fmt.Errorf("encode moderation of %s: %w", stream, err)
 		}
 		out = m
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, s.ttl).Err() }, nil
+		// Retention, not StreamTTL: a ban must hold as long as the stream can be taken part in (a long show,
+		// replay answers and feedback after it ended).
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, s.retention).Err() }, nil
 	})
 	if err != nil {
 		return Moderation{}, err

@@ -402,7 +402,8 @@ var chatAgedSuite = []agedCase{
 	{"Lifetime", testChatLifetime},
 }
 
-// testChatLifetime: a stream's comments, removals and moderation live StreamTTL after their last write.
+// testChatLifetime: a stream's comments and removals live StreamTTL after their last write; its moderation
+// (bans) lives Retention after its last change, so a ban holds for as long as the stream can be taken part in.
 func testChatLifetime(t *testing.T, s Store, age func(time.Duration)) {
 	ctx := context.Background()
 	noErr(t, s.AddComment(ctx, "s1", testComment(1), 10))
@@ -422,12 +423,17 @@ func testChatLifetime(t *testing.T, s Store, age func(time.Duration)) {
 	noErr(t, err)
 	mod, err := s.Moderation(ctx, "s1")
 	noErr(t, err)
-	if len(cs) != 0 || mod.SlowModeS != 0 {
-		t.Fatalf("after StreamTTL: comments %v, moderation %+v; want none", commentIDs(cs), mod)
+	if len(cs) != 0 || mod.SlowModeS != 5 {
+		t.Fatalf("after StreamTTL: comments %v, moderation %+v; want no comments, the moderation kept", commentIDs(cs), mod)
 	}
 	cs, err = s.RecentComments(ctx, "s2", 10)
 	noErr(t, err)
 	if !slices.Equal(commentIDs(cs), []string{"c3"}) {
 		t.Fatalf("the other stream's comments: %v, want [c3]", commentIDs(cs))
+	}
+	age(DefaultRetention - DefaultStreamTTL)
+	noErr(t, s.AddComment(ctx, "s2", testComment(4), 10))
+	if mod, err = s.Moderation(ctx, "s1"); err != nil || mod.SlowModeS != 0 {
+		t.Fatalf("after Retention: moderation %+v, %v; want none", mod, err)
 	}
 }

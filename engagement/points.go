@@ -96,6 +96,9 @@ func (s *Service) scoreLimited(ctx context.Context, user, stream, kind string, r
 // Watched is called for every full minute a viewer's socket stays on a live stream; it pays the watch rule
 // (at most once a minute per user however many tabs are open, and MaxPerStream in all).
 func (s *Service) Watched(ctx context.Context, actor Actor, stream string) Outcome {
+	if s.admit() != nil { // the minute is not credited: paid later it would have no event, or no queue
+		return Outcome{Stream: stream}
+	}
 	if _, err := s.participate(ctx, actor, stream, actOther); err != nil { // live, and not banned
 		return Outcome{Stream: stream}
 	}

@@ -203,7 +203,8 @@ func parseQuestionID(id string) (int, bool) {
 		return 0, false
 	}
 	i, err := strconv.Atoi(rest)
-	return i, err == nil && i >= 0
+	// Only the canonical spelling: "q00" or "q+0" would name q0 under another key (a replay answer paid twice).
+	return i, err == nil && i >= 0 && questionID(i) == id
 }
 
 // question returns the viewers' view of question i.

@@ -270,3 +270,14 @@ func testQuizStore(t *testing.T, s Store) {
 var quizStoreSuite = []storeCase{
 	{"AskAnswerReveal", testQuizStore},
 }
+
+func TestQuestionIDsAreCanonical(t *testing.T) {
+	for _, tt := range []struct {
+		id   string
+		want bool
+	}{{"q0", true}, {"q12", true}, {"q00", false}, {"q+0", false}, {"q-1", false}, {"q 1", false}, {"0", false}} {
+		if _, ok := parseQuestionID(tt.id); ok != tt.want {
+			t.Errorf("parseQuestionID(%q) ok = %v, want %v", tt.id, ok, tt.want)
+		}
+	}
+}

@@ -26,7 +26,7 @@ import (
 //	stream:{id}                            string  the Stream as JSON: the record (its TTL: Expiry, below)
 //	stream:{id}:comments                   list    recent comments as JSON, oldest first, trimmed to the newest keep
 //	stream:{id}:removed                    set     ids of removed comments
-//	stream:{id}:mod                        string  the Moderation settings as JSON
+//	stream:{id}:mod                        string  the Moderation settings as JSON (Retention after its last change)
 //	stream:{id}:slot:<user>                string  slow mode: when user last took a slot (µs), expires after the gap
 //	stream:{id}:likes                      string  the like counter (INCRBY)
 //	stream:{id}:score:<kind>:<user>        string  ScoreStore's LimitState as JSON ({id} empty: user-wide)

@@ -84,7 +84,7 @@ func keysOfStreamsAndChat(t *testing.T) {
 		{"stream:{s1}", "string", month - time.Minute, month},
 		{"stream:{s1}:comments", "list", ttl - time.Minute, ttl},
 		{"stream:{s1}:removed", "set", ttl - time.Minute, ttl},
-		{"stream:{s1}:mod", "string", ttl - time.Minute, ttl},
+		{"stream:{s1}:mod", "string", month - time.Minute, month}, // a ban lasts as long as the stream can be taken part in
 		{"stream:{s1}:likes", "string", ttl - time.Minute, ttl},
 		{"stream:{s1}:slot:u1", "string", 0, 30 * time.Second},
 		{"stream:{s1}:score:comment:u1", "string", ttl - time.Minute, ttl},

@@ -210,8 +210,18 @@ func (s *Service) admit() error {
 			return fmt.Errorf("%w: %w", errEventsUnavailable, err)
 		}
 	}
+	if q, ok := s.awards.(interface{ len() int }); ok && q.len() >= awardAdmitLimit {
+		return fmt.Errorf("%w: %d awards owed", errAwardsBacklog, q.len())
+	}
 	return nil
 }
+
+// awardAdmitLimit: with this many awards owed (the ledger or the spool down for a while), new actions are
+// refused before they change anything, so that the queue never has to turn an award away.
+const awardAdmitLimit = MaxQueuedAwards * 9 / 10
+
+// errAwardsBacklog answers an action while too many points are waiting to be paid.
+var errAwardsBacklog = Errorf(CodeUnavailable, "points cannot be paid now; try again")
 
 // eventBatch gathers the events of one action (a vote, its points, a tier change) for a single Publish, and
 // the awards that are done once those events are durable.
