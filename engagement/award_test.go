@@ -391,22 +391,37 @@ func TestDerivedEventID(t *testing.T) {
 	}
 }
 
-// refusingSink is a Sink whose Admitter says no, as a full spool does.
-type refusingSink struct{ *MemorySink }
+// refusingSink is a Sink whose Admitter says no once refuse is set, as a full spool does.
+type refusingSink struct {
+	*MemorySink
+	refuse bool
+}
 
-func (refusingSink) Admit() error { return errors.New("event spool full") }
+func (r *refusingSink) Admit() error {
+	if r.refuse {
+		return errors.New("event spool full")
+	}
+	return nil
+}
 
 // TestFullSpoolRefusesBeforeChange: when the sink cannot take an action's events, the action is refused as
 // unavailable before it changes anything (the vote is not counted, no points are paid).
 func TestFullSpoolRefusesBeforeChange(t *testing.T) {
 	ctx := context.Background()
-	sink := refusingSink{NewMemorySink()}
+	sink := &refusingSink{MemorySink: NewMemorySink()}
 	store := NewMemoryStore()
 	s := New(Config{}, store, sink)
 	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
 	noErr(t, err)
 	p, _, err := s.OpenPoll(ctx, testHost, "s1", PollSpec{Question: "Red or blue?", Options: []string{"red", "blue"}})
 	noErr(t, err)
+	sink.refuse = true
+	if _, _, err := s.DropCoupon(ctx, testHost, "s1", CouponSpec{Title: "10% off", Stock: 5, ExpiresS: 60}); CodeOf(err) != CodeUnavailable {
+		t.Fatalf("a host's coupon drop with a full spool: %v, want unavailable", err)
+	}
+	if cs, _ := s.Coupons(ctx, "s1"); len(cs) != 0 {
+		t.Fatalf("the refused drop stored %d coupons", len(cs))
+	}
 	_, err = s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0})
 	if CodeOf(err) != CodeUnavailable {
 		t.Fatalf("vote with a full spool: %v, want unavailable", err)
@@ -521,14 +536,14 @@ func TestOwedAwardKeyReusedStillPublishes(t *testing.T) {
 func TestAwardBacklogRefusesActions(t *testing.T) {
 	ctx := context.Background()
 	q := NewMemoryAwardQueue()
-	for i := range awardAdmitLimit {
-		noErr(t, q.Add(ctx, QueuedAward{Key: fmt.Sprint("owed-", i), User: "u", Points: 1}))
-	}
 	s := New(Config{Awards: q}, NewMemoryStore(), NewMemorySink())
 	_, err := s.CreateStream(ctx, testHost, StreamSpec{ID: "s1", Title: "Show"})
 	noErr(t, err)
 	p, _, err := s.OpenPoll(ctx, testHost, "s1", PollSpec{Question: "Red or blue?", Options: []string{"red", "blue"}})
 	noErr(t, err)
+	for i := range awardAdmitLimit {
+		noErr(t, q.Add(ctx, QueuedAward{Key: fmt.Sprint("owed-", i), User: "u", Points: 1}))
+	}
 	if _, err := s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0}); CodeOf(err) != CodeUnavailable {
 		t.Fatalf("vote with %d awards owed: %v, want unavailable", awardAdmitLimit, err)
 	}

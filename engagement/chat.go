@@ -199,8 +199,8 @@ type ModerationAction struct {
 	Words     []string `json:"words"`
 }
 
-// Moderate applies a host's moderation action.
-func (s *Service) Moderate(ctx context.Context, actor Actor, stream string, a ModerationAction) (Outcome, error) {
+// doModerate is Moderate (act.go), less the admission and the publication of its events.
+func (s *Service) doModerate(ctx context.Context, actor Actor, stream string, a ModerationAction) (Outcome, error) {
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return Outcome{}, err
 	}

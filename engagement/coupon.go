@@ -100,8 +100,8 @@ func (a *CouponClaim) handle(ctx context.Context, s *Service, actor Actor, strea
 	return s.ClaimCoupon(ctx, actor, stream, a.CouponID)
 }
 
-// DropCoupon drops a coupon on a stream actor hosts; viewers see it after the video delay.
-func (s *Service) DropCoupon(ctx context.Context, actor Actor, stream string, spec CouponSpec) (Coupon, Outcome, error) {
+// doDropCoupon is DropCoupon (act.go), less the admission and the publication of its events.
+func (s *Service) doDropCoupon(ctx context.Context, actor Actor, stream string, spec CouponSpec) (Coupon, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)
 	if err != nil {
 		return Coupon{}, Outcome{}, err

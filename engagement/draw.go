@@ -215,8 +215,8 @@ func (a *DrawEnter) handle(ctx context.Context, s *Service, actor Actor, stream 
 	return s.EnterDraw(ctx, actor, stream, a.DrawID)
 }
 
-// OpenDraw opens a lucky draw on a stream actor hosts, committing to a fresh random seed.
-func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec DrawSpec) (Draw, Outcome, error) {
+// doOpenDraw is OpenDraw (act.go), less the admission and the publication of its events.
+func (s *Service) doOpenDraw(ctx context.Context, actor Actor, stream string, spec DrawSpec) (Draw, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)
 	if err != nil {
 		return Draw{}, Outcome{}, err
@@ -332,10 +332,8 @@ func (s *Service) noteComment(ctx context.Context, actor Actor, stream, text str
 // errDrawDone stops a draw update when the result is already published.
 var errDrawDone = Errorf(CodeClosed, "the draw is done")
 
-// RunDraw stops entries, which freezes the entrant list, draws the winners from the committed seed and the
-// hash of that list, and publishes them with the seed, the list and its hash. Running a finished draw
-// returns its result again with an empty outcome.
-func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID string) (DrawResult, Outcome, error) {
+// doRunDraw is RunDraw (act.go), less the admission and the publication of its events.
+func (s *Service) doRunDraw(ctx context.Context, actor Actor, stream, drawID string) (DrawResult, Outcome, error) {
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return DrawResult{}, Outcome{}, err
 	}

@@ -196,13 +196,8 @@ func (sp NotificationSpec) clean() (NotificationSpec, error) {
 	return NotificationSpec{ID: sp.ID, Kind: sp.Kind, Title: title, Body: body, Users: users, Stream: sp.Stream}, nil
 }
 
-// Notify decides, for each recipient, whether a notification goes out: never more than the daily limit per
-// user per UTC day (the check and the count are one atomic step in the store), never during quiet hours.
-// Each sent one is delivered live as a notification frame on the user's sockets (the returned outcomes, one
-// per stream) and published as notification.sent for the push service; each refused one is published as
-// notification.capped with its reason. A host notifies the audience of a stream they host (and not about
-// points or tiers); the shop's backend and admins notify any users or stream.
-func (s *Service) Notify(ctx context.Context, actor Actor, spec NotificationSpec) (NotifyResult, []Outcome, error) {
+// doNotify is Notify (act.go), less the admission and the publication of its events.
+func (s *Service) doNotify(ctx context.Context, actor Actor, spec NotificationSpec) (NotifyResult, []Outcome, error) {
 	spec, err := spec.clean()
 	if err != nil {
 		return NotifyResult{}, nil, err

@@ -223,8 +223,8 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 	return res, nil
 }
 
-// RefundPurchase cancels an order's points (inside the return window) or reverses them (after it).
-func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID string) (rewards.RefundResult, error) {
+// doRefundPurchase is RefundPurchase (act.go), less the admission and the publication of its events.
+func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID string) (rewards.RefundResult, error) {
 	if actor.Role != RoleService && actor.Role != RoleAdmin {
 		return rewards.RefundResult{}, Errorf(CodeForbidden, "only the shop's backend (a service token) refunds purchases")
 	}

@@ -128,10 +128,8 @@ func (a *PollVote) handle(ctx context.Context, s *Service, actor Actor, stream s
 	return s.Vote(ctx, actor, stream, a.PollID, a.Option)
 }
 
-// OpenPoll opens a poll on a stream actor hosts. A stream has one open poll at a time: opening another
-// while one is open is refused as invalid (field "poll"); close it first. A timed poll whose time is up but
-// which the tick has not closed yet is closed here first.
-func (s *Service) OpenPoll(ctx context.Context, actor Actor, stream string, spec PollSpec) (Poll, Outcome, error) {
+// doOpenPoll is OpenPoll (act.go), less the admission and the publication of its events.
+func (s *Service) doOpenPoll(ctx context.Context, actor Actor, stream string, spec PollSpec) (Poll, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)
 	if err != nil {
 		return Poll{}, Outcome{}, err
@@ -175,8 +173,8 @@ func (s *Service) OpenPoll(ctx context.Context, actor Actor, stream string, spec
 	return p, out, nil
 }
 
-// ClosePoll closes a poll now. Closing a closed poll returns it and an empty outcome.
-func (s *Service) ClosePoll(ctx context.Context, actor Actor, stream, pollID string) (Poll, Outcome, error) {
+// doClosePoll is ClosePoll (act.go), less the admission and the publication of its events.
+func (s *Service) doClosePoll(ctx context.Context, actor Actor, stream, pollID string) (Poll, Outcome, error) {
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return Poll{}, Outcome{}, err
 	}

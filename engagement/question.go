@@ -156,11 +156,8 @@ const (
 	QuestionHide   = "hide"
 )
 
-// MarkQuestion applies a host's action to a question of their stream: pin (one pinned at a time; pinning
-// another unpins the first), answer, or hide; on = false undoes it. Hiding tells the asker (a notice frame);
-// the first answer emits question.answered. The new list reaches viewers with the next coalesced questions
-// frame.
-func (s *Service) MarkQuestion(ctx context.Context, actor Actor, stream, questionID, action string, on bool) (Question, Outcome, error) {
+// doMarkQuestion is MarkQuestion (act.go), less the admission and the publication of its events.
+func (s *Service) doMarkQuestion(ctx context.Context, actor Actor, stream, questionID, action string, on bool) (Question, Outcome, error) {
 	if _, err := s.hostStream(ctx, actor, stream); err != nil {
 		return Question{}, Outcome{}, err
 	}

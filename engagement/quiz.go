@@ -221,9 +221,8 @@ func (q Quiz) asking(now time.Time) bool {
 	return q.Status == QuizRunning && q.Current >= 0 && !q.Revealed && !now.Before(q.OpensAt) && now.Before(q.Deadline)
 }
 
-// CreateQuiz stores a quiz for a stream actor hosts; NextQuestion asks its questions. A stream runs one quiz
-// at a time: creating one while another is running is refused as invalid (field "quiz").
-func (s *Service) CreateQuiz(ctx context.Context, actor Actor, stream string, spec QuizSpec) (Quiz, error) {
+// doCreateQuiz is CreateQuiz (act.go), less the admission and the publication of its events.
+func (s *Service) doCreateQuiz(ctx context.Context, actor Actor, stream string, spec QuizSpec) (Quiz, error) {
 	if _, err := s.runStream(ctx, actor, stream); err != nil {
 		return Quiz{}, err
 	}
@@ -260,10 +259,8 @@ func (s *Service) Quiz(ctx context.Context, actor Actor, stream, quizID string) 
 // errQuizMoved stops a quiz update that another caller (a tick, a second click, another node) got to first.
 var errQuizMoved = Errorf(CodeClosed, "the quiz has moved on")
 
-// NextQuestion reveals the current question if it is still open, then asks the next one with a deadline
-// time_limit_s after it reaches viewers. After the last question it returns the final leaderboard
-// (Status finished).
-func (s *Service) NextQuestion(ctx context.Context, actor Actor, stream, quizID string) (QuizStep, Outcome, error) {
+// doNextQuestion is NextQuestion (act.go), less the admission and the publication of its events.
+func (s *Service) doNextQuestion(ctx context.Context, actor Actor, stream, quizID string) (QuizStep, Outcome, error) {
 	st, err := s.runStream(ctx, actor, stream)
 	if err != nil {
 		return QuizStep{}, Outcome{}, err

@@ -63,8 +63,8 @@ func (sp StreamSpec) validate(creating bool) error {
 	return nil
 }
 
-// CreateStream starts a live stream hosted by actor (a host or admin).
-func (s *Service) CreateStream(ctx context.Context, actor Actor, sp StreamSpec) (Stream, error) {
+// doCreateStream is CreateStream (act.go), less the admission and the publication of its events.
+func (s *Service) doCreateStream(ctx context.Context, actor Actor, sp StreamSpec) (Stream, error) {
 	if actor.Role != RoleHost && actor.Role != RoleAdmin {
 		return Stream{}, Errorf(CodeForbidden, "only hosts create streams")
 	}
@@ -150,8 +150,8 @@ func (s *Service) UpdateStream(ctx context.Context, actor Actor, id string, sp S
 	return st, nil
 }
 
-// EndStream ends a live stream; the outcome tells every viewer.
-func (s *Service) EndStream(ctx context.Context, actor Actor, id string) (Stream, Outcome, error) {
+// doEndStream is EndStream (act.go), less the admission and the publication of its events.
+func (s *Service) doEndStream(ctx context.Context, actor Actor, id string) (Stream, Outcome, error) {
 	before, err := s.hostStream(ctx, actor, id)
 	if err != nil {
 		return Stream{}, Outcome{}, err

@@ -328,12 +328,8 @@ func parseTimelineCursor(c string) (int64, int64, error) {
 	return offset, seq, nil
 }
 
-// ReplayAnswer records actor's answer to an asked question of a quiz on an ended stream (someone watching
-// the replay): once per user and question, and not by a user who answered it live (duplicate). A correct
-// answer scores the quiz rule as if given at the time limit (a replay viewer's timing cannot be trusted),
-// with no streak, times Rules.ReplayShare; the
-// quiz.answered event is marked replay. The reply tells the answer at once (the replay already shows it).
-func (s *Service) ReplayAnswer(ctx context.Context, actor Actor, stream, quizID, questionID string, choice int) (Outcome, error) {
+// doReplayAnswer is ReplayAnswer (act.go), less the admission and the publication of its events.
+func (s *Service) doReplayAnswer(ctx context.Context, actor Actor, stream, quizID, questionID string, choice int) (Outcome, error) {
 	if _, err := s.participate(ctx, actor, stream, actReplayAnswer); err != nil {
 		return Outcome{}, err
 	}
