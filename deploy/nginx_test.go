@@ -2,10 +2,8 @@
 package deploy
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // queryVars are the nginx variables that carry a request's query string (and so a `?token=`).
@@ -126,34 +126,6 @@ func TestNginxConfigLogsNoQueryAndLimitsAddresses(t *testing.T) {
 	}
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestNginxConfigRuns runs deploy/nginx.conf under a real nginx (skipped where none is installed: `apt-get
 // install nginx-light`) on 127.0.0.1, in front of one node that is down and one that answers: `nginx -t`
 // accepts it, a token in the query reaches the node but neither log, and a flood from one address gets 429.
@@ -175,8 +147,8 @@ func TestNginxConfigRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
-	down := freeAddr(t) // nothing listens: the first node is down
+	listen := testenv.FreeAddr(t)
+	down := testenv.FreeAddr(t) // nothing listens: the first node is down
 	dir := t.TempDir()
 	s := strings.NewReplacer(
 		"server kudos-a:8080;", "server "+down+";",
@@ -194,7 +166,7 @@ func TestNginxConfigRuns(t *testing.T) {
 	if out, err := exec.Command(bin, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {

@@ -12,14 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // startServer runs the server in this process as a deployment would (a token secret, no Kafka, memory
 // state), with extra settings on top; it stops when the test ends.
-func startServer(t *testing.T, extra map[string]string) (*node, *syncBuffer) {
+func startServer(t *testing.T, extra map[string]string) (*node, *testenv.Buffer) {
 	t.Helper()
 	env := map[string]string{
-		"KUDOS_ADDR":               freeAddr(t),
+		"KUDOS_ADDR":               testenv.FreeAddr(t),
 		"KUDOS_KAFKA_BROKERS":      "none",
 		"KUDOS_SPOOL_DIR":          t.TempDir(),
 		"KUDOS_TOKEN_SECRET":       testSecret,
@@ -29,7 +31,7 @@ func startServer(t *testing.T, extra map[string]string) (*node, *syncBuffer) {
 	for k, v := range extra {
 		env[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs, logs) }()
@@ -67,9 +69,9 @@ func TestRunRefusesSharedDeploymentWithoutSecret(t *testing.T) {
 	for _, setting := range []string{"KUDOS_REDIS_URL=redis://127.0.0.1:1/0", "KUDOS_KAFKA_BROKERS=127.0.0.1:1"} {
 		name, value, _ := strings.Cut(setting, "=")
 		t.Run(name, func(t *testing.T) {
-			addr := freeAddr(t)
-			env := map[string]string{"KUDOS_ADDR": addr, "KUDOS_SPOOL_DIR": t.TempDir(), "KUDOS_DEV_BROKER_ADDR": freeAddr(t), name: value}
-			logs := &syncBuffer{}
+			addr := testenv.FreeAddr(t)
+			env := map[string]string{"KUDOS_ADDR": addr, "KUDOS_SPOOL_DIR": t.TempDir(), "KUDOS_DEV_BROKER_ADDR": testenv.FreeAddr(t), name: value}
+			logs := &testenv.Buffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := run(ctx, nil, func(k string) string { return env[k] }, logs, logs)
@@ -103,7 +105,7 @@ func TestBinaryExitsWithoutSecret(t *testing.T) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "KUDOS_ADDR="+freeAddr(t), "KUDOS_SPOOL_DIR="+t.TempDir(), "KUDOS_REDIS_URL=redis://127.0.0.1:1/0")
+	cmd.Env = append(cmd.Env, "KUDOS_ADDR="+testenv.FreeAddr(t), "KUDOS_SPOOL_DIR="+t.TempDir(), "KUDOS_REDIS_URL=redis://127.0.0.1:1/0")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || ctx.Err() != nil {
@@ -207,7 +209,7 @@ func TestMetricsOnOwnAddress(t *testing.T) {
 		return res.StatusCode, string(b)
 	}
 	t.Run("own address", func(t *testing.T) {
-		metricsAddr := freeAddr(t)
+		metricsAddr := testenv.FreeAddr(t)
 		n, _ := startServer(t, map[string]string{"KUDOS_METRICS_ADDR": metricsAddr})
 		if st, body := get("http://" + metricsAddr + "/metrics"); st != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 			t.Fatalf("metrics address: %d %.200s", st, body)

@@ -4,56 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/segmentio/kafka-go"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a log sink safe for the server's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunOnEmbeddedDefaults starts the real server as `go run ./cmd/kudos` would, with no Redis and no Kafka
 // configured: two guests chat on the demo stream, the events reach the embedded broker, and SIGTERM (ctx
 // cancel) closes the sockets with 1001.
 func TestRunOnEmbeddedDefaults(t *testing.T) {
-	addr, broker := freeAddr(t), freeAddr(t)
+	addr, broker := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := map[string]string{
 		"KUDOS_ADDR":            addr,
 		"KUDOS_DEV_BROKER_ADDR": broker,
 		"KUDOS_SPOOL_DIR":       t.TempDir(),
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs, logs) }()

@@ -66,7 +66,7 @@ type node struct {
 	name string
 	base string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 func startNode(t *testing.T, name, redisURL string, extra ...string) *node {
@@ -78,7 +78,7 @@ func startNode(t *testing.T, name, redisURL string, extra ...string) *node {
 // defaults (later entries win).
 func startNodeNoRedis(t *testing.T, name string, extra ...string) *node {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(kudosBinary(t))
 	cmd.Env = append(os.Environ(),
 		"KUDOS_ADDR="+addr,
@@ -89,7 +89,7 @@ func startNodeNoRedis(t *testing.T, name string, extra ...string) *node {
 		"KUDOS_MAX_CONNS_PER_IP=-1",
 	)
 	cmd.Env = append(cmd.Env, extra...)
-	n := &node{t: t, name: name, base: "http://" + addr, cmd: cmd, logs: &syncBuffer{}}
+	n := &node{t: t, name: name, base: "http://" + addr, cmd: cmd, logs: &testenv.Buffer{}}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func (n *node) goroutines(t *testing.T) int {
 // accepted before the restart is lost, the server recovers by itself, and its goroutines return to their level.
 func TestRedisRestartDuringTraffic(t *testing.T) {
 	bin := testenv.RedisServerBin(t)
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	_, port, _ := net.SplitHostPort(testenv.FreeAddr(t))
 	rs := startRedis(t, bin, t.TempDir(), port)
 	n := startNode(t, "node-r", "redis://127.0.0.1:"+port+"/0")
 	streamID := randomID("rr-")

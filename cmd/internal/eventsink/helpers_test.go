@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -49,23 +48,11 @@ func testTopic(tb testing.TB) string {
 	return fmt.Sprintf("kudos.test.%s.%d", name, time.Now().UnixNano())
 }
 
-// freeAddr returns a 127.0.0.1 address nothing listens on right now.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // startDevBroker starts a kfake broker on addr (a free one when empty) and stops it at cleanup.
 func startDevBroker(tb testing.TB, addr string) (string, func()) {
 	tb.Helper()
 	if addr == "" {
-		addr = freeAddr(tb)
+		addr = testenv.FreeAddr(tb)
 	}
 	stop, err := StartDevBroker(context.Background(), addr, quietLogger())
 	if err != nil {

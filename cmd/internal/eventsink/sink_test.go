@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // publishPerUser publishes perUser events for each of users users, one goroutine per user, each user's
@@ -563,7 +564,7 @@ func TestOpenSpoolResumesFromAcked(t *testing.T) {
 
 func TestCloseLeavesUnsentInSpool(t *testing.T) {
 	dir := t.TempDir()
-	dead := freeAddr(t) // nothing listens there
+	dead := testenv.FreeAddr(t) // nothing listens there
 	s, err := New(context.Background(), Config{
 		Dir: dir, Brokers: []string{dead}, FlushTimeout: 300 * time.Millisecond, Logger: quietLogger(),
 	})
