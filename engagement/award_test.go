@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,9 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
 )
 
 // runAwardQueueSuite is the contract every AwardQueue passes; newQueue returns an empty queue.

@@ -3,7 +3,6 @@ package engagement_test
 import (
 	"encoding/hex"
 	"fmt"
-
 	"github.com/kudos-live/kudos/engagement"
 )
 

@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"golang.org/x/time/rate"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
-
-	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 func TestRefinementsMatchTheirSentinel(t *testing.T) {

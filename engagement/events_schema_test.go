@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"golang.org/x/time/rate"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,11 +20,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/time/rate"
 )
 
 // The event contract lives beside the code that must keep it: one JSON Schema per event type (named after

@@ -3,11 +3,10 @@ package engagement
 import (
 	"context"
 	"errors"
-	"testing"
-	"time"
-
 	"github.com/kudos-live/kudos/internal/testenv"
 	"golang.org/x/time/rate"
+	"testing"
+	"time"
 )
 
 // fixture is the one Service fixture of the package's tests: a Service over a MemoryStore and a MemorySink,

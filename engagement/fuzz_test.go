@@ -3,14 +3,13 @@ package engagement_test
 import (
 	"bytes"
 	"context"
+	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/stream"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/engagement"
-	"github.com/kudos-live/kudos/stream"
-	"golang.org/x/time/rate"
 )
 
 // fuzzWorld is a Service over a MemoryStore with two live streams, each with an open poll, a running quiz

@@ -3,12 +3,11 @@ package engagement
 import (
 	"context"
 	"errors"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
 )
 
 func balanceOf(t *testing.T, s *Service, user string) int64 {

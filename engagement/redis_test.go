@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/redis/go-redis/v9"
 	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/redis/go-redis/v9"
 )
 
 // testRedis returns a client of the test Redis and a key prefix of the test's own (see testenv.Redis).

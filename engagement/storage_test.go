@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+	"golang.org/x/time/rate"
 	"maps"
 	"reflect"
 	"regexp"
@@ -11,10 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
-	"golang.org/x/time/rate"
 )
 
 // Bounded storage: 60 simulated days of the same daily show, on a settable clock, must leave the stores

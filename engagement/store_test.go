@@ -3,10 +3,9 @@ package engagement
 import (
 	"encoding/json"
 	"errors"
+	"github.com/kudos-live/kudos/internal/testenv"
 	"testing"
 	"time"
-
-	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // storeCase is one case of the Store conformance suite: it gets an empty store of its own.

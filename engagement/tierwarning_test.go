@@ -2,11 +2,10 @@ package engagement
 
 import (
 	"context"
-	"testing"
-	"time"
-
 	"github.com/kudos-live/kudos/internal/testenv"
 	"github.com/kudos-live/kudos/rewards"
+	"testing"
+	"time"
 )
 
 // TestTierWarningOncePerMonth: a silver viewer whose points are about to age out is warned (an event for

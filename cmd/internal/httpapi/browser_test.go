@@ -1,10 +1,5 @@
 package httpapi
 
-// Browser tests: a headless Chromium drives the viewer page and the host panel against a full server, and the
-// tests assert on what the pages show. They need a chromium binary; without one they skip, unless CI=true.
-// On failure every open tab leaves a full-page screenshot and its console log in an artifacts directory
-// ($KUDOS_TEST_ARTIFACTS, or a fresh temporary directory) whose path is logged.
-
 import (
 	"context"
 	"encoding/json"
@@ -22,7 +17,6 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
-
 	"github.com/kudos-live/kudos/engagement"
 )
 

@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
+	"github.com/labstack/echo/v4"
 )
 
 // problemCodes are the codes a problem body may carry: the stable list and the loyalty codes.

@@ -12,11 +12,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
-
 	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
+	"golang.org/x/time/rate"
 )
 
 // testServer is a full Kudos HTTP server on a real socket, with memory backends.

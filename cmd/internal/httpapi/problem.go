@@ -8,9 +8,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/labstack/echo/v4"
 )
 
 // Problem is an RFC 9457 problem body with the stable Kudos code.

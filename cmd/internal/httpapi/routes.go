@@ -4,11 +4,10 @@ import (
 	"io/fs"
 	"net/http"
 
-	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/static"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // apiPrefix is where the REST API lives; its routes take the body limit and CORS, and openapi.json

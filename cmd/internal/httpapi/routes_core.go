@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/stream"
+	"github.com/labstack/echo/v4"
 )
 
 // guestTTL is how long a development-mode guest token lives.

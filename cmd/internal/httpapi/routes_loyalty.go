@@ -4,9 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/labstack/echo/v4"
 )
 
 func (a *API) recordPurchase(c echo.Context) error {

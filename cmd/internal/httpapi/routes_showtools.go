@@ -3,9 +3,8 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/labstack/echo/v4"
 )
 
 func (a *API) openPoll(c echo.Context) error {
