@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+	"github.com/redis/go-redis/v9"
 )
 
 // runAwardQueueSuite is the contract every AwardQueue passes; newQueue returns an empty queue.
@@ -552,5 +554,69 @@ func TestAwardBacklogRefusesActions(t *testing.T) {
 	noErr(t, q.Done(ctx, "owed-0"))
 	if _, err := s.Handle(ctx, testViewer, "s1", &PollVote{PollID: p.ID, Option: 0}); err != nil {
 		t.Fatalf("vote once the backlog is under the limit: %v", err)
+	}
+}
+
+// TestAwardOwedWhileRedisPaused is TestAwardOwedAcrossRestart with the ledger on a real redis-server that is
+// paused (SIGSTOP) while the quiz is revealed and the stream ends, the process restarting before it resumes.
+func TestAwardOwedWhileRedisPaused(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartRedis(t)
+	dir := t.TempDir()
+	state := NewMemoryStore()
+	var sink *MemorySink
+	start := func() (*Service, AwardQueue, *redis.Client) {
+		t.Helper()
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: -1})
+		ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{})
+		noErr(t, err)
+		q, err := OpenFileAwardQueue(dir)
+		noErr(t, err)
+		sink = NewMemorySink()
+		return New(Config{Ledger: ledger, Awards: q}, state, sink), q, rdb
+	}
+	s, q, rdb := start()
+	host := Actor{User: "host1", Name: "Host", Role: RoleHost}
+	_, err := s.CreateStream(ctx, host, StreamSpec{ID: "s1", Title: "Quiz night"})
+	noErr(t, err)
+	quiz, err := s.CreateQuiz(ctx, host, "s1", QuizSpec{Questions: []QuizItem{{Text: "2+2?", Choices: []string{"3", "4"}, Answer: 1, TimeLimitS: 5}}})
+	noErr(t, err)
+	_, _, err = s.NextQuestion(ctx, host, "s1", quiz.ID)
+	noErr(t, err)
+	for _, v := range []Actor{viewer("ann"), viewer("bob")} {
+		_, err := s.Answer(ctx, v, "s1", quiz.ID, "q0", 1)
+		noErr(t, err)
+	}
+	srv.Pause(t)
+	_, _, err = s.NextQuestion(ctx, host, "s1", quiz.ID) // the reveal: the ledger does not answer
+	noErr(t, err)
+	_, _, err = s.EndStream(ctx, host, "s1")
+	noErr(t, err)
+	if p, _ := q.Pending(ctx); len(p) != 2 {
+		t.Fatalf("%d awards owed after the reveal, want 2", len(p))
+	}
+	noErr(t, q.Close()) // the process stops
+	_ = rdb.Close()
+
+	s, q, rdb = start() // a new process, Redis still paused
+	defer q.Close()
+	defer rdb.Close()
+	s.retryAwards(ctx, map[string]retryState{}, nil)
+	if p, _ := q.Pending(ctx); len(p) != 2 {
+		t.Fatalf("%d awards owed while Redis is still paused, want 2", len(p))
+	}
+	srv.Resume(t)
+	for range 3 {
+		s.retryAwards(ctx, map[string]retryState{}, nil)
+	}
+	for _, user := range []string{"ann", "bob"} {
+		acc, err := s.ledger.Account(ctx, user)
+		noErr(t, err)
+		if acc.Balance <= 0 || len(acc.Recent) != 1 {
+			t.Errorf("%s: balance %d, %d entries; want the quiz points, paid once", user, acc.Balance, len(acc.Recent))
+		}
+	}
+	if p, _ := q.Pending(ctx); len(p) != 0 {
+		t.Errorf("%d awards still owed, want none", len(p))
 	}
 }
