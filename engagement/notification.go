@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kudos-live/kudos/rewards"
 )
 
 // Notification limits.
@@ -41,15 +43,16 @@ const NotificationHeld = "held"
 
 // NotifyConfig decides who gets a notification. The zero value works: every field has a documented default.
 type NotifyConfig struct {
-	// DailyLimit is how many notifications a user receives per UTC day at most. Default 3.
+	// DailyLimit is how many notifications a user receives per calendar day in Location at most. Default 3.
 	DailyLimit int
 	// QuietStart and QuietEnd bound the quiet hours as times of day in Location (since midnight); the span
 	// may cross midnight. When both are zero the default is 22:00–08:00.
 	QuietStart, QuietEnd time.Duration
 	// NoQuietHours turns quiet hours off.
 	NoQuietHours bool
-	// Location is the time zone of the quiet hours. Default Asia/Shanghai (UTC+8 all year, used as a fixed
-	// zone if the system has no time zone database).
+	// Location is the business calendar: the time zone of the quiet hours and of the day of DailyLimit (the
+	// count starts anew at its midnight). Default Asia/Shanghai (UTC+8 all year, used as a fixed zone if the
+	// system has no time zone database). It is the ledger's calendar too (rewards.Config.Location).
 	Location *time.Location
 }
 
@@ -61,13 +64,12 @@ func (c *NotifyConfig) applyDefaults() {
 		c.QuietStart, c.QuietEnd = 22*time.Hour, 8*time.Hour
 	}
 	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Shanghai")
-		if err != nil {
-			loc = time.FixedZone("CST", 8*60*60)
-		}
-		c.Location = loc
+		c.Location = rewards.DefaultLocation()
 	}
 }
+
+// day is the calendar day of now in c.Location, "2006-01-02": the day the daily limit counts.
+func (c NotifyConfig) day(now time.Time) string { return now.In(c.Location).Format(time.DateOnly) }
 
 // quietUntil reports whether now falls in the quiet hours and, if so, when they end.
 func (c NotifyConfig) quietUntil(now time.Time) (time.Time, bool) {
@@ -245,7 +247,7 @@ func (s *Service) doNotify(ctx context.Context, actor Actor, spec NotificationSp
 		}
 		return res, nil, nil
 	}
-	day := now.Format(time.DateOnly)
+	day := cfg.day(now)
 	frame := Frame{Type: "notification", Data: map[string]any{
 		"id": spec.ID, "kind": spec.Kind, "title": spec.Title, "body": spec.Body, "stream": spec.Stream, "at": now,
 	}}
@@ -320,9 +322,9 @@ func collect(outs map[string]*Outcome, order []string) []Outcome {
 	return list
 }
 
-// NotificationsSent returns how many notifications user received on the UTC day of now.
+// NotificationsSent returns how many notifications user received on the day of now (NotifyConfig.Location).
 func (s *Service) NotificationsSent(ctx context.Context, user string) (int, error) {
-	n, err := s.store.NotificationsSent(ctx, user, s.now().UTC().Format(time.DateOnly))
+	n, err := s.store.NotificationsSent(ctx, user, s.notifyConfig().day(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("notifications of %s: %w", user, err)
 	}

@@ -94,11 +94,57 @@ func TestNotificationDailyCap(t *testing.T) {
 		t.Errorf("%d notification events after a replayed post, want still 4", n)
 	}
 
-	// A new UTC day starts a new count.
+	// A new day starts a new count.
 	f.clock.Advance(24 * time.Hour)
 	res, _, err = f.svc.Notify(ctx, serviceActor, NotificationSpec{Kind: KindStreamLive, Title: "We are live", Users: []string{"ann"}})
 	if err != nil || res.Sent != 1 || res.ID == "" {
 		t.Errorf("next day = %+v, %v; want sent with a fresh id", res, err)
+	}
+}
+
+// TestNotificationDayInBeijingTime: the daily limit counts per calendar day of NotifyConfig.Location, by default
+// Asia/Shanghai: it starts anew at midnight in Beijing (16:00 UTC), not at midnight UTC; with Location UTC it
+// starts anew at midnight UTC, as before.
+func TestNotificationDayInBeijingTime(t *testing.T) {
+	beijing := time.FixedZone("CST", 8*60*60)
+	type step struct {
+		at       time.Time
+		wantSent bool
+	}
+	tests := []struct {
+		name  string
+		loc   *time.Location
+		steps []step
+	}{
+		{"default: Beijing", nil, []step{
+			{time.Date(2026, 3, 2, 23, 59, 0, 0, beijing), true},
+			{time.Date(2026, 3, 3, 0, 1, 0, 0, beijing), true},  // 2026-03-02 16:01 UTC: a new day in Beijing
+			{time.Date(2026, 3, 3, 8, 0, 0, 0, beijing), false}, // midnight UTC: the same day in Beijing
+			{time.Date(2026, 3, 4, 0, 0, 0, 0, beijing), true},
+		}},
+		{"UTC", time.UTC, []step{
+			{time.Date(2026, 3, 2, 23, 59, 0, 0, beijing), true},
+			{time.Date(2026, 3, 3, 0, 1, 0, 0, beijing), false}, // still 2026-03-02 in UTC
+			{time.Date(2026, 3, 2, 23, 59, 0, 0, time.UTC), false},
+			{time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC), true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newHostFixture(t, 0)
+			f.svc.SetNotifyConfig(NotifyConfig{NoQuietHours: true, DailyLimit: 1, Location: tt.loc})
+			for i, s := range tt.steps {
+				f.clock.Set(s.at)
+				res, _, err := f.svc.Notify(ctx, serviceActor, NotificationSpec{ID: fmt.Sprint("n", i), Kind: KindStreamLive, Title: "Live", Users: []string{"ann"}})
+				if err != nil || (res.Sent == 1) != s.wantSent || res.Sent+res.Capped != 1 {
+					t.Fatalf("at %s: %+v, %v; want sent %v", s.at, res, err, s.wantSent)
+				}
+				if n, err := f.svc.NotificationsSent(ctx, "ann"); err != nil || n != 1 {
+					t.Fatalf("NotificationsSent at %s = %d, %v; want 1 (the limit)", s.at, n, err)
+				}
+			}
+		})
 	}
 }
 

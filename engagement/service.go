@@ -119,7 +119,7 @@ func (c *Config) applyDefaults() {
 		c.Awards = NewMemoryAwardQueue()
 	}
 	if c.Ledger == nil {
-		l, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: c.Now})
+		l, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: c.Now, Location: c.Notify.Location})
 		if err != nil {
 			panic("engagement: default ledger: " + err.Error()) // the zero config is valid by construction
 		}

@@ -31,13 +31,17 @@ const (
 	simRetainedDay = 33
 )
 
+// simZone is the business calendar of the ledger and the notifications by default (Asia/Shanghai): the run's
+// days are its days, so that its month ends fall between two days of the run.
+var simZone = time.FixedZone("CST", 8*60*60)
+
 // simStart is when the run starts: 2026-01-20, so that the 60 days cross two month ends and the ledger's
 // records of January's awards (kept to the end of February, plus a day) expire within it.
-var simStart = time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
+var simStart = time.Date(2026, 1, 20, 0, 0, 0, 0, simZone)
 
 // simFirstKeptDay is the first day of the run whose participation award records are still kept on the last
 // day (2026-03-20): those of 2026-02-01 on, the first day of the month before.
-var simFirstKeptDay = int(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC).Sub(simStart)/(24*time.Hour)) + 1
+var simFirstKeptDay = int(time.Date(2026, 2, 1, 0, 0, 0, 0, simZone).Sub(simStart)/(24*time.Hour)) + 1
 
 // simBackend is the Service under test on one backend, with its clock.
 type simBackend struct {

@@ -80,7 +80,7 @@ func DefaultCatalogue() []Reward {
 
 // Config configures a Ledger. The zero value gives the documented defaults.
 type Config struct {
-	// MonthlyCap is the most points granted per UTC calendar month over all sources. 0 → 1000.
+	// MonthlyCap is the most points granted per calendar month (in Location) over all sources. 0 → 1000.
 	MonthlyCap int64
 	// Tiers, ascending by threshold, the first at 0. nil → DefaultTiers().
 	Tiers []TierRule
@@ -95,6 +95,21 @@ type Config struct {
 	Catalogue []Reward
 	// Now is the clock. nil → time.Now.
 	Now func() time.Time
+	// Location is the zone of the business calendar: its calendar months are the months of the monthly cap,
+	// of the trailing twelve months of the tiers and of ExpiryMonths, and the month an award's record is
+	// kept after. nil → Asia/Shanghai (DefaultLocation). Months are stored as "2006-01" in this zone, so
+	// changing it splits the month of the change (docs/decisions.md).
+	Location *time.Location
+}
+
+// DefaultLocation returns Asia/Shanghai, the business calendar of Kudos's buyers: from the system's zone
+// database or an embedded one (import _ "time/tzdata"), else a fixed UTC+8 zone, which is the same for every
+// instant since 1991 (China has kept no daylight saving time since).
+func DefaultLocation() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*60*60)
 }
 
 func (c Config) withDefaults() Config {
@@ -118,6 +133,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Location == nil {
+		c.Location = DefaultLocation()
 	}
 	return c
 }
@@ -177,8 +195,8 @@ type Award struct {
 	// same key with another non-empty Fingerprint is ErrConflict instead of a replay. A key first recorded
 	// without one accepts any.
 	Fingerprint string
-	// At is when the points were earned; zero → the clock's now, a future time is taken as now. Its UTC
-	// month is the month whose cap they count against.
+	// At is when the points were earned; zero → the clock's now, a future time is taken as now. Its month
+	// in Config.Location is the month whose cap they count against.
 	At time.Time
 }
 
@@ -301,21 +319,28 @@ func NewLedger(store Store, cfg Config) (*Ledger, error) {
 	return &Ledger{store: store, cfg: cfg, byID: byID}, nil
 }
 
-// policy derives the rules' boundaries at now.
+// policy derives the rules' boundaries at now, on the calendar of l's Location.
 func (l *Ledger) policy(now time.Time) Policy {
 	now = now.UTC()
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	loc := l.cfg.Location
 	return Policy{
 		Now:          now,
-		Month:        monthOf(now),
-		FirstMonth:   monthOf(monthStart.AddDate(0, -11, 0)),
-		ExpireBefore: now.AddDate(0, -l.cfg.ExpiryMonths, 0),
+		Location:     loc,
+		Month:        monthOf(now, loc),
+		FirstMonth:   monthOf(monthStart(now, loc, -11), loc),
+		ExpireBefore: now.In(loc).AddDate(0, -l.cfg.ExpiryMonths, 0).UTC(),
 		SettleBefore: now.Add(-l.cfg.ReturnWindow),
 		ReturnWindow: l.cfg.ReturnWindow,
 		ExpiryMonths: l.cfg.ExpiryMonths,
 		MonthlyCap:   l.cfg.MonthlyCap,
 		Tiers:        l.cfg.Tiers,
 	}
+}
+
+// monthStart returns the first instant of the month months after t's month in loc, in UTC.
+func monthStart(t time.Time, loc *time.Location, months int) time.Time {
+	local := t.In(loc)
+	return time.Date(local.Year(), local.Month()+time.Month(months), 1, 0, 0, 0, 0, loc).UTC()
 }
 
 // recordSlack is how much longer than the idempotency window (Award) a Store keeps an award's record: the
@@ -325,13 +350,14 @@ const recordSlack = 24 * time.Hour
 
 // keepUntil is when a Store may forget the record of a, applied under p (a.At set): for a participation award
 // the end of the month after a.At's month (the Ledger refuses a's key from then on), for an order (Pending)
-// ExpiryMonths after a.At (its points have expired; Refund no longer finds it); each plus recordSlack.
+// ExpiryMonths after a.At (its points have expired; Refund no longer finds it); each plus recordSlack. Months
+// are p.Location's.
 func (p Policy) keepUntil(a Award) time.Time {
-	at := a.At.UTC()
+	loc := p.location()
 	if a.Pending {
-		return at.AddDate(0, p.ExpiryMonths, 0).Add(recordSlack)
+		return a.At.In(loc).AddDate(0, p.ExpiryMonths, 0).UTC().Add(recordSlack)
 	}
-	return time.Date(at.Year(), at.Month()+2, 1, 0, 0, 0, 0, time.UTC).Add(recordSlack)
+	return monthStart(a.At, loc, 2).Add(recordSlack)
 }
 
 // keepTTL is keepUntil as a duration from p.Now, at least a millisecond: what Redis counts down.
@@ -352,7 +378,7 @@ func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 		a.At = p.Now
 	}
 	a.At = a.At.UTC()
-	if lastMonth := monthOf(time.Date(p.Now.Year(), p.Now.Month()-1, 1, 0, 0, 0, 0, time.UTC)); monthOf(a.At) < lastMonth {
+	if a.At.Before(monthStart(p.Now, p.Location, -1)) {
 		return AwardResult{}, fmt.Errorf("award points to %q: %w: earned before last month, when its key may be forgotten", a.User, ErrInvalid)
 	}
 	res, err := l.store.Award(ctx, a, p)
@@ -442,7 +468,7 @@ func (l *Ledger) downgrade(p Policy, earned map[string]int64, earned12 int64, ti
 	if l.cfg.DowngradeNotice < 0 {
 		return nil
 	}
-	next := time.Date(p.Now.Year(), p.Now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	next := monthStart(p.Now, p.Location, 1)
 	if next.Sub(p.Now) > l.cfg.DowngradeNotice {
 		return nil
 	}

@@ -69,6 +69,49 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestPolicyBusinessCalendar: every month the policy derives is a calendar month of Config.Location (default
+// Asia/Shanghai): at 02:00 on March 1 in Beijing (still February 28 in UTC) it is March; the tier window starts
+// in April of last year; a month of ExpiryMonths ends at 02:00 on February 1, Beijing time; an award's record is
+// kept to the end of April in Beijing, an order's to March 1 02:00 Beijing next year, each plus a day.
+func TestPolicyBusinessCalendar(t *testing.T) {
+	bj := DefaultLocation()
+	now := time.Date(2026, time.March, 1, 2, 0, 0, 0, bj)
+	day := 24 * time.Hour
+	tests := []struct {
+		name                               string
+		loc                                *time.Location
+		month, first                       string
+		expireBefore, keepAward, keepOrder time.Time
+	}{
+		{"default: Beijing", nil, "2026-03", "2025-04",
+			time.Date(2026, time.February, 1, 2, 0, 0, 0, bj),
+			time.Date(2026, time.May, 1, 0, 0, 0, 0, bj).Add(day),
+			time.Date(2026, time.April, 1, 2, 0, 0, 0, bj).Add(day)},
+		{"UTC, as before", time.UTC, "2026-02", "2025-03",
+			time.Date(2026, time.January, 28, 18, 0, 0, 0, time.UTC),
+			time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC).Add(day),
+			time.Date(2026, time.March, 28, 18, 0, 0, 0, time.UTC).Add(day)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := NewLedger(nil, Config{Location: tt.loc, ExpiryMonths: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := l.policy(now)
+			if p.Month != tt.month || p.FirstMonth != tt.first || !p.ExpireBefore.Equal(tt.expireBefore) {
+				t.Errorf("month %s, first %s, expire before %s; want %s, %s, %s", p.Month, p.FirstMonth, p.ExpireBefore, tt.month, tt.first, tt.expireBefore)
+			}
+			if got := p.keepUntil(Award{At: now}); !got.Equal(tt.keepAward) {
+				t.Errorf("award kept until %s, want %s", got, tt.keepAward)
+			}
+			if got := p.keepUntil(Award{At: now, Pending: true}); !got.Equal(tt.keepOrder) {
+				t.Errorf("order kept until %s, want %s", got, tt.keepOrder)
+			}
+		})
+	}
+}
+
 func TestTierFor(t *testing.T) {
 	tiers := DefaultTiers()
 	tests := []struct {

@@ -50,18 +50,19 @@ type Store interface {
 	Remaining(ctx context.Context, rs []Reward) (map[string]int64, error)
 }
 
-// Policy is what a Store needs to apply the rules at one instant. Months are UTC calendar months written
-// "2006-01"; times are compared at millisecond precision.
+// Policy is what a Store needs to apply the rules at one instant. Months are calendar months in Location
+// written "2006-01" (Policy.monthOf); times are compared at millisecond precision.
 type Policy struct {
-	Now          time.Time     // the ledger clock's reading
-	Month        string        // the month of Now
-	FirstMonth   string        // the oldest month counted in the trailing twelve; older months are pruned
-	ExpireBefore time.Time     // points earned at or before this instant have expired
-	SettleBefore time.Time     // purchases made at or before this instant have left their return window
-	ReturnWindow time.Duration // how long purchase points stay pending
-	ExpiryMonths int           // how many months points last: how long an order stays refundable
-	MonthlyCap   int64         // points grantable per calendar month, all sources together
-	Tiers        []TierRule    // ascending by Threshold; the first has Threshold 0
+	Now          time.Time      // the ledger clock's reading
+	Location     *time.Location // the zone of the business calendar (Config.Location); nil is UTC
+	Month        string         // the month of Now
+	FirstMonth   string         // the oldest month counted in the trailing twelve; older months are pruned
+	ExpireBefore time.Time      // points earned at or before this instant have expired
+	SettleBefore time.Time      // purchases made at or before this instant have left their return window
+	ReturnWindow time.Duration  // how long purchase points stay pending
+	ExpiryMonths int            // how many months points last: how long an order stays refundable
+	MonthlyCap   int64          // points grantable per calendar month, all sources together
+	Tiers        []TierRule     // ascending by Threshold; the first has Threshold 0
 }
 
 // Snapshot is a user's stored state as a Store reports it; the Ledger derives an Account from it.
@@ -95,4 +96,15 @@ func multiplied(base int64, rule TierRule) int64 {
 	return base * rule.multiplierBP() / 10000
 }
 
-func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }
+// monthOf returns the month of t in p.Location, as stored: "2006-01". An award counts against the cap of
+// p.monthOf(a.At).
+func (p Policy) monthOf(t time.Time) string { return monthOf(t, p.location()) }
+
+func (p Policy) location() *time.Location {
+	if p.Location == nil {
+		return time.UTC
+	}
+	return p.Location
+}
+
+func monthOf(t time.Time, loc *time.Location) string { return t.In(loc).Format("2006-01") }

@@ -247,7 +247,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 	if a.Participation {
 		base = multiplied(base, before)
 	}
-	month := monthOf(a.At)
+	month := p.monthOf(a.At)
 	room := max(0, p.MonthlyCap-u.earned[month])
 	granted := min(base, room)
 	capped := base - granted

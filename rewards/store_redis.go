@@ -155,7 +155,7 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	keys := append(s.userKeys(a.User), s.prefix+"award:"+a.Key, s.prefix+"board:"+a.Stream)
 	arg := mustJSON(map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
-		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": monthOf(a.At), "fp": a.Fingerprint,
+		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": p.monthOf(a.At), "fp": a.Fingerprint,
 		"exp": p.keepUntil(a).UnixMilli(), "ttl": p.keepTTL(a).Milliseconds(),
 	})
 	reply, err := scriptAward.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()

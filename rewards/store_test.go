@@ -17,6 +17,9 @@ import (
 func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("MonthlyCap", func(t *testing.T) { testMonthlyCap(t, newStore) })
 	t.Run("CapResetsMonthly", func(t *testing.T) { testCapResetsMonthly(t, newStore) })
+	t.Run("MonthsInBeijingTime", func(t *testing.T) { testMonthsInBeijingTime(t, newStore) })
+	t.Run("MonthsInUTC", func(t *testing.T) { testMonthsInUTC(t, newStore) })
+	t.Run("TierWindowInBeijingTime", func(t *testing.T) { testTierWindowInBeijingTime(t, newStore) })
 	t.Run("TierMultipliers", func(t *testing.T) { testTierMultipliers(t, newStore) })
 	t.Run("TierThresholds", func(t *testing.T) { testTierThresholds(t, newStore) })
 	t.Run("TierWindowAndDowngrade", func(t *testing.T) { testTierWindow(t, newStore) })
@@ -139,9 +142,11 @@ var testCatalogue = []Reward{
 	{ID: "scarce", Title: "scarce", Cost: 10, Stock: 3},
 }
 
+// newTestLedger returns a ledger on clock whose months are UTC months, as the suite's instants are written
+// (Location UTC keeps the behaviour from before the business calendar); mutate may set another Location.
 func newTestLedger(t *testing.T, s Store, clock *testenv.Clock, mutate func(*Config)) *Ledger {
 	t.Helper()
-	cfg := Config{Now: clock.Now, Catalogue: testCatalogue}
+	cfg := Config{Now: clock.Now, Catalogue: testCatalogue, Location: time.UTC}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -225,6 +230,93 @@ func testCapResetsMonthly(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	if acct := mustAccount(t, l, "u"); acct.EarnedThisMonth != 100 || acct.Earned12Months != 200 {
 		t.Fatalf("account %+v", acct)
+	}
+}
+
+// beijing is the default business calendar (Config.Location nil).
+var beijing = DefaultLocation()
+
+// testMonthsInBeijingTime: with the default Location (Asia/Shanghai) a month is a Beijing calendar month for
+// the monthly cap, in both stores: 2026-03-31 23:59 +08:00 counts toward March's cap and 2026-04-01 00:01
+// +08:00 (2026-03-31 16:01 UTC) toward April's, so a user at March's cap earns again at 00:01 Beijing time.
+func testMonthsInBeijingTime(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(time.Date(2026, time.March, 31, 23, 59, 0, 0, beijing))
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100; c.Location = nil })
+	if got := mustAward(t, l, Award{Key: "a", User: "u", Points: 90}); got.Granted != 90 {
+		t.Fatalf("2026-03-31 23:59 Beijing: %+v, want 90 granted", got)
+	}
+	if got := mustAward(t, l, Award{Key: "b", User: "u", Points: 20}); got.Granted != 10 || got.Capped != 10 {
+		t.Fatalf("2026-03-31 23:59 Beijing: %+v, want 10 granted, 10 capped (March's cap)", got)
+	}
+	if acct := mustAccount(t, l, "u"); acct.EarnedThisMonth != 100 {
+		t.Fatalf("March: earned this month %d, want 100", acct.EarnedThisMonth)
+	}
+
+	clock.Set(time.Date(2026, time.April, 1, 0, 1, 0, 0, beijing)) // 2026-03-31 16:01 UTC
+	if got := mustAward(t, l, Award{Key: "c", User: "u", Points: 30}); got.Granted != 30 || got.Capped != 0 || got.Balance != 130 {
+		t.Fatalf("2026-04-01 00:01 Beijing: %+v, want 30 granted toward April's cap", got)
+	}
+	// An award dated 23:59 on March 31, Beijing time, still counts toward March's (full) cap.
+	late := time.Date(2026, time.March, 31, 23, 59, 0, 0, beijing)
+	if got := mustAward(t, l, Award{Key: "d", User: "u", Points: 5, At: late}); got.Granted != 0 || got.Capped != 5 {
+		t.Fatalf("late award of 23:59 March 31 Beijing: %+v, want capped by March's cap", got)
+	}
+	acct := mustAccount(t, l, "u")
+	if acct.EarnedThisMonth != 30 || acct.Earned12Months != 130 {
+		t.Fatalf("April: earned this month %d, 12 months %d; want 30, 130", acct.EarnedThisMonth, acct.Earned12Months)
+	}
+	// A year on, the key's record is long gone; an award dated before last month (Beijing) is refused.
+	if _, err := l.Award(ctx, Award{Key: "e", User: "u", Points: 5, At: time.Date(2026, time.February, 28, 23, 59, 0, 0, beijing)}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("award of February (Beijing) in April: %v, want ErrInvalid", err)
+	}
+}
+
+// testMonthsInUTC: a ledger with Location UTC keeps the months of before: 2026-04-01 00:01 Beijing time is
+// still March 31 in UTC, so it counts toward March's cap, which resets at 08:00 Beijing time.
+func testMonthsInUTC(t *testing.T, newStore func(t *testing.T) Store) {
+	clock := testenv.NewClock(time.Date(2026, time.March, 31, 23, 59, 0, 0, beijing))
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100 })
+	if got := mustAward(t, l, Award{Key: "a", User: "u", Points: 100}); got.Granted != 100 {
+		t.Fatalf("March award: %+v", got)
+	}
+	clock.Set(time.Date(2026, time.April, 1, 0, 1, 0, 0, beijing))
+	if got := mustAward(t, l, Award{Key: "b", User: "u", Points: 30}); got.Granted != 0 || got.Capped != 30 {
+		t.Fatalf("00:01 Beijing = 16:01 UTC March 31: %+v, want capped by March's cap", got)
+	}
+	clock.Set(time.Date(2026, time.April, 1, 8, 0, 0, 0, beijing)) // 00:00 UTC
+	if got := mustAward(t, l, Award{Key: "c", User: "u", Points: 30}); got.Granted != 30 {
+		t.Fatalf("00:00 UTC April 1: %+v, want 30 granted toward April's cap", got)
+	}
+}
+
+// testTierWindowInBeijingTime: the trailing twelve months of the tiers are Beijing months: points earned at
+// 00:30 on April 1, Beijing time (March 31 in UTC), are April's, counted until March of the next year ends in
+// Beijing, and the downgrade warning names midnight of April 1 in Beijing.
+func testTierWindowInBeijingTime(t *testing.T, newStore func(t *testing.T) Store) {
+	clock := testenv.NewClock(time.Date(2026, time.April, 1, 0, 30, 0, 0, beijing))
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100000; c.Location = nil })
+	mustAward(t, l, Award{Key: "big", User: "u", Points: 3000})
+	dropAt := time.Date(2027, time.April, 1, 0, 0, 0, 0, beijing)
+	steps := []struct {
+		at           time.Time
+		wantTier     Tier
+		wantEarned12 int64
+		wantWarn     bool
+	}{
+		{clock.Now(), TierSilver, 3000, false},
+		{time.Date(2027, time.March, 31, 23, 59, 0, 0, beijing), TierSilver, 3000, true},
+		{dropAt, TierBronze, 0, false},
+	}
+	for _, s := range steps {
+		clock.Set(s.at)
+		acct := mustAccount(t, l, "u")
+		if acct.Tier != s.wantTier || acct.Earned12Months != s.wantEarned12 || (acct.Downgrade != nil) != s.wantWarn {
+			t.Fatalf("at %s: tier %s earned12 %d downgrade %+v; want %s %d warn %v", s.at, acct.Tier, acct.Earned12Months, acct.Downgrade, s.wantTier, s.wantEarned12, s.wantWarn)
+		}
+		if s.wantWarn && !acct.Downgrade.At.Equal(dropAt) {
+			t.Fatalf("downgrade at %s, want %s", acct.Downgrade.At, dropAt)
+		}
 	}
 }
 

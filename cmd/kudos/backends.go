@@ -47,7 +47,7 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	}
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
 	b.store = engagement.NewMemoryStoreWith(engagement.MemoryConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
-	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{})
+	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Location: cfg.TimeZone})
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
 	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
-	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{})
+	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{Location: cfg.TimeZone})
 	if err != nil {
 		return err
 	}

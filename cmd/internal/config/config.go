@@ -36,7 +36,7 @@ type Config struct {
 	QuietStart       time.Duration // KUDOS_QUIET_HOURS "22:00-08:00" (the default) or "off"
 	QuietEnd         time.Duration
 	NoQuietHours     bool
-	TimeZone         *time.Location // KUDOS_TIME_ZONE of the quiet hours, default Asia/Shanghai
+	TimeZone         *time.Location // KUDOS_TIME_ZONE, the business calendar (ledger months, the notification day, quiet hours); nil: Asia/Shanghai
 	WriteDelay       time.Duration  // KUDOS_WRITE_DELAY: batch big streams' writes; 0 = the default (50ms), -1 = off
 
 	// The HTTP server's edges. The timeouts bound plain requests only: a WebSocket is hijacked from the
