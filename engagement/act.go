@@ -80,6 +80,17 @@ func (s *Service) DropCoupon(ctx context.Context, actor Actor, stream string, sp
 	return runAct(ctx, s, func(ctx context.Context) (Coupon, Outcome, error) { return s.doDropCoupon(ctx, actor, stream, spec) })
 }
 
+// RedeemCouponCode redeems a claimed coupon code for an order, once (the shop's checkout: a service token or
+// an admin). The same order again gets the same answer; another order is a conflict naming the first; a code
+// past its expiry is refused expired. Publishes coupon.redeemed.
+func (s *Service) RedeemCouponCode(ctx context.Context, actor Actor, code, orderID string) (ClaimedCode, error) {
+	v, _, err := runAct(ctx, s, func(ctx context.Context) (ClaimedCode, Outcome, error) {
+		v, err := s.doRedeemCouponCode(ctx, actor, code, orderID)
+		return v, Outcome{}, err
+	})
+	return v, err
+}
+
 // RefundPurchase cancels an order's points (inside the return window) or reverses them (after it).
 func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID string) (rewards.RefundResult, error) {
 	v, _, err := runAct(ctx, s, func(ctx context.Context) (rewards.RefundResult, Outcome, error) {
@@ -148,4 +159,41 @@ func (s *Service) OpenDraw(ctx context.Context, actor Actor, stream string, spec
 // returns its result again with an empty outcome.
 func (s *Service) RunDraw(ctx context.Context, actor Actor, stream, drawID string) (DrawResult, Outcome, error) {
 	return runAct(ctx, s, func(ctx context.Context) (DrawResult, Outcome, error) { return s.doRunDraw(ctx, actor, stream, drawID) })
+}
+
+// AddProduct puts a product on a stream's shelf (the host, an admin, or the shop's backend): at most
+// MaxProducts per stream (closed), an id once (duplicate).
+func (s *Service) AddProduct(ctx context.Context, actor Actor, stream string, p Product) (Product, error) {
+	v, _, err := runAct(ctx, s, func(ctx context.Context) (Product, Outcome, error) {
+		v, err := s.doAddProduct(ctx, actor, stream, p)
+		return v, Outcome{}, err
+	})
+	return v, err
+}
+
+// RemoveProduct takes a product off the shelf; if it was being presented, viewers are told it is not.
+func (s *Service) RemoveProduct(ctx context.Context, actor Actor, stream, productID string) (Outcome, error) {
+	_, out, err := runAct(ctx, s, func(ctx context.Context) (struct{}, Outcome, error) {
+		out, err := s.doRemoveProduct(ctx, actor, stream, productID)
+		return struct{}{}, out, err
+	})
+	return out, err
+}
+
+// PinProduct makes a product of the shelf the one being presented (讲解中), in place of any other; every
+// viewer gets product.pinned after the video delay.
+func (s *Service) PinProduct(ctx context.Context, actor Actor, stream, productID string) (Product, Outcome, error) {
+	return runAct(ctx, s, func(ctx context.Context) (Product, Outcome, error) {
+		return s.doPinProduct(ctx, actor, stream, productID)
+	})
+}
+
+// UnpinProduct ends the presentation of a product; viewers get product.unpinned if it was the pinned one
+// (otherwise nothing changes and the outcome is empty).
+func (s *Service) UnpinProduct(ctx context.Context, actor Actor, stream, productID string) (Outcome, error) {
+	_, out, err := runAct(ctx, s, func(ctx context.Context) (struct{}, Outcome, error) {
+		out, err := s.doUnpinProduct(ctx, actor, stream, productID)
+		return struct{}{}, out, err
+	})
+	return out, err
 }

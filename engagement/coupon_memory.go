@@ -2,18 +2,21 @@ package engagement
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
 
 // couponMemory is MemoryStore's CouponStore: coupon drops and claims, under a lock of its own. A stream's
-// coupons go StreamTTL after the last write to any of them.
+// coupons, and the index records of the codes claimed of them, go StreamTTL after the last write to any of
+// them (a claim or a redemption).
 type couponMemory struct {
 	mu        sync.Mutex
 	life      *memLife
 	prune     memPrune
-	coupons   map[string]*memCoupon // memKey(stream, id)
-	couponIDs map[string][]string   // stream → coupon ids, oldest first
+	coupons   map[string]*memCoupon   // memKey(stream, id)
+	couponIDs map[string][]string     // stream → coupon ids, oldest first
+	codes     map[string]*ClaimedCode // couponCodeKey(code) → the claimed code's record
 }
 
 var _ CouponStore = (*couponMemory)(nil)
@@ -24,6 +27,7 @@ func newCouponMemory(life *memLife) *couponMemory {
 		prune:     newMemPrune(),
 		coupons:   map[string]*memCoupon{},
 		couponIDs: map[string][]string{},
+		codes:     map[string]*ClaimedCode{},
 	}
 }
 
@@ -32,15 +36,19 @@ func (m *couponMemory) write(stream string) {
 	gone := m.prune.write(stream, m.life.now(), m.life.ttl)
 	dropItems(m.coupons, gone)
 	dropStreams(m.couponIDs, gone)
+	if len(gone) > 0 {
+		maps.DeleteFunc(m.codes, func(_ string, r *ClaimedCode) bool { return gone[r.StreamID] })
+	}
 }
 
 type memCoupon struct {
 	c     Coupon
 	codes map[string]string // user → code
+	pool  []string          // the shop's codes, if any: the next claim takes pool[Stock-Remaining]
 }
 
 // CreateCoupon implements CouponStore.
-func (m *couponMemory) CreateCoupon(_ context.Context, stream string, c Coupon) error {
+func (m *couponMemory) CreateCoupon(_ context.Context, stream string, c Coupon, codes ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write(stream)
@@ -49,7 +57,7 @@ func (m *couponMemory) CreateCoupon(_ context.Context, stream string, c Coupon) 
 		return ErrDuplicate
 	}
 	c.Remaining = c.Stock
-	m.coupons[k] = &memCoupon{c: c, codes: map[string]string{}}
+	m.coupons[k] = &memCoupon{c: c, codes: map[string]string{}, pool: append([]string(nil), codes...)}
 	m.couponIDs[stream] = append(m.couponIDs[stream], c.ID)
 	return nil
 }
@@ -78,23 +86,65 @@ func (m *couponMemory) Coupons(_ context.Context, stream string) ([]Coupon, erro
 }
 
 // ClaimCoupon implements CouponStore.
-func (m *couponMemory) ClaimCoupon(_ context.Context, stream, id, user, code string, now time.Time) (Coupon, error) {
+func (m *couponMemory) ClaimCoupon(_ context.Context, stream, id, user, code string, now time.Time) (Coupon, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write(stream)
 	mc, ok := m.coupons[memKey(stream, id)]
 	if !ok {
-		return Coupon{}, ErrNotFound
+		return Coupon{}, "", ErrNotFound
 	}
 	if _, ok := mc.codes[user]; ok {
-		return Coupon{}, ErrDuplicate
+		return Coupon{}, "", ErrDuplicate
 	}
 	if err := mc.c.claimable(now); err != nil {
-		return Coupon{}, err
+		return Coupon{}, "", err
+	}
+	if mc.pool != nil {
+		code = mc.pool[mc.c.Stock-mc.c.Remaining]
 	}
 	mc.codes[user] = code
 	mc.c.Remaining--
-	return mc.c, nil
+	if k := couponCodeKey(code); m.codes[k] == nil {
+		r := claimedCode(stream, user, mc.c)
+		m.codes[k] = &r
+	}
+	return mc.c, code, nil
+}
+
+// CouponByCode implements CouponStore: one map get, found or not.
+func (m *couponMemory) CouponByCode(_ context.Context, code string) (ClaimedCode, error) {
+	k := couponCodeKey(code)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.codes[k]
+	if !ok {
+		return ClaimedCode{}, ErrNotFound
+	}
+	return *r, nil
+}
+
+// RedeemCouponCode implements CouponStore.
+func (m *couponMemory) RedeemCouponCode(_ context.Context, code, order string, now time.Time) (ClaimedCode, error) {
+	k := couponCodeKey(code)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.write("") // a due prune first, so that a record it drops is not redeemed
+	r, ok := m.codes[k]
+	switch {
+	case !ok:
+		return ClaimedCode{}, ErrNotFound
+	case r.OrderID != "" && r.OrderID == order:
+		return *r, nil
+	case r.OrderID != "":
+		return ClaimedCode{}, ErrConflict
+	case !now.Before(r.ExpiresAt):
+		return ClaimedCode{}, ErrExpired
+	}
+	m.write(r.StreamID)
+	at := now.UTC()
+	r.OrderID, r.RedeemedAt, r.Status = order, &at, CodeStatusRedeemed
+	return *r, nil
 }
 
 // CouponCode implements CouponStore.

@@ -29,8 +29,13 @@ func decodeCoupon(id, raw, remaining string) (Coupon, error) {
 	return c, nil
 }
 
+// createCouponScript stores a new coupon, appends it to the stream's list and, with shop codes, fills its
+// pool. KEYS: coupon hash, the stream's coupon list, pool. ARGV: id, ttl ms, json, opens µs, expires µs,
+// stock, then the shop's codes in order. Returns 0 if the coupon exists.
+var createCouponScript = luaScript("coupon_create.lua")
+
 // CreateCoupon implements CouponStore with one script.
-func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon) error {
+func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon, codes ...string) error {
 	if !validItemID(c.ID) {
 		return fmt.Errorf("coupon id %q cannot be stored: %w", c.ID, ErrInvalid)
 	}
@@ -39,8 +44,20 @@ func (s *RedisStore) CreateCoupon(ctx context.Context, stream string, c Coupon) 
 	if err != nil {
 		return fmt.Errorf("encode coupon %s: %w", c.ID, err)
 	}
-	fields := []any{"json", b, "opens", c.OpensAt.UnixMicro(), "expires", c.ExpiresAt.UnixMicro(), "remaining", c.Stock}
-	return s.createItem(ctx, "coupon", stream, c.ID, s.couponKey(stream, c.ID), s.streamSubKey(stream, "coupons"), "push", fields)
+	key := s.couponKey(stream, c.ID)
+	args := make([]any, 0, 6+len(codes))
+	args = append(args, c.ID, ttlMS(s.ttl), b, c.OpensAt.UnixMicro(), c.ExpiresAt.UnixMicro(), c.Stock)
+	for _, code := range codes {
+		args = append(args, code)
+	}
+	n, err := createCouponScript.Run(ctx, s.rdb, []string{key, s.streamSubKey(stream, "coupons"), key + ":pool"}, args...).Int()
+	if err != nil {
+		return unavailable("create coupon "+c.ID+" on "+stream, err)
+	}
+	if n != 1 {
+		return ErrDuplicate
+	}
+	return nil
 }
 
 // Coupon implements CouponStore.
@@ -93,36 +110,128 @@ func (s *RedisStore) Coupons(ctx context.Context, stream string) ([]Coupon, erro
 	return cs, nil
 }
 
-// claimCouponScript gives one unit to a user once. KEYS: coupon hash, claims. ARGV: user, code, now µs,
-// ttl ms. Returns the outcome, and on 'ok' the coupon's JSON and remaining stock.
+// claimCouponScript gives one unit to a user once: code, or the next of the pool if the coupon has shop
+// codes. KEYS: coupon hash, claims, pool. ARGV: user, code, now µs, ttl ms. Returns the outcome; on 'ok' the
+// coupon's JSON, remaining stock and the code given; on 'duplicate' the code claimed before and the JSON.
 var claimCouponScript = luaScript("coupon_claim.lua")
 
-// ClaimCoupon implements CouponStore with one script, so the stock never oversells.
-func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, error) {
+// ClaimCoupon implements CouponStore with one script, so the stock never oversells and no shop code goes to
+// two users; the code is then indexed (a key of its own, in another cluster slot, so a second step). A claim
+// whose indexing failed is indexed by the user's retry, which finds the claim a duplicate.
+func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code string, now time.Time) (Coupon, string, error) {
 	if !validItemID(id) {
-		return Coupon{}, ErrNotFound
+		return Coupon{}, "", ErrNotFound
 	}
 	key := s.couponKey(stream, id)
 	res, data, err := s.runScript(ctx, "claim coupon "+id+" of "+stream, claimCouponScript,
-		[]string{key, key + ":claims"}, user, code, now.UnixMicro(), ttlMS(s.ttl))
+		[]string{key, key + ":claims", key + ":pool"}, user, code, now.UnixMicro(), ttlMS(s.ttl))
 	if err != nil {
-		return Coupon{}, err
+		return Coupon{}, "", err
 	}
 	switch res {
 	case "ok":
-		return decodeCoupon(id, data[0], data[1])
+		c, err := decodeCoupon(id, data[0], data[1])
+		if err != nil {
+			return Coupon{}, "", err
+		}
+		if err := s.indexCouponCode(ctx, data[2], claimedCode(stream, user, c)); err != nil {
+			return Coupon{}, "", err
+		}
+		return c, data[2], nil
 	case "not_found":
-		return Coupon{}, ErrNotFound
+		return Coupon{}, "", ErrNotFound
 	case "duplicate":
-		return Coupon{}, ErrDuplicate
+		if c, err := decodeCoupon(id, data[1], "0"); err == nil {
+			if err := s.indexCouponCode(ctx, data[0], claimedCode(stream, user, c)); err != nil {
+				return Coupon{}, "", err
+			}
+		}
+		return Coupon{}, "", ErrDuplicate
 	case "not_yet":
-		return Coupon{}, ErrNotOpenYet
+		return Coupon{}, "", ErrNotOpenYet
 	case "expired":
-		return Coupon{}, ErrTimeUp
+		return Coupon{}, "", ErrTimeUp
 	case "no_stock":
-		return Coupon{}, ErrSoldOut
+		return Coupon{}, "", ErrSoldOut
 	}
-	return Coupon{}, fmt.Errorf("claim coupon %s: unexpected script outcome %q", id, res)
+	return Coupon{}, "", fmt.Errorf("claim coupon %s: unexpected script outcome %q", id, res)
+}
+
+// couponCodeIndexKey is the codes index's key of code: its HMAC (couponCodeKey), never the code.
+func (s *RedisStore) couponCodeIndexKey(code string) string {
+	return s.prefix + "coupon-code:{" + couponCodeKey(code) + "}"
+}
+
+// indexCouponScript adds a claimed code's record unless its key exists. KEYS: the code's index key. ARGV:
+// the record's JSON, expires µs, ttl ms.
+var indexCouponScript = luaScript("coupon_code_index.lua")
+
+func (s *RedisStore) indexCouponCode(ctx context.Context, code string, r ClaimedCode) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode coupon code record: %w", err)
+	}
+	err = indexCouponScript.Run(ctx, s.rdb, []string{s.couponCodeIndexKey(code)}, b, r.ExpiresAt.UnixMicro(), ttlMS(s.ttl)).Err()
+	if err != nil {
+		return unavailable("index a code of coupon "+r.CouponID, err)
+	}
+	return nil
+}
+
+// decodeClaimedCode builds a record from its JSON and, if redeemed, the order and when (µs).
+func decodeClaimedCode(raw, order, redeemed string) (ClaimedCode, error) {
+	var r ClaimedCode
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return ClaimedCode{}, fmt.Errorf("decode coupon code record: %w", err)
+	}
+	r.Status = CodeStatusClaimed
+	if order != "" {
+		us, err := strconv.ParseInt(redeemed, 10, 64)
+		if err != nil {
+			return ClaimedCode{}, fmt.Errorf("decode coupon code redemption: %w", err)
+		}
+		at := time.UnixMicro(us).UTC()
+		r.OrderID, r.RedeemedAt, r.Status = order, &at, CodeStatusRedeemed
+	}
+	return r, nil
+}
+
+// CouponByCode implements CouponStore: one HMGET, found or not.
+func (s *RedisStore) CouponByCode(ctx context.Context, code string) (ClaimedCode, error) {
+	v, err := s.rdb.HMGet(ctx, s.couponCodeIndexKey(code), "json", "order", "redeemed").Result()
+	if err != nil {
+		return ClaimedCode{}, unavailable("look up a coupon code", err)
+	}
+	h := replyStrings(v)
+	if h[0] == "" {
+		return ClaimedCode{}, ErrNotFound
+	}
+	return decodeClaimedCode(h[0], h[1], h[2])
+}
+
+// redeemCouponScript redeems a claimed code once. KEYS: the code's index key. ARGV: order, now µs, ttl ms.
+// Returns the outcome; on 'ok' (a first redemption or a replay by the same order) the record's JSON, the order
+// and when it was redeemed (µs).
+var redeemCouponScript = luaScript("coupon_code_redeem.lua")
+
+// RedeemCouponCode implements CouponStore with one script.
+func (s *RedisStore) RedeemCouponCode(ctx context.Context, code, order string, now time.Time) (ClaimedCode, error) {
+	res, data, err := s.runScript(ctx, "redeem a coupon code", redeemCouponScript,
+		[]string{s.couponCodeIndexKey(code)}, order, now.UnixMicro(), ttlMS(s.ttl))
+	if err != nil {
+		return ClaimedCode{}, err
+	}
+	switch res {
+	case "ok":
+		return decodeClaimedCode(data[0], data[1], data[2])
+	case "not_found":
+		return ClaimedCode{}, ErrNotFound
+	case "conflict":
+		return ClaimedCode{}, ErrConflict
+	case "expired":
+		return ClaimedCode{}, ErrExpired
+	}
+	return ClaimedCode{}, fmt.Errorf("redeem a coupon code: unexpected script outcome %q", res)
 }
 
 // CouponCode implements CouponStore.

@@ -20,6 +20,7 @@ const (
 	CodeClosed       Code = "closed"
 	CodeDuplicate    Code = "duplicate"
 	CodeConflict     Code = "conflict" // the id was used before for something else (an order of another amount)
+	CodeExpired      Code = "expired"  // the thing's validity is over (a coupon code past its expiry)
 	CodeInvalid      Code = "invalid"
 	CodeUnavailable  Code = "unavailable"
 	CodeInternal     Code = "internal"
@@ -58,6 +59,8 @@ var (
 	ErrForbidden   = &Error{Code: CodeForbidden}
 	ErrInvalid     = &Error{Code: CodeInvalid}
 	ErrUnavailable = &Error{Code: CodeUnavailable}
+	ErrConflict    = &Error{Code: CodeConflict}
+	ErrExpired     = &Error{Code: CodeExpired}
 )
 
 // Refinements of the sentinels, for rejections whose message depends on why. Each also matches its code's

@@ -32,6 +32,7 @@ const (
 	EventFeedbackGiven      = "kudos.feedback.given"
 	EventCouponDropped      = "kudos.coupon.dropped"
 	EventCouponClaimed      = "kudos.coupon.claimed"
+	EventCouponRedeemed     = "kudos.coupon.redeemed"
 	EventDrawEntered        = "kudos.draw.entered"
 	EventDrawWon            = "kudos.draw.won"
 	EventPurchaseRecorded   = "kudos.purchase.recorded"
@@ -46,6 +47,9 @@ const (
 	EventQuestionAnswered   = "kudos.question.answered"
 	EventNotificationSent   = "kudos.notification.sent"
 	EventNotificationCapped = "kudos.notification.capped"
+	EventProductAdded       = "kudos.product.added"
+	EventProductPinned      = "kudos.product.pinned"
+	EventProductClicked     = "kudos.product.clicked"
 )
 
 // Event is one CloudEvents 1.0 event in structured JSON mode, with the Kudos extensions

@@ -234,10 +234,13 @@ func showScript(t *testing.T) []Event {
 
 	// A coupon drop and a claim.
 	step()
-	c, _, err := svc.DropCoupon(ctx, host, stream, CouponSpec{Title: "¥30 off the white pair", Stock: 50, ExpiresS: 300})
+	c, _, err := svc.DropCoupon(ctx, host, stream, CouponSpec{Title: "¥30 off the white pair", Stock: 50, ExpiresS: 300, DiscountFen: 3000, MinSpendFen: 29900})
 	must("drop coupon", err)
-	_, err = svc.ClaimCoupon(ctx, ann, stream, c.ID)
+	claim, err := svc.ClaimCoupon(ctx, ann, stream, c.ID)
 	must("claim coupon", err)
+	// The shop's checkout redeems the code.
+	_, err = svc.RedeemCouponCode(ctx, Actor{User: "shop", Role: RoleService}, claim.Reply["code"].(string), "order-coupon-1")
+	must("redeem coupon code", err)
 
 	// A draw anyone may enter, then a keyword draw entered by commenting.
 	step()
@@ -265,6 +268,15 @@ func showScript(t *testing.T) []Event {
 	must("upvote question", err)
 	_, _, err = svc.MarkQuestion(ctx, host, stream, qn.ID, QuestionAnswer, true)
 	must("answer question", err)
+
+	// The shelf: a product added by the shop, pinned by the host, opened by a viewer.
+	step()
+	_, err = svc.AddProduct(ctx, shop, stream, Product{ID: "sku-white-39", Title: "White runner, size 39", PriceFen: 59900, URL: "https://shop.example/sku-white-39"})
+	must("add product", err)
+	_, _, err = svc.PinProduct(ctx, host, stream, "sku-white-39")
+	must("pin product", err)
+	_, err = svc.ClickProduct(ctx, ann, stream, "sku-white-39")
+	must("click product", err)
 
 	// Purchases: one over the monthly cap, one under it (then refunded), one under a yuan and off-stream.
 	step()
@@ -298,8 +310,9 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 		EventCommentPosted, EventCommentRemoved, EventLikeSent,
 		EventPollOpened, EventPollVoted, EventPollClosed,
 		EventQuizQuestion, EventQuizAnswered, EventQuizRevealed,
-		EventFeedbackGiven, EventCouponDropped, EventCouponClaimed, EventDrawEntered, EventDrawWon,
+		EventFeedbackGiven, EventCouponDropped, EventCouponClaimed, EventCouponRedeemed, EventDrawEntered, EventDrawWon,
 		EventQuestionAsked, EventQuestionUpvoted, EventQuestionAnswered,
+		EventProductAdded, EventProductPinned, EventProductClicked,
 		EventPurchaseRecorded, EventPointsAwarded, EventPointsCapped, EventPointsRedeemed, EventTierChanged,
 	}
 	seen := map[string]int{}

@@ -29,6 +29,7 @@ type MemoryStore struct {
 	*questionMemory
 	*timelineMemory
 	*notificationMemory
+	*productMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -68,6 +69,7 @@ func NewMemoryStoreWith(cfg MemoryConfig) *MemoryStore {
 		questionMemory:     newQuestionMemory(life),
 		timelineMemory:     newTimelineMemory(life),
 		notificationMemory: newNotificationMemory(life),
+		productMemory:      newProductMemory(life),
 	}
 }
 

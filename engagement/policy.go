@@ -15,7 +15,7 @@ import (
 //   - the stream exists (not_found) and is in the state the act needs: live for everything but feedback
 //     (also taken after the show) and replay answers (only after it) (closed);
 //   - a banned user takes part in nothing: no comment, like, vote, answer, claim, draw entry, feedback,
-//     question or upvote (forbidden);
+//     question, upvote or product click (forbidden);
 //   - a muted user may not post text everyone reads — comments and product questions — until the mute ends,
 //     and may do everything else (forbidden);
 //   - the show's own people are excluded where they could favour themselves: no host, admin or shop backend
@@ -39,6 +39,7 @@ const (
 	actEnter                   // draw.enter, or a comment with a keyword draw's keyword
 	actAsk                     // question.ask
 	actUpvote                  // question.upvote
+	actClick                   // product.click
 )
 
 // When in a stream's life an act is taken.
@@ -69,6 +70,7 @@ var actRules = map[act]actRule{
 	actEnter:        {when: whileLive, noStaff: true},
 	actAsk:          {when: whileLive, chat: true},
 	actUpvote:       {when: whileLive},
+	actClick:        {when: whileLive},
 }
 
 // participant is what the policy loaded to decide about actor on a stream; the action goes on with it

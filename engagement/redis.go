@@ -51,8 +51,10 @@ import (
 //	stream:{id}:feedback                   hash    "rating:1".."rating:5", "nps:0".."nps:10" → count
 //	stream:{id}:feedback:given             set     "kind:user" of every feedback given
 //	stream:{id}:coupons                    list    coupon ids, oldest first
-//	stream:{id}:coupon:{cid}               hash    json (the Coupon as created), opens, expires (µs), remaining
+//	stream:{id}:coupon:{cid}               hash    json (the Coupon as created), opens, expires (µs), remaining,
+//	                                               pool ("1" if the shop supplied the codes)
 //	stream:{id}:coupon:{cid}:claims        hash    user → code
+//	stream:{id}:coupon:{cid}:pool          list    the shop's codes not yet claimed, in order (with pool "1")
 //	stream:{id}:draw                       string  id of the draw created last
 //	stream:{id}:draw:{did}                 hash    json (the Draw, which leaves out Seed), seed, status, opens (µs)
 //	stream:{id}:draw:{did}:entrants        hash    user → DrawEntrant as JSON
@@ -72,7 +74,15 @@ import (
 //	stream:{id}:timeline:keys              set     Keys of every item appended (the de-duplication)
 //	stream:{id}:timeline:hidden            set     Keys hidden by HideTimeline
 //	stream:{id}:audience                   set     users who joined the stream
+//	stream:{id}:products                   hash    product id → the Product as JSON (product_redis.go)
+//	stream:{id}:products:order             list    product ids in the order added
+//	stream:{id}:products:pinned            string  id of the pinned product (at most one)
+//	stream:{id}:product-click:<pid>:<user> string  user clicked the product: expires ProductClickWindow after
+//	                                               the click that set it (SET NX), not StreamTTL
 //	user:{user}:last-stream                string  the stream user joined last
+//	coupon-code:{<hmac>}                   hash    the codes index: a claimed code's record under the hex HMAC of
+//	                                               the code (couponCodeKey), never the code: json (ClaimedCode as
+//	                                               claimed), expires (µs), order and redeemed (µs) once redeemed
 //	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<n>:<sender>:<id>" → the
 //	                                               decision of sender's notification id (n: the sender's length)
 //
@@ -92,7 +102,8 @@ import (
 //     Retention after their last write, so that they outlast the timeline they were made on;
 //   - user-wide score state stream:{}:score:<kind>:<user> (the monthly tier warning): userStateTTL (40 days).
 //
-// A user's last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
+// A claimed code's index record expires StreamTTL after the claim and again after its redemption. A user's
+// last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
 // (two days) after its last write, so that a decision made on a day is still there on the next
 // (DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
 // No key lives without a TTL: storage is bounded by the traffic of the last Retention.

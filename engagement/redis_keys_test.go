@@ -25,7 +25,7 @@ func TestRedisItemIDs(t *testing.T) {
 	}{
 		{"vote in the voter set", func() error { _, err := s.VotePoll(ctx, "s1", "p1:voters", "u2", 0, t0); return err }, ErrNotFound},
 		{"read the counts", func() error { _, err := s.Poll(ctx, "s1", "p1:counts"); return err }, ErrNotFound},
-		{"claim a brace id", func() error { _, err := s.ClaimCoupon(ctx, "s1", "{x}", "u1", "C", t0); return err }, ErrNotFound},
+		{"claim a brace id", func() error { _, _, err := s.ClaimCoupon(ctx, "s1", "{x}", "u1", "C", t0); return err }, ErrNotFound},
 		{"enter an empty id", func() error { return s.EnterDraw(ctx, "s1", "", DrawEntrant{User: "u1"}, t0) }, ErrNotFound},
 		{"create a colon id", func() error { return s.CreateCoupon(ctx, "s1", Coupon{ID: "c:1", Stock: 1}) }, ErrInvalid},
 	}
@@ -150,7 +150,10 @@ func keysOfItems(t *testing.T) {
 		{"CreateCoupon", func() error {
 			return s.CreateCoupon(ctx, "s1", Coupon{ID: "c1", Stock: 3, OpensAt: t0, ExpiresAt: t0.Add(time.Minute)})
 		}},
-		{"ClaimCoupon", func() error { _, err := s.ClaimCoupon(ctx, "s1", "c1", "u1", "X1", t0); return err }},
+		{"ClaimCoupon", func() error { _, _, err := s.ClaimCoupon(ctx, "s1", "c1", "u1", "X1", t0); return err }},
+		{"CreateCoupon with codes", func() error {
+			return s.CreateCoupon(ctx, "s1", Coupon{ID: "c2", Stock: 2, OpensAt: t0, ExpiresAt: t0.Add(time.Minute)}, "SHOP-01", "SHOP-02")
+		}},
 		{"CreateDraw", func() error {
 			return s.CreateDraw(ctx, "s1", Draw{ID: "d1", Winners: 1, Eligible: DrawAll, Status: DrawOpen, OpensAt: t0, Seed: "5eed"})
 		}},
@@ -179,6 +182,8 @@ func keysOfItems(t *testing.T) {
 		{"stream:{s1}:coupons", "list"},
 		{"stream:{s1}:coupon:c1", "hash"},
 		{"stream:{s1}:coupon:c1:claims", "hash"},
+		{"coupon-code:{" + couponCodeKey("X1") + "}", "hash"},
+		{"stream:{s1}:coupon:c2:pool", "list"},
 		{"stream:{s1}:draw", "string"},
 		{"stream:{s1}:draw:d1", "hash"},
 		{"stream:{s1}:draw:d1:entrants", "hash"},

@@ -262,7 +262,7 @@ func twoNodesRaceItems(t *testing.T) {
 				node = b
 			}
 			wg.Go(func() {
-				got, err := node.ClaimCoupon(ctx, "st", "c1", fmt.Sprintf("u%d", i), fmt.Sprintf("CODE%d", i), t0.Add(time.Second))
+				got, _, err := node.ClaimCoupon(ctx, "st", "c1", fmt.Sprintf("u%d", i), fmt.Sprintf("CODE%d", i), t0.Add(time.Second))
 				switch {
 				case err == nil:
 					claimed.Add(1)
@@ -396,7 +396,9 @@ func TestRedisStoreUnavailable(t *testing.T) {
 		{"CreateCoupon", func() error { return s.CreateCoupon(ctx, "s1", Coupon{ID: "c1", Stock: 1}) }},
 		{"Coupon", func() error { _, err := s.Coupon(ctx, "s1", "c1"); return err }},
 		{"Coupons", func() error { _, err := s.Coupons(ctx, "s1"); return err }},
-		{"ClaimCoupon", func() error { _, err := s.ClaimCoupon(ctx, "s1", "c1", "u1", "C", now); return err }},
+		{"ClaimCoupon", func() error { _, _, err := s.ClaimCoupon(ctx, "s1", "c1", "u1", "C", now); return err }},
+		{"CouponByCode", func() error { _, err := s.CouponByCode(ctx, "CODE-1"); return err }},
+		{"RedeemCouponCode", func() error { _, err := s.RedeemCouponCode(ctx, "CODE-1", "o1", now); return err }},
 		{"CreateDraw", func() error { return s.CreateDraw(ctx, "s1", Draw{ID: "d1"}) }},
 		{"Draw", func() error { _, err := s.Draw(ctx, "s1", "d1"); return err }},
 		{"CurrentDraw", func() error { _, err := s.CurrentDraw(ctx, "s1"); return err }},

@@ -21,6 +21,7 @@ type Welcome struct {
 	Draw      any       `json:"draw,omitempty"`
 	Questions any       `json:"questions,omitempty"`
 	Points    any       `json:"points,omitempty"`
+	Product   any       `json:"product,omitempty"`
 }
 
 // Join checks that actor may watch stream and returns their welcome, and emits viewer.joined.

@@ -43,11 +43,12 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) (Store, func(time.D
 		{"Poll", pollStoreSuite, pollAgedSuite},
 		{"Quiz", quizStoreSuite, nil},
 		{"Feedback", feedbackStoreSuite, nil},
-		{"Coupon", couponStoreSuite, nil},
+		{"Coupon", couponStoreSuite, couponAgedSuite},
 		{"Draw", drawStoreSuite, nil},
 		{"Question", questionStoreSuite, nil},
 		{"Timeline", timelineStoreSuite, timelineAgedSuite},
 		{"Notification", notificationStoreSuite, notificationAgedSuite},
+		{"Product", productStoreSuite, productAgedSuite},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

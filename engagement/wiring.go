@@ -18,6 +18,7 @@ var actionTypes = map[string]actionType{
 	"draw.enter":      {func() Action { return &DrawEnter{} }, actEnter},
 	"question.ask":    {func() Action { return &QuestionAsk{} }, actAsk},
 	"question.upvote": {func() Action { return &QuestionUpvote{} }, actUpvote},
+	"product.click":   {func() Action { return &ProductClick{} }, actClick},
 }
 
 // actionType is one client action of actionTypes.
@@ -43,6 +44,7 @@ var joinSteps = []joinStep{
 	joinAudience,
 	joinPoints,
 	joinPoll,
+	joinProduct,
 	joinQuestions,
 	joinQuiz,
 }

@@ -240,6 +240,21 @@ func startDemo(ctx context.Context, cfg config.Config, svc *engagement.Service, 
 	if _, err := svc.CreateStream(ctx, admin, engagement.StreamSpec{ID: demo, Title: "Kudos demo live: spring collection"}); err != nil && engagement.CodeOf(err) != engagement.CodeDuplicate {
 		return err
 	}
+	// A shelf to sell from, the first product being presented, as a host would set it up (the demo's links
+	// go to an example shop).
+	for i, p := range []engagement.Product{
+		{ID: "serum-30", Title: "Glow Vitamin C Serum · 30 ml", PriceFen: 12900, ListPriceFen: 19900, URL: "https://shop.example/products/serum-30"},
+		{ID: "mask-5", Title: "Hydrating Sheet Mask · 5 pack", PriceFen: 5900, ListPriceFen: 8900, URL: "https://shop.example/products/mask-5"},
+	} {
+		if _, err := svc.AddProduct(ctx, admin, demo, p); err != nil && engagement.CodeOf(err) != engagement.CodeDuplicate {
+			return err
+		}
+		if i == 0 {
+			if _, _, err := svc.PinProduct(ctx, admin, demo, p.ID); err != nil {
+				return err
+			}
+		}
+	}
 	tok, _, err := tokens.Mint(admin.User, admin.Name, engagement.RoleHost, demo, 24*time.Hour)
 	if err != nil {
 		return err

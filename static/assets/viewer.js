@@ -7,7 +7,8 @@
 //   #poll-card[data-poll-id][data-status] .poll-option[data-index] (.voted, .winner) .poll-pct
 //   #quiz-card[data-question-id] .quiz-choice[data-index] (.picked, .correct, .wrong) #quiz-countdown
 //     #quiz-leaderboard
-//   #coupon-card[data-coupon-id] #coupon-remaining #coupon-claim #coupon-code
+//   #coupon-card[data-coupon-id] #coupon-value (满 ¥100 减 ¥20; absent for a code only) #coupon-remaining
+//     #coupon-claim #coupon-code
 //   #draw-card[data-draw-id][data-status] #draw-enter #draw-commitment #draw-winners #draw-seed #draw-you-won
 //   #points-pill #points-balance #points-tier #points-history
 //   #qa-input #qa-send #qa-list (li.qa-item[data-id], .qa-upvote)
@@ -159,6 +160,8 @@ function handleFrame(type, d) {
     case 'notice': return onNotice(d);
     case 'notification': return toast([d.title, d.body].filter(Boolean).join(' — ') || d.message || 'You have a new notification', 'info', 6000);
     case 'questions': return renderQuestions(d.questions || []);
+    case 'product.pinned': return showProduct(d.product);
+    case 'product.unpinned': return hideProduct(d.product_id);
     case 'stream.ended': return endLive();
     case 'error': return showChatError(errorText(d));
     default: return undefined;
@@ -177,6 +180,8 @@ function onWelcome(d) {
   if (d.quiz) showQuizQuestion(d.quiz);
   for (const c of d.coupons || []) onCouponDrop(c, true);
   if (d.draw) showDraw(d.draw);
+  showProduct(d.product || null);
+  loadShelf();
   if (d.questions) renderQuestions(d.questions.questions || []);
   if (d.points) {
     setPoints(d.points.balance, d.points.tier);
@@ -676,6 +681,7 @@ function renderCoupon(id) {
     cardHead('Coupon drop', '🎟️', h('span.countdown#coupon-countdown', { dataset: { deadline: String(c.expires_ms || 0) } })),
     h('div.coupon-body', {},
       h('div.coupon-title', {}, c.title),
+      couponValue(c),
       h('div.coupon-stock', {}, h('span.stock-bar', {}, h('span.stock-fill#coupon-fill')), h('span#coupon-remaining')),
     ),
     code ? couponCodeBox(code) : claim,
@@ -683,6 +689,20 @@ function renderCoupon(id) {
   );
   bringToFront(couponCard);
   updateCouponStock(id);
+}
+
+// couponYuan formats an amount in fen as yuan: 2000 → "¥20", 1990 → "¥19.9", 5 → "¥0.05".
+function couponYuan(fen) {
+  return `¥${(fen / 100).toFixed(2).replace(/\.?0+$/, '')}`;
+}
+
+// couponValue is what a code takes off and from which order total: "满 ¥100 减 ¥20", or "减 ¥20" for any
+// order; nothing for a code only (discount_fen 0: its value is the shop's).
+function couponValue(c) {
+  if (!(c.discount_fen > 0)) return null;
+  const off = couponYuan(c.discount_fen);
+  const text = c.min_spend_fen > 0 ? `满 ${couponYuan(c.min_spend_fen)} 减 ${off}` : `减 ${off}`;
+  return h('div.coupon-value#coupon-value', { 'data-testid': 'coupon-value' }, text);
 }
 
 function couponCodeBox(code) {
@@ -1149,7 +1169,83 @@ $('#side-close').addEventListener('click', closeSheet);
 document.addEventListener('keydown', (ev) => {
   if (ev.key === 'Escape') closeSheet();
 });
-$('#buy-button').addEventListener('click', () => toast('Added to your bag 🛍️ — check out any time during the live', 'success'));
+// ---------- products: the one being presented, and the shelf ----------
+
+function yuan(fen) {
+  return `¥${(fen / 100).toFixed(fen % 100 === 0 ? 0 : 2)}`;
+}
+
+// safeImage: only https images or our own paths are shown (never http, data: or another scheme).
+function safeImage(url) {
+  if (typeof url !== 'string' || !url) return '';
+  if (url.startsWith('/') && !url.startsWith('//')) return url;
+  try {
+    return new URL(url).protocol === 'https:' ? url : '';
+  } catch {
+    return '';
+  }
+}
+
+function showProduct(p) {
+  state.product = p;
+  const card = $('#product-card');
+  if (!p) {
+    card.hidden = true;
+    return;
+  }
+  $('#product-name').textContent = p.title;
+  $('#product-price').textContent = yuan(p.price_fen);
+  $('#product-list-price').textContent = p.list_price_fen > p.price_fen ? yuan(p.list_price_fen) : '';
+  const thumb = $('#product-thumb');
+  const img = safeImage(p.image_url);
+  thumb.classList.toggle('has-image', Boolean(img));
+  thumb.style.backgroundImage = img ? `url("${encodeURI(img)}")` : '';
+  card.hidden = false;
+}
+
+function hideProduct(id) {
+  if (state.product && state.product.id === id) showProduct(null);
+}
+
+async function loadShelf() {
+  try {
+    const res = await api('GET', `/streams/${encodeURIComponent(streamId)}/products`);
+    renderShelf(Array.isArray(res) ? res : res.products || []);
+  } catch {
+    /* the shelf is optional: the live goes on without it */
+  }
+}
+
+function renderShelf(products) {
+  state.shelf = products;
+  $('#shelf-count').textContent = String(products.length);
+  $('#shelf-button').hidden = products.length === 0;
+  const list = $('#shelf-list');
+  list.replaceChildren(...products.map((p) => {
+    const b = h('button', { type: 'button', onclick: () => openProduct(p) }, h('span', {}, p.title), h('strong', {}, yuan(p.price_fen)));
+    b.dataset.productId = p.id;
+    return h('li', {}, b);
+  }));
+}
+
+// openProduct tells the server (product.click, once a minute counted) and opens the shop's page.
+async function openProduct(p) {
+  try {
+    await socket.request('product.click', { product_id: p.id });
+  } catch {
+    /* the click is counted best effort; the shopper still gets the product */
+  }
+  window.open(p.url, '_blank', 'noopener');
+}
+
+$('#buy-button').addEventListener('click', () => {
+  if (state.product) openProduct(state.product);
+});
+$('#shelf-button').addEventListener('click', () => {
+  const list = $('#shelf-list');
+  list.hidden = !list.hidden;
+  if (!list.hidden) loadShelf();
+});
 
 // On wide screens the live cards move out of the video into the side column, so they never cover the chat.
 const wide = window.matchMedia('(min-width: 960px)');

@@ -43,6 +43,7 @@ var statusOf = map[engagement.Code]int{
 	engagement.CodeInsufficientPoints: http.StatusConflict,
 	engagement.CodeOutOfStock:         http.StatusConflict,
 	engagement.CodeConflict:           http.StatusConflict,
+	engagement.CodeExpired:            http.StatusConflict,
 }
 
 // codeOfStatus maps echo's own HTTP errors (unknown route, wrong method, body too large) to codes.

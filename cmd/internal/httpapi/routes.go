@@ -53,7 +53,8 @@ func (a *API) routes() []route {
 		{http.MethodPost, "/api/v1/streams/:id/moderation", a.moderate, bearer},
 		{http.MethodGet, "/api/v1/streams/:id/moderation", a.getModeration, bearer},
 
-		// Host tools: polls, quizzes, coupon drops, lucky draws and the feedback summary.
+		// Host tools: polls, quizzes, coupon drops (and, for the shop's checkout, their codes), lucky draws and
+		// the feedback summary.
 		{http.MethodPost, "/api/v1/streams/:id/polls", a.openPoll, bearer},
 		{http.MethodGet, "/api/v1/streams/:id/polls/:pid", a.getPoll, anyone},
 		{http.MethodPost, "/api/v1/streams/:id/polls/:pid/close", a.closePoll, bearer},
@@ -61,9 +62,18 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/api/v1/streams/:id/quizzes/:qid", a.getQuiz, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/quizzes/:qid/next", a.nextQuestion, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/coupons", a.dropCoupon, bearer},
+		{http.MethodGet, "/api/v1/coupons/codes/:code", a.couponCode, bearer},
+		{http.MethodPost, "/api/v1/coupons/codes/:code/redeem", a.redeemCouponCode, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/draws", a.openDraw, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/draws/:did/run", a.runDraw, bearer},
 		{http.MethodGet, "/api/v1/streams/:id/feedback", a.feedbackSummary, bearer},
+
+		// The product shelf (routes_products.go): anyone reads it; its host, an admin or the shop changes it.
+		{http.MethodPost, "/api/v1/streams/:id/products", a.addProduct, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/products", a.listProducts, anyone},
+		{http.MethodDelete, "/api/v1/streams/:id/products/:pid", a.removeProduct, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/products/:pid/pin", a.pinProduct, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/products/:pid/unpin", a.unpinProduct, bearer},
 
 		// Loyalty: purchases, points, rewards and the stream leaderboard.
 		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
