@@ -1,6 +1,7 @@
 // Command kudos-loyalty is the sample downstream consumer of the Kudos event topic: it reads the events
 // as a Kafka consumer group, folds them into engagement and loyalty metrics (participation, watch time,
-// retention, NPS, CSAT, points, tiers, churn risk) and prints them as a table or as JSON.
+// retention, NPS, CSAT, sales per show, repeat purchases, points, tiers, churn risk; days in the business
+// time zone, -tz / KUDOS_TIME_ZONE, default Asia/Shanghai) and prints them as a table or as JSON.
 //
 // With --once it reads until it has caught up with the end of every partition, prints and exits;
 // otherwise it follows the topic, printing every --interval and once more when stopped. Offsets are
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // -tz works in images without a zone database
 
 	"github.com/kudos-live/kudos/cmd/internal/loyalty"
 	"github.com/kudos-live/kudos/engagement"
@@ -48,6 +50,7 @@ type options struct {
 	interval time.Duration
 	now      time.Time
 	logLevel string
+	loc      *time.Location // the business time zone: what a day is (retention, churn)
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -69,6 +72,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 			o.interval, err = parseInterval(s)
 			return err
 		})
+	tz := fs.String("tz", or(getenv("KUDOS_TIME_ZONE"), "Asia/Shanghai"),
+		"business time zone of days for retention and churn (env KUDOS_TIME_ZONE, as the server's)")
 	fs.Func("now", "report time for retention and churn, RFC 3339 (default: the newest event's time)",
 		func(s string) (err error) {
 			o.now, err = time.Parse(time.RFC3339, s)
@@ -82,6 +87,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return o, fmt.Errorf("-tz (KUDOS_TIME_ZONE) %q is not a time zone: %w", *tz, err)
+	}
+	o.loc = loc
 	for _, b := range strings.Split(*brokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			o.consumer.Brokers = append(o.consumer.Brokers, b)
@@ -120,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	o.consumer.Logger = log
 
-	agg := loyalty.NewAggregator()
+	agg := loyalty.NewAggregatorIn(o.loc)
 	c, err := loyalty.NewConsumer(o.consumer, agg)
 	if err != nil {
 		return err

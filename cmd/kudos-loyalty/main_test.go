@@ -45,7 +45,7 @@ func TestParseFlags(t *testing.T) {
 		},
 		{
 			name: "environment",
-			env:  map[string]string{"KUDOS_KAFKA_BROKERS": "a:1, b:2", "KUDOS_KAFKA_TOPIC": "t", "KUDOS_LOG_LEVEL": "debug"},
+			env:  map[string]string{"KUDOS_KAFKA_BROKERS": "a:1, b:2", "KUDOS_KAFKA_TOPIC": "t", "KUDOS_LOG_LEVEL": "debug", "KUDOS_TIME_ZONE": "UTC"},
 			want: options{
 				consumer: loyalty.Config{Brokers: []string{"a:1", "b:2"}, Topic: "t", Group: "kudos-loyalty"},
 				interval: 10 * time.Second, logLevel: "debug",
@@ -74,6 +74,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad now", args: []string{"--now", "yesterday"}, wantErr: "now"},
 		{name: "no brokers", args: []string{"--brokers", " , "}, wantErr: "no Kafka brokers"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "bad time zone", args: []string{"-tz", "Mars/Olympus"}, wantErr: "not a time zone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +88,14 @@ func TestParseFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantTZ := "Asia/Shanghai" // the default: the server's KUDOS_TIME_ZONE default
+			if tz := tt.env["KUDOS_TIME_ZONE"]; tz != "" {
+				wantTZ = tz
+			}
+			if got.loc == nil || got.loc.String() != wantTZ {
+				t.Errorf("time zone %v, want %s", got.loc, wantTZ)
+			}
+			got.loc = nil
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}

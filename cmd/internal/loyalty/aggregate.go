@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/rewards"
 )
 
 // ErrInvalidEvent marks an event that could not be folded: not a JSON event, no id, no time, or data of
@@ -65,6 +66,8 @@ const roleViewer = "viewer"
 //
 // An Aggregator is not safe for concurrent use; one goroutine owns it.
 type Aggregator struct {
+	loc        *time.Location    // the business time zone: what a day is
+	orders     map[string]*order // purchase.recorded by order id (purchase.refunded marks them)
 	seen       map[string]struct{}
 	events     int
 	duplicates int
@@ -126,14 +129,34 @@ type eventData struct {
 	Capped       int64  `json:"capped"`        // points.capped
 	To           string `json:"to"`            // tier.changed
 	Title        string `json:"title"`         // stream.started
+	OrderID      string `json:"order_id"`      // purchase.recorded, purchase.refunded
+	AmountFen    int64  `json:"amount_fen"`    // purchase.recorded
 }
 
-// NewAggregator returns an empty Aggregator.
-func NewAggregator() *Aggregator {
+// order is one purchase.recorded, and whether a purchase.refunded followed.
+type order struct {
+	user      string
+	stream    string
+	amountFen int64
+	refunded  bool
+}
+
+// NewAggregator returns an empty Aggregator whose days are the business's: Asia/Shanghai, as the server's
+// default KUDOS_TIME_ZONE (NewAggregatorIn for another).
+func NewAggregator() *Aggregator { return NewAggregatorIn(rewards.DefaultLocation()) }
+
+// NewAggregatorIn returns an empty Aggregator whose days (activity, retention cohorts, churn) are calendar
+// days in loc.
+func NewAggregatorIn(loc *time.Location) *Aggregator {
+	if loc == nil {
+		loc = rewards.DefaultLocation()
+	}
 	return &Aggregator{
+		loc:     loc,
 		seen:    make(map[string]struct{}),
 		streams: make(map[string]*streamState),
 		users:   make(map[string]*userState),
+		orders:  make(map[string]*order),
 	}
 }
 
@@ -213,7 +236,7 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 	if user != "" {
 		u = a.user(user)
 		if activityTypes[e.Type] {
-			u.activeDays[utcDay(e.Time)] = struct{}{}
+			u.activeDays[a.day(e.Time)] = struct{}{}
 		}
 	}
 
@@ -233,6 +256,25 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 	case engagement.EventTierChanged:
 		if u != nil && u.tier.newer(e.Time, e.ID) {
 			u.tier = stamped{at: e.Time, id: e.ID, name: d.To}
+		}
+		return
+	case engagement.EventPurchaseRecorded:
+		if d.OrderID != "" && user != "" {
+			o := a.orders[d.OrderID]
+			if o == nil {
+				o = &order{}
+				a.orders[d.OrderID] = o
+			}
+			o.user, o.stream, o.amountFen = user, streamID, d.AmountFen // a refund may have come first
+		}
+	case engagement.EventPurchaseRefunded:
+		if d.OrderID != "" {
+			o := a.orders[d.OrderID]
+			if o == nil {
+				o = &order{}
+				a.orders[d.OrderID] = o
+			}
+			o.refunded = true
 		}
 		return
 	}
@@ -299,17 +341,13 @@ func (a *Aggregator) user(id string) *userState {
 	return u
 }
 
-// utcDay is the number of whole UTC days between the Unix epoch and t.
-func utcDay(t time.Time) int64 {
-	s := t.Unix()
-	d := s / 86400
-	if s%86400 < 0 {
-		d--
-	}
-	return d
+// day is the calendar day of t in the business time zone, counted from 1970-01-01 of that zone.
+func (a *Aggregator) day(t time.Time) int64 {
+	y, m, d := t.In(a.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
-// dayDate is the UTC date of day d, as YYYY-MM-DD.
+// dayDate is the date of day d (a business day number), as YYYY-MM-DD.
 func dayDate(d int64) string {
 	return time.Unix(d*86400, 0).UTC().Format(time.DateOnly)
 }

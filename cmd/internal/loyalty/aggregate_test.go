@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // feed adds every message of s to a new Aggregator.
 func feed(tb testing.TB, s *synthSet) *Aggregator {
 	tb.Helper()
-	a := NewAggregator()
+	a := NewAggregatorIn(time.UTC)
 	for _, v := range s.values {
 		a.AddJSON(v) // invalid ones are counted; the report is checked
 	}
@@ -51,7 +51,7 @@ func checkReport(t *testing.T, got, want Report) {
 // apart from the duplicate count.
 func TestDeliveryOrder(t *testing.T) {
 	s := synthetic(t)
-	a := NewAggregator()
+	a := NewAggregatorIn(time.UTC)
 	for i := len(s.values) - 1; i >= 0; i-- {
 		a.AddJSON(s.values[i])
 		a.AddJSON(s.values[i])
@@ -159,7 +159,7 @@ func TestAdd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := NewAggregator()
+			a := NewAggregatorIn(time.UTC)
 			for i, e := range tt.events {
 				added, err := a.Add(e)
 				if added != tt.wantAdds[i] || (err != nil) != tt.wantErr[i] {
@@ -205,7 +205,7 @@ func TestParticipation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
-			a := NewAggregator()
+			a := NewAggregatorIn(time.UTC)
 			at := synthAt(0, 12, 0)
 			for _, e := range []struct {
 				typ  string
@@ -234,7 +234,7 @@ func TestParticipation(t *testing.T) {
 // daysAggregator returns an Aggregator where each user joined stream "s" at noon on the given days.
 func daysAggregator(t *testing.T, users map[string][]int) *Aggregator {
 	t.Helper()
-	a := NewAggregator()
+	a := NewAggregatorIn(time.UTC)
 	for u, days := range users {
 		for _, d := range days {
 			e, err := engagement.NewEvent("kudos/test", engagement.EventViewerJoined, "s", u, "", synthAt(d, 12, 0),
@@ -384,7 +384,7 @@ func TestNPSAndCSAT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := NewAggregator()
+			a := NewAggregatorIn(time.UTC)
 			for _, x := range tt.answers {
 				e, err := engagement.NewEvent("kudos/test", engagement.EventFeedbackGiven, x.stream, x.user, "",
 					synthAt(0, 12, x.minute), map[string]any{"stream": x.stream, "kind": x.kind, "score": x.score})
@@ -404,7 +404,7 @@ func TestNPSAndCSAT(t *testing.T) {
 }
 
 func TestEmptyReport(t *testing.T) {
-	r := NewAggregator().Report(time.Time{})
+	r := NewAggregatorIn(time.UTC).Report(time.Time{})
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

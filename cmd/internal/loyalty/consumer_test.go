@@ -109,7 +109,7 @@ func committedAndEnd(tb testing.TB, brokers []string, topic, group string) (comm
 // catchUp runs a Consumer of group in CatchUp mode and returns its report.
 func catchUp(t *testing.T, brokers []string, topic, group string) Report {
 	t.Helper()
-	agg := NewAggregator()
+	agg := NewAggregatorIn(time.UTC)
 	c, err := NewConsumer(Config{
 		Brokers: brokers, Topic: topic, Group: group, FromBeginning: true, Logger: testLogger(t),
 	}, agg)
@@ -191,7 +191,7 @@ func TestConsumerFollow(t *testing.T) {
 	}
 	produce(t, brokers, topic, keys, values)
 
-	agg := NewAggregator()
+	agg := NewAggregatorIn(time.UTC)
 	c, err := NewConsumer(Config{Brokers: brokers, Topic: topic, Group: group, FromBeginning: true, Logger: testLogger(t)}, agg)
 	if err != nil {
 		t.Fatal(err)

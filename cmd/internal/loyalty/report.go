@@ -8,17 +8,18 @@ import (
 )
 
 // RetentionRule is the retention definition, repeated in Report.Retention.Rule and in the JSON field
-// names: a user's cohort day D is the UTC day of their first activity (see activityTypes); d1 is the share
+// names: a user's cohort day D is the business day (the Aggregator's time zone, by default Asia/Shanghai)
+// of their first activity (see activityTypes); d1 is the share
 // active again on day D+1, d7 the share active on any day in D+1..D+7, d30 on any day in D+1..D+30
 // ("rolling" retention, not "active on exactly day D+N"). A user counts in a cohort only once its window
-// has begun to close: D+N must not be after the UTC day of the report time. Activity after the report
+// has begun to close: D+N must not be after the business day of the report time. Activity after the report
 // time is ignored.
-const RetentionRule = "cohort day D = UTC day of first activity; d1 = active on D+1; " +
+const RetentionRule = "cohort day D = business day of first activity; d1 = active on D+1; " +
 	"d7 = active on any day D+1..D+7; d30 = active on any day D+1..D+30; " +
 	"counted only when D+N <= report day"
 
 // ChurnRule is the churn-risk definition, repeated in Report.ChurnRule. Activity is counted in active
-// days (UTC days with activity), relative to the report day R (the UTC day of the report time):
+// days (business days with activity), relative to the report day R (the business day of the report time):
 // last 7 days = R-6..R, previous 4 weeks = R-34..R-7, weekly average = active days in the previous 4
 // weeks / 4. A user is at risk when
 //   - "inactive_14d": active before R-13 but not on any day R-13..R (risk 1), or else
@@ -50,6 +51,7 @@ type Report struct {
 	Overall StreamMetrics   `json:"overall"` // every stream together; Stream is empty
 	Streams []StreamMetrics `json:"streams"` // sorted by stream id
 
+	Purchases Purchases      `json:"purchases"`
 	Retention Retention      `json:"retention"`
 	Points    Points         `json:"points"`
 	Tiers     map[string]int `json:"tiers"` // users per tier; bronze, silver and gold are always present
@@ -79,6 +81,25 @@ type StreamMetrics struct {
 	CSAT CSAT `json:"csat"`
 
 	PointsIssued int64 `json:"points_issued"` // points.awarded; overall also those with no stream
+
+	// Orders and GMVFen count the stream's purchase.recorded events that no purchase.refunded undid;
+	// Buyers are their distinct users; Conversion is Buyers / Viewers (the playbook's 转化率: of those who
+	// watched, how many bought). Overall, every order, attributed to a stream or not.
+	Orders     int     `json:"orders"`
+	Buyers     int     `json:"buyers"`
+	GMVFen     int64   `json:"gmv_fen"`
+	Conversion float64 `json:"conversion"`
+}
+
+// Purchases are the orders of every stream and of none: RepeatBuyers bought at least twice (orders not
+// refunded), RepeatPurchaseRate = RepeatBuyers / Buyers (the playbook's 复购率).
+type Purchases struct {
+	Orders             int     `json:"orders"`
+	Refunded           int     `json:"refunded"`
+	Buyers             int     `json:"buyers"`
+	RepeatBuyers       int     `json:"repeat_buyers"`
+	RepeatPurchaseRate float64 `json:"repeat_purchase_rate"`
+	GMVFen             int64   `json:"gmv_fen"`
 }
 
 // NPS is the Net Promoter Score over each user's latest nps answer per stream (overall: per stream and
@@ -155,9 +176,10 @@ func (a *Aggregator) Report(now time.Time) Report {
 		ChurnRisk: []ChurnRisk{},
 	}
 	r.Overall, r.Streams = a.streamMetrics()
+	r.Purchases = a.purchases(&r)
 	r.Tiers = a.tiers()
 	if !now.IsZero() {
-		today := utcDay(now)
+		today := a.day(now)
 		r.Retention = a.retention(today)
 		r.ChurnRisk = a.churn(today)
 	} else {
@@ -365,4 +387,53 @@ func (a *Aggregator) churn(today int64) []ChurnRisk {
 		)
 	})
 	return risks
+}
+
+// purchases sums the orders, and fills each stream's (and the overall) sales in r.
+func (a *Aggregator) purchases(r *Report) Purchases {
+	var p Purchases
+	perUser := map[string]int{}
+	type sales struct {
+		orders int
+		gmv    int64
+		buyers map[string]struct{}
+	}
+	byStream := map[string]*sales{}
+	for _, o := range a.orders {
+		if o.user == "" { // a refund whose purchase was never seen
+			continue
+		}
+		if o.refunded {
+			p.Refunded++
+			continue
+		}
+		p.Orders++
+		p.GMVFen += o.amountFen
+		perUser[o.user]++
+		s := byStream[o.stream]
+		if s == nil {
+			s = &sales{buyers: map[string]struct{}{}}
+			byStream[o.stream] = s
+		}
+		s.orders++
+		s.gmv += o.amountFen
+		s.buyers[o.user] = struct{}{}
+	}
+	p.Buyers = len(perUser)
+	for _, n := range perUser {
+		if n >= 2 {
+			p.RepeatBuyers++
+		}
+	}
+	p.RepeatPurchaseRate = ratio(p.RepeatBuyers, p.Buyers)
+	for i := range r.Streams {
+		m := &r.Streams[i]
+		if s := byStream[m.Stream]; s != nil {
+			m.Orders, m.GMVFen, m.Buyers = s.orders, s.gmv, len(s.buyers)
+			m.Conversion = ratio(m.Buyers, m.Viewers)
+		}
+	}
+	r.Overall.Orders, r.Overall.GMVFen, r.Overall.Buyers = p.Orders, p.GMVFen, p.Buyers
+	r.Overall.Conversion = ratio(p.Buyers, r.Overall.Viewers)
+	return p
 }

@@ -236,8 +236,11 @@ func wantSynthetic(events int) Report {
 			NPS:          NPS{Responses: 10, Promoters: 5, Passives: 2, Detractors: 3, Score: 20},
 			CSAT:         CSAT{Ratings: 5, Satisfied: 3, Percent: 60, AvgRating: 3.6},
 			PointsIssued: 895, // 300 + 95 + 500
+			// One order (u01's o1, 500 yuan, no stream): 1 buyer of 22 viewers.
+			Orders: 1, Buyers: 1, GMVFen: 50000, Conversion: 1.0 / 22,
 		},
-		Streams: []StreamMetrics{sale, daily},
+		Purchases: Purchases{Orders: 1, Buyers: 1, GMVFen: 50000},
+		Streams:   []StreamMetrics{sale, daily},
 		Retention: Retention{
 			Rule: RetentionRule,
 			// first day <= 38: all u-users but u10 (first day 39); the v-users, h1 and x01 start on day 39.

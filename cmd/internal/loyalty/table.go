@@ -3,6 +3,7 @@ package loyalty
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,19 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "retention (%s)\n", ret.Rule)
 	fmt.Fprintf(tw, "  d1 next day\t%s\n  d7 within 7 days\t%s\n  d30 within 30 days\t%s\n",
 		cohort(ret.D1), cohort(ret.D7), cohort(ret.D30))
+	pu := r.Purchases
+	fmt.Fprintf(tw, "purchases\torders %d (refunded %d)  buyers %d  repeat buyers %d (%s)  GMV ¥%.2f\n",
+		pu.Orders, pu.Refunded, pu.Buyers, pu.RepeatBuyers, pct(pu.RepeatPurchaseRate), float64(pu.GMVFen)/100)
+	for _, s := range append(slices.Clone(r.Streams), r.Overall) {
+		if s.Orders == 0 {
+			continue
+		}
+		name := s.Stream
+		if name == "" {
+			name = "ALL"
+		}
+		fmt.Fprintf(tw, "  %s\torders %d  buyers %d  GMV ¥%.2f  conversion %s\n", name, s.Orders, s.Buyers, float64(s.GMVFen)/100, pct(s.Conversion))
+	}
 	p := r.Points
 	fmt.Fprintf(tw, "points\tissued %d  redeemed %d  outstanding %d  capped %d\n",
 		p.Issued, p.Redeemed, p.Outstanding, p.Capped)
@@ -70,3 +84,6 @@ func cohort(c Cohort) string {
 	}
 	return fmt.Sprintf("%.1f%% (%d/%d)", 100*c.Rate, c.Retained, c.Users)
 }
+
+// pct writes a rate in [0, 1] as a percentage.
+func pct(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
