@@ -308,6 +308,10 @@ type CouponStore interface {
 	// is if order redeemed it before (a replay, also after expiry); ErrConflict if another order did;
 	// ErrExpired if now is not before its ExpiresAt and no order redeemed it.
 	RedeemCouponCode(ctx context.Context, code, order string, now time.Time) (ClaimedCode, error)
+	// IndexCouponCode adds a code given another way than a claim (a points-store coupon, r.StreamID empty)
+	// to the codes index, unless a code of that hash is already indexed (the first record is kept). The
+	// record lives until StreamTTL after r.ExpiresAt (and StreamTTL after its redemption).
+	IndexCouponCode(ctx context.Context, code string, r ClaimedCode) error
 }
 
 // Statuses of a claimed code (ClaimedCode.Status).
@@ -330,6 +334,9 @@ type ClaimedCode struct {
 	Status     string     `json:"status"`
 	OrderID    string     `json:"order_id,omitempty"`
 	RedeemedAt *time.Time `json:"redeemed_at,omitempty"`
+	// RedemptionID is set on a points-store code: the request id of the redemption that gave it (CouponID is
+	// then the reward's id and StreamID empty).
+	RedemptionID string `json:"redemption_id,omitempty"`
 }
 
 // claimedCode is the record a claim of c by user on stream adds to the codes index.
@@ -432,6 +439,12 @@ func (s *Service) doRedeemCouponCode(ctx context.Context, actor Actor, code, ord
 		at = *r.RedeemedAt
 	}
 	// No code in the event: codes are secrets between the shop and the viewer.
+	if r.RedemptionID != "" { // a points-store code (points_store.go): a user may hold several of one reward
+		s.emitOnce(ctx, "coupon:points:"+r.UserID+":"+r.RedemptionID, at, EventRedemptionUsed, "", r.UserID, map[string]any{
+			"reward_id": r.CouponID, "request_id": r.RedemptionID, "order_id": r.OrderID,
+		})
+		return r.withStatus(code, s.now()), nil
+	}
 	s.emitOnce(ctx, "coupon:"+r.CouponID+":"+r.UserID, at, EventCouponRedeemed, r.StreamID, r.UserID, map[string]any{
 		"coupon_id": r.CouponID, "stream": r.StreamID, "order_id": r.OrderID,
 	})

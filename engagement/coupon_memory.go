@@ -39,6 +39,24 @@ func (m *couponMemory) write(stream string) {
 	if len(gone) > 0 {
 		maps.DeleteFunc(m.codes, func(_ string, r *ClaimedCode) bool { return gone[r.StreamID] })
 	}
+	if gone != nil { // a prune: points-store codes (no stream) go StreamTTL after their expiry
+		now := m.life.now()
+		maps.DeleteFunc(m.codes, func(_ string, r *ClaimedCode) bool {
+			return r.StreamID == "" && !now.Before(r.ExpiresAt.Add(m.life.ttl))
+		})
+	}
+}
+
+// IndexCouponCode implements CouponStore.
+func (m *couponMemory) IndexCouponCode(_ context.Context, code string, r ClaimedCode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.write("")
+	if k := couponCodeKey(code); m.codes[k] == nil {
+		r.Code = ""
+		m.codes[k] = &r
+	}
+	return nil
 }
 
 type memCoupon struct {

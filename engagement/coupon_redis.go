@@ -178,6 +178,21 @@ func (s *RedisStore) indexCouponCode(ctx context.Context, code string, r Claimed
 	return nil
 }
 
+// IndexCouponCode implements CouponStore: the record lives StreamTTL past its expiry.
+func (s *RedisStore) IndexCouponCode(ctx context.Context, code string, r ClaimedCode) error {
+	r.Code = ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode coupon code record: %w", err)
+	}
+	ttl := max(time.Until(r.ExpiresAt), 0) + s.ttl
+	err = indexCouponScript.Run(ctx, s.rdb, []string{s.couponCodeIndexKey(code)}, b, r.ExpiresAt.UnixMicro(), ttlMS(ttl)).Err()
+	if err != nil {
+		return unavailable("index a code of reward "+r.CouponID, err)
+	}
+	return nil
+}
+
 // decodeClaimedCode builds a record from its JSON and, if redeemed, the order and when (µs).
 func decodeClaimedCode(raw, order, redeemed string) (ClaimedCode, error) {
 	var r ClaimedCode

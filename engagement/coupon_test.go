@@ -468,6 +468,7 @@ var couponStoreSuite = []storeCase{
 	{"CodeLookupRedeem", testCouponCodeRedeem},
 	{"CodeConcurrentRedeem", testCouponCodeConcurrentRedeem},
 	{"ManyShopCodes", testCouponManyShopCodes},
+	{"IndexCode", testCouponIndexCode}, // points_store_test.go
 }
 
 // testCouponManyShopCodes: a drop of the most codes a shop may supply is stored whole and handed out in order.

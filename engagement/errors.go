@@ -21,6 +21,8 @@ const (
 	CodeDuplicate    Code = "duplicate"
 	CodeConflict     Code = "conflict" // the id was used before for something else (an order of another amount)
 	CodeExpired      Code = "expired"  // the thing's validity is over (a coupon code past its expiry)
+	// CodeLimitReached: a per-user limit is used up (a reward's per_user_limit).
+	CodeLimitReached Code = "limit_reached"
 	CodeInvalid      Code = "invalid"
 	CodeUnavailable  Code = "unavailable"
 	CodeInternal     Code = "internal"

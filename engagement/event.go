@@ -52,6 +52,14 @@ const (
 	EventProductClicked     = "kudos.product.clicked"
 )
 
+// Event types of the points store (points_store.go).
+const (
+	// EventRedemptionFulfilled: the shop fulfilled a gift redemption (FulfilRedemption).
+	EventRedemptionFulfilled = "kudos.redemption.fulfilled"
+	// EventRedemptionUsed: the checkout redeemed a points-store coupon's code (RedeemCouponCode).
+	EventRedemptionUsed = "kudos.redemption.used"
+)
+
 // Event is one CloudEvents 1.0 event in structured JSON mode, with the Kudos extensions
 // userid and variant (the user's A/B arm). Consumers dedupe by ID; the Kafka key is UserID.
 type Event struct {
@@ -107,11 +115,24 @@ func NewEvent(source, typ, subject, user, variant string, at time.Time, data any
 		ID:              NewEventID(at),
 		Source:          source,
 		Type:            typ,
-		Time:            at.UTC(),
+		Time:            at.UTC().Truncate(time.Millisecond), // as it is written (eventTimeLayout)
 		Subject:         subject,
 		DataContentType: "application/json",
 		Data:            raw,
 		UserID:          user,
 		Variant:         variant,
 	}, nil
+}
+
+// eventTimeLayout is how an event's time is written: RFC 3339 in UTC, always to the millisecond, so that
+// every consumer parses one shape and sorts the strings as the times.
+const eventTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes the event with its time in eventTimeLayout (the rest as the struct tags say).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		Time string `json:"time"`
+	}{plain(e), e.Time.UTC().Format(eventTimeLayout)})
 }

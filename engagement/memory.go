@@ -30,6 +30,7 @@ type MemoryStore struct {
 	*timelineMemory
 	*notificationMemory
 	*productMemory
+	*salesMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -70,6 +71,7 @@ func NewMemoryStoreWith(cfg MemoryConfig) *MemoryStore {
 		timelineMemory:     newTimelineMemory(life),
 		notificationMemory: newNotificationMemory(life),
 		productMemory:      newProductMemory(life),
+		salesMemory:        newSalesMemory(life),
 	}
 }
 

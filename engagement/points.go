@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,6 +137,43 @@ type Purchase struct {
 	UserID    string `json:"user_id"`
 	StreamID  string `json:"stream_id"`
 	AmountFen int64  `json:"amount_fen"`
+	// PaidAt is when the order was paid (zero: now). The return window and the month of the points run from
+	// it. At most a minute in the future, and not older than the ledger accepts (the start of last month).
+	PaidAt time.Time `json:"paid_at,omitzero"`
+	// Items are the order's lines (optional). With items, AmountFen may be left out (0) and is then their
+	// sum Σ qty×price_fen; if given it must equal that sum.
+	Items []SaleItem `json:"items,omitempty"`
+}
+
+// maxPaidAtSkew is how far in the future a purchase's paid_at may lie (the shop's clock may run ahead).
+const maxPaidAtSkew = time.Minute
+
+// fingerprint is what an order id stands for: a replay of the id with another fingerprint is a conflict.
+// The user and amount always; the stream, paid_at and items when given (so an order recorded before they
+// existed, without them, still replays as itself; one recorded before with a stream_id does not: the stream
+// was not part of its fingerprint then, and a replay of it is a conflict). Items are listed by product id, so
+// their order does not matter.
+func (p Purchase) fingerprint() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "user=%s amount_fen=%d", p.UserID, p.AmountFen)
+	if p.StreamID != "" {
+		fmt.Fprintf(&b, " stream=%s", p.StreamID)
+	}
+	if !p.PaidAt.IsZero() {
+		fmt.Fprintf(&b, " paid_at=%s", p.PaidAt.UTC().Format(time.RFC3339Nano))
+	}
+	if len(p.Items) > 0 {
+		items := slices.Clone(p.Items)
+		slices.SortFunc(items, func(a, b SaleItem) int { return strings.Compare(a.ProductID, b.ProductID) })
+		b.WriteString(" items=")
+		for i, it := range items {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%s*%d@%d", it.ProductID, it.Qty, it.PriceFen)
+		}
+	}
+	return b.String()
 }
 
 // PurchaseResult is what recording a purchase did.
@@ -169,8 +207,25 @@ func (s *Service) RecordPurchase(ctx context.Context, actor Actor, p Purchase) (
 	if p.StreamID != "" && !ValidStreamID(p.StreamID) {
 		return PurchaseResult{}, Outcome{}, Invalid("stream_id", "stream_id is not a valid stream id")
 	}
+	if p.Items != nil {
+		sum, err := checkItems(p.Items)
+		if err != nil {
+			return PurchaseResult{}, Outcome{}, err
+		}
+		if len(p.Items) == 0 {
+			return PurchaseResult{}, Outcome{}, Invalid("items", "items, when given, lists at least one item")
+		}
+		if p.AmountFen == 0 {
+			p.AmountFen = sum
+		} else if p.AmountFen != sum {
+			return PurchaseResult{}, Outcome{}, Invalid("amount_fen", "amount_fen (%d) must equal the sum of the items' qty × price_fen (%d), or be left out", p.AmountFen, sum)
+		}
+	}
 	if p.AmountFen <= 0 || p.AmountFen > maxAmountFen {
 		return PurchaseResult{}, Outcome{}, Invalid("amount_fen", "amount_fen must be a positive whole number of fen, at most %d", int64(maxAmountFen))
+	}
+	if !p.PaidAt.IsZero() && p.PaidAt.After(s.now().Add(maxPaidAtSkew)) {
+		return PurchaseResult{}, Outcome{}, Invalid("paid_at", "paid_at must not be more than %s in the future", maxPaidAtSkew)
 	}
 	if err := s.admit(); err != nil {
 		return PurchaseResult{}, Outcome{}, err
@@ -200,23 +255,37 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 	pts := s.scorer.ForUser(p.UserID).Purchase(p.AmountFen)
 	res := PurchaseResult{OrderID: p.OrderID, UserID: p.UserID, Points: 0, Status: "pending"}
 	// Every order goes to the ledger, one under one yuan too (0 points): its id is then taken, and the
-	// fingerprint makes the same id with another user or amount a conflict rather than a quiet replay.
+	// fingerprint makes the same id with other content (Purchase.fingerprint) a conflict rather than a quiet
+	// replay. The award counts at paid_at: the return window and the month of the cap run from it.
 	sc := Scored{Key: "order:" + p.OrderID, Source: SourcePurchase, Points: pts, Reason: "Purchase"}
+	at := p.PaidAt
+	if at.IsZero() {
+		at = s.now()
+	}
 	ar, err := s.ledger.Award(ctx, rewards.Award{Key: sc.Key, User: p.UserID, Stream: p.StreamID, Source: SourcePurchase, Points: pts, Pending: true,
-		Fingerprint: fmt.Sprintf("user=%s amount_fen=%d", p.UserID, p.AmountFen), At: s.now()})
+		Fingerprint: p.fingerprint(), At: at})
 	if errors.Is(err, rewards.ErrConflict) {
-		return PurchaseResult{}, Errorf(CodeConflict, "order %q was already recorded for another user or amount", p.OrderID)
+		return PurchaseResult{}, Errorf(CodeConflict, "order %q was already recorded with other content (user, amount, stream, paid_at or items)", p.OrderID)
+	}
+	if errors.Is(err, rewards.ErrInvalid) && !p.PaidAt.IsZero() {
+		return PurchaseResult{}, Invalid("paid_at", "paid_at is too old: the ledger takes purchases paid since the start of last month")
 	}
 	if err != nil {
 		return PurchaseResult{}, fmt.Errorf("award purchase %s: %w", p.OrderID, ledgerError(err))
 	}
 	res.Points, res.Capped, res.Replayed = ar.Granted, ar.Capped, !ar.Applied
 	res.balance, res.tier = ar.Balance, ar.Tier
-	at := ar.At
-	if at.IsZero() {
-		at = s.now()
+	if !ar.At.IsZero() {
+		at = ar.At
 	}
-	s.emitOnce(ctx, sc.Key, at, EventPurchaseRecorded, p.StreamID, p.UserID, map[string]any{"order_id": p.OrderID, "stream": p.StreamID, "amount_fen": p.AmountFen, "points": ar.Granted})
+	data := map[string]any{"order_id": p.OrderID, "stream": p.StreamID, "amount_fen": p.AmountFen, "points": ar.Granted}
+	if len(p.Items) > 0 {
+		data["items"] = p.Items
+	}
+	s.emitOnce(ctx, sc.Key, at, EventPurchaseRecorded, p.StreamID, p.UserID, data)
+	// Counted in the stream's sales on every call: the store counts an order id once, and a replay counts
+	// what a first call that failed to count missed.
+	s.countSale(ctx, p.StreamID, SaleOrder{ID: p.OrderID, User: p.UserID, AmountFen: p.AmountFen, Items: p.Items})
 	if pts > 0 { // under one yuan: recorded, nothing awarded
 		s.emitAward(ctx, p.UserID, p.StreamID, sc, ar)
 	}
@@ -235,6 +304,7 @@ func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID str
 	if err != nil {
 		return res, fmt.Errorf("refund %s: %w", orderID, ledgerError(err))
 	}
+	s.refundSale(ctx, res.User, orderID)
 	s.emit(ctx, EventPurchaseRefunded, "", res.User, map[string]any{
 		"order_id": orderID, "cancelled": res.Cancelled, "reversed": res.Reversed, "shortfall": res.Shortfall, "balance": res.Balance,
 	})
@@ -286,7 +356,7 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, user, rewardID, reque
 	var r rewards.Redemption
 	_, err := s.batched(ctx, func(ctx context.Context) (Outcome, error) {
 		var err error
-		if r, err = s.ledger.Redeem(ctx, user, rewardID, requestID); err != nil {
+		if r, err = s.redeemItem(ctx, user, rewardID, requestID); err != nil { // points_store.go
 			return Outcome{}, fmt.Errorf("redeem %s for %s: %w", rewardID, user, ledgerError(err))
 		}
 		// A replay publishes the event again, same id: the first answer may have been lost before it was durable.
@@ -342,6 +412,8 @@ func ledgerError(err error) error {
 		return &Error{Code: CodeInsufficientPoints, Message: "not enough points"}
 	case errors.Is(err, rewards.ErrOutOfStock):
 		return &Error{Code: CodeOutOfStock, Message: "this reward is out of stock"}
+	case errors.Is(err, rewards.ErrLimitReached):
+		return &Error{Code: CodeLimitReached, Message: "you have redeemed this reward as often as it allows"}
 	case errors.Is(err, rewards.ErrDuplicate):
 		return &Error{Code: CodeDuplicate, Message: "this request id was used for another reward"}
 	case errors.Is(err, rewards.ErrConflict):

@@ -259,6 +259,9 @@ func (s *Service) ClickProduct(ctx context.Context, actor Actor, stream, product
 		return Outcome{}, fmt.Errorf("click product %s: %w", productID, err)
 	}
 	if first {
+		if err := s.store.CountSaleClick(ctx, stream, productID); err != nil {
+			s.log.Warn("count click", "stream", stream, "product", productID, "err", err)
+		}
 		s.emit(ctx, EventProductClicked, stream, actor.User, map[string]any{"stream": stream, "product_id": productID})
 	}
 	return Outcome{Stream: stream}, nil

@@ -79,6 +79,13 @@ import (
 //	stream:{id}:products:pinned            string  id of the pinned product (at most one)
 //	stream:{id}:product-click:<pid>:<user> string  user clicked the product: expires ProductClickWindow after
 //	                                               the click that set it (SET NX), not StreamTTL
+//	stream:{id}:sales                      hash    sales per show (sales_redis.go): orders, gmv (fen), and per
+//	                                               product "p:<pid>:clicks", ":orders", ":units", ":gmv"
+//	stream:{id}:sales:orders               hash    order id → the SaleOrder counted, JSON (the idempotency)
+//	stream:{id}:sales:refunded             set     ids of the counted orders refunded
+//	stream:{id}:sales:buyers               set     users with a counted order
+//	stream:{id}:sales:viewers              hll     users who joined as viewers (PFADD)
+//	                                               (every sales write renews all five sales keys together)
 //	user:{user}:last-stream                string  the stream user joined last
 //	coupon-code:{<hmac>}                   hash    the codes index: a claimed code's record under the hex HMAC of
 //	                                               the code (couponCodeKey), never the code: json (ClaimedCode as

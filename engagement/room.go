@@ -51,6 +51,11 @@ func (s *Service) Join(ctx context.Context, actor Actor, stream string) (Welcome
 			return Welcome{}, err
 		}
 	}
+	if actor.Role == RoleViewer { // the audience of the sales' conversion: not the show's own people
+		if err := s.store.CountSaleViewer(ctx, stream, actor.User); err != nil {
+			s.log.Warn("count viewer", "stream", stream, "user", actor.User, "err", err)
+		}
+	}
 	s.emit(ctx, EventViewerJoined, stream, actor.User, map[string]any{"stream": stream, "role": actor.Role})
 	return w, nil
 }

@@ -30,6 +30,7 @@ type Store interface {
 	TimelineStore
 	NotificationStore
 	ProductStore
+	SalesStore
 }
 
 // Lifetimes: what every Store keeps, and for how long, so that storage stays bounded by recent traffic
@@ -40,7 +41,7 @@ type Store interface {
 //     join (RenewStream), so a running show never loses it and an abandoned one (never ended) goes Retention
 //     after its last join; once ended it lives Retention after it ended, as long as its replay.
 //   - The hot state of a stream (comments, moderation, likes, polls, quizzes, feedback, coupons, draws,
-//     questions, the product shelf, the audience, score state but the replay marks) lives StreamTTL after its last write.
+//     questions, the product shelf, the sales, the audience, score state but the replay marks) lives StreamTTL after its last write.
 //   - The replay timeline lives Retention after its last write, and a viewer's replay marks (score state of a
 //     kind starting with "replay-": the once-per-question answer, the paid replay answers) Retention after
 //     they were written: at least as long as the timeline they were made on, so an answer cannot be given

@@ -49,6 +49,7 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) (Store, func(time.D
 		{"Timeline", timelineStoreSuite, timelineAgedSuite},
 		{"Notification", notificationStoreSuite, notificationAgedSuite},
 		{"Product", productStoreSuite, productAgedSuite},
+		{"Sales", salesStoreSuite, salesAgedSuite},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

@@ -21,7 +21,8 @@ import (
 //     plus a day) and is absent once that has passed (Redis expires it; memory prunes it); a stream's
 //     leaderboard lasts as long as the record of its last participation award; the user's next order drops
 //     the settled and refunded orders whose points have expired (made at or before ExpireBefore). What stays is
-//     one account per user (balance, tier, entries, orders, redemptions) and the stock of each reward.
+//     one account per user (balance, tier, entries, orders, redemptions, redemptions per reward), the units
+//     redeemed of each reward, gift claims and the catalogue.
 //   - Backend failures are returned wrapped; rule outcomes use this package's sentinel errors.
 type Store interface {
 	// Award applies a once per a.Key while the key's record is kept (until p.keepUntil(a) of the award that
@@ -34,10 +35,19 @@ type Store interface {
 	// ErrNotFound if no such award (or its record is gone) or it was made at or before p.ExpireBefore,
 	// ErrInvalid if it was not a pending purchase, ErrDuplicate if refunded.
 	Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error)
-	// Redeem debits r.Cost from user's balance (oldest points first) and takes one unit of stock, once
-	// per (user, requestID). A replay with the same reward returns the original Redemption with Replayed
-	// set; with another reward it is ErrDuplicate. ErrOutOfStock, ErrInsufficientPoints change nothing.
-	Redeem(ctx context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error)
+	// Redeem debits r.Cost from req.User's balance (oldest points first) and takes one unit of r's stock,
+	// once per (user, RequestID). A replay with the same reward returns the original Redemption with Replayed
+	// set; with another reward it is ErrDuplicate. ErrLimitReached (the user redeemed r r.PerUserLimit times),
+	// ErrOutOfStock (r.Stock units redeemed in all, across users) and ErrInsufficientPoints change nothing.
+	// The redemption stores req.Code and req.ClaimID, r's Kind and amounts; a ClaimID is indexed for Fulfil.
+	Redeem(ctx context.Context, req RedeemRequest, r Reward, p Policy) (Redemption, error)
+	// Fulfil marks the gift redemption of claimID fulfilled at p.Now, once, and returns it (a second call
+	// returns it as the first left it). ErrNotFound for an unknown claim.
+	Fulfil(ctx context.Context, claimID string, p Policy) (Redemption, error)
+	// Catalogue returns the stored catalogue and true, or false if none was ever stored.
+	Catalogue(ctx context.Context) ([]Reward, bool, error)
+	// SetCatalogue stores rs as the catalogue (kept: it survives restarts of a durable backend).
+	SetCatalogue(ctx context.Context, rs []Reward) error
 	// Snapshot settles and expires, then returns the user's state. An unknown user has a zero Snapshot.
 	Snapshot(ctx context.Context, user string, p Policy) (Snapshot, error)
 	// Entries returns the user's last n entries, oldest first (all when n <= 0).
@@ -45,8 +55,8 @@ type Store interface {
 	// Leaderboard returns the n users with the most participation points granted in stream, most first;
 	// ties share a rank and are ordered by user id.
 	Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error)
-	// Remaining returns the units left of each limited reward (Stock > 0) in rs, keyed by id: its Stock until
-	// the first redemption.
+	// Remaining returns the units left of each limited reward (Stock > 0) in rs, keyed by id: its Stock less
+	// the units of it redeemed (never below zero).
 	Remaining(ctx context.Context, rs []Reward) (map[string]int64, error)
 }
 

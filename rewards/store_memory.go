@@ -20,8 +20,11 @@ type MemoryStore struct {
 	awards      map[string]memAward      // by award key
 	users       map[string]*memUser      // by user id
 	boards      map[string]*memBoard     // by stream
-	stock       map[string]int64         // reward id → units left (absent: not yet seeded)
+	sold        map[string]int64         // reward id → units redeemed
+	perUser     map[[2]string]int64      // (user, reward id) → units redeemed
 	redemptions map[[2]string]Redemption // (user, request id) → original redemption
+	claims      map[string][2]string     // gift claim id → (user, request id)
+	catalogue   []Reward                 // nil until SetCatalogue
 	pruned      time.Time                // when (by the Policy's clock) the maps were last pruned
 }
 
@@ -74,8 +77,10 @@ func NewMemoryStore() *MemoryStore {
 		awards:      map[string]memAward{},
 		users:       map[string]*memUser{},
 		boards:      map[string]*memBoard{},
-		stock:       map[string]int64{},
+		sold:        map[string]int64{},
+		perUser:     map[[2]string]int64{},
 		redemptions: map[[2]string]Redemption{},
+		claims:      map[string][2]string{},
 	}
 }
 
@@ -354,9 +359,10 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p
 }
 
 // Redeem implements Store.
-func (s *MemoryStore) Redeem(_ context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error) {
+func (s *MemoryStore) Redeem(_ context.Context, req RedeemRequest, r Reward, p Policy) (Redemption, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	user, requestID := req.User, req.RequestID
 	id := [2]string{user, requestID}
 	if red, ok := s.redemptions[id]; ok {
 		if red.RewardID != r.ID {
@@ -368,27 +374,63 @@ func (s *MemoryStore) Redeem(_ context.Context, user string, r Reward, requestID
 	u := s.user(user)
 	u.settle(p)
 	u.expire(p)
-	if r.Stock > 0 {
-		if _, ok := s.stock[r.ID]; !ok {
-			s.stock[r.ID] = r.Stock
-		}
-		if s.stock[r.ID] <= 0 {
-			return Redemption{}, ErrOutOfStock
-		}
+	if r.PerUserLimit > 0 && s.perUser[[2]string{user, r.ID}] >= r.PerUserLimit {
+		return Redemption{}, ErrLimitReached
+	}
+	if r.Stock > 0 && s.sold[r.ID] >= r.Stock {
+		return Redemption{}, ErrOutOfStock
 	}
 	if u.balance < r.Cost {
 		return Redemption{}, ErrInsufficientPoints
 	}
 	u.consume(r.Cost, "")
 	u.balance -= r.Cost
-	if r.Stock > 0 {
-		s.stock[r.ID]--
-	}
+	s.sold[r.ID]++
+	s.perUser[[2]string{user, r.ID}]++
 	now := p.Now.UnixMilli()
 	u.entry(now, Entry{Kind: EntryRedeem, Points: -r.Cost, Key: requestID, Source: r.ID})
-	red := Redemption{ID: requestID, User: user, RewardID: r.ID, Cost: r.Cost, At: time.UnixMilli(now).UTC(), Balance: u.balance}
+	red := Redemption{ID: requestID, User: user, RewardID: r.ID, Cost: r.Cost, At: time.UnixMilli(now).UTC(), Balance: u.balance,
+		Kind: r.Kind, DiscountFen: r.DiscountFen, MinSpendFen: r.MinSpendFen, Code: req.Code, ClaimID: req.ClaimID}
 	s.redemptions[id] = red
+	if req.ClaimID != "" {
+		s.claims[req.ClaimID] = id
+	}
 	return red, nil
+}
+
+// Fulfil implements Store.
+func (s *MemoryStore) Fulfil(_ context.Context, claimID string, p Policy) (Redemption, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.claims[claimID]
+	if !ok {
+		return Redemption{}, ErrNotFound
+	}
+	red := s.redemptions[id]
+	if red.FulfilledAt == nil {
+		at := time.UnixMilli(p.Now.UnixMilli()).UTC()
+		red.FulfilledAt = &at
+		s.redemptions[id] = red
+	}
+	return red, nil
+}
+
+// Catalogue implements Store.
+func (s *MemoryStore) Catalogue(context.Context) ([]Reward, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.catalogue == nil {
+		return nil, false, nil
+	}
+	return append([]Reward{}, s.catalogue...), true, nil
+}
+
+// SetCatalogue implements Store.
+func (s *MemoryStore) SetCatalogue(_ context.Context, rs []Reward) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.catalogue = append([]Reward{}, rs...)
+	return nil
 }
 
 // Snapshot implements Store.
@@ -463,11 +505,7 @@ func (s *MemoryStore) Remaining(_ context.Context, rs []Reward) (map[string]int6
 		if r.Stock <= 0 {
 			continue
 		}
-		left, ok := s.stock[r.ID]
-		if !ok {
-			left = r.Stock
-		}
-		out[r.ID] = left
+		out[r.ID] = max(0, r.Stock-s.sold[r.ID])
 	}
 	return out, nil
 }

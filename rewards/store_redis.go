@@ -27,8 +27,12 @@ import (
 //	                             exp (Unix ms, Policy.keepUntil); it expires then (PX from the ledger's now)
 //	board:<stream>       zset    user → participation points granted in the stream; it expires with the
 //	                             record of the stream's last participation award
-//	stock:<reward>       string  units left, seeded from the catalogue on first redemption
-//	redeem:<user>        hash    request id → the original redemption
+//	stock:<reward>       string  legacy: units left, as stores before sold kept them (read once into sold)
+//	sold                 hash    reward id → units redeemed in all (units left: the reward's Stock − sold)
+//	rcount:<user>        hash    reward id → units the user redeemed (Reward.PerUserLimit)
+//	redeem:<user>        hash    request id → the original redemption (with its code, claim and fulfilment)
+//	claim:<id>           string  a gift's claim id → {user, req} of its redemption
+//	catalogue            string  the catalogue as JSON, once SetCatalogue stored one (else Config.Catalogue)
 //
 // Expiry: award:<key> lives until the end of the month after its award's month, an order's for ExpiryMonths
 // (12) after it, each plus recordSlack (a day); a record found past its exp, by the ledger's clock, counts as
@@ -37,7 +41,8 @@ import (
 // account (acct, earned: the trailing twelve months; lots, lotamt: points not yet expired; orders: the
 // last ExpiryMonths of orders, older settled ones are dropped when the user's next order is recorded; pend:
 // the return window; entries: the ledger, append-only; redeem: one field per redemption, at most the points
-// earned allow) and stock:<reward>.
+// earned allow; rcount: one field per reward redeemed), sold, claim:<id> (one per gift redeemed, at most the
+// points earned allow) and the catalogue.
 //
 // The multi-step rules run as Lua scripts (rewards/lua), so each call is atomic on one Redis server.
 // Keys of one call span several ids, so the store needs a single Redis (or one cluster slot), not a cluster.
@@ -62,7 +67,16 @@ var (
 	scriptRefund   = luaScript("refund.lua")
 	scriptRedeem   = luaScript("redeem.lua")
 	scriptSnapshot = luaScript("snapshot.lua")
+	scriptFulfil   = redis.NewScript(mustLua("lua/fulfil.lua")) // no prelude: it reads no account
 )
+
+func mustLua(name string) string {
+	b, err := luaFiles.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // RedisConfig configures a RedisStore.
 type RedisConfig struct {
@@ -255,9 +269,12 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, 
 }
 
 // Redeem implements Store.
-func (s *RedisStore) Redeem(ctx context.Context, user string, r Reward, requestID string, p Policy) (Redemption, error) {
-	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID)
-	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": requestID, "cost": r.Cost, "stock": r.Stock})
+func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p Policy) (Redemption, error) {
+	user := req.User
+	claimKey := s.prefix + "claim:" + req.ClaimID
+	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID, s.prefix+"sold", s.prefix+"rcount:"+user, claimKey)
+	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost, "stock": r.Stock,
+		"limit": r.PerUserLimit, "kind": r.Kind, "dfen": r.DiscountFen, "mfen": r.MinSpendFen, "code": req.Code, "claim": req.ClaimID})
 	reply, err := scriptRedeem.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
 	if err != nil {
 		return Redemption{}, fmt.Errorf("redis redeem script: %w", err)
@@ -269,11 +286,20 @@ func (s *RedisStore) Redeem(ctx context.Context, user string, r Reward, requestI
 	switch status {
 	case "duplicate":
 		return Redemption{}, ErrDuplicate
+	case "limit":
+		return Redemption{}, ErrLimitReached
 	case "out_of_stock":
 		return Redemption{}, ErrOutOfStock
 	case "insufficient":
 		return Redemption{}, ErrInsufficientPoints
 	}
+	red, err := decodeRedemption(payload)
+	red.Replayed = status == "replay"
+	return red, err
+}
+
+// decodeRedemption reads a redemption as the scripts store it.
+func decodeRedemption(payload string) (Redemption, error) {
 	var w struct {
 		ID      string `json:"id"`
 		User    string `json:"user"`
@@ -281,12 +307,83 @@ func (s *RedisStore) Redeem(ctx context.Context, user string, r Reward, requestI
 		Cost    int64  `json:"cost"`
 		At      int64  `json:"at"`
 		Balance int64  `json:"balance"`
+		Kind    string `json:"kind"`
+		DFen    int64  `json:"dfen"`
+		MFen    int64  `json:"mfen"`
+		Code    string `json:"code"`
+		Claim   string `json:"claim"`
+		Ful     int64  `json:"ful"`
 	}
 	if err := json.Unmarshal([]byte(payload), &w); err != nil {
 		return Redemption{}, fmt.Errorf("decode redemption: %w", err)
 	}
-	return Redemption{ID: w.ID, User: w.User, RewardID: w.Reward, Cost: w.Cost, At: time.UnixMilli(w.At).UTC(),
-		Balance: w.Balance, Replayed: status == "replay"}, nil
+	red := Redemption{ID: w.ID, User: w.User, RewardID: w.Reward, Cost: w.Cost, At: time.UnixMilli(w.At).UTC(),
+		Balance: w.Balance, Kind: w.Kind, DiscountFen: w.DFen, MinSpendFen: w.MFen, Code: w.Code, ClaimID: w.Claim}
+	if w.Ful > 0 {
+		at := time.UnixMilli(w.Ful).UTC()
+		red.FulfilledAt = &at
+	}
+	return red, nil
+}
+
+// Fulfil implements Store: the claim's redemption is found by one GET, then marked by one script.
+func (s *RedisStore) Fulfil(ctx context.Context, claimID string, p Policy) (Redemption, error) {
+	raw, err := s.rdb.Get(ctx, s.prefix+"claim:"+claimID).Result()
+	if errors.Is(err, redis.Nil) {
+		return Redemption{}, ErrNotFound
+	}
+	if err != nil {
+		return Redemption{}, fmt.Errorf("redis read claim: %w", err)
+	}
+	var c struct {
+		User string `json:"user"`
+		Req  string `json:"req"`
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return Redemption{}, fmt.Errorf("decode claim: %w", err)
+	}
+	rec, err := scriptFulfil.Run(ctx, s.rdb, []string{s.prefix + "redeem:" + c.User}, c.Req, p.Now.UnixMilli()).Text()
+	if errors.Is(err, redis.Nil) {
+		return Redemption{}, ErrNotFound
+	}
+	if err != nil {
+		return Redemption{}, fmt.Errorf("redis fulfil script: %w", err)
+	}
+	return decodeRedemption(rec)
+}
+
+// Catalogue implements Store.
+func (s *RedisStore) Catalogue(ctx context.Context) ([]Reward, bool, error) {
+	raw, err := s.rdb.Get(ctx, s.prefix+"catalogue").Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("redis read catalogue: %w", err)
+	}
+	var rs []Reward
+	if err := json.Unmarshal([]byte(raw), &rs); err != nil {
+		return nil, false, fmt.Errorf("decode catalogue: %w", err)
+	}
+	if rs == nil {
+		rs = []Reward{}
+	}
+	return rs, true, nil
+}
+
+// SetCatalogue implements Store.
+func (s *RedisStore) SetCatalogue(ctx context.Context, rs []Reward) error {
+	if rs == nil {
+		rs = []Reward{}
+	}
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return fmt.Errorf("encode catalogue: %w", err)
+	}
+	if err := s.rdb.Set(ctx, s.prefix+"catalogue", b, 0).Err(); err != nil {
+		return fmt.Errorf("redis store catalogue: %w", err)
+	}
+	return nil
 }
 
 // Snapshot implements Store.
@@ -404,32 +501,44 @@ func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]S
 	return st, nil
 }
 
-// Remaining implements Store with one MGET of the stock counters.
+// Remaining implements Store with one HMGET of sold and one MGET of the legacy counters.
 func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int64, error) {
 	var limited []Reward
-	var keys []string
+	var ids, legacy []string
 	for _, r := range rs {
 		if r.Stock > 0 {
 			limited = append(limited, r)
-			keys = append(keys, s.prefix+"stock:"+r.ID)
+			ids = append(ids, r.ID)
+			legacy = append(legacy, s.prefix+"stock:"+r.ID)
 		}
 	}
 	out := map[string]int64{}
-	if len(keys) == 0 {
+	if len(ids) == 0 {
 		return out, nil
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	sold, err := s.rdb.HMGet(ctx, s.prefix+"sold", ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read reward stock: %w", err)
+	}
+	left, err := s.rdb.MGet(ctx, legacy...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read reward stock: %w", err)
 	}
 	for i, r := range limited {
 		out[r.ID] = r.Stock
-		if v, ok := vals[i].(string); ok {
+		v, ok := sold[i].(string)
+		if ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("reward %s sold %q: %w", r.ID, v, err)
+			}
+			out[r.ID] = max(0, r.Stock-n)
+		} else if v, ok := left[i].(string); ok { // a store from before sold
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("reward %s stock %q: %w", r.ID, v, err)
 			}
-			out[r.ID] = n
+			out[r.ID] = max(0, min(n, r.Stock))
 		}
 	}
 	return out, nil

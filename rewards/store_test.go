@@ -36,6 +36,170 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Remaining", func(t *testing.T) { testRemaining(t, newStore) })
 	t.Run("IdempotencyWindow", func(t *testing.T) { testIdempotencyWindow(t, newStore) })
 	t.Run("OrdersKeptForExpiryMonths", func(t *testing.T) { testOrdersKept(t, newStore) })
+	t.Run("CatalogueReplaced", func(t *testing.T) { testCatalogueReplaced(t, newStore) })
+	t.Run("ConcurrentStockAndPerUserLimit", func(t *testing.T) { testConcurrentStockAndLimit(t, newStore) })
+	t.Run("CouponCodeAndGiftClaim", func(t *testing.T) { testCodeAndClaim(t, newStore) })
+}
+
+// testCatalogueReplaced: the configured catalogue until SetCatalogue, then the stored one, read by a second
+// ledger over the same store (another node) too; units redeemed count against a changed stock; redemptions
+// use the new costs; an invalid catalogue is refused and changes nothing.
+func testCatalogueReplaced(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	store := newStore(t)
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, store, clock, nil)
+	other := newTestLedger(t, store, clock, nil)
+	mustAward(t, l, Award{Key: "seed", User: "u", Points: 100})
+	if _, err := l.Redeem(ctx, "u", "scarce", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := other.Catalogue(ctx); len(rs) != len(testCatalogue) {
+		t.Fatalf("before any replacement: %+v, want the configured catalogue", rs)
+	}
+	next := []Reward{
+		{ID: "scarce", Title: "scarce again", Cost: 20, Kind: KindGift, Stock: 2},
+		{ID: "coupon", Title: "¥1 off", Cost: 5, Kind: KindCoupon, DiscountFen: 100, PerUserLimit: 1},
+	}
+	if err := l.SetCatalogue(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := other.Available(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].ID != "coupon" || rs[1].ID != "scarce" || rs[1].Title != "scarce again" || rs[1].Remaining == nil || *rs[1].Remaining != 1 {
+		t.Fatalf("after replacement, another ledger sees %+v; want coupon then scarce with 1 left (2 less the 1 redeemed)", rs)
+	}
+	if _, err := other.Redeem(ctx, "u", "small", "r2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("redeeming an item no longer listed: %v, want ErrNotFound", err)
+	}
+	red, err := other.Redeem(ctx, "u", "scarce", "r3")
+	if err != nil || red.Cost != 20 || red.Balance != 70 || red.Kind != KindGift {
+		t.Fatalf("redemption at the new cost: %+v, %v", red, err)
+	}
+	if _, err := l.Redeem(ctx, "u", "scarce", "r4"); !errors.Is(err, ErrOutOfStock) {
+		t.Fatalf("third unit of a stock of 2: %v, want ErrOutOfStock", err)
+	}
+	bad := [][]Reward{
+		{{ID: "a", Title: "a", Cost: 1, Kind: KindGift}, {ID: "a", Title: "b", Cost: 1, Kind: KindGift}},
+		{{ID: "a", Title: "a", Cost: 0, Kind: KindGift}},
+		{{ID: "a", Title: "a", Cost: 1, Kind: "toaster"}},
+		{{ID: "a", Title: "a", Cost: 1, Kind: KindCoupon}},
+	}
+	for _, b := range bad {
+		if err := l.SetCatalogue(ctx, b); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("SetCatalogue(%+v) = %v, want ErrInvalid", b, err)
+		}
+	}
+	if rs, _ := l.Catalogue(ctx); len(rs) != 2 {
+		t.Fatalf("a refused catalogue changed it: %+v", rs)
+	}
+}
+
+// testConcurrentStockAndLimit: 20 concurrent redemptions (two per user, distinct request ids) of an item
+// with stock 5 and a per-user limit of 1 by 10 users with points for both: exactly 5 succeed, each by a
+// different user, every other is ErrOutOfStock or ErrLimitReached, and exactly 5 costs were debited.
+func testConcurrentStockAndLimit(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	l := newTestLedger(t, newStore(t), testenv.NewClock(t0), func(c *Config) {
+		c.Catalogue = []Reward{{ID: "hot", Title: "hot", Cost: 10, Kind: KindGift, Stock: 5, PerUserLimit: 1}}
+	})
+	const users = 10
+	for i := range users {
+		mustAward(t, l, Award{Key: fmt.Sprint("seed", i), User: fmt.Sprint("u", i), Points: 100})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := map[string]int{}
+	refused := map[error]int{}
+	for i := range users {
+		for j := range 2 {
+			wg.Go(func() {
+				red, err := l.Redeem(ctx, fmt.Sprint("u", i), "hot", fmt.Sprint("r", j))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won[red.User]++
+				case errors.Is(err, ErrOutOfStock):
+					refused[ErrOutOfStock]++
+				case errors.Is(err, ErrLimitReached):
+					refused[ErrLimitReached]++
+				default:
+					t.Errorf("unexpected error %v", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(won) != 5 {
+		t.Fatalf("winners %v, want 5 distinct users", won)
+	}
+	var spent int64
+	for i := range users {
+		u := fmt.Sprint("u", i)
+		if won[u] > 1 {
+			t.Fatalf("%s redeemed %d times past its limit of 1", u, won[u])
+		}
+		spent += 100 - mustAccount(t, l, u).Balance
+	}
+	if spent != 50 || refused[ErrOutOfStock]+refused[ErrLimitReached] != 15 {
+		t.Fatalf("spent %d (want 50), refused %v (want 15 in all)", spent, refused)
+	}
+	rs, err := l.Available(ctx)
+	if err != nil || *rs[0].Remaining != 0 {
+		t.Fatalf("remaining %v, %v; want 0", rs, err)
+	}
+	// The limit is per user: a winner's second request is refused with the limit, stock or not.
+	for u := range won {
+		if _, err := l.Redeem(ctx, u, "hot", "again"); !errors.Is(err, ErrLimitReached) {
+			t.Fatalf("%s again: %v, want ErrLimitReached", u, err)
+		}
+		break
+	}
+}
+
+// testCodeAndClaim: a coupon's redemption stores its code and amounts, a replay returns the first code
+// whatever it is given; a gift's has a derived claim id that Fulfil marks once.
+func testCodeAndClaim(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) {
+		c.Catalogue = []Reward{
+			{ID: "cpn", Title: "¥5 off", Cost: 10, Kind: KindCoupon, DiscountFen: 500, MinSpendFen: 2000},
+			{ID: "gift", Title: "mug", Cost: 10, Kind: KindGift},
+		}
+	})
+	mustAward(t, l, Award{Key: "seed", User: "u", Points: 100})
+	red, err := l.RedeemItem(ctx, RedeemRequest{User: "u", RewardID: "cpn", RequestID: "r1", Code: "CODE-ONE"})
+	if err != nil || red.Code != "CODE-ONE" || red.DiscountFen != 500 || red.MinSpendFen != 2000 || red.Kind != KindCoupon || red.ClaimID != "" {
+		t.Fatalf("coupon redemption %+v, %v", red, err)
+	}
+	again, err := l.RedeemItem(ctx, RedeemRequest{User: "u", RewardID: "cpn", RequestID: "r1", Code: "CODE-TWO"})
+	if err != nil || !again.Replayed || again.Code != "CODE-ONE" || again.Balance != 90 {
+		t.Fatalf("replay %+v, %v; want the first code and balance 90", again, err)
+	}
+	g, err := l.RedeemItem(ctx, RedeemRequest{User: "u", RewardID: "gift", RequestID: "r2", Code: "IGNORED"})
+	if err != nil || g.ClaimID != ClaimID("u", "r2") || g.Code != "" || g.FulfilledAt != nil {
+		t.Fatalf("gift redemption %+v, %v", g, err)
+	}
+	clock.Advance(time.Hour)
+	f1, err := l.Fulfil(ctx, g.ClaimID)
+	if err != nil || f1.FulfilledAt == nil || !f1.FulfilledAt.Equal(t0.Add(time.Hour)) || f1.RewardID != "gift" || f1.User != "u" {
+		t.Fatalf("fulfil %+v, %v", f1, err)
+	}
+	clock.Advance(time.Hour)
+	f2, err := l.Fulfil(ctx, g.ClaimID)
+	if err != nil || !f2.FulfilledAt.Equal(*f1.FulfilledAt) {
+		t.Fatalf("second fulfil %+v, %v; want the first time kept", f2, err)
+	}
+	if r, _ := l.RedeemItem(ctx, RedeemRequest{User: "u", RewardID: "gift", RequestID: "r2"}); r.FulfilledAt == nil {
+		t.Fatalf("a replay after fulfilment: %+v, want it fulfilled", r)
+	}
+	if _, err := l.Fulfil(ctx, "gift-nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown claim: %v, want ErrNotFound", err)
+	}
 }
 
 // testIdempotencyWindow: an award's key is remembered until the end of the month after its month (and a day),

@@ -5,7 +5,8 @@ package static
 import "embed"
 
 // FS holds the pages and their assets: index.html (the viewer page, served at /), host.html (the host panel,
-// served at /host) and everything under assets/ (served at /assets/).
+// served at /host), everything under assets/ (served at /assets/) and the client SDK (served at /sdk/: the
+// ES module, its TypeScript declarations and its npm package.json; its tests stay in the repository).
 //
-//go:embed index.html host.html assets
+//go:embed index.html host.html assets sdk/kudos-client.js sdk/kudos-client.d.ts sdk/package.json
 var FS embed.FS

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -232,4 +234,22 @@ func TestMetricsOnOwnAddress(t *testing.T) {
 			t.Fatalf("main listener /metrics: %d %.200s", st, body)
 		}
 	})
+}
+
+// TestJSONLogs: KUDOS_LOG_FORMAT=json writes one JSON object per line with the fixed keys; text stays text.
+func TestJSONLogs(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger("info", "json", &buf).Info("kudos listening", "addr", "127.0.0.1:8080", "node", "n1")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("json log line %q: %v", buf.String(), err)
+	}
+	if line["msg"] != "kudos listening" || line["addr"] != "127.0.0.1:8080" || line["level"] != "INFO" {
+		t.Fatalf("json log line %v", line)
+	}
+	buf.Reset()
+	newLogger("info", "text", &buf).Info("kudos listening", "addr", "x")
+	if !strings.Contains(buf.String(), `msg="kudos listening" addr=x`) {
+		t.Fatalf("text log line %q", buf.String())
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -109,6 +110,11 @@ func TestEventsEndToEndOnRealBroker(t *testing.T) {
 		}
 		parts, err := conn.ReadPartitions(topic)
 		conn.Close()
+		partitionIDs := make([]int, len(parts))
+		for i, p := range parts {
+			partitionIDs[i] = p.ID
+		}
+		slices.Sort(partitionIDs)
 		if err == nil {
 			for _, p := range parts {
 				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
@@ -132,6 +138,20 @@ func TestEventsEndToEndOnRealBroker(t *testing.T) {
 					_ = json.Unmarshal(m.Value, &ev)
 					if wantKey := ev.UserID; wantKey != string(m.Key) && !(wantKey == "" && ev.Subject == string(m.Key)) {
 						t.Fatalf("%s keyed %q, want the user %q (or the stream without one)", typ, m.Key, ev.UserID)
+					}
+					// The CloudEvents Kafka binding, structured mode, and Kafka's own fields.
+					headers := map[string]string{}
+					for _, h := range m.Headers {
+						headers[h.Key] = string(h.Value)
+					}
+					if headers["content-type"] != "application/cloudevents+json; charset=UTF-8" || headers["ce_type"] != typ || headers["ce_id"] != ev.ID {
+						t.Fatalf("%s %s: headers %v, want content-type, ce_type and ce_id", typ, ev.ID, headers)
+					}
+					if !m.Time.Equal(ev.Time.Truncate(time.Millisecond)) {
+						t.Fatalf("%s %s: record timestamp %v, want the event's time %v", typ, ev.ID, m.Time, ev.Time)
+					}
+					if want := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: m.Key}, partitionIDs...); m.Partition != want {
+						t.Fatalf("%s keyed %q in partition %d, want murmur2's %d (the Java client's)", typ, m.Key, m.Partition, want)
 					}
 					types[strings.TrimPrefix(typ, "kudos.")]++
 					events = append(events, seen{m.Partition, m.Offset, ev.ID, ev.UserID, ev.Time})

@@ -61,16 +61,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *addr != "" {
 		cfg.Addr = *addr
 	}
-	log := newLogger(cfg.LogLevel, stderr)
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	return serve(ctx, cfg, log)
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
+// newLogger writes structured logs at level to w: text for people, or json (KUDOS_LOG_FORMAT=json) for log
+// pipelines, one object per line with the same fixed keys.
+func newLogger(level, format string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // mintToken implements `kudos token --role host --stream ID`: a token signed with KUDOS_TOKEN_SECRET.

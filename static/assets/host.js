@@ -12,6 +12,9 @@
 //     #quiz-start #quiz-next #quiz-live #quiz-leaderboard #quiz-state
 //   coupon: #coupon-title #coupon-stock #coupon-expires #coupon-drop #coupon-live (li[data-id] .remaining)
 //   draw: #draw-prize #draw-winners #draw-eligible #draw-keyword #draw-open #draw-commitment #draw-run #draw-result
+//   sales (GET …/sales every 3 s): #sales-orders #sales-buyers #sales-gmv #sales-conversion #sales-products
+//     (li[data-id] .clicks .orders)   shelf: #product-id #product-title #product-price #product-url #product-add
+//     #product-list (li[data-id][data-pinned] .product-pin)
 //   feedback: #feedback-summary   leaderboard: #leaderboard   Q&A: #qa-host-list (li[data-id] .qa-pin .qa-answer
 //     .qa-hide)   moderation: #mod-chat (li[data-id][data-user] .mod-remove .mod-mute .mod-ban)
 //     #slow-mode-seconds #slow-mode-set #banned-words #banned-words-save
@@ -23,6 +26,7 @@ import {
 const TOKEN_KEY = 'kudos.hostToken';
 const MAX_CHAT = 300;
 const LEADERBOARD_MS = 5000;
+const SALES_MS = 3000;
 const params = new URLSearchParams(location.search);
 
 const state = {
@@ -36,10 +40,12 @@ const state = {
   coupons: new Map(),
   names: new Map(),
   likeSamples: [],
+  pinnedProduct: '',
 };
 
 let socket = null;
 let leaderboardTimer = 0;
+let salesTimer = 0;
 
 // ---------- HTTP with visible errors ----------
 
@@ -136,6 +142,7 @@ function signOut() {
   }
   if (socket) socket.stop('signed out');
   clearInterval(leaderboardTimer);
+  clearInterval(salesTimer);
   location.href = '/host';
 }
 
@@ -194,6 +201,10 @@ async function openStream(id, statusSel) {
   loadLeaderboard();
   clearInterval(leaderboardTimer);
   leaderboardTimer = setInterval(loadLeaderboard, LEADERBOARD_MS);
+  loadProducts();
+  loadSales();
+  clearInterval(salesTimer);
+  salesTimer = setInterval(loadSales, SALES_MS);
 }
 
 function renderStream(s) {
@@ -244,6 +255,7 @@ function tokenRejected() {
     $('#conn-status').dataset.state = 'stopped';
   }
   clearInterval(leaderboardTimer);
+  clearInterval(salesTimer);
   toast('Your host token is no longer accepted — paste a fresh one', 'error', 8000);
   $('#pick-view').hidden = true;
   $('#signin-view').hidden = false;
@@ -262,9 +274,12 @@ function handleFrame(type, d) {
       if (d.quiz) onQuizQuestion(d.quiz);
       for (const c of d.coupons || []) addCoupon(c);
       if (d.draw) showDraw(d.draw);
+      loadProducts(d.product ? d.product.id : '');
       if (typeof d.slow_mode_s === 'number') $('#slow-mode-seconds').value = String(d.slow_mode_s);
       return;
     case 'presence': return setViewers(d.viewers);
+    case 'product.pinned': return loadProducts(d.product ? d.product.id : '');
+    case 'product.unpinned': return state.pinnedProduct === d.product_id ? loadProducts('') : undefined;
     case 'likes': return onLikes(d);
     case 'comment': return addChat(d);
     case 'comment.removed': return markRemoved(d.id);
@@ -828,6 +843,77 @@ async function loadLeaderboard() {
     h('span.who', {}, r.name || state.names.get(r.user) || r.user),
     h('span.score', {}, `${compact(r.points)} pts`))));
 }
+
+// ---------- sales ----------
+
+const yuan = (fen) => `¥${((Number(fen) || 0) / 100).toFixed(2)}`;
+
+async function loadSales() {
+  if (!state.streamId || document.hidden) return;
+  let s;
+  try {
+    s = await api('GET', sp('/sales'), { token: state.token });
+    $('#sales-status').textContent = '';
+  } catch (err) {
+    $('#sales-status').textContent = `${err.message} (${err.code})`;
+    return;
+  }
+  $('#sales-orders').textContent = compact(s.orders || 0);
+  $('#sales-buyers').textContent = compact(s.buyers || 0);
+  $('#sales-gmv').textContent = yuan(s.gmv_fen);
+  $('#sales-conversion').textContent = `${(100 * (Number(s.conversion) || 0)).toFixed(1)}%`;
+  const ps = s.products || [];
+  $('#sales-empty').hidden = ps.length > 0;
+  $('#sales-products').replaceChildren(...ps.map((p) => h('li.board-row', { dataset: { id: p.product_id } },
+    h('span.who', {}, p.title || p.product_id),
+    h('span.score', {}, h('span.clicks', {}, `${p.clicks || 0} clicks`), ' → ', h('span.orders', {}, `${p.orders || 0} orders`),
+      ` · ${p.units || 0} units · ${yuan(p.gmv_fen)}`))));
+}
+
+// ---------- product shelf ----------
+
+async function loadProducts(pinned) {
+  const list = await call('GET', sp('/products'), undefined, '#product-status');
+  if (!list) return;
+  if (pinned !== undefined) state.pinnedProduct = pinned;
+  $('#product-count').textContent = String(list.length);
+  $('#product-list').replaceChildren(...list.map((p) => {
+    const isPinned = state.pinnedProduct === p.id;
+    return h('li', { dataset: { id: p.id, pinned: String(isPinned) } },
+      h('span.who', {}, `${p.title} · ${yuan(p.price_fen)}`),
+      h('button.btn.product-pin', {
+        type: 'button',
+        onclick: async () => {
+          const verb = isPinned ? 'unpin' : 'pin';
+          try { // not call(): unpin answers 204, which call() cannot tell from a failure
+            await api('POST', sp(`/products/${encodeURIComponent(p.id)}/${verb}`), { token: state.token });
+          } catch (err) {
+            const text = `${err.message}${err.code ? ` (${err.code})` : ''}`;
+            $('#product-status').textContent = text;
+            toast(text, 'error', 5000);
+            return;
+          }
+          ok('#product-status', `${isPinned ? 'Unpinned' : 'Pinned'} “${p.title}”`);
+          loadProducts(isPinned ? '' : p.id);
+        },
+      }, isPinned ? 'Unpin' : 'Pin'));
+  }));
+}
+
+$('#product-add').addEventListener('click', async () => {
+  const id = $('#product-id').value.trim();
+  const body = {
+    id,
+    title: $('#product-title').value.trim(),
+    price_fen: Math.round(Number($('#product-price').value) * 100),
+    url: $('#product-url').value.trim() || `${location.origin}/p/${encodeURIComponent(id)}`,
+  };
+  const p = await call('POST', sp('/products'), body, '#product-status');
+  if (!p) return;
+  ok('#product-status', `Added “${p.title}”`);
+  for (const f of ['#product-id', '#product-title', '#product-price', '#product-url']) $(f).value = '';
+  loadProducts();
+});
 
 // ---------- product Q&A ----------
 

@@ -11,6 +11,7 @@
 //     #coupon-claim #coupon-code
 //   #draw-card[data-draw-id][data-status] #draw-enter #draw-commitment #draw-winners #draw-seed #draw-you-won
 //   #points-pill #points-balance #points-tier #points-history
+//   #store-list (li.store-item[data-reward-id], .store-redeem) #store-empty #store-result (the code or claim id)
 //   #qa-input #qa-send #qa-list (li.qa-item[data-id], .qa-upvote)
 //   #rating-stars .rating-star[data-score]  #nps-options .nps-option[data-score]
 //   #ended-overlay (shown when the live has ended)  #toasts .toast
@@ -160,7 +161,7 @@ function handleFrame(type, d) {
     case 'notice': return onNotice(d);
     case 'notification': return toast([d.title, d.body].filter(Boolean).join(' — ') || d.message || 'You have a new notification', 'info', 6000);
     case 'questions': return renderQuestions(d.questions || []);
-    case 'product.pinned': return showProduct(d.product);
+    case 'product.pinned': return onPinned(d.product);
     case 'product.unpinned': return hideProduct(d.product_id);
     case 'stream.ended': return endLive();
     case 'error': return showChatError(errorText(d));
@@ -182,6 +183,7 @@ function onWelcome(d) {
   if (d.draw) showDraw(d.draw);
   showProduct(d.product || null);
   loadShelf();
+  loadStore();
   if (d.questions) renderQuestions(d.questions.questions || []);
   if (d.points) {
     setPoints(d.points.balance, d.points.tier);
@@ -885,7 +887,66 @@ function setPoints(balance, tier) {
     el.classList.remove('tier-bronze', 'tier-silver', 'tier-gold');
     el.classList.add(`tier-${state.points.tier}`);
   }
+  renderStore();
   return prevTier !== state.points.tier;
+}
+
+// ---------- the points store: what the balance affords, redeemed with a confirmation ----------
+
+async function loadStore() {
+  try {
+    const res = await api('GET', '/rewards');
+    state.store = res.rewards || [];
+  } catch {
+    state.store = state.store || []; // the store is optional: the live goes on without it
+  }
+  renderStore();
+}
+
+function renderStore() {
+  const list = $('#store-list');
+  if (!list) return;
+  const items = (state.store || []).filter((r) => r.cost <= state.points.balance && (r.remaining === undefined || r.remaining > 0));
+  $('#store-empty').hidden = items.length > 0;
+  list.replaceChildren(...items.map((r) => {
+    const what = r.kind === 'coupon' && r.discount_fen
+      ? (r.min_spend_fen ? `满 ${yuan(r.min_spend_fen)} 减 ${yuan(r.discount_fen)}` : `${yuan(r.discount_fen)} off`)
+      : (r.kind === 'gift' ? 'Gift' : '');
+    const li = h('li.store-item', {},
+      h('span.store-title', {}, r.title, what ? h('small.store-kind', {}, ` · ${what}`) : ''),
+      r.remaining !== undefined ? h('small.store-left', {}, `${r.remaining} left`) : '',
+      h('button.store-redeem', { type: 'button', onclick: () => redeemReward(r) }, `${r.cost} pts`));
+    li.dataset.rewardId = r.id;
+    return li;
+  }));
+}
+
+async function redeemReward(r) {
+  if (!state.me.user || !window.confirm(`Spend ${r.cost} points on “${r.title}”?`)) return;
+  const requestId = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    const red = await api('POST', `/users/${encodeURIComponent(state.me.user)}/redemptions`, {
+      token: state.token, body: { reward_id: r.id, request_id: requestId },
+    });
+    setPoints(red.balance, state.points.tier);
+    const out = $('#store-result');
+    if (red.code) {
+      const until = red.expires_at ? new Date(red.expires_at).toLocaleDateString() : '';
+      out.textContent = `Your code: ${red.code}${until ? ` (use it at checkout before ${until})` : ''}`;
+    } else if (red.claim_id) {
+      out.textContent = `Redeemed! Your claim id: ${red.claim_id} — the shop will send your gift.`;
+    } else {
+      out.textContent = `Redeemed “${r.title}”.`;
+    }
+    out.dataset.code = red.code || '';
+    out.dataset.claimId = red.claim_id || '';
+    out.hidden = false;
+    toast(out.textContent, 'success', 8000);
+  } catch (err) {
+    const why = { insufficient_points: 'Not enough points', out_of_stock: 'Sold out', limit_reached: "You've already redeemed this as often as allowed" };
+    toast(why[err && err.code] || errorText(err), 'error');
+  }
+  loadStore();
 }
 
 // showDowngrade warns that the tier drops at the start of next month unless more points are earned.
@@ -1201,6 +1262,14 @@ function showProduct(p) {
   thumb.classList.toggle('has-image', Boolean(img));
   thumb.style.backgroundImage = img ? `url("${encodeURI(img)}")` : '';
   card.hidden = false;
+}
+
+// onPinned shows the pinned product and puts it on the shelf if this page's copy does not have it yet (it
+// was added after the page loaded), without a request: every viewer gets the frame at once.
+function onPinned(p) {
+  showProduct(p);
+  const shelf = state.shelf || [];
+  if (p && !shelf.some((x) => x.id === p.id)) renderShelf([...shelf, p]);
 }
 
 function hideProduct(id) {

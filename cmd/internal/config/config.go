@@ -30,6 +30,7 @@ type Config struct {
 	RulesPath        string        // KUDOS_RULES
 	Node             string        // KUDOS_NODE, default "<host name>-<pid>-<random>": unique per process
 	LogLevel         string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
+	LogFormat        string        // KUDOS_LOG_FORMAT: text (default) or json (one object per line, for log pipelines)
 	MaxConnsPerUser  int           // KUDOS_MAX_CONNS_PER_USER, default 5; -1 no limit
 	MaxConnsPerIP    int           // KUDOS_MAX_CONNS_PER_IP, default 1000; -1 no limit
 	NotifyDailyLimit int           // KUDOS_NOTIFY_DAILY_LIMIT: notifications per user per day, default 3
@@ -98,6 +99,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RulesPath:     getenv("KUDOS_RULES"),
 		Node:          getenv("KUDOS_NODE"),
 		LogLevel:      or(getenv("KUDOS_LOG_LEVEL"), "info"),
+		LogFormat:     or(getenv("KUDOS_LOG_FORMAT"), "text"),
 	}
 	switch b := strings.TrimSpace(getenv("KUDOS_KAFKA_BROKERS")); b {
 	case "":
@@ -163,6 +165,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if err := c.readLimits(getenv); err != nil {
 		return c, err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("KUDOS_LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")

@@ -201,6 +201,7 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
 		{"KUDOS_HANDSHAKE_BURST_PER_IP": "-3"},
 		{"KUDOS_STREAM_RETENTION": "a month"},
+		{"KUDOS_LOG_FORMAT": "xml"},
 	} {
 		if _, err := FromEnv(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted, want an error naming the variable", bad)

@@ -95,23 +95,50 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 	}
 }
 
-// messages turns spool lines into Kafka messages keyed by Event.Key. A line that is not an event (disk
-// corruption) is logged and sent unkeyed rather than dropped.
+// The CloudEvents Kafka protocol binding, structured mode: the record's value is the event as JSON, its
+// content-type header says so (a consumer that finds none would read the record as binary mode), and the
+// ce_type and ce_id headers let consumers filter without parsing the value.
+const (
+	contentType      = "application/cloudevents+json; charset=UTF-8"
+	headerType       = "ce_type"
+	headerID         = "ce_id"
+	headerDLQReason  = "kudos_dlq_reason"
+	deadLetterSuffix = ".dlq"
+)
+
+// messages turns spool lines into Kafka records: keyed by Event.Key (the user, else the stream), timed by
+// the event's time (so a drained backlog keeps its times), with the binding's headers. A line that is not an
+// event (disk corruption) goes to the dead-letter topic (<topic>.dlq) with the reason in a header, never
+// unkeyed into the events.
 func (s *Sink) messages(dst []kafka.Message, batch []record) []kafka.Message {
 	for _, rec := range batch {
-		var k struct {
-			UserID  string `json:"userid"`
-			Subject string `json:"subject"`
+		var e struct {
+			ID      string    `json:"id"`
+			Type    string    `json:"type"`
+			Time    time.Time `json:"time"`
+			UserID  string    `json:"userid"`
+			Subject string    `json:"subject"`
 		}
-		var key []byte
-		if err := json.Unmarshal(rec.line, &k); err != nil {
-			s.log.Error("event spool line is not JSON; sending it unkeyed", "err", err, "line", string(rec.line))
-		} else if k.UserID != "" {
-			key = []byte(k.UserID)
-		} else {
-			key = []byte(k.Subject)
+		err := json.Unmarshal(rec.line, &e)
+		if err == nil && (e.ID == "" || e.Type == "" || e.Time.IsZero()) {
+			err = errors.New("not a CloudEvent: id, type or time missing")
 		}
-		dst = append(dst, kafka.Message{Key: key, Value: rec.line})
+		if err != nil {
+			s.log.Error("event spool line is not an event; sending it to the dead-letter topic", "err", err, "topic", s.cfg.Topic+deadLetterSuffix)
+			dst = append(dst, kafka.Message{Topic: s.cfg.Topic + deadLetterSuffix, Value: rec.line, Headers: []kafka.Header{
+				{Key: headerDLQReason, Value: []byte(err.Error())},
+			}})
+			continue
+		}
+		key := e.UserID
+		if key == "" {
+			key = e.Subject
+		}
+		dst = append(dst, kafka.Message{Topic: s.cfg.Topic, Key: []byte(key), Value: rec.line, Time: e.Time, Headers: []kafka.Header{
+			{Key: "content-type", Value: []byte(contentType)},
+			{Key: headerType, Value: []byte(e.Type)},
+			{Key: headerID, Value: []byte(e.ID)},
+		}})
 	}
 	return dst
 }

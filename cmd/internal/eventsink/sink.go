@@ -210,9 +210,11 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	s.transport = &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second, ClientID: clientID}
 	s.kw = &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Topic:                  cfg.Topic,
-		Balancer:               &kafka.Hash{}, // key = user id, so one user's events share a partition and keep order
+		Addr: kafka.TCP(cfg.Brokers...),
+		// No Topic: each record names its own (the events, or the dead-letter topic).
+		// Murmur2, the Java client's default partitioner: key = user id, so one user's events share a
+		// partition (and keep order), the same partition a shop's Java producer puts that user's records in.
+		Balancer:               kafka.Murmur2Balancer{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              batchSize,
 		BatchTimeout:           batchTimeout,

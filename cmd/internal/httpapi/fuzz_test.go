@@ -28,7 +28,8 @@ var problemCodes = map[string]bool{
 	string(engagement.CodeDuplicate): true, string(engagement.CodeInvalid): true,
 	string(engagement.CodeUnavailable): true, string(engagement.CodeInternal): true,
 	string(engagement.CodeInsufficientPoints): true, string(engagement.CodeOutOfStock): true,
-	string(engagement.CodeConflict): true,
+	string(engagement.CodeConflict): true, string(engagement.CodeExpired): true,
+	string(engagement.CodeLimitReached): true,
 }
 
 // apiWorld is an in-process API (no socket) over memory backends with one live stream, s1, carrying an

@@ -44,6 +44,7 @@ var statusOf = map[engagement.Code]int{
 	engagement.CodeOutOfStock:         http.StatusConflict,
 	engagement.CodeConflict:           http.StatusConflict,
 	engagement.CodeExpired:            http.StatusConflict,
+	engagement.CodeLimitReached:       http.StatusConflict,
 }
 
 // codeOfStatus maps echo's own HTTP errors (unknown route, wrong method, body too large) to codes.

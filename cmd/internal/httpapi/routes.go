@@ -43,6 +43,7 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/", pageHandler(pages, "index.html"), anyone},
 		{http.MethodGet, "/host", pageHandler(pages, "host.html"), anyone},
 		{http.MethodGet, "/assets/*", echo.WrapHandler(http.FileServerFS(pages)), anyone},
+		{http.MethodGet, "/sdk/*", sdkHandler(pages), anyone},
 
 		// Tokens and streams.
 		{http.MethodPost, "/api/v1/tokens/guest", a.guestToken, anyone},
@@ -74,6 +75,8 @@ func (a *API) routes() []route {
 		{http.MethodDelete, "/api/v1/streams/:id/products/:pid", a.removeProduct, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/products/:pid/pin", a.pinProduct, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/products/:pid/unpin", a.unpinProduct, bearer},
+		// Sales per show (routes_products.go): its host, an admin or the shop.
+		{http.MethodGet, "/api/v1/streams/:id/sales", a.streamSales, bearer},
 
 		// Loyalty: purchases, points, rewards and the stream leaderboard.
 		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
@@ -81,6 +84,8 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
 		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
 		{http.MethodPost, "/api/v1/users/:uid/redemptions", a.redeem, bearer},
+		{http.MethodPut, "/api/v1/catalogue", a.putCatalogue, bearer},
+		{http.MethodPost, "/api/v1/redemptions/:id/fulfil", a.fulfilRedemption, bearer},
 		{http.MethodGet, "/api/v1/streams/:id/leaderboard", a.leaderboard, bearer},
 
 		// Product Q&A, the replay timeline and capped notifications. The question list reads an optional

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"strconv"
@@ -164,4 +165,23 @@ func (a *API) websocket(c echo.Context) error {
 		return engagement.Errorf(engagement.CodeRateLimited, "connecting too often; retry in %d s", secs)
 	}
 	return err
+}
+
+// sdkHandler serves the client SDK (static/sdk): the module as JavaScript, its declarations as TypeScript
+// (not the MPEG transport stream a system MIME table may map ".ts" to), readable from any origin, since
+// shops load it into their own pages.
+func sdkHandler(pages fs.FS) echo.HandlerFunc {
+	files := http.FileServerFS(pages)
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		switch name := c.Request().URL.Path; {
+		case strings.HasSuffix(name, ".d.ts"):
+			h.Set(echo.HeaderContentType, "application/typescript; charset=utf-8")
+		case strings.HasSuffix(name, ".js"):
+			h.Set(echo.HeaderContentType, "text/javascript; charset=utf-8")
+		}
+		h.Set(echo.HeaderAccessControlAllowOrigin, "*")
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
 }

@@ -3,15 +3,32 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/labstack/echo/v4"
 )
 
 func (a *API) recordPurchase(c echo.Context) error {
-	var p engagement.Purchase
-	if err := bind(c, &p); err != nil {
+	// engagement.Purchase's fields, with paid_at read as text so that a bad time is a problem about paid_at.
+	var req struct {
+		OrderID   string                `json:"order_id"`
+		UserID    string                `json:"user_id"`
+		StreamID  string                `json:"stream_id"`
+		AmountFen int64                 `json:"amount_fen"`
+		PaidAt    string                `json:"paid_at"`
+		Items     []engagement.SaleItem `json:"items"`
+	}
+	if err := bind(c, &req); err != nil {
 		return err
+	}
+	p := engagement.Purchase{OrderID: req.OrderID, UserID: req.UserID, StreamID: req.StreamID, AmountFen: req.AmountFen, Items: req.Items}
+	if req.PaidAt != "" {
+		at, err := time.Parse(time.RFC3339, req.PaidAt)
+		if err != nil {
+			return engagement.Invalid("paid_at", "paid_at must be an RFC 3339 time, such as 2026-03-14T19:55:00+08:00")
+		}
+		p.PaidAt = at
 	}
 	res, out, err := a.svc.RecordPurchase(c.Request().Context(), actorOf(c), p)
 	if err != nil {

@@ -53,3 +53,11 @@ func (a *API) unpinProduct(c echo.Context) error {
 	a.deliver(c, out)
 	return c.NoContent(http.StatusNoContent)
 }
+
+func (a *API) streamSales(c echo.Context) error {
+	sa, err := a.svc.StreamSales(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sa)
+}

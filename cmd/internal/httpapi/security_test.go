@@ -199,3 +199,36 @@ func TestTokensNeverLogged(t *testing.T) {
 	}
 	t.Logf("tokens: %d log lines searched, no token or signature found", strings.Count(out, "\n"))
 }
+
+// TestSDKServed: the client SDK is served at /sdk/ with the right types, readable from a shop's origin; its
+// tests are not.
+func TestSDKServed(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	for _, tt := range []struct {
+		path, wantType string
+		wantStatus     int
+	}{
+		{"/sdk/kudos-client.js", "text/javascript", 200},
+		{"/sdk/kudos-client.d.ts", "application/typescript", 200},
+		{"/sdk/package.json", "application/json", 200},
+		{"/sdk/test/room.test.mjs", "", 404},
+	} {
+		res, err := http.Get(ts.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tt.wantStatus {
+			t.Errorf("GET %s: %d, want %d", tt.path, res.StatusCode, tt.wantStatus)
+			continue
+		}
+		if tt.wantStatus == 200 {
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.wantType) {
+				t.Errorf("GET %s: Content-Type %q, want %s", tt.path, ct, tt.wantType)
+			}
+			if res.Header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("GET %s: not readable from another origin", tt.path)
+			}
+		}
+	}
+}
