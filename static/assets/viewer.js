@@ -921,9 +921,14 @@ function renderStore() {
   }));
 }
 
+// pendingRedemptions keeps, per reward, the request id of a redemption whose answer was an error or never
+// came: trying again replays that request (the ledger is idempotent by it) instead of paying twice.
+const pendingRedemptions = new Map();
+
 async function redeemReward(r) {
   if (!state.me.user || !window.confirm(`Spend ${r.cost} points on “${r.title}”?`)) return;
-  const requestId = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const requestId = pendingRedemptions.get(r.id) || `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  pendingRedemptions.set(r.id, requestId);
   try {
     const red = await api('POST', `/users/${encodeURIComponent(state.me.user)}/redemptions`, {
       token: state.token, body: { reward_id: r.id, request_id: requestId },
@@ -941,8 +946,13 @@ async function redeemReward(r) {
     out.dataset.code = red.code || '';
     out.dataset.claimId = red.claim_id || '';
     out.hidden = false;
+    pendingRedemptions.delete(r.id);
     toast(out.textContent, 'success', 8000);
   } catch (err) {
+    // A refusal is final (a new attempt is a new request); anything else may have been applied: replay it.
+    if (err && ['insufficient_points', 'out_of_stock', 'limit_reached', 'forbidden', 'invalid', 'not_found'].includes(err.code)) {
+      pendingRedemptions.delete(r.id);
+    }
     const why = { insufficient_points: 'Not enough points', out_of_stock: 'Sold out', limit_reached: "You've already redeemed this as often as allowed" };
     toast(why[err && err.code] || errorText(err), 'error');
   }

@@ -60,7 +60,8 @@ export class KudosRoom {
     this.ws = null;
     this.closed = false;
     this.welcome = null;
-    this.connected = null; // {resolve, reject} of connect()
+    this.connected = null; // {resolve, reject} of connect() until the first welcome
+    this.connecting = null; // connect()'s promise
   }
 
   /** on registers fn for a server frame type ('welcome', 'comment', 'poll.opened', …), or for 'state'
@@ -83,16 +84,23 @@ export class KudosRoom {
 
   /** connect opens the room; it resolves with the first welcome and keeps the room open until close(). */
   connect() {
+    if (this.connecting) return this.connecting; // one room, one socket: a second call waits for the first
     this.closed = false;
-    return new Promise((resolve, reject) => {
+    this.connecting = new Promise((resolve, reject) => {
       this.connected = { resolve, reject };
       this.dial();
     });
+    return this.connecting;
   }
 
   /** close leaves the room for good: no reconnect; pending requests reject with 'closed'. */
   close() {
     this.closed = true;
+    if (this.connected) {
+      this.connected.reject(new KudosError('closed', 'the room was closed before it opened'));
+      this.connected = null;
+    }
+    this.connecting = null;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     if (this.ws) this.ws.close(1000, 'bye');

@@ -1,8 +1,11 @@
 package eventsink
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -102,5 +105,76 @@ func TestEventTimeToTheMillisecond(t *testing.T) {
 		if want := at.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z"); got.Time != want {
 			t.Errorf("time %q, want %q", got.Time, want)
 		}
+	}
+}
+
+// TestCorruptLineGoesToTheDeadLetterTopic: a spool line that is not an event (disk corruption between two
+// events) reaches <topic>.dlq with its reason, created by the sink (no broker auto-creation needed), and
+// the events on both sides of it reach the topic: it never blocks them.
+func TestCorruptLineGoesToTheDeadLetterTopic(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	topic := testTopic(t)
+	dir := t.TempDir()
+	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}) // spool only, for now
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(context.Background(), testEvent(t, "ann", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("spool segments %v (%v), want one", segs, err)
+	}
+	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("{\"not\": \"an event\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = New(context.Background(), Config{Dir: dir, Brokers: brokers, Topic: topic, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Publish(context.Background(), testEvent(t, "bob", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumeAll(t, brokers, topic, 2, 30*time.Second); len(got) != 2 {
+		t.Fatalf("%d events in the topic, want the 2 around the corrupt line", len(got))
+	}
+	// The dead letter has no key: any partition.
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic + ".dlq")
+	conn.Close()
+	if err != nil || len(parts) == 0 {
+		t.Fatalf("dead-letter topic partitions %v: %v", parts, err)
+	}
+	var m kafka.Message
+	for _, p := range parts {
+		if endOffset(context.Background(), t, brokers[0], topic+".dlq", p.ID) == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic + ".dlq", Partition: p.ID, MaxWait: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err = r.ReadMessage(ctx)
+		cancel()
+		r.Close()
+		if err != nil {
+			t.Fatalf("read the dead-letter topic: %v", err)
+		}
+	}
+	if string(m.Value) != `{"not": "an event"}` || len(m.Headers) != 1 || m.Headers[0].Key != "kudos_dlq_reason" {
+		t.Fatalf("dead letter %q with headers %v, want the line and its reason", m.Value, m.Headers)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -43,12 +44,21 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 			}
 			batch = recs
 			msgs = s.messages(msgs[:0], batch)
+			// Dead letters go first and once: their failure must never hold the events back.
+			var dead []kafka.Message
+			msgs, dead = splitDead(msgs)
+			if len(dead) > 0 {
+				s.writeDead(ctx, dead)
+			}
 		}
 		if !topicOK {
 			topicOK = s.ensureTopic(ctx)
 		}
 
-		err := s.kw.WriteMessages(ctx, msgs...)
+		var err error
+		if len(msgs) > 0 {
+			err = s.kw.WriteMessages(ctx, msgs...)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -130,11 +140,14 @@ func (s *Sink) messages(dst []kafka.Message, batch []record) []kafka.Message {
 			}})
 			continue
 		}
-		key := e.UserID
-		if key == "" {
-			key = e.Subject
+		var key []byte // none for an event of no user and no stream: spread, not all in one partition
+		switch {
+		case e.UserID != "":
+			key = []byte(e.UserID)
+		case e.Subject != "":
+			key = []byte(e.Subject)
 		}
-		dst = append(dst, kafka.Message{Topic: s.cfg.Topic, Key: []byte(key), Value: rec.line, Time: e.Time, Headers: []kafka.Header{
+		dst = append(dst, kafka.Message{Topic: s.cfg.Topic, Key: key, Value: rec.line, Time: e.Time, Headers: []kafka.Header{
 			{Key: "content-type", Value: []byte(contentType)},
 			{Key: headerType, Value: []byte(e.Type)},
 			{Key: headerID, Value: []byte(e.ID)},
@@ -143,17 +156,58 @@ func (s *Sink) messages(dst []kafka.Message, batch []record) []kafka.Message {
 	return dst
 }
 
-// ensureTopic creates the topic with the broker's default partitions and replication if it is missing.
-// It reports whether the topic exists; failures are left to the write (brokers may auto-create topics).
-func (s *Sink) ensureTopic(ctx context.Context) bool {
+// splitDead moves the dead-letter records out of msgs (keeping the order of the rest).
+func splitDead(msgs []kafka.Message) (live, dead []kafka.Message) {
+	live = msgs[:0]
+	for _, m := range msgs {
+		if strings.HasSuffix(m.Topic, deadLetterSuffix) {
+			dead = append(dead, m)
+		} else {
+			live = append(live, m)
+		}
+	}
+	return live, dead
+}
+
+// writeDead sends dead letters once, creating their topic first (a broker may not auto-create topics). If
+// that fails they are logged (their bytes included) and dropped: a corrupt line must never stop the events
+// behind it.
+func (s *Sink) writeDead(ctx context.Context, dead []kafka.Message) {
+	topic := s.cfg.Topic + deadLetterSuffix
+	s.createTopics(ctx, topic)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.kw.WriteMessages(wctx, dead...); err != nil {
+		for _, m := range dead {
+			s.log.Error("dead letter not delivered; dropped", "topic", topic, "err", err, "line", string(m.Value))
+		}
+	}
+}
+
+// createTopics creates topics with the broker's default partitions and replication, and returns the
+// per-topic errors (nil for one created); err is the request's own failure.
+func (s *Sink) createTopics(ctx context.Context, topics ...string) (map[string]error, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	client := &kafka.Client{Addr: s.kw.Addr, Transport: s.transport}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
-		Topics: []kafka.TopicConfig{{Topic: s.cfg.Topic, NumPartitions: -1, ReplicationFactor: -1}},
-	})
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: -1, ReplicationFactor: -1})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Errors, nil
+}
+
+// ensureTopic creates the events topic (and its dead-letter topic) with the broker's default partitions and
+// replication if missing. It reports whether the events topic exists; failures are left to the write
+// (brokers may auto-create topics).
+func (s *Sink) ensureTopic(ctx context.Context) bool {
+	errs, err := s.createTopics(ctx, s.cfg.Topic, s.cfg.Topic+deadLetterSuffix)
 	if err == nil {
-		err = resp.Errors[s.cfg.Topic]
+		err = errs[s.cfg.Topic]
 	}
 	if err == nil {
 		s.log.Info("created Kafka topic")
