@@ -150,28 +150,44 @@ func TestCorruptLineGoesToTheDeadLetterTopic(t *testing.T) {
 	if got := consumeAll(t, brokers, topic, 2, 30*time.Second); len(got) != 2 {
 		t.Fatalf("%d events in the topic, want the 2 around the corrupt line", len(got))
 	}
-	// The dead letter has no key: any partition.
-	conn, err := kafka.Dial("tcp", brokers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic + ".dlq")
-	conn.Close()
-	if err != nil || len(parts) == 0 {
-		t.Fatalf("dead-letter topic partitions %v: %v", parts, err)
-	}
+	// The dead letter has no key: look in every partition of the (new) topic until it shows up; a partition
+	// just created may not have a leader yet, so errors are retried until the deadline.
+	dlq := topic + ".dlq"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	var m kafka.Message
-	for _, p := range parts {
-		if endOffset(context.Background(), t, brokers[0], topic+".dlq", p.ID) == 0 {
-			continue
+	for found := false; !found; {
+		if ctx.Err() != nil {
+			t.Fatal("the dead letter never reached the dead-letter topic")
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic + ".dlq", Partition: p.ID, MaxWait: 100 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, err = r.ReadMessage(ctx)
-		cancel()
-		r.Close()
-		if err != nil {
-			t.Fatalf("read the dead-letter topic: %v", err)
+		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+		var parts []kafka.Partition
+		if err == nil {
+			parts, _ = conn.ReadPartitions(dlq)
+			conn.Close()
+		}
+		for _, p := range parts {
+			lc, err := kafka.DialLeader(ctx, "tcp", brokers[0], dlq, p.ID)
+			if err != nil {
+				continue
+			}
+			last, err := lc.ReadLastOffset()
+			lc.Close()
+			if err != nil || last == 0 {
+				continue
+			}
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: dlq, Partition: p.ID, MaxWait: 100 * time.Millisecond})
+			rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+			m, err = r.ReadMessage(rctx)
+			rcancel()
+			r.Close()
+			if err == nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	if string(m.Value) != `{"not": "an event"}` || len(m.Headers) != 1 || m.Headers[0].Key != "kudos_dlq_reason" {
