@@ -3,7 +3,6 @@ package engagement
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -77,45 +76,16 @@ func (s *RedisStore) Moderation(ctx context.Context, stream string) (Moderation,
 }
 
 func (s *RedisStore) getModeration(ctx context.Context, c redis.Cmdable, stream string) (Moderation, error) {
-	b, err := c.Get(ctx, s.streamSubKey(stream, "mod")).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Moderation{}, nil
-	}
-	if err != nil {
-		return Moderation{}, unavailable("get moderation of "+stream, err)
-	}
-	var m Moderation
-	if err := json.Unmarshal(b, &m); err != nil {
-		return Moderation{}, fmt.Errorf("decode moderation of %s: %w", stream, err)
-	}
-	return m, nil
+	return getJSON[Moderation](ctx, c, s.streamSubKey(stream, "mod"), "moderation of "+stream, nil)
 }
 
-// UpdateModeration implements ChatStore with WATCH/MULTI, as UpdateStream.
+// UpdateModeration implements ChatStore with WATCH/MULTI, as UpdateStream. The settings live Retention, not
+// StreamTTL: a ban must hold as long as the stream can be taken part in (a long show, replay answers and
+// feedback after it ended).
 func (s *RedisStore) UpdateModeration(ctx context.Context, stream string, fn func(*Moderation) error) (Moderation, error) {
-	key := s.streamSubKey(stream, "mod")
-	var out Moderation
-	err := s.optimistic(ctx, "update moderation of "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
-		m, err := s.getModeration(ctx, tx, stream)
-		if err != nil {
-			return nil, err
-		}
-		if err := fn(&m); err != nil {
-			return nil, userError{err}
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("encode moderation of %s: %w", stream, err)
-		}
-		out = m
-		// Retention, not StreamTTL: a ban must hold as long as the stream can be taken part in (a long show,
-		// replay answers and feedback after it ended).
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, s.retention).Err() }, nil
-	})
-	if err != nil {
-		return Moderation{}, err
-	}
-	return cloneModeration(out), nil
+	return updateJSON(ctx, s, s.streamSubKey(stream, "mod"), "moderation of "+stream, nil,
+		func(m *Moderation) (bool, error) { return true, fn(m) },
+		func(Moderation) time.Duration { return s.retention })
 }
 
 // takeSlotScript is the slow-mode gate. KEYS: the slot key. ARGV: now (Unix µs), every (µs).

@@ -2,11 +2,7 @@ package engagement
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-
-	"github.com/redis/go-redis/v9"
+	"time"
 )
 
 // Score state keys (see the key layout in redis.go):
@@ -21,31 +17,7 @@ func (s *RedisStore) scoreKey(stream, user, kind string) string {
 
 // UpdateScoreState implements ScoreStore with WATCH/MULTI, like UpdateModeration.
 func (s *RedisStore) UpdateScoreState(ctx context.Context, stream, user, kind string, fn func(*LimitState) bool) (LimitState, error) {
-	key := s.scoreKey(stream, user, kind)
-	var out LimitState
-	err := s.optimistic(ctx, "update "+kind+" score state of "+user+" in "+stream, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
-		var st LimitState
-		b, err := tx.Get(ctx, key).Bytes()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			return nil, unavailable("read score state", err)
-		default:
-			if err := json.Unmarshal(b, &st); err != nil {
-				return nil, fmt.Errorf("decode score state %s: %w", key, err)
-			}
-		}
-		if !fn(&st) {
-			out = st
-			return func(redis.Pipeliner) error { return nil }, nil
-		}
-		nb, err := json.Marshal(st)
-		if err != nil {
-			return nil, fmt.Errorf("encode score state: %w", err)
-		}
-		out = st
-		ttl := scoreStateTTL(stream, kind, s.ttl, s.retention)
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, nb, ttl).Err() }, nil
-	})
-	return out, err
+	return updateJSON(ctx, s, s.scoreKey(stream, user, kind), kind+" score state of "+user+" in "+stream, nil,
+		func(st *LimitState) (bool, error) { return fn(st), nil },
+		func(LimitState) time.Duration { return scoreStateTTL(stream, kind, s.ttl, s.retention) })
 }

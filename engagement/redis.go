@@ -3,6 +3,7 @@ package engagement
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -373,4 +374,53 @@ func currentItem[T any](ctx context.Context, s *RedisStore, op, pointer string, 
 		return zero, ErrNotFound
 	}
 	return v, err
+}
+
+// getJSON reads the JSON value at key (the stream record, the moderation settings, a score state); a missing
+// key is the error missing, or the zero T when missing is nil.
+func getJSON[T any](ctx context.Context, c redis.Cmdable, key, what string, missing error) (T, error) {
+	var v T
+	b, err := c.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return v, missing
+	}
+	if err != nil {
+		return v, unavailable("get "+what, err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return v, nil
+}
+
+// updateJSON is the read-modify-write of a JSON value, WATCH/MULTI with retries (optimistic): fn changes
+// the value read by getJSON and says whether to write it (its error is returned unchanged); ttl gives the
+// written value's expiry from the value as read. It returns the value as fn left it.
+func updateJSON[T any](ctx context.Context, s *RedisStore, key, what string, missing error, fn func(*T) (bool, error), ttl func(before T) time.Duration) (T, error) {
+	var out T
+	err := s.optimistic(ctx, "update "+what, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
+		v, err := getJSON[T](ctx, tx, key, what, missing)
+		if err != nil {
+			return nil, err
+		}
+		before := v
+		write, err := fn(&v)
+		if err != nil {
+			return nil, userError{err}
+		}
+		out = v
+		if !write {
+			return func(redis.Pipeliner) error { return nil }, nil
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", what, err)
+		}
+		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, ttl(before)).Err() }, nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
 }

@@ -32,49 +32,20 @@ func (s *RedisStore) Stream(ctx context.Context, id string) (Stream, error) {
 }
 
 func (s *RedisStore) getStream(ctx context.Context, c redis.Cmdable, id string) (Stream, error) {
-	b, err := c.Get(ctx, s.streamKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Stream{}, ErrNotFound
-	}
-	if err != nil {
-		return Stream{}, unavailable("get stream "+id, err)
-	}
-	var st Stream
-	if err := json.Unmarshal(b, &st); err != nil {
-		return Stream{}, fmt.Errorf("decode stream %s: %w", id, err)
-	}
-	return st, nil
+	return getJSON[Stream](ctx, c, s.streamKey(id), "stream "+id, ErrNotFound)
 }
 
 // UpdateStream implements StreamStore with WATCH/MULTI: fn runs again whenever another writer changed the
 // stream between the read and the write.
 func (s *RedisStore) UpdateStream(ctx context.Context, id string, fn func(*Stream) error) (Stream, error) {
-	key := s.streamKey(id)
-	var out Stream
-	err := s.optimistic(ctx, "update stream "+id, key, func(tx *redis.Tx) (func(redis.Pipeliner) error, error) {
-		st, err := s.getStream(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		live := st.Live()
-		if err := fn(&st); err != nil {
-			return nil, userError{err}
-		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return nil, fmt.Errorf("encode stream %s: %w", id, err)
-		}
-		out = st
-		ttl := time.Duration(redis.KeepTTL) // an ended stream's record keeps the Retention it got when it ended
-		if live {
-			ttl = s.retention // a live stream's write, or the one that ends it
-		}
-		return func(p redis.Pipeliner) error { return p.Set(ctx, key, b, ttl).Err() }, nil
-	})
-	if err != nil {
-		return Stream{}, err
-	}
-	return out, nil
+	return updateJSON(ctx, s, s.streamKey(id), "stream "+id, ErrNotFound,
+		func(st *Stream) (bool, error) { return true, fn(st) },
+		func(before Stream) time.Duration {
+			if before.Live() {
+				return s.retention // a live stream's write, or the one that ends it
+			}
+			return time.Duration(redis.KeepTTL) // an ended stream's record keeps the Retention it got when it ended
+		})
 }
 
 // renewStreamScript renews a live stream's record. KEYS: the record. ARGV: ttl ms.
