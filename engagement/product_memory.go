@@ -47,6 +47,19 @@ func (m *productMemory) write(stream string) {
 }
 
 // shelf returns stream's shelf, creating it if create.
+// onShelf returns stream's shelf and its product id, or ErrNotFound. The caller holds m.mu.
+func (m *productMemory) onShelf(stream, id string) (*memShelf, Product, error) {
+	sh := m.shelf(stream, false)
+	if sh == nil {
+		return nil, Product{}, ErrNotFound
+	}
+	p, ok := sh.byID[id]
+	if !ok {
+		return nil, Product{}, ErrNotFound
+	}
+	return sh, p, nil
+}
+
 func (m *productMemory) shelf(stream string, create bool) *memShelf {
 	sh := m.shelves[stream]
 	if sh == nil && create {
@@ -105,12 +118,9 @@ func (m *productMemory) RemoveProduct(_ context.Context, stream, id string) (boo
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write(stream)
-	sh := m.shelf(stream, false)
-	if sh == nil {
-		return false, ErrNotFound
-	}
-	if _, ok := sh.byID[id]; !ok {
-		return false, ErrNotFound
+	sh, _, err := m.onShelf(stream, id)
+	if err != nil {
+		return false, err
 	}
 	delete(sh.byID, id)
 	sh.order = slices.DeleteFunc(sh.order, func(v string) bool { return v == id })
@@ -126,13 +136,9 @@ func (m *productMemory) PinProduct(_ context.Context, stream, id string) (Produc
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write(stream)
-	sh := m.shelf(stream, false)
-	if sh == nil {
-		return Product{}, ErrNotFound
-	}
-	p, ok := sh.byID[id]
-	if !ok {
-		return Product{}, ErrNotFound
+	sh, p, err := m.onShelf(stream, id)
+	if err != nil {
+		return Product{}, err
 	}
 	sh.pinned = id
 	return p, nil
@@ -143,12 +149,9 @@ func (m *productMemory) UnpinProduct(_ context.Context, stream, id string) (bool
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write(stream)
-	sh := m.shelf(stream, false)
-	if sh == nil {
-		return false, ErrNotFound
-	}
-	if _, ok := sh.byID[id]; !ok {
-		return false, ErrNotFound
+	sh, _, err := m.onShelf(stream, id)
+	if err != nil {
+		return false, err
 	}
 	was := sh.pinned == id
 	if was {
