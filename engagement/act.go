@@ -91,10 +91,14 @@ func (s *Service) RedeemCouponCode(ctx context.Context, actor Actor, code, order
 	return v, err
 }
 
-// RefundPurchase cancels an order's points (inside the return window) or reverses them (after it).
-func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID string) (rewards.RefundResult, error) {
+// RefundPurchase cancels an order's points (inside the return window) or reverses them (after it): all
+// that is left of them, or for a partial refund (Refund) its share.
+func (s *Service) RefundPurchase(ctx context.Context, actor Actor, orderID string, r Refund) (rewards.RefundResult, error) {
 	v, _, err := runAct(ctx, s, func(ctx context.Context) (rewards.RefundResult, Outcome, error) {
-		v, err := s.doRefundPurchase(ctx, actor, orderID)
+		v, err := s.doRefundPurchase(ctx, actor, orderID, r)
+		if err == nil {
+			s.publishFacts(ctx, v.User) // what the refund settled or re-tiered (points_facts.go)
+		}
 		return v, Outcome{}, err
 	})
 	return v, err

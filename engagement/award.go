@@ -13,8 +13,9 @@ import (
 //
 //  1. award records it in the AwardQueue, durably, before anything else (it is now owed);
 //  2. the ledger applies it, idempotent by its key;
-//  3. its events (points.awarded, points.capped, tier.changed) go to the sink with ids derived from the key
-//     and the award's time, so a second publication has the same ids and consumers drop it;
+//  3. its events (points.awarded, points.capped) go to the sink with ids derived from the key and the award's
+//     time, so a second publication has the same ids and consumers drop it; a tier change (tier.changed) is a
+//     fact of the ledger, published from the user's outbox (points_facts.go);
 //  4. once the sink has them (Publish returned), the queue forgets the award.
 //
 // A failure at 2 or 3 (the ledger's Redis down, the spool full) or a crash anywhere leaves the award in the
@@ -112,6 +113,7 @@ func (s *Service) payAward(ctx context.Context, a QueuedAward) (out Outcome, pai
 		return out, false
 	}
 	s.emitAward(ctx, a.User, a.Stream, Scored{Key: a.Key, Source: a.Source, Points: a.Points}, res)
+	s.publishFacts(ctx, a.User)
 	s.awardDone(ctx, a.Key)
 	if res.Applied {
 		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "points", Data: map[string]any{
@@ -137,20 +139,27 @@ func (s *Service) emitAward(ctx context.Context, user, stream string, sc Scored,
 	if res.Capped > 0 {
 		s.emitOnce(ctx, sc.Key, at, EventPointsCapped, stream, user, map[string]any{"key": sc.Key, "source": sc.Source, "capped": res.Capped, "stream": stream})
 	}
-	if res.TierChanged {
-		s.emitOnce(ctx, sc.Key, at, EventTierChanged, stream, user, map[string]any{"from": res.PreviousTier, "to": res.Tier})
-	}
+	// A tier change (res.TierChanged) is published from the ledger's facts (publishFacts), with its reason.
 }
 
 // RunAwards pays the queued awards that were not paid when they were earned (the ledger failed, the events
 // could not be published, the process stopped), until ctx ends: at once for what an earlier process left,
-// then every awardRetryEvery. deliver, if not nil, receives the points frames of the awards it pays.
+// then every awardRetryEvery. deliver, if not nil, receives the points frames of the awards it pays. Every
+// ledgerSweepEvery it also sweeps the ledger (SweepLedger), so that points settle and expire with their
+// events for users who do nothing.
 func (s *Service) RunAwards(ctx context.Context, deliver func(context.Context, Outcome)) {
 	backoff := map[string]retryState{}
 	t := time.NewTicker(awardRetryEvery)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		s.retryAwards(ctx, backoff, deliver)
+		if now := time.Now(); now.Sub(swept) >= ledgerSweepEvery && ctx.Err() == nil {
+			swept = now
+			if _, err := s.SweepLedger(ctx); err != nil {
+				s.log.Error("sweep the ledger", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 	"golang.org/x/time/rate"
 )
 
@@ -164,18 +166,34 @@ type Moderation struct {
 	Banned      map[string]bool      `json:"banned"` // user → banned for the stream
 }
 
-// bannedWord returns the first banned word text contains (case-insensitive), or "".
+// bannedWord returns the first banned word text contains, or "". Both are compared in their matchForm, so
+// "ＦＲＥＥ", "f\u200bree" and "Free" all contain "free".
 func (m Moderation) bannedWord(text string) string {
 	if len(m.BannedWords) == 0 {
 		return ""
 	}
-	lower := strings.ToLower(text)
+	norm := matchForm(text)
 	for _, w := range m.BannedWords {
-		if w != "" && strings.Contains(lower, w) {
+		if f := matchForm(w); f != "" && strings.Contains(norm, f) {
 			return w
 		}
 	}
 	return ""
+}
+
+// matchForm is the form in which banned words are matched: NFKC (full-width letters and digits become
+// ASCII, compatibility characters such as ﬁ or ① their plain forms), then the remaining wide and narrow
+// forms folded (golang.org/x/text/width), invisible format characters dropped (zero-width space and joiners,
+// word joiner, soft hyphen, byte-order mark: category Cf), and lower case.
+func matchForm(s string) string {
+	s = width.Fold.String(norm.NFKC.String(s))
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.ToLower(s)
 }
 
 // Moderation actions a host can take.
@@ -257,7 +275,7 @@ func (s *Service) doModerate(ctx context.Context, actor Actor, stream string, a 
 		case ModBannedWords:
 			words := make([]string, 0, len(a.Words))
 			for _, w := range a.Words {
-				if w = strings.ToLower(strings.TrimSpace(w)); w != "" && !slices.Contains(words, w) {
+				if w = matchForm(strings.TrimSpace(w)); w != "" && !slices.Contains(words, w) {
 					words = append(words, w)
 				}
 			}

@@ -312,6 +312,13 @@ type CouponStore interface {
 	// to the codes index, unless a code of that hash is already indexed (the first record is kept). The
 	// record lives until StreamTTL after r.ExpiresAt (and StreamTTL after its redemption).
 	IndexCouponCode(ctx context.Context, code string, r ClaimedCode) error
+	// UserCoupons returns the codes user claimed of coupon drops, newest first (by ClaimedAt, the claim's now),
+	// at most n, each with its record in the codes index (UserCoupon.Record, as CouponByCode returns it). A
+	// successful ClaimCoupon adds its code to the user's list (Redis: the step after the index's, healed by a
+	// retry as the index is); a list keeps the last MaxUserCoupons codes, and a code whose index record is
+	// gone is left out, so an entry lives as long as its record (StreamTTL after the claim, and after its
+	// redemption).
+	UserCoupons(ctx context.Context, user string, n int) ([]UserCoupon, error)
 }
 
 // Statuses of a claimed code (ClaimedCode.Status).
@@ -347,25 +354,18 @@ func claimedCode(stream, user string, c Coupon) ClaimedCode {
 	}
 }
 
-// couponCodeMACKey keys the HMAC that names a code in the codes index. The index never holds a code itself:
-// a dump of Redis or of the process shows which codes exist only to someone who can guess them and knows
-// this key. (A per-deployment secret would be better; it is fixed here so every node and every restart
-// finds the same entries.)
-var couponCodeMACKey = []byte("kudos/coupon-code-index/v1")
+// DevCodeIndexKey keys the codes index of a RedisStore configured without RedisConfig.CodeIndexKey (tests and
+// tools). A server always gives its own per-deployment key (KUDOS_CODE_INDEX_KEY, or one derived from
+// KUDOS_TOKEN_SECRET), so a Redis dump and this source together do not let anyone test guesses.
+var DevCodeIndexKey = []byte("kudos/coupon-code-index/v1")
 
-// couponCodeKey names code in the codes index: HMAC-SHA-256 of the code, in hex.
-func couponCodeKey(code string) string {
-	m := hmac.New(sha256.New, couponCodeMACKey)
+// couponCodeKey names code in the codes index: HMAC-SHA-256 of the code under key, in hex. The index never
+// holds a code itself: a dump of Redis or of the process shows which codes exist only to someone who can
+// guess them and holds the key. Every node of a deployment must use the same key, across restarts.
+func couponCodeKey(key []byte, code string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(code))
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-// shopOnly refuses anyone but the shop's backend (a service token) or an admin.
-func shopOnly(actor Actor, what string) error {
-	if actor.Role != RoleService && actor.Role != RoleAdmin {
-		return Errorf(CodeForbidden, "only the shop's backend (a service token) %s", what)
-	}
-	return nil
 }
 
 // errUnknownCode is the one answer for a code that is not a claimed one, whatever the reason.
@@ -390,7 +390,7 @@ func (r ClaimedCode) withStatus(code string, now time.Time) ClaimedCode {
 // and no comparison of the guess against stored codes that could stop early at the first differing
 // character. A shop code nobody claimed is not in the index at all, so it answers exactly as a made-up one.
 func (s *Service) CouponByCode(ctx context.Context, actor Actor, code string) (ClaimedCode, error) {
-	if err := shopOnly(actor, "looks up coupon codes"); err != nil {
+	if err := RequireShop(actor, "looks up coupon codes"); err != nil {
 		return ClaimedCode{}, err
 	}
 	if !validCouponCode(code) {
@@ -408,7 +408,7 @@ func (s *Service) CouponByCode(ctx context.Context, actor Actor, code string) (C
 
 // doRedeemCouponCode is RedeemCouponCode (act.go), less the admission and the publication of its events.
 func (s *Service) doRedeemCouponCode(ctx context.Context, actor Actor, code, orderID string) (ClaimedCode, error) {
-	if err := shopOnly(actor, "redeems coupon codes"); err != nil {
+	if err := RequireShop(actor, "redeems coupon codes"); err != nil {
 		return ClaimedCode{}, err
 	}
 	if err := validID("order_id", orderID); err != nil {

@@ -2,7 +2,9 @@ package engagement
 
 import (
 	"context"
+	"crypto/rand"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,7 +18,9 @@ type couponMemory struct {
 	prune     memPrune
 	coupons   map[string]*memCoupon   // memKey(stream, id)
 	couponIDs map[string][]string     // stream → coupon ids, oldest first
-	codes     map[string]*ClaimedCode // couponCodeKey(code) → the claimed code's record
+	codes     map[string]*ClaimedCode // couponCodeKey(m.codeKey, code) → the claimed code's record
+	codeKey   []byte                  // random per process: the index dies with it
+	mine      map[string][]UserCoupon // user → the codes they claimed, oldest first (at most MaxUserCoupons)
 }
 
 var _ CouponStore = (*couponMemory)(nil)
@@ -28,6 +32,8 @@ func newCouponMemory(life *memLife) *couponMemory {
 		coupons:   map[string]*memCoupon{},
 		couponIDs: map[string][]string{},
 		codes:     map[string]*ClaimedCode{},
+		codeKey:   []byte(rand.Text()),
+		mine:      map[string][]UserCoupon{},
 	}
 }
 
@@ -38,6 +44,7 @@ func (m *couponMemory) write(stream string) {
 	dropStreams(m.couponIDs, gone)
 	if len(gone) > 0 {
 		maps.DeleteFunc(m.codes, func(_ string, r *ClaimedCode) bool { return gone[r.StreamID] })
+		m.dropMine(gone)
 	}
 	if gone != nil { // a prune: points-store codes (no stream) go StreamTTL after their expiry
 		now := m.life.now()
@@ -52,7 +59,7 @@ func (m *couponMemory) IndexCouponCode(_ context.Context, code string, r Claimed
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write("")
-	if k := couponCodeKey(code); m.codes[k] == nil {
+	if k := couponCodeKey(m.codeKey, code); m.codes[k] == nil {
 		r.Code = ""
 		m.codes[k] = &r
 	}
@@ -123,16 +130,17 @@ func (m *couponMemory) ClaimCoupon(_ context.Context, stream, id, user, code str
 	}
 	mc.codes[user] = code
 	mc.c.Remaining--
-	if k := couponCodeKey(code); m.codes[k] == nil {
+	if k := couponCodeKey(m.codeKey, code); m.codes[k] == nil {
 		r := claimedCode(stream, user, mc.c)
 		m.codes[k] = &r
 	}
+	m.addMine(user, userCoupon(stream, mc.c, code, now))
 	return mc.c, code, nil
 }
 
 // CouponByCode implements CouponStore: one map get, found or not.
 func (m *couponMemory) CouponByCode(_ context.Context, code string) (ClaimedCode, error) {
-	k := couponCodeKey(code)
+	k := couponCodeKey(m.codeKey, code)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.codes[k]
@@ -144,7 +152,7 @@ func (m *couponMemory) CouponByCode(_ context.Context, code string) (ClaimedCode
 
 // RedeemCouponCode implements CouponStore.
 func (m *couponMemory) RedeemCouponCode(_ context.Context, code, order string, now time.Time) (ClaimedCode, error) {
-	k := couponCodeKey(code)
+	k := couponCodeKey(m.codeKey, code)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.write("") // a due prune first, so that a record it drops is not redeemed
@@ -174,4 +182,49 @@ func (m *couponMemory) CouponCode(_ context.Context, stream, id, user string) (s
 		return "", nil
 	}
 	return mc.codes[user], nil
+}
+
+// addMine adds a claimed code to user's list, in ClaimedAt order; the list keeps the last MaxUserCoupons.
+func (m *couponMemory) addMine(user string, e UserCoupon) {
+	l := m.mine[user]
+	i := len(l)
+	for i > 0 && l[i-1].ClaimedAt.After(e.ClaimedAt) {
+		i--
+	}
+	l = slices.Insert(l, i, e)
+	if len(l) > MaxUserCoupons {
+		l = slices.Delete(l, 0, len(l)-MaxUserCoupons)
+	}
+	m.mine[user] = l
+}
+
+// dropMine removes from the users' lists the codes of the streams in gone (their index records went with
+// them), and the lists left empty.
+func (m *couponMemory) dropMine(gone map[string]bool) {
+	for user, l := range m.mine {
+		l = slices.DeleteFunc(l, func(e UserCoupon) bool { return gone[e.StreamID] })
+		if len(l) == 0 {
+			delete(m.mine, user)
+			continue
+		}
+		m.mine[user] = l
+	}
+}
+
+// UserCoupons implements CouponStore.
+func (m *couponMemory) UserCoupons(_ context.Context, user string, n int) ([]UserCoupon, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.mine[user]
+	out := make([]UserCoupon, 0, min(n, len(l)))
+	for i := len(l) - 1; i >= 0 && len(out) < n; i-- {
+		r, ok := m.codes[couponCodeKey(m.codeKey, l[i].Code)]
+		if !ok {
+			continue
+		}
+		e := l[i]
+		e.Record = *r
+		out = append(out, e)
+	}
+	return out, nil
 }

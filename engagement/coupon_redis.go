@@ -137,12 +137,18 @@ func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code str
 		if err := s.indexCouponCode(ctx, data[2], claimedCode(stream, user, c)); err != nil {
 			return Coupon{}, "", err
 		}
+		if err := s.addUserCoupon(ctx, user, userCoupon(stream, c, data[2], now)); err != nil {
+			return Coupon{}, "", err
+		}
 		return c, data[2], nil
 	case "not_found":
 		return Coupon{}, "", ErrNotFound
 	case "duplicate":
 		if c, err := decodeCoupon(id, data[1], "0"); err == nil {
 			if err := s.indexCouponCode(ctx, data[0], claimedCode(stream, user, c)); err != nil {
+				return Coupon{}, "", err
+			}
+			if err := s.addUserCoupon(ctx, user, userCoupon(stream, c, data[0], now)); err != nil {
 				return Coupon{}, "", err
 			}
 		}
@@ -159,7 +165,7 @@ func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code str
 
 // couponCodeIndexKey is the codes index's key of code: its HMAC (couponCodeKey), never the code.
 func (s *RedisStore) couponCodeIndexKey(code string) string {
-	return s.prefix + "coupon-code:{" + couponCodeKey(code) + "}"
+	return s.prefix + "coupon-code:{" + couponCodeKey(s.codeKey, code) + "}"
 }
 
 // indexCouponScript adds a claimed code's record unless its key exists. KEYS: the code's index key. ARGV:
@@ -238,7 +244,11 @@ func (s *RedisStore) RedeemCouponCode(ctx context.Context, code, order string, n
 	}
 	switch res {
 	case "ok":
-		return decodeClaimedCode(data[0], data[1], data[2])
+		r, err := decodeClaimedCode(data[0], data[1], data[2])
+		if err == nil && r.StreamID != "" {
+			err = s.renewUserCoupons(ctx, r.UserID) // the list lives as long as the record it shows
+		}
+		return r, err
 	case "not_found":
 		return ClaimedCode{}, ErrNotFound
 	case "conflict":
@@ -262,4 +272,83 @@ func (s *RedisStore) CouponCode(ctx context.Context, stream, id, user string) (s
 		return "", unavailable("read coupon code of "+id, err)
 	}
 	return code, nil
+}
+
+// userCouponsKey is the list of the codes user claimed of coupon drops (UserCoupons).
+func (s *RedisStore) userCouponsKey(user string) string {
+	return s.prefix + "user:{" + user + "}:coupons"
+}
+
+// addUserCouponScript adds a claimed code to a user's list unless it is there (ZADD NX: a retry keeps the
+// first claim's time), keeps the newest entries and renews the list. KEYS: the list. ARGV: the entry's JSON,
+// its claim time (µs), ttl ms, how many entries to keep.
+var addUserCouponScript = luaScript("coupon_user_add.lua")
+
+// addUserCoupon adds a claimed code to the user's list: a key of the user's (another cluster slot than the
+// stream's and the code's), so a step of its own after the claim and the index write, healed as the index is
+// by the user's retry (which the claim script answers duplicate).
+func (s *RedisStore) addUserCoupon(ctx context.Context, user string, e UserCoupon) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode a user's coupon: %w", err)
+	}
+	err = addUserCouponScript.Run(ctx, s.rdb, []string{s.userCouponsKey(user)}, b, e.ClaimedAt.UnixMicro(), ttlMS(s.ttl), MaxUserCoupons).Err()
+	if err != nil {
+		return unavailable("list a code of coupon "+e.CouponID+" for its user", err)
+	}
+	return nil
+}
+
+// renewUserCoupons renews user's list StreamTTL from now (a redemption renews the code's record so).
+func (s *RedisStore) renewUserCoupons(ctx context.Context, user string) error {
+	if err := s.rdb.PExpire(ctx, s.userCouponsKey(user), s.ttl).Err(); err != nil {
+		return unavailable("renew the coupons of a user", err)
+	}
+	return nil
+}
+
+// UserCoupons implements CouponStore: one ZREVRANGE, then one pipeline of the codes' index records.
+func (s *RedisStore) UserCoupons(ctx context.Context, user string, n int) ([]UserCoupon, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, s.userCouponsKey(user), 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, unavailable("list the coupons of a user", err)
+	}
+	if len(zs) == 0 {
+		return nil, nil
+	}
+	es := make([]UserCoupon, len(zs))
+	for i, z := range zs {
+		member, _ := z.Member.(string)
+		if err := json.Unmarshal([]byte(member), &es[i]); err != nil {
+			return nil, fmt.Errorf("decode a user's coupon: %w", err)
+		}
+		es[i].ClaimedAt = time.UnixMicro(int64(z.Score)).UTC() // µs since 1970 are exact in a double
+	}
+	cmds := make([]*redis.SliceCmd, len(es))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, e := range es {
+			cmds[i] = p.HMGet(ctx, s.couponCodeIndexKey(e.Code), "json", "order", "redeemed")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("read the codes of a user's coupons", err)
+	}
+	out := make([]UserCoupon, 0, len(es))
+	for i, cmd := range cmds {
+		h := replyStrings(cmd.Val())
+		if h[0] == "" {
+			continue // the record is gone: so is the entry
+		}
+		rec, err := decodeClaimedCode(h[0], h[1], h[2])
+		if err != nil {
+			return nil, err
+		}
+		es[i].Record = rec
+		out = append(out, es[i])
+	}
+	return out, nil
 }

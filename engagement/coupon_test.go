@@ -469,6 +469,8 @@ var couponStoreSuite = []storeCase{
 	{"CodeConcurrentRedeem", testCouponCodeConcurrentRedeem},
 	{"ManyShopCodes", testCouponManyShopCodes},
 	{"IndexCode", testCouponIndexCode}, // points_store_test.go
+	{"UserCoupons", testUserCoupons},   // coupon_mine_test.go
+	{"UserCouponsBounded", testUserCouponsBounded},
 }
 
 // testCouponManyShopCodes: a drop of the most codes a shop may supply is stored whole and handed out in order.
@@ -492,6 +494,7 @@ func testCouponManyShopCodes(t *testing.T, s Store) {
 
 var couponAgedSuite = []agedCase{
 	{"CodeLifetime", testCouponCodeLifetime},
+	{"UserCouponsLifetime", testUserCouponsLifetime}, // coupon_mine_test.go
 }
 
 // testCouponCodeLifetime: a claimed code's index record lives StreamTTL after the claim, as its coupon.

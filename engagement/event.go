@@ -52,12 +52,28 @@ const (
 	EventProductClicked     = "kudos.product.clicked"
 )
 
+// Event types of the ledger's own changes, published from its facts (points_facts.go).
+const (
+	// EventPointsSettled: a purchase's pending points became spendable (its return window ended).
+	EventPointsSettled = "kudos.points.settled"
+	// EventPointsExpired: points expired (ExpiryMonths after they were earned).
+	EventPointsExpired = "kudos.points.expired"
+	// EventPointsExpiring: points will expire within 30 days (the shop's reminder), once per lot.
+	EventPointsExpiring = "kudos.points.expiring"
+)
+
 // Event types of the points store (points_store.go).
 const (
 	// EventRedemptionFulfilled: the shop fulfilled a gift redemption (FulfilRedemption).
 	EventRedemptionFulfilled = "kudos.redemption.fulfilled"
 	// EventRedemptionUsed: the checkout redeemed a points-store coupon's code (RedeemCouponCode).
 	EventRedemptionUsed = "kudos.redemption.used"
+)
+
+// Event types the sample consumer (cmd/kudos-loyalty) publishes to the signals topic, not the server.
+const (
+	// EventChurnWarning: a user was last active 15 to 30 business days ago; once per user and ISO week.
+	EventChurnWarning = "kudos.churn.warning"
 )
 
 // Event is one CloudEvents 1.0 event in structured JSON mode, with the Kudos extensions
@@ -70,6 +86,7 @@ type Event struct {
 	Time            time.Time       `json:"time"`
 	Subject         string          `json:"subject,omitempty"`
 	DataContentType string          `json:"datacontenttype"`
+	DataSchema      string          `json:"dataschema,omitempty"`
 	Data            json.RawMessage `json:"data"`
 	UserID          string          `json:"userid,omitempty"`
 	Variant         string          `json:"variant,omitempty"`
@@ -118,6 +135,7 @@ func NewEvent(source, typ, subject, user, variant string, at time.Time, data any
 		Time:            at.UTC().Truncate(time.Millisecond), // as it is written (eventTimeLayout)
 		Subject:         subject,
 		DataContentType: "application/json",
+		DataSchema:      EventSchemaID(typ), // the $id of its schema, with the version (event_schema.go)
 		Data:            raw,
 		UserID:          user,
 		Variant:         variant,

@@ -284,7 +284,7 @@ func showScript(t *testing.T) []Event {
 	must("purchase ann", err)
 	_, _, err = svc.RecordPurchase(ctx, shop, Purchase{OrderID: "SO-1002", UserID: bob.User, StreamID: stream, AmountFen: 9900})
 	must("purchase bob", err)
-	_, err = svc.RefundPurchase(ctx, shop, "SO-1002")
+	_, err = svc.RefundPurchase(ctx, shop, "SO-1002", Refund{})
 	must("refund bob", err)
 	_, _, err = svc.RecordPurchase(ctx, shop, Purchase{OrderID: "SO-1003", UserID: bob.User, AmountFen: 80})
 	must("small purchase", err)

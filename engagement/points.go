@@ -40,6 +40,9 @@ type PointsView struct {
 	Tier    rewards.Tier `json:"tier"`
 	// Downgrade, in the welcome only, warns that the tier drops soon unless more points are earned.
 	Downgrade *rewards.Downgrade `json:"downgrade,omitempty"`
+	// Privileges, in the welcome only, are the display names of the tier's privileges (the rules file's
+	// loyalty.tiers[].privileges), for the page to show.
+	Privileges []string `json:"privileges,omitempty"`
 }
 
 // joinPoints puts the viewer's balance and tier in the welcome, and warns downstream of a coming downgrade.
@@ -48,7 +51,7 @@ func joinPoints(ctx context.Context, s *Service, actor Actor, st Stream, w *Welc
 	if err != nil {
 		return fmt.Errorf("points of %s: %w", actor.User, ledgerError(err))
 	}
-	w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier, Downgrade: acc.Downgrade}
+	w.Points = PointsView{Balance: acc.Balance, Tier: acc.Tier, Downgrade: acc.Downgrade, Privileges: acc.Privileges}
 	if acc.Downgrade != nil && actor.Role == RoleViewer {
 		s.warnDowngrade(ctx, actor.User, st.ID, *acc.Downgrade)
 	}
@@ -195,8 +198,8 @@ const maxAmountFen = 10_000_000_000
 // RecordPurchase turns an order into pending purchase points, once per order id however often it is posted;
 // the same order id posted for another user or amount is a conflict, also for an order under one yuan.
 func (s *Service) RecordPurchase(ctx context.Context, actor Actor, p Purchase) (PurchaseResult, Outcome, error) {
-	if actor.Role != RoleService && actor.Role != RoleAdmin {
-		return PurchaseResult{}, Outcome{}, Errorf(CodeForbidden, "only the shop's backend (a service token) records purchases")
+	if err := RequireShop(actor, "records purchases"); err != nil {
+		return PurchaseResult{}, Outcome{}, err
 	}
 	if err := validID("order_id", p.OrderID); err != nil {
 		return PurchaseResult{}, Outcome{}, err
@@ -263,7 +266,7 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 		at = s.now()
 	}
 	ar, err := s.ledger.Award(ctx, rewards.Award{Key: sc.Key, User: p.UserID, Stream: p.StreamID, Source: SourcePurchase, Points: pts, Pending: true,
-		Fingerprint: p.fingerprint(), At: at})
+		Fingerprint: p.fingerprint(), At: at, Amount: p.AmountFen})
 	if errors.Is(err, rewards.ErrConflict) {
 		return PurchaseResult{}, Errorf(CodeConflict, "order %q was already recorded with other content (user, amount, stream, paid_at or items)", p.OrderID)
 	}
@@ -289,25 +292,99 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 	if pts > 0 { // under one yuan: recorded, nothing awarded
 		s.emitAward(ctx, p.UserID, p.StreamID, sc, ar)
 	}
+	s.publishFacts(ctx, p.UserID)
 	return res, nil
 }
 
+// Refund is a refund the shop reports. Empty, it refunds what is left of the order. With AmountFen or Items
+// it refunds part: AmountFen of the order's amount (with items, their Σ qty×price_fen, which AmountFen must
+// equal if given), under RefundID, the shop's idempotency key for it (required for a part).
+type Refund struct {
+	RefundID  string     `json:"refund_id,omitempty"`
+	AmountFen int64      `json:"amount_fen,omitempty"`
+	Items     []SaleItem `json:"items,omitempty"`
+}
+
+// wholeRefundID is the sales store's id of the refund of what is left of an order: not a valid RefundID.
+const wholeRefundID = "\x00whole"
+
 // doRefundPurchase is RefundPurchase (act.go), less the admission and the publication of its events.
-func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID string) (rewards.RefundResult, error) {
-	if actor.Role != RoleService && actor.Role != RoleAdmin {
-		return rewards.RefundResult{}, Errorf(CodeForbidden, "only the shop's backend (a service token) refunds purchases")
+func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID string, r Refund) (rewards.RefundResult, error) {
+	if err := RequireShop(actor, "refunds purchases"); err != nil {
+		return rewards.RefundResult{}, err
 	}
 	if err := validID("order_id", orderID); err != nil {
 		return rewards.RefundResult{}, err
 	}
-	res, err := s.ledger.Refund(ctx, "order:"+orderID, s.now())
-	if err != nil {
+	if r.Items != nil {
+		sum, err := checkItems(r.Items)
+		if err != nil {
+			return rewards.RefundResult{}, err
+		}
+		if len(r.Items) == 0 {
+			return rewards.RefundResult{}, Invalid("items", "items, when given, lists at least one item")
+		}
+		if r.AmountFen == 0 {
+			r.AmountFen = sum
+		} else if r.AmountFen != sum {
+			return rewards.RefundResult{}, Invalid("amount_fen", "amount_fen (%d) must equal the sum of the items' qty × price_fen (%d), or be left out", r.AmountFen, sum)
+		}
+	}
+	if r.AmountFen < 0 || r.AmountFen > maxAmountFen {
+		return rewards.RefundResult{}, Invalid("amount_fen", "amount_fen must be a positive whole number of fen, at most %d", int64(maxAmountFen))
+	}
+	partial := r.AmountFen > 0
+	if partial {
+		if err := validID("refund_id", r.RefundID); err != nil {
+			return rewards.RefundResult{}, Invalid("refund_id", "a partial refund needs a refund_id (1-128 printable characters without spaces): the key that makes a retry safe")
+		}
+	} else if r.RefundID != "" {
+		return rewards.RefundResult{}, Invalid("amount_fen", "a refund with a refund_id is partial: give amount_fen or items (without them the refund is of the whole order)")
+	}
+	var (
+		res rewards.RefundResult
+		err error
+	)
+	if partial {
+		res, err = s.ledger.RefundPart(ctx, "order:"+orderID, rewards.RefundPart{ID: r.RefundID, Amount: r.AmountFen}, time.Time{})
+	} else {
+		res, err = s.ledger.Refund(ctx, "order:"+orderID, time.Time{})
+	}
+	switch {
+	case partial && errors.Is(err, rewards.ErrInvalid):
+		return res, Invalid("amount_fen", "amount_fen is more than what is not refunded yet of order %q, or the order was recorded before partial refunds (refund it whole)", orderID)
+	case partial && errors.Is(err, rewards.ErrConflict):
+		return res, Errorf(CodeConflict, "refund_id %q of order %q was used for another amount", r.RefundID, orderID)
+	case partial && errors.Is(err, rewards.ErrLimitReached):
+		return res, Errorf(CodeLimitReached, "order %q has had %d partial refunds, the most it takes: refund the rest whole", orderID, rewards.MaxRefundParts)
+	case err != nil:
 		return res, fmt.Errorf("refund %s: %w", orderID, ledgerError(err))
 	}
-	s.refundSale(ctx, res.User, orderID)
-	s.emit(ctx, EventPurchaseRefunded, "", res.User, map[string]any{
+	// Counted in the stream's sales on every call, a replay too: the sales store counts a refund once, and a
+	// replay counts what a first call that failed to count missed.
+	id := r.RefundID
+	if !partial {
+		id = wholeRefundID
+	}
+	s.refundSale(ctx, res.Stream, SaleRefund{OrderID: orderID, ID: id, AmountFen: res.Amount, Items: r.Items, Full: res.Full})
+	data := map[string]any{
 		"order_id": orderID, "cancelled": res.Cancelled, "reversed": res.Reversed, "shortfall": res.Shortfall, "balance": res.Balance,
-	})
+		"full": res.Full,
+	}
+	if res.Total > 0 {
+		data["amount_fen"], data["refunded_fen"] = res.Amount, res.Refunded
+	}
+	name := "refund:" + orderID
+	if partial {
+		data["refund_id"] = r.RefundID
+		name += ":" + r.RefundID
+	}
+	if len(r.Items) > 0 {
+		data["items"] = r.Items
+	}
+	// A replayed part publishes its event again, same id: the first answer may have been lost before the
+	// event was durable.
+	s.emitOnce(ctx, name, res.At, EventPurchaseRefunded, res.Stream, res.User, data)
 	return res, nil
 }
 
@@ -362,6 +439,7 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, user, rewardID, reque
 		// A replay publishes the event again, same id: the first answer may have been lost before it was durable.
 		s.emitOnce(ctx, "redeem:"+user+":"+requestID, r.At, EventPointsRedeemed, "", user,
 			map[string]any{"reward_id": rewardID, "request_id": requestID, "cost": r.Cost, "balance": r.Balance})
+		s.publishFacts(ctx, user)
 		return Outcome{}, nil
 	})
 	if err != nil {

@@ -26,7 +26,7 @@ const (
 // >= 0 (0: unlimited), a coupon's discount_fen >= 1 and min_spend_fen 0 or at least discount_fen; a gift
 // carries no amounts. Bad input is invalid naming the field ("items[2].cost").
 func (s *Service) SetCatalogue(ctx context.Context, actor Actor, items []rewards.Reward) ([]rewards.Reward, error) {
-	if err := shopOnly(actor, "replaces the reward catalogue"); err != nil {
+	if err := RequireShop(actor, "replaces the reward catalogue"); err != nil {
 		return nil, err
 	}
 	clean, err := cleanCatalogue(items)
@@ -117,7 +117,7 @@ func (s *Service) FulfilRedemption(ctx context.Context, actor Actor, claimID str
 }
 
 func (s *Service) doFulfilRedemption(ctx context.Context, actor Actor, claimID string) (rewards.Redemption, error) {
-	if err := shopOnly(actor, "fulfils redemptions"); err != nil {
+	if err := RequireShop(actor, "fulfils redemptions"); err != nil {
 		return rewards.Redemption{}, err
 	}
 	if err := validID("claim_id", claimID); err != nil {

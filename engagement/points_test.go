@@ -183,7 +183,7 @@ func TestOrderIsIdempotentWhateverItsAmount(t *testing.T) {
 	if len(ids) != 2 {
 		t.Fatalf("%d distinct purchase.recorded ids, want 2 (one per order)", len(ids))
 	}
-	if res, err := f.svc.RefundPurchase(ctx, shop, "o-small"); err != nil || res.User != "ann" || res.Cancelled != 0 {
+	if res, err := f.svc.RefundPurchase(ctx, shop, "o-small", Refund{}); err != nil || res.User != "ann" || res.Cancelled != 0 {
 		t.Fatalf("refund of the small order = %+v, %v", res, err)
 	}
 }

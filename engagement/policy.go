@@ -144,3 +144,13 @@ func (p participant) permit(a act, now time.Time) error {
 func isStaffRole(role string) bool {
 	return role == RoleHost || role == RoleAdmin || role == RoleService
 }
+
+// RequireShop is the policy of the shop's backend APIs (purchases, refunds, the catalogue, fulfilment, coupon
+// codes at the checkout): a service token or an admin.
+// The HTTP layer asks it before it reads a body, and the Service again (the one rule, every path).
+func RequireShop(actor Actor, doing string) error {
+	if actor.Role != RoleService && actor.Role != RoleAdmin {
+		return Errorf(CodeForbidden, "only the shop's backend (a service token) %s", doing)
+	}
+	return nil
+}

@@ -83,14 +83,18 @@ import (
 //	stream:{id}:sales                      hash    sales per show (sales_redis.go): orders, gmv (fen), and per
 //	                                               product "p:<pid>:clicks", ":orders", ":units", ":gmv"
 //	stream:{id}:sales:orders               hash    order id → the SaleOrder counted, JSON (the idempotency)
-//	stream:{id}:sales:refunded             set     ids of the counted orders refunded
-//	stream:{id}:sales:buyers               set     users with a counted order
+//	stream:{id}:sales:refunded             set     ids of the counted orders refunded whole
+//	stream:{id}:sales:buyers               hash    user → their counted orders not refunded whole
 //	stream:{id}:sales:viewers              hll     users who joined as viewers (PFADD)
 //	                                               (every sales write renews all five sales keys together)
 //	user:{user}:last-stream                string  the stream user joined last
 //	coupon-code:{<hmac>}                   hash    the codes index: a claimed code's record under the hex HMAC of
 //	                                               the code (couponCodeKey), never the code: json (ClaimedCode as
 //	                                               claimed), expires (µs), order and redeemed (µs) once redeemed
+//	user:{user}:coupons                    zset    the codes user claimed of coupon drops (UserCoupons): member
+//	                                               the UserCoupon as JSON (code, stream, coupon, title, amounts,
+//	                                               expiry), score the claim's time (µs); the newest
+//	                                               MaxUserCoupons are kept
 //	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<n>:<sender>:<id>" → the
 //	                                               decision of sender's notification id (n: the sender's length)
 //
@@ -110,8 +114,9 @@ import (
 //     Retention after their last write, so that they outlast the timeline they were made on;
 //   - user-wide score state stream:{}:score:<kind>:<user> (the monthly tier warning): userStateTTL (40 days).
 //
-// A claimed code's index record expires StreamTTL after the claim and again after its redemption. A user's
-// last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
+// A claimed code's index record expires StreamTTL after the claim and again after its redemption; a user's
+// list of claimed codes StreamTTL after the user's last claim and again after the redemption of one of them
+// (an entry is listed only while its code's record lives). A user's last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
 // (two days) after its last write, so that a decision made on a day is still there on the next
 // (DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
 // No key lives without a TTL: storage is bounded by the traffic of the last Retention.
@@ -153,6 +158,9 @@ type RedisConfig struct {
 	// ended, and how long its timeline and the replay marks live after their last write: how long an ended
 	// stream can be replayed. 0 → DefaultRetention (30 days); never less than StreamTTL.
 	Retention time.Duration
+	// CodeIndexKey keys the HMAC that names claimed coupon codes in the codes index (couponCodeKey): the
+	// same on every node of a deployment and across restarts. nil → DevCodeIndexKey.
+	CodeIndexKey []byte
 }
 
 // RedisStore is the Store shared by every node through one Redis server (or one cluster slot per stream).
@@ -161,6 +169,7 @@ type RedisStore struct {
 	prefix    string
 	ttl       time.Duration // StreamTTL
 	retention time.Duration
+	codeKey   []byte // RedisConfig.CodeIndexKey
 }
 
 var (
@@ -176,7 +185,10 @@ func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 		cfg.Prefix = "kudos:"
 	}
 	ttl, retention := lifetimes(cfg.StreamTTL, cfg.Retention)
-	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention}
+	if len(cfg.CodeIndexKey) == 0 {
+		cfg.CodeIndexKey = DevCodeIndexKey
+	}
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention, codeKey: cfg.CodeIndexKey}
 }
 
 // maxTxAttempts bounds the optimistic retries of one update; past it the store reports itself unavailable

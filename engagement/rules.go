@@ -6,16 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 )
 
 // DefaultArm is the A/B arm every user is in when the rules list no arms.
 const DefaultArm = "a"
 
-// Rules is the scoring table (docs/architecture.md, "Scoring") as data: base points per interaction and
-// their limits. The monthly cap, tiers and multipliers belong to the ledger (package rewards), not here.
+// Rules is the rules file (docs/architecture.md, "Scoring" and "The rules file") as data: base points per
+// interaction and their limits, and in Loyalty the economics the ledger (package rewards) applies: the
+// monthly cap, tiers, multipliers and privileges, the pending window, expiry and the catalogue.
 // JSON field names are the rules file's; limits with a _s suffix are seconds.
 type Rules struct {
 	Watch          WatchRule    `json:"watch"`
@@ -33,6 +39,8 @@ type Rules struct {
 	Arms []string `json:"arms,omitempty"`
 	// Variants change sections of the rules for one arm; ForArm applies them.
 	Variants map[string]RulesOverride `json:"variants,omitempty"`
+	// Loyalty is the economics, the same for every arm.
+	Loyalty Economics `json:"loyalty"`
 }
 
 // WatchRule scores watching: PerMinute points per full minute watched, at most MaxPerStream per stream.
@@ -93,58 +101,222 @@ func DefaultRules() Rules {
 		QuestionAsk:    LimitRule{Points: 2, MinIntervalS: 30, MaxPerStream: 5},
 		QuestionUpvote: LimitRule{Points: 1, MinIntervalS: 5, MaxPerStream: 10},
 		ReplayShare:    0.5,
+		Loyalty:        DefaultEconomics(),
 	}
 }
 
-// LoadRules reads a JSON rules file. Fields it leaves out keep DefaultRules' values; unknown fields and
-// values that break a rule are errors (errors.Is ErrInvalid; FieldOf names the field).
+// LoadRules reads a rules file: JSON, or YAML when its name ends in .yaml or .yml (or, with another ending,
+// when it does not start with "{"). Fields it leaves out keep DefaultRules' values. Unknown keys, values of
+// the wrong type and values that break a rule are errors: a *RulesError (errors.Is ErrInvalid; FieldOf
+// names the first field) listing every problem found, each with its field path.
 func LoadRules(path string) (Rules, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Rules{}, fmt.Errorf("read rules %s: %w", path, err)
 	}
-	r, err := parseRules(raw)
+	yamlFile := isYAMLFile(path, raw)
+	r, err := parseRulesAs(raw, yamlFile)
 	if err != nil {
+		var re *RulesError
+		if errors.As(err, &re) {
+			re.File = path
+			return Rules{}, re
+		}
 		return Rules{}, fmt.Errorf("load rules %s: %w", path, err)
 	}
 	return r, nil
 }
 
-// parseRules decodes raw onto DefaultRules, merging each variant onto the base sections, and validates.
-func parseRules(raw []byte) (Rules, error) {
+// isYAMLFile says how to read a rules file: by its name's ending, else by its first character.
+func isYAMLFile(path string, raw []byte) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return false
+	case ".yaml", ".yml":
+		return true
+	}
+	return !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n\ufeff"), []byte("{"))
+}
+
+// RulesError is every problem of a rules file: each Problem names its field path ("loyalty.tiers[1].threshold")
+// and says why. It matches ErrInvalid; FieldOf and errors.As(*Error) see the first problem.
+type RulesError struct {
+	File     string   // the file, when read by LoadRules
+	Problems []*Error // in the order found; at least one
+}
+
+func (e *RulesError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid rules")
+	if e.File != "" {
+		b.WriteString(" file " + e.File)
+	}
+	fmt.Fprintf(&b, " (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString(")")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		if p.Field != "" {
+			b.WriteString(p.Field + ": ")
+		}
+		b.WriteString(p.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, so errors.Is(err, ErrInvalid) and FieldOf see them (the first first).
+func (e *RulesError) Unwrap() []error {
+	out := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p
+	}
+	return out
+}
+
+// parseRules decodes a JSON rules file (tests and callers with bytes in hand).
+func parseRules(raw []byte) (Rules, error) { return parseRulesAs(raw, false) }
+
+// parseRulesAs decodes raw (YAML when yamlFile) onto DefaultRules, merging each variant onto the base
+// sections, and validates. Every unknown key is reported with its path; a value of the wrong type stops the
+// decoding (the decoder reports the first); then every rule broken is reported.
+func parseRulesAs(raw []byte, yamlFile bool) (Rules, error) {
+	if yamlFile {
+		j, err := yaml.YAMLToJSONStrict(raw)
+		if err != nil {
+			return Rules{}, &RulesError{Problems: []*Error{Invalid("", "not valid YAML: %v", err)}}
+		}
+		raw = j
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Rules{}, &RulesError{Problems: []*Error{Invalid("", "not valid JSON: %v", err)}}
+	}
+	var problems []*Error
+	unknownKeys(doc, reflect.TypeFor[Rules](), "", &problems)
+	decode := rulesDecodeStrict
+	if len(problems) > 0 {
+		decode = rulesDecodeLenient // the unknown keys are reported; carry on to report the rest too
+	}
+
 	var file struct {
 		Rules
 		Variants map[string]json.RawMessage `json:"variants"`
 	}
 	file.Rules = DefaultRules()
-	if err := rulesDecodeStrict(raw, &file); err != nil {
-		return Rules{}, Invalid(rulesErrorField(err), "rules: %v", err)
+	// Lists replace the defaults whole (encoding/json would decode onto the default elements).
+	file.Loyalty.Tiers, file.Loyalty.Catalogue = nil, nil
+	if err := decode(raw, &file); err != nil {
+		return Rules{}, &RulesError{Problems: append(problems, Invalid(rulesErrorField(err), "%v", err))}
 	}
 	r := file.Rules
+	def := DefaultEconomics()
+	if r.Loyalty.Tiers == nil {
+		r.Loyalty.Tiers = def.Tiers
+	}
+	if r.Loyalty.Catalogue == nil {
+		r.Loyalty.Catalogue = def.Catalogue
+	}
 	r.Variants = nil
-	for arm, vraw := range file.Variants {
+	for _, arm := range slices.Sorted(maps.Keys(file.Variants)) {
 		base := r
 		ov := RulesOverride{
 			Watch: &base.Watch, Comment: &base.Comment, Poll: &base.Poll, Quiz: &base.Quiz,
 			Feedback: &base.Feedback, Purchase: &base.Purchase, QuestionAsk: &base.QuestionAsk,
 			QuestionUpvote: &base.QuestionUpvote, ReplayShare: &base.ReplayShare,
 		}
-		if err := rulesDecodeStrict(vraw, &ov); err != nil {
+		if err := decode(file.Variants[arm], &ov); err != nil {
 			field := "variants." + arm
 			if f := rulesErrorField(err); f != "" {
 				field += "." + f
 			}
-			return Rules{}, Invalid(field, "rules variant %s: %v", arm, err)
+			return Rules{}, &RulesError{Problems: append(problems, Invalid(field, "%v", err))}
 		}
 		if r.Variants == nil {
 			r.Variants = map[string]RulesOverride{}
 		}
 		r.Variants[arm] = ov
 	}
-	if err := r.Validate(); err != nil {
-		return Rules{}, err
+	var re *RulesError
+	if err := r.Validate(); errors.As(err, &re) {
+		problems = append(problems, re.Problems...)
+	}
+	if len(problems) > 0 {
+		return Rules{}, &RulesError{Problems: problems}
 	}
 	return r, nil
+}
+
+// unknownKeys reports every key of doc (decoded JSON) that t has no field for, with its path, walking into
+// the fields, lists and maps t has. Names must match the json tags exactly (encoding/json alone would also
+// take "Watch" for "watch").
+func unknownKeys(doc any, t reflect.Type, path string, out *[]*Error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return // a type error: the decoder reports it
+		}
+		fields := map[string]reflect.Type{}
+		jsonFields(t, fields)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			ft, ok := fields[k]
+			if !ok {
+				*out = append(*out, Invalid(joinPath(path, k), "unknown key %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(fields)), ", ")))
+				continue
+			}
+			unknownKeys(obj[k], ft, joinPath(path, k), out)
+		}
+	case reflect.Slice:
+		list, ok := doc.([]any)
+		if !ok {
+			return
+		}
+		for i, v := range list {
+			unknownKeys(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	case reflect.Map:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			unknownKeys(obj[k], t.Elem(), joinPath(path, k), out)
+		}
+	}
+}
+
+// jsonFields collects the JSON names of t's fields (embedded structs' fields flattened) and their types.
+func jsonFields(t reflect.Type, into map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			jsonFields(f.Type, into)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		into[name] = f.Type
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // rulesErrorField names the field a decoding error is about, when encoding/json says.
@@ -162,30 +334,37 @@ func rulesDecodeStrict(raw []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// Validate checks every value, variants included, and names the first field at fault.
+func rulesDecodeLenient(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+// Validate checks every value, variants and economics included, and reports every problem (a *RulesError).
 func (r Rules) Validate() error {
-	if err := r.validateBase(""); err != nil {
-		return err
+	var problems []*Error
+	add := func(field, format string, args ...any) {
+		problems = append(problems, Invalid(field, format, args...))
 	}
+	r.validateBase("", add)
 	seen := map[string]bool{}
 	for i, a := range r.Arms {
 		if a == "" || seen[a] {
-			return Invalid(fmt.Sprintf("arms[%d]", i), "arm names must be unique and not empty")
+			add(fmt.Sprintf("arms[%d]", i), "arm names must be unique and not empty")
 		}
 		seen[a] = true
 	}
-	for arm := range r.Variants {
+	for _, arm := range slices.Sorted(maps.Keys(r.Variants)) {
 		if !slices.Contains(r.arms(), arm) {
-			return Invalid("variants."+arm, "variant %q is not one of the arms %v", arm, r.arms())
+			add("variants."+arm, "variant %q is not one of the arms %v", arm, r.arms())
+			continue
 		}
-		if err := r.ForArm(arm).validateBase("variants." + arm + "."); err != nil {
-			return err
-		}
+		r.ForArm(arm).validateBase("variants."+arm+".", add)
+	}
+	r.Loyalty.validate("loyalty.", add)
+	if len(problems) > 0 {
+		return &RulesError{Problems: problems}
 	}
 	return nil
 }
 
-func (r Rules) validateBase(prefix string) error {
+func (r Rules) validateBase(prefix string, add func(field, format string, args ...any)) {
 	type check struct {
 		field string
 		ok    bool
@@ -208,22 +387,13 @@ func (r Rules) validateBase(prefix string) error {
 			check{name + ".min_interval_s", l.MinIntervalS >= 0, ">= 0"},
 			check{name + ".max_per_stream", l.MaxPerStream >= 0, ">= 0"})
 	}
-	// Map iteration above is unordered; report the first failure in field-name order for stable messages.
-	slices.SortStableFunc(checks, func(a, b check) int {
-		switch {
-		case a.field < b.field:
-			return -1
-		case a.field > b.field:
-			return 1
-		}
-		return 0
-	})
+	// Map iteration above is unordered; report failures in field-name order for stable messages.
+	slices.SortStableFunc(checks, func(a, b check) int { return strings.Compare(a.field, b.field) })
 	for _, c := range checks {
 		if !c.ok {
-			return Invalid(prefix+c.field, "rules: %s%s must be %s", prefix, c.field, c.want)
+			add(prefix+c.field, "must be %s", c.want)
 		}
 	}
-	return nil
 }
 
 func (r Rules) arms() []string {

@@ -76,7 +76,7 @@ func TestLoadRulesErrors(t *testing.T) {
 		wantField string
 	}{
 		{"testdata/rules_invalid.json", "quiz.max"},
-		{"testdata/rules_unknown_field.json", ""},
+		{"testdata/rules_unknown_field.json", "quiz.maximum"},
 	}
 	for _, tt := range tests {
 		_, err := LoadRules(tt.file)
@@ -108,7 +108,10 @@ func TestParseRulesValidation(t *testing.T) {
 		{"variant of the default arm is fine", `{"variants":{"a":{"poll":{"points":1}}}}`, "-"},
 		{"invalid variant value", `{"arms":["a","b"],"variants":{"b":{"comment":{"points":-1}}}}`, "variants.b.comment.points"},
 		{"variant wrong type", `{"arms":["a","b"],"variants":{"b":{"quiz":{"max":true}}}}`, "variants.b.quiz.max"},
-		{"variant unknown field", `{"arms":["a","b"],"variants":{"b":{"quiz":{"mx":1}}}}`, "variants.b"},
+		{"variant unknown field", `{"arms":["a","b"],"variants":{"b":{"quiz":{"mx":1}}}}`, "variants.b.quiz.mx"},
+		{"unknown top-level key", `{"loyalty":{"monthly_cap":5},"bonus":1}`, "bonus"},
+		{"key in the wrong case", `{"Watch":{"per_minute":1}}`, "Watch"},
+		{"negative cap", `{"loyalty":{"monthly_cap":-1}}`, "loyalty.monthly_cap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,8 +11,11 @@ import (
 //
 // Choices (docs/protocol.md, "Sales per show"):
 //   - An order counts once: the store keeps the stream's order ids, so a replayed purchase counts nothing.
-//   - A refund subtracts the order: orders, GMV and the per-product orders, units and GMV it added. The buyer
-//     stays counted (a unique buyer is someone who ordered), and so does the click.
+//   - A refund subtracts what it refunds from GMV, and the units and GMV of the items it names from their
+//     products (a refund by amount alone names none). The refund that makes the order refunded whole also
+//     subtracts the order (orders and its products' orders) and whatever of its products' units and GMV is
+//     left; the buyer stops counting when every order of theirs in the stream is refunded whole. Each
+//     refund counts once (by its id within the order). Clicks stay.
 //   - Viewers are the users who joined as viewers (hosts, admins and the shop are not the audience). Memory
 //     keeps an exact set (bounded by the stream's lifetime, StreamTTL after the last write); Redis a
 //     HyperLogLog (12 KB at most however large the audience; about 0.81 % standard error, exact enough for a
@@ -26,6 +29,15 @@ type SaleItem struct {
 	ProductID string `json:"product_id"`
 	Qty       int64  `json:"qty"`
 	PriceFen  int64  `json:"price_fen"`
+}
+
+// SaleRefund is a refund of a counted order, as the sales store counts it.
+type SaleRefund struct {
+	OrderID   string
+	ID        string     // the refund's id within the order; "" for the refund of what is left
+	AmountFen int64      // what it refunds
+	Items     []SaleItem // the units it returns at the price paid (optional)
+	Full      bool       // the order is refunded whole with it
 }
 
 // MaxSaleQty bounds the units of one line; MaxSaleItems the lines of one order.
@@ -70,9 +82,10 @@ type SalesStore interface {
 	// items orders +1, units + Qty and GMV + Qty×PriceFen. Atomic and idempotent by order id: counted is
 	// false, and nothing changes, when the order id was counted before (refunded or not).
 	RecordSale(ctx context.Context, stream string, o SaleOrder) (counted bool, err error)
-	// RefundSale subtracts a counted order (orders, GMV, its products' orders, units and GMV; not the buyer).
-	// Atomic and once: refunded is false when the order was not counted or was refunded before.
-	RefundSale(ctx context.Context, stream, orderID string) (refunded bool, err error)
+	// RefundSale subtracts a refund of a counted order as the package comment says (never below what the
+	// order added). Atomic and once per (order, refund id): applied is false when the order was not counted,
+	// the refund was counted before, or the order is refunded whole already.
+	RefundSale(ctx context.Context, stream string, r SaleRefund) (applied bool, err error)
 	// CountSaleClick adds a counted click on a product.
 	CountSaleClick(ctx context.Context, stream, productID string) error
 	// CountSaleViewer adds user to the stream's viewers (a user counts once).
@@ -172,28 +185,13 @@ func (s *Service) countSale(ctx context.Context, stream string, o SaleOrder) {
 	}
 }
 
-// refundSale subtracts a refunded order from the sales of the stream it was attributed to, found in the
-// user's ledger entries (the award of key "order:<id>").
-func (s *Service) refundSale(ctx context.Context, user, orderID string) {
-	if user == "" {
-		return
-	}
-	entries, err := s.ledger.Entries(ctx, user)
-	if err != nil {
-		s.log.Warn("refund sale: ledger entries", "user", user, "order", orderID, "err", err)
-		return
-	}
-	stream := ""
-	for _, e := range entries {
-		if e.Key == "order:"+orderID && e.Stream != "" {
-			stream = e.Stream
-			break
-		}
-	}
+// refundSale subtracts a refund from the sales of the stream its order was attributed to (the ledger keeps
+// the order's stream); a failure is logged, never the refund's.
+func (s *Service) refundSale(ctx context.Context, stream string, r SaleRefund) {
 	if stream == "" {
 		return
 	}
-	if _, err := s.store.RefundSale(ctx, stream, orderID); err != nil {
-		s.log.Warn("refund sale", "stream", stream, "order", orderID, "err", err)
+	if _, err := s.store.RefundSale(ctx, stream, r); err != nil {
+		s.log.Warn("refund sale", "stream", stream, "order", r.OrderID, "err", err)
 	}
 }

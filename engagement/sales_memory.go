@@ -19,14 +19,18 @@ var _ SalesStore = (*salesMemory)(nil)
 type memSales struct {
 	orders, gmv int64
 	orderByID   map[string]*memOrder
-	buyers      map[string]bool
+	buyers      map[string]int  // user → their orders not refunded whole
 	viewers     map[string]bool // exact: bounded by the stream's lifetime
 	products    map[string]*ProductSales
 }
 
 type memOrder struct {
 	order    SaleOrder
-	refunded bool
+	refunds  map[string]bool  // refund ids counted
+	left     int64            // GMV not refunded yet
+	units    map[string]int64 // product → units not returned yet
+	gmv      map[string]int64 // product → GMV not refunded yet
+	refunded bool             // whole
 }
 
 func newSalesMemory(life *memLife) *salesMemory {
@@ -40,7 +44,7 @@ func (m *salesMemory) sheet(stream string) *memSales {
 	}
 	sh := m.sheets[stream]
 	if sh == nil {
-		sh = &memSales{orderByID: map[string]*memOrder{}, buyers: map[string]bool{}, viewers: map[string]bool{}, products: map[string]*ProductSales{}}
+		sh = &memSales{orderByID: map[string]*memOrder{}, buyers: map[string]int{}, viewers: map[string]bool{}, products: map[string]*ProductSales{}}
 		m.sheets[stream] = sh
 	}
 	return sh
@@ -55,18 +59,6 @@ func (sh *memSales) product(id string) *ProductSales {
 	return p
 }
 
-// apply adds (sign 1) or subtracts (sign -1) an order's counters, the buyer aside.
-func (sh *memSales) apply(o SaleOrder, sign int64) {
-	sh.orders += sign
-	sh.gmv += sign * o.AmountFen
-	for _, it := range o.Items {
-		p := sh.product(it.ProductID)
-		p.Orders += sign
-		p.Units += sign * it.Qty
-		p.GMVFen += sign * it.Qty * it.PriceFen
-	}
-}
-
 // RecordSale implements SalesStore.
 func (m *salesMemory) RecordSale(_ context.Context, stream string, o SaleOrder) (bool, error) {
 	m.mu.Lock()
@@ -76,23 +68,63 @@ func (m *salesMemory) RecordSale(_ context.Context, stream string, o SaleOrder) 
 		return false, nil
 	}
 	o.Items = append([]SaleItem(nil), o.Items...)
-	sh.orderByID[o.ID] = &memOrder{order: o}
-	sh.buyers[o.User] = true
-	sh.apply(o, 1)
+	mo := &memOrder{order: o, refunds: map[string]bool{}, left: o.AmountFen, units: map[string]int64{}, gmv: map[string]int64{}}
+	sh.orderByID[o.ID] = mo
+	sh.buyers[o.User]++
+	sh.orders++
+	sh.gmv += o.AmountFen
+	for _, it := range o.Items {
+		p := sh.product(it.ProductID)
+		p.Orders++
+		p.Units += it.Qty
+		p.GMVFen += it.Qty * it.PriceFen
+		mo.units[it.ProductID] += it.Qty
+		mo.gmv[it.ProductID] += it.Qty * it.PriceFen
+	}
 	return true, nil
 }
 
 // RefundSale implements SalesStore.
-func (m *salesMemory) RefundSale(_ context.Context, stream, orderID string) (bool, error) {
+func (m *salesMemory) RefundSale(_ context.Context, stream string, r SaleRefund) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sh := m.sheet(stream)
-	mo := sh.orderByID[orderID]
-	if mo == nil || mo.refunded {
+	mo := sh.orderByID[r.OrderID]
+	if mo == nil || mo.refunded || mo.refunds[r.ID] {
 		return false, nil
 	}
-	mo.refunded = true
-	sh.apply(mo.order, -1)
+	mo.refunds[r.ID] = true
+	amount := min(max(r.AmountFen, 0), mo.left)
+	if r.Full {
+		amount = mo.left
+	}
+	mo.left -= amount
+	sh.gmv -= amount
+	for _, it := range r.Items {
+		units, gmv := min(it.Qty, mo.units[it.ProductID]), min(it.Qty*it.PriceFen, mo.gmv[it.ProductID])
+		if _, ok := mo.units[it.ProductID]; !ok {
+			continue // not in the order
+		}
+		p := sh.product(it.ProductID)
+		p.Units -= units
+		p.GMVFen -= gmv
+		mo.units[it.ProductID] -= units
+		mo.gmv[it.ProductID] -= gmv
+	}
+	if r.Full {
+		mo.refunded = true
+		sh.orders--
+		for _, it := range mo.order.Items {
+			p := sh.product(it.ProductID)
+			p.Orders--
+			p.Units -= mo.units[it.ProductID]
+			p.GMVFen -= mo.gmv[it.ProductID]
+			mo.units[it.ProductID], mo.gmv[it.ProductID] = 0, 0
+		}
+		if sh.buyers[mo.order.User]--; sh.buyers[mo.order.User] <= 0 {
+			delete(sh.buyers, mo.order.User)
+		}
+	}
 	return true, nil
 }
 

@@ -16,12 +16,12 @@ import (
 // then product id, qty, gmv per item.
 var recordSaleScript = luaScript("sales_record.lua")
 
-// refundSaleScript subtracts a counted order once. KEYS: salesKeys. ARGV: id, ttl ms.
+// refundSaleScript subtracts a refund of a counted order once. KEYS: salesKeys. ARGV: id, ttl ms, refund JSON.
 var refundSaleScript = luaScript("sales_refund.lua")
 
 func (s *RedisStore) salesKey(stream string) string { return s.streamSubKey(stream, "sales") }
 
-// salesKeys are a stream's sales keys: the counters, the orders, the buyers, the refunded orders and the
+// salesKeys are a stream's sales keys: the counters, the orders, the buyers, the orders refunded whole and the
 // viewers. Every write renews all of them, so that they expire together: the orders (the idempotency) never
 // go before the counters they guard.
 func (s *RedisStore) salesKeys(stream string) []string {
@@ -59,8 +59,12 @@ func (s *RedisStore) RecordSale(ctx context.Context, stream string, o SaleOrder)
 }
 
 // RefundSale implements SalesStore with one script.
-func (s *RedisStore) RefundSale(ctx context.Context, stream, orderID string) (bool, error) {
-	res, _, err := s.runScript(ctx, "refund sale "+orderID+" on "+stream, refundSaleScript, s.salesKeys(stream), orderID, ttlMS(s.ttl))
+func (s *RedisStore) RefundSale(ctx context.Context, stream string, r SaleRefund) (bool, error) {
+	b, err := json.Marshal(map[string]any{"id": r.ID, "amount_fen": r.AmountFen, "items": r.Items, "full": r.Full})
+	if err != nil {
+		return false, fmt.Errorf("encode refund of %s: %w", r.OrderID, err)
+	}
+	res, _, err := s.runScript(ctx, "refund sale "+r.OrderID+" on "+stream, refundSaleScript, s.salesKeys(stream), r.OrderID, ttlMS(s.ttl), b)
 	if err != nil {
 		return false, err
 	}
@@ -105,7 +109,7 @@ func (s *RedisStore) Sales(ctx context.Context, stream string) (Sales, error) {
 	var buyers, viewers *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, k)
-		buyers = p.SCard(ctx, k+":buyers")
+		buyers = p.HLen(ctx, k+":buyers")
 		viewers = p.PFCount(ctx, k+":viewers")
 		return nil
 	})

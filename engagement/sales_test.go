@@ -60,7 +60,7 @@ func productSalesOf(sa Sales, id string) ProductSales {
 }
 
 // testSalesStore: orders, buyers, GMV, viewers and per-product counts; a replayed order counts once; a refund
-// subtracts the order once (not the buyer); streams are apart.
+// subtracts what it refunds once per refund id, the order when it is whole; streams are apart.
 func testSalesStore(t *testing.T, s Store) {
 	ctx := context.Background()
 	sa, err := s.Sales(ctx, "st")
@@ -109,16 +109,19 @@ func testSalesStore(t *testing.T, s Store) {
 		t.Fatalf("products = %+v", sa.Products)
 	}
 
-	refunded, err := s.RefundSale(ctx, "st", "o1")
+	whole := func(id string, amount int64) SaleRefund {
+		return SaleRefund{OrderID: id, ID: wholeRefundID, AmountFen: amount, Full: true}
+	}
+	refunded, err := s.RefundSale(ctx, "st", whole("o1", o1.AmountFen))
 	noErr(t, err)
 	if !refunded {
 		t.Fatal("refund of a counted order did nothing")
 	}
-	for _, id := range []string{"o1", "nope"} {
-		refunded, err = s.RefundSale(ctx, "st", id)
+	for _, r := range []SaleRefund{whole("o1", o1.AmountFen), {OrderID: "o1", ID: "late", AmountFen: 1}, whole("nope", 1)} {
+		refunded, err = s.RefundSale(ctx, "st", r)
 		noErr(t, err)
 		if refunded {
-			t.Fatalf("refund of %s counted", id)
+			t.Fatalf("refund %+v counted", r)
 		}
 	}
 	if counted, _ = s.RecordSale(ctx, "st", o1); counted {
@@ -134,6 +137,43 @@ func testSalesStore(t *testing.T, s Store) {
 	}
 	if p := productSalesOf(sa, "p2"); p.Orders != 0 || p.Units != 0 || p.GMVFen != 0 {
 		t.Fatalf("p2 after the refund = %+v", p)
+	}
+
+	// Partial refunds: by amount (GMV only), by items (their product too), once per id; the refund that makes
+	// an order whole subtracts the order and what is left of it; a buyer with no order left stops counting.
+	for _, r := range []SaleRefund{{OrderID: "o3", ID: "r1", AmountFen: 100}, {OrderID: "o3", ID: "r1", AmountFen: 100}} {
+		_, err = s.RefundSale(ctx, "st", r)
+		noErr(t, err)
+	}
+	sa, err = s.Sales(ctx, "st")
+	noErr(t, err)
+	if sa.Orders != 2 || sa.Buyers != 2 || sa.GMVFen != 9900+200 {
+		t.Fatalf("after a part of o3 (and its replay): %+v", sa)
+	}
+	_, err = s.RefundSale(ctx, "st", whole("o3", 200))
+	noErr(t, err)
+	_, err = s.RefundSale(ctx, "st", SaleRefund{OrderID: "o2", ID: "ri", AmountFen: 9900, Items: []SaleItem{{"p1", 1, 9900}, {"p9", 1, 5}}})
+	noErr(t, err)
+	sa, err = s.Sales(ctx, "st")
+	noErr(t, err)
+	if sa.Orders != 1 || sa.Buyers != 1 || sa.GMVFen != 0 {
+		t.Fatalf("after o3 whole and o2's item: %+v", sa)
+	}
+	if p := productSalesOf(sa, "p1"); p != (ProductSales{ProductID: "p1", Clicks: 2, Orders: 1, Units: 0, GMVFen: 0}) {
+		t.Fatalf("p1 after its unit came back = %+v", p)
+	}
+	if p := productSalesOf(sa, "p9"); p.Units != 0 || p.GMVFen != 0 {
+		t.Fatalf("a product not in the order was touched: %+v", p)
+	}
+	_, err = s.RefundSale(ctx, "st", whole("o2", 0))
+	noErr(t, err)
+	sa, err = s.Sales(ctx, "st")
+	noErr(t, err)
+	if sa.Orders != 0 || sa.Buyers != 0 || sa.GMVFen != 0 {
+		t.Fatalf("after every order refunded whole: %+v", sa)
+	}
+	if p := productSalesOf(sa, "p1"); p != (ProductSales{ProductID: "p1", Clicks: 2}) {
+		t.Fatalf("p1 after every order refunded = %+v", p)
 	}
 	other, err := s.Sales(ctx, "other")
 	noErr(t, err)
@@ -220,11 +260,11 @@ func TestStreamSales(t *testing.T) {
 		t.Fatalf("products = %+v", sa.Products)
 	}
 
-	_, err = f.svc.RefundPurchase(ctx, shop, "o1")
+	_, err = f.svc.RefundPurchase(ctx, shop, "o1", Refund{})
 	noErr(t, err)
 	sa, err = f.svc.StreamSales(ctx, shop, "s1")
 	noErr(t, err)
-	if sa.Orders != 1 || sa.GMVFen != 500 || sa.Buyers != 2 || sa.Products[0].Orders != 0 || sa.Products[0].GMVFen != 0 {
+	if sa.Orders != 1 || sa.GMVFen != 500 || sa.Buyers != 1 || sa.Products[0].Orders != 0 || sa.Products[0].GMVFen != 0 {
 		t.Fatalf("after the refund: %+v", sa)
 	}
 
@@ -326,7 +366,9 @@ func TestRedisSalesKeys(t *testing.T) {
 	ctx := context.Background()
 	_, err := s.RecordSale(ctx, "s1", SaleOrder{ID: "o1", User: "u1", AmountFen: 100, Items: []SaleItem{{"p1", 1, 100}}})
 	noErr(t, err)
-	_, err = s.RefundSale(ctx, "s1", "o1")
+	_, err = s.RecordSale(ctx, "s1", SaleOrder{ID: "o2", User: "u1", AmountFen: 100}) // u1 stays a buyer
+	noErr(t, err)
+	_, err = s.RefundSale(ctx, "s1", SaleRefund{OrderID: "o1", ID: wholeRefundID, AmountFen: 100, Full: true})
 	noErr(t, err)
 	noErr(t, s.CountSaleClick(ctx, "s1", "p1"))
 	noErr(t, s.CountSaleViewer(ctx, "s1", "u1"))
@@ -334,7 +376,7 @@ func TestRedisSalesKeys(t *testing.T) {
 		{"stream:{s1}:sales", "hash"},
 		{"stream:{s1}:sales:orders", "hash"},
 		{"stream:{s1}:sales:refunded", "set"},
-		{"stream:{s1}:sales:buyers", "set"},
+		{"stream:{s1}:sales:buyers", "hash"},
 		{"stream:{s1}:sales:viewers", "string"}, // a HyperLogLog
 	}
 	for _, k := range keys {
@@ -364,7 +406,7 @@ func TestRedisSalesUnavailable(t *testing.T) {
 			_, err := s.RecordSale(ctx, "s1", SaleOrder{ID: "o1", User: "u1", AmountFen: 1})
 			return err
 		},
-		"RefundSale":      func() error { _, err := s.RefundSale(ctx, "s1", "o1"); return err },
+		"RefundSale":      func() error { _, err := s.RefundSale(ctx, "s1", SaleRefund{OrderID: "o1"}); return err },
 		"CountSaleClick":  func() error { return s.CountSaleClick(ctx, "s1", "p1") },
 		"CountSaleViewer": func() error { return s.CountSaleViewer(ctx, "s1", "u1") },
 		"Sales":           func() error { _, err := s.Sales(ctx, "s1"); return err },

@@ -119,9 +119,11 @@ func (c *Config) applyDefaults() {
 		c.Awards = NewMemoryAwardQueue()
 	}
 	if c.Ledger == nil {
-		l, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Now: c.Now, Location: c.Notify.Location})
+		lc := c.Rules.Loyalty.LedgerConfig() // the rules' economics; a Rules without them has the defaults
+		lc.Now, lc.Location = c.Now, c.Notify.Location
+		l, err := rewards.NewLedger(rewards.NewMemoryStore(), lc)
 		if err != nil {
-			panic("engagement: default ledger: " + err.Error()) // the zero config is valid by construction
+			panic("engagement: default ledger: " + err.Error()) // validated rules (LoadRules, Validate) make a valid one
 		}
 		c.Ledger = l
 	}

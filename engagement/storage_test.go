@@ -140,7 +140,7 @@ func simulate(t *testing.T, b simBackend) []map[string]int {
 			_, _, err := b.svc.RecordPurchase(ctx, shop, Purchase{OrderID: fmt.Sprintf("o-%02d-%d", day, i), UserID: v.User, StreamID: stream, AmountFen: 12900})
 			must("purchase", err)
 		}
-		_, err = b.svc.RefundPurchase(ctx, shop, fmt.Sprintf("o-%02d-1", day))
+		_, err = b.svc.RefundPurchase(ctx, shop, fmt.Sprintf("o-%02d-1", day), Refund{})
 		must("refund", err)
 		_, _, err = b.svc.EndStream(ctx, host, stream)
 		must("end stream", err)
@@ -277,7 +277,8 @@ func TestRedisStorageBounded(t *testing.T) {
 
 	// Every key expires, but the user's account and the reward stock; and within its documented lifetime.
 	now := clock.Now()
-	persistent := regexp.MustCompile(`^rw:(acct|earned|lots|lotamt|orders|pend|entries|redeem|stock):`)
+	// (and the ledger's facts: a user's outbox and unannounced lots, the sweep's indexes, one entry per user)
+	persistent := regexp.MustCompile(`^rw:(acct|earned|lots|lotamt|orders|pend|entries|redeem|stock|out|unwarned|due):|^rw:outbox$`)
 	const day = 24 * time.Hour
 	nextMonthEnd := func(t time.Time) time.Time { // the end of the month after t's, and the day of slack
 		return time.Date(t.Year(), t.Month()+2, 1, 0, 0, 0, 0, time.UTC).Add(day)
@@ -397,7 +398,8 @@ var layoutWords = func() map[string]bool {
 	for _, w := range strings.Fields(`e rw stream comments removed mod slot likes score poll counts voters quiz answers
 		answered players feedback given coupons coupon claims draw entrants commenters questions votes hidden
 		pinned timeline seq keys audience user last-stream notify comment question upvote watch replay-quiz
-		replay-points tier-warning acct earned lots lotamt orders pend entries award board stock redeem order`) {
+		replay-points tier-warning acct earned lots lotamt orders pend entries award board stock redeem order
+		out unwarned due settle expire warn roll outbox backlog scan scanned`) {
 		m[w] = true
 	}
 	return m

@@ -46,7 +46,9 @@ type Store interface {
 //     kind starting with "replay-": the once-per-question answer, the paid replay answers) Retention after
 //     they were written: at least as long as the timeline they were made on, so an answer cannot be given
 //     again while the replay is there to give it on.
-//   - Per user: the last stream joined lives StreamTTL after the join, a day's notification decisions two
+//   - Per user: the list of codes claimed of coupon drops lives StreamTTL after the last claim or the
+//     redemption of one of them (each entry as long as its code's index record), the last stream joined
+//     lives StreamTTL after the join, a day's notification decisions two
 //     days after the day's last decision, user-wide score state (stream "") userStateTTL.
 const (
 	// DefaultStreamTTL is the default StreamTTL of RedisConfig and MemoryConfig.

@@ -219,3 +219,32 @@ func (l *Ledger) Available(ctx context.Context) ([]Reward, error) {
 	}
 	return out, nil
 }
+
+// Redemptions returns the user's redemptions of kind (KindCoupon, KindGift; "" for all), newest first, at most
+// n (all when n <= 0).
+func (l *Ledger) Redemptions(ctx context.Context, user, kind string, n int) ([]Redemption, error) {
+	all, err := l.store.Redemptions(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("redemptions of %q: %w", user, err)
+	}
+	out := all[:0]
+	for _, r := range all {
+		if kind == "" || r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	if n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// sortRedemptions orders rs newest first: by At, then by request id (descending).
+func sortRedemptions(rs []Redemption) {
+	sort.Slice(rs, func(i, j int) bool {
+		if !rs[i].At.Equal(rs[j].At) {
+			return rs[i].At.After(rs[j].At)
+		}
+		return rs[i].ID > rs[j].ID
+	})
+}

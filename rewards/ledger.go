@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -30,8 +31,15 @@ var (
 	ErrLimitReached = errors.New("rewards: per-user limit reached")
 )
 
-// Tier is a loyalty tier, earned by points granted in the trailing twelve months.
+// Tier is a loyalty tier, earned by points granted (or, with TierBasis BasisSpend, yuan spent) in the
+// trailing twelve months.
 type Tier string
+
+// Tier bases (Config.TierBasis): what a tier's threshold counts over the trailing twelve months.
+const (
+	BasisPoints = "points" // points granted (purchase points included), the default
+	BasisSpend  = "spend"  // yuan spent on purchases (Award.Amount of pending awards, in fen, ÷ 100), less refunds
+)
 
 // The default tiers.
 const (
@@ -40,12 +48,14 @@ const (
 	TierGold   Tier = "gold"
 )
 
-// TierRule says from how many points earned in the trailing twelve months a tier applies, and by how
-// much it multiplies participation points (rounded down).
+// TierRule says from how many points earned (or yuan spent, Config.TierBasis) in the trailing twelve months
+// a tier applies, by how much it multiplies participation points (rounded down), and the privileges it
+// gives, as display names the viewer's page shows (e.g. "优先客服", "包邮"); the ledger grants none itself.
 type TierRule struct {
-	Tier       Tier    `json:"tier"`
-	Threshold  int64   `json:"threshold"`
-	Multiplier float64 `json:"multiplier"`
+	Tier       Tier     `json:"tier"`
+	Threshold  int64    `json:"threshold"`
+	Multiplier float64  `json:"multiplier"`
+	Privileges []string `json:"privileges,omitempty"`
 }
 
 // multiplierBP is the multiplier in basis points, so that point arithmetic stays in integers.
@@ -62,10 +72,17 @@ func DefaultTiers() []TierRule {
 
 // Config configures a Ledger. The zero value gives the documented defaults.
 type Config struct {
-	// MonthlyCap is the most points granted per calendar month (in Location) over all sources. 0 → 1000.
+	// MonthlyCap is the most points granted per calendar month (in Location) over the sources that count
+	// toward it (CapSources). 0 → 1000.
 	MonthlyCap int64
+	// CapSources lists the Award.Source values that count toward MonthlyCap; an award of another source is
+	// paid in full and leaves the month's room as it was. nil → every source counts.
+	CapSources []string
 	// Tiers, ascending by threshold, the first at 0. nil → DefaultTiers().
 	Tiers []TierRule
+	// TierBasis is what tier thresholds count: BasisPoints (points granted) or BasisSpend (whole yuan spent).
+	// "" → BasisPoints.
+	TierBasis string
 	// ReturnWindow is how long purchase points stay pending before they settle. 0 → 7 days.
 	ReturnWindow time.Duration
 	// ExpiryMonths is how many months after being earned points expire. 0 → 12.
@@ -101,6 +118,9 @@ func (c Config) withDefaults() Config {
 	if c.Tiers == nil {
 		c.Tiers = DefaultTiers()
 	}
+	if c.TierBasis == "" {
+		c.TierBasis = BasisPoints
+	}
 	if c.ReturnWindow == 0 {
 		c.ReturnWindow = 7 * 24 * time.Hour
 	}
@@ -129,6 +149,14 @@ func (c Config) validate() error {
 	if c.ReturnWindow < 0 || c.ExpiryMonths < 0 {
 		return fmt.Errorf("%w: ReturnWindow and ExpiryMonths must not be negative", ErrInvalid)
 	}
+	if c.TierBasis != BasisPoints && c.TierBasis != BasisSpend {
+		return fmt.Errorf("%w: TierBasis %q is neither %q nor %q", ErrInvalid, c.TierBasis, BasisPoints, BasisSpend)
+	}
+	for i, src := range c.CapSources {
+		if src == "" {
+			return fmt.Errorf("%w: CapSources[%d] is empty", ErrInvalid, i)
+		}
+	}
 	if len(c.Tiers) == 0 || c.Tiers[0].Threshold != 0 {
 		return fmt.Errorf("%w: Tiers must start with a tier at threshold 0", ErrInvalid)
 	}
@@ -138,6 +166,11 @@ func (c Config) validate() error {
 		}
 		if i > 0 && t.Threshold <= c.Tiers[i-1].Threshold {
 			return fmt.Errorf("%w: Tiers[%d] threshold must exceed the one before", ErrInvalid, i)
+		}
+		for j, name := range t.Privileges {
+			if name == "" {
+				return fmt.Errorf("%w: Tiers[%d].Privileges[%d] is empty", ErrInvalid, i, j)
+			}
 		}
 	}
 	return ValidateCatalogue(c.Catalogue)
@@ -173,6 +206,13 @@ type Award struct {
 	// At is when the points were earned; zero → the clock's now, a future time is taken as now. Its month
 	// in Config.Location is the month whose cap they count against.
 	At time.Time
+	// Amount is a pending purchase's amount in the shop's smallest unit (fen): a partial refund of part of
+	// it takes back that share of the points. 0: the order can only be refunded whole. It is also what the
+	// order adds to the user's spend (tiers by spend, BasisSpend), in the month of At.
+	Amount int64
+	// Uncapped is set by the Ledger (callers' values are ignored): the source does not count toward the
+	// monthly cap (Config.CapSources), so the award is paid in full and leaves the month's room unchanged.
+	Uncapped bool
 }
 
 // AwardResult says what an Award did.
@@ -197,7 +237,24 @@ type RefundResult struct {
 	Reversed  int64 // settled points taken back from the balance (refund after it)
 	Shortfall int64 // points that could not be taken back because the balance was too low
 	Balance   int64
+	Stream    string    // the stream the order was attributed to ("" if none)
+	Amount    int64     // what this refund refunded of the order's Award.Amount (0 for an order without one)
+	Refunded  int64     // what has been refunded of it in all, this refund included
+	Total     int64     // the order's Award.Amount
+	Full      bool      // the order is now refunded whole
+	Replayed  bool      // a replayed part: nothing changed, the rest is the first result (Balance is today's)
+	At        time.Time // when the refund counts, as first applied
 }
+
+// RefundPart names a partial refund: ID is the shop's idempotency key for it (unique within the order),
+// Amount what it refunds of the order's Award.Amount.
+type RefundPart struct {
+	ID     string
+	Amount int64
+}
+
+// MaxRefundParts bounds the partial refunds of one order (each is kept for idempotency with the order).
+const MaxRefundParts = 50
 
 // Standing is a user's place on a stream's leaderboard.
 type Standing struct {
@@ -256,6 +313,13 @@ type Account struct {
 	Shortfall       int64      `json:"shortfall"`
 	Downgrade       *Downgrade `json:"downgrade,omitempty"` // set within DowngradeNotice of a tier drop
 	Recent          []Entry    `json:"recent"`              // the last RecentEntries entries, oldest first
+
+	// TierBasis is what the tier counts (BasisPoints, BasisSpend); Spent12Months the whole yuan spent in the
+	// trailing twelve months (refunds deducted), what a tier by spend is judged on.
+	TierBasis     string `json:"tier_basis"`
+	Spent12Months int64  `json:"spent_12_months"`
+	// Privileges are the display names of the tier's privileges (TierRule.Privileges); never null.
+	Privileges []string `json:"privileges"`
 }
 
 // Ledger applies the loyalty rules over a Store. It is safe for concurrent use; all atomicity comes from
@@ -293,6 +357,7 @@ func (l *Ledger) policy(now time.Time) Policy {
 		ExpiryMonths: l.cfg.ExpiryMonths,
 		MonthlyCap:   l.cfg.MonthlyCap,
 		Tiers:        l.cfg.Tiers,
+		TierBasis:    l.cfg.TierBasis,
 	}
 }
 
@@ -340,6 +405,7 @@ func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 	if a.At.Before(monthStart(p.Now, p.Location, -1)) {
 		return AwardResult{}, fmt.Errorf("award points to %q: %w: earned before last month, when its key may be forgotten", a.User, ErrInvalid)
 	}
+	a.Uncapped = l.cfg.CapSources != nil && !slices.Contains(l.cfg.CapSources, a.Source)
 	res, err := l.store.Award(ctx, a, p)
 	if err != nil {
 		return AwardResult{}, fmt.Errorf("award points to %q: %w", a.User, err)
@@ -359,9 +425,29 @@ func (l *Ledger) Refund(ctx context.Context, orderKey string, at time.Time) (Ref
 	if at.IsZero() || at.After(p.Now) {
 		at = p.Now
 	}
-	res, err := l.store.Refund(ctx, orderKey, at.UTC(), p)
+	res, err := l.store.Refund(ctx, orderKey, RefundPart{}, at.UTC(), p)
 	if err != nil {
 		return RefundResult{}, fmt.Errorf("refund order %q: %w", orderKey, err)
+	}
+	return res, nil
+}
+
+// RefundPart refunds part of the purchase awarded under orderKey (recorded with an Award.Amount), at at
+// (zero → now): the share part.Amount ÷ Amount of its points is cancelled inside the return window or taken
+// back after it, as Refund does for the whole. Once per part.ID: a replay returns the first result with
+// Replayed set, ErrConflict if its amount differs. ErrInvalid when the order has no amount, part.Amount is
+// not positive or exceeds what is not refunded yet; ErrDuplicate when the order is refunded whole.
+func (l *Ledger) RefundPart(ctx context.Context, orderKey string, part RefundPart, at time.Time) (RefundResult, error) {
+	p := l.policy(l.cfg.Now())
+	if orderKey == "" || part.ID == "" || part.Amount <= 0 {
+		return RefundResult{}, fmt.Errorf("refund part of order %q: %w: key, part id and a positive amount required", orderKey, ErrInvalid)
+	}
+	if at.IsZero() || at.After(p.Now) {
+		at = p.Now
+	}
+	res, err := l.store.Refund(ctx, orderKey, part, at.UTC(), p)
+	if err != nil {
+		return RefundResult{}, fmt.Errorf("refund part %q of order %q: %w", part.ID, orderKey, err)
 	}
 	return res, nil
 }
@@ -378,13 +464,18 @@ func (l *Ledger) Account(ctx context.Context, user string) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("read account of %q: %w", user, err)
 	}
-	var earned12 int64
+	var earned12, spent12 int64
 	for m, v := range s.Earned {
 		if m >= p.FirstMonth && m <= p.Month {
 			earned12 += v
 		}
 	}
-	tier := tierFor(p.Tiers, earned12)
+	for m, v := range s.Spent {
+		if m >= p.FirstMonth && m <= p.Month {
+			spent12 += v
+		}
+	}
+	tier := tierFor(p.Tiers, p.standing(earned12, spent12))
 	acct := Account{
 		User:            user,
 		Balance:         s.Balance,
@@ -392,6 +483,9 @@ func (l *Ledger) Account(ctx context.Context, user string) (Account, error) {
 		Tier:            tier.Tier,
 		EarnedThisMonth: s.Earned[p.Month],
 		Earned12Months:  earned12,
+		TierBasis:       p.TierBasis,
+		Spent12Months:   spent12 / 100,
+		Privileges:      append([]string{}, tier.Privileges...),
 		MonthlyCap:      p.MonthlyCap,
 		Capped:          s.Capped,
 		Expired:         s.Expired,
@@ -401,12 +495,14 @@ func (l *Ledger) Account(ctx context.Context, user string) (Account, error) {
 	if acct.Recent == nil {
 		acct.Recent = []Entry{}
 	}
-	acct.Downgrade = l.downgrade(p, s.Earned, earned12, tier)
+	kept := p.standing(earned12-s.Earned[p.FirstMonth], spent12-s.Spent[p.FirstMonth])
+	acct.Downgrade = l.downgrade(p, kept, tier)
 	return acct, nil
 }
 
-// downgrade reports the drop that happens next month when the oldest counted month leaves the window.
-func (l *Ledger) downgrade(p Policy, earned map[string]int64, earned12 int64, tier TierRule) *Downgrade {
+// downgrade reports the drop that happens next month when the oldest counted month leaves the window: kept
+// is the standing (points or yuan, p.standing) of the months that stay. Needed is in the same unit.
+func (l *Ledger) downgrade(p Policy, kept int64, tier TierRule) *Downgrade {
 	if l.cfg.DowngradeNotice < 0 {
 		return nil
 	}
@@ -414,7 +510,6 @@ func (l *Ledger) downgrade(p Policy, earned map[string]int64, earned12 int64, ti
 	if next.Sub(p.Now) > l.cfg.DowngradeNotice {
 		return nil
 	}
-	kept := earned12 - earned[p.FirstMonth]
 	to := tierFor(p.Tiers, kept)
 	if to.Threshold >= tier.Threshold {
 		return nil
@@ -449,6 +544,29 @@ func (l *Ledger) Leaderboard(ctx context.Context, stream string, n int) ([]Stand
 
 // MonthlyCap returns the configured cap, for callers that show it.
 func (l *Ledger) MonthlyCap() int64 { return l.cfg.MonthlyCap }
+
+// Economics is the ledger's configuration as viewers may read it (GET /api/v1/rules): the cap and the
+// sources that count toward it (nil: all), the tier basis and the tiers with their privileges, the return
+// window and the months points last.
+type Economics struct {
+	MonthlyCap   int64
+	CapSources   []string
+	TierBasis    string
+	Tiers        []TierRule
+	ReturnWindow time.Duration
+	ExpiryMonths int
+}
+
+// Economics returns a copy of the ledger's cap and tiers, defaults applied.
+func (l *Ledger) Economics() Economics {
+	tiers := make([]TierRule, len(l.cfg.Tiers))
+	for i, t := range l.cfg.Tiers {
+		t.Privileges = slices.Clone(t.Privileges)
+		tiers[i] = t
+	}
+	return Economics{MonthlyCap: l.cfg.MonthlyCap, CapSources: slices.Clone(l.cfg.CapSources), TierBasis: l.cfg.TierBasis, Tiers: tiers,
+		ReturnWindow: l.cfg.ReturnWindow, ExpiryMonths: l.cfg.ExpiryMonths}
+}
 
 // rankStandings sorts by points (most first) then user, and assigns competition ranks (1, 2, 2, 4).
 func rankStandings(st []Standing) []Standing {

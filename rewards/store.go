@@ -34,7 +34,15 @@ type Store interface {
 	// window, or reverses its settled points (never below zero, recording the shortfall) otherwise.
 	// ErrNotFound if no such award (or its record is gone) or it was made at or before p.ExpireBefore,
 	// ErrInvalid if it was not a pending purchase, ErrDuplicate if refunded.
-	Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error)
+	//
+	// A part (part.ID set) refunds part.Amount of the order's Award.Amount: the points taken back are
+	// Granted × refunded ÷ Amount (rounded down) less what earlier parts took, all that is left once the
+	// whole amount is refunded. A replayed part ID returns its first result with Replayed set, or ErrConflict
+	// for another amount; ErrInvalid if the order has no amount or the part exceeds what is left;
+	// ErrLimitReached after MaxRefundParts parts. A whole refund (part.ID empty) refunds what is left. Parts
+	// need Granted × Amount < 2^53 (exact in Lua's doubles): any real order, whose points are about its
+	// amount ÷ 100; a larger one is refunded whole.
+	Refund(ctx context.Context, orderKey string, part RefundPart, at time.Time, p Policy) (RefundResult, error)
 	// Redeem debits r.Cost from req.User's balance (oldest points first) and takes one unit of r's stock,
 	// once per (user, RequestID). A replay with the same reward returns the original Redemption with Replayed
 	// set; with another reward it is ErrDuplicate. ErrLimitReached (the user redeemed r r.PerUserLimit times),
@@ -44,6 +52,9 @@ type Store interface {
 	// Fulfil marks the gift redemption of claimID fulfilled at p.Now, once, and returns it (a second call
 	// returns it as the first left it). ErrNotFound for an unknown claim.
 	Fulfil(ctx context.Context, claimID string, p Policy) (Redemption, error)
+	// Redemptions returns the user's redemptions as stored (with their codes, claims and fulfilments), newest
+	// first (by At, then request id). An unknown user has none.
+	Redemptions(ctx context.Context, user string) ([]Redemption, error)
 	// Catalogue returns the stored catalogue and true, or false if none was ever stored.
 	Catalogue(ctx context.Context) ([]Reward, bool, error)
 	// SetCatalogue stores rs as the catalogue (kept: it survives restarts of a durable backend).
@@ -58,6 +69,17 @@ type Store interface {
 	// Remaining returns the units left of each limited reward (Stock > 0) in rs, keyed by id: its Stock less
 	// the units of it redeemed (never below zero).
 	Remaining(ctx context.Context, rs []Reward) (map[string]int64, error)
+	// Facts returns the user's facts not yet acknowledged, oldest first (facts.go). Every call that changes a
+	// user records the facts of its change in the same atomic step: FactSettled for every order settled
+	// (points > 0), FactExpired for points expired, FactExpiring once per lot (points left > 0) when it comes
+	// within ExpiringNotice of expiring, FactTier whenever the recorded tier changes, with its reason.
+	Facts(ctx context.Context, user string) ([]Fact, error)
+	// AckFacts drops the user's facts with Seq <= seq.
+	AckFacts(ctx context.Context, user string, seq int64) error
+	// Sweep settles, expires, announces and re-tiers up to limit users, as a call touching them would: the
+	// Redis store those with something due (by its indexes), the memory store the next limit users in turn;
+	// then it returns up to limit users with facts not yet acknowledged.
+	Sweep(ctx context.Context, p Policy, limit int) (SweepResult, error)
 }
 
 // Policy is what a Store needs to apply the rules at one instant. Months are calendar months in Location
@@ -73,6 +95,7 @@ type Policy struct {
 	ExpiryMonths int            // how many months points last: how long an order stays refundable
 	MonthlyCap   int64          // points grantable per calendar month, all sources together
 	Tiers        []TierRule     // ascending by Threshold; the first has Threshold 0
+	TierBasis    string         // BasisPoints or BasisSpend: what Threshold counts (Policy.standing)
 }
 
 // Snapshot is a user's stored state as a Store reports it; the Ledger derives an Account from it.
@@ -81,6 +104,7 @@ type Snapshot struct {
 	Pending   int64
 	Tier      Tier             // the tier last recorded by an award ("" before the first)
 	Earned    map[string]int64 // points granted per month, for the months still counted
+	Spent     map[string]int64 // fen spent per month (Award.Amount of purchases less refunds), months counted
 	Capped    int64            // lifetime overflow above the monthly cap
 	Expired   int64            // lifetime expired points
 	Shortfall int64            // lifetime refund reversals that found too few points
@@ -90,7 +114,25 @@ type Snapshot struct {
 // RecentEntries is how many entries Snapshot and Account carry.
 const RecentEntries = 10
 
-// tierFor returns the rule that applies to earned points: the last one whose threshold is reached.
+// spendFen is what a adds to its user's spend: a purchase's (pending award's) Amount.
+func (a Award) spendFen() int64 {
+	if a.Pending && a.Amount > 0 {
+		return a.Amount
+	}
+	return 0
+}
+
+// standing is what p's tier thresholds are compared with: the points earned, or with BasisSpend the whole
+// yuan spent (spentFen ÷ 100, rounded down), over the same months.
+func (p Policy) standing(earned, spentFen int64) int64 {
+	if p.TierBasis == BasisSpend {
+		return spentFen / 100
+	}
+	return earned
+}
+
+// tierFor returns the rule that applies to a standing (points earned, or yuan spent: Policy.standing): the
+// last one whose threshold is reached.
 func tierFor(tiers []TierRule, earned int64) TierRule {
 	rule := tiers[0]
 	for _, t := range tiers[1:] {

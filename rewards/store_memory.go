@@ -26,6 +26,7 @@ type MemoryStore struct {
 	claims      map[string][2]string     // gift claim id → (user, request id)
 	catalogue   []Reward                 // nil until SetCatalogue
 	pruned      time.Time                // when (by the Policy's clock) the maps were last pruned
+	sweep       memSweep                 // users in turn for Sweep, and those with facts (store_memory_facts.go)
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -48,27 +49,43 @@ type memBoard struct {
 }
 
 type memLot struct {
-	id   string
-	at   int64 // ms
-	left int64
+	id     string
+	at     int64 // ms
+	left   int64
+	warned bool // announced as expiring (FactExpiring)
 }
 
 type memOrder struct {
-	points int64
+	points int64 // what still stands of the points granted (partial refunds take some back)
 	at     int64 // ms
 	month  string
 	stream string
 	status string // "pending", "settled", "refunded"
 	board  bool   // its points count on the stream's leaderboard (a participation award)
+
+	granted  int64                    // the points first granted
+	amount   int64                    // Award.Amount (fen); 0: refundable only whole
+	refunded int64                    // of amount, refunded so far
+	parts    map[string]memRefundPart // partial refunds by id
+	uncapped bool                     // Award.Uncapped: its points are outside the monthly cap
+}
+
+type memRefundPart struct {
+	amount int64
+	res    RefundResult
 }
 
 type memUser struct {
 	balance, pending, capped, expired, shortfall int64
 	tier                                         Tier
 	earned                                       map[string]int64
-	lots                                         []memLot // ordered by (at, id): oldest first
+	spent                                        map[string]int64 // fen spent per month (tiers by spend)
+	uncapped                                     map[string]int64 // of earned, points of sources outside the cap
+	lots                                         []memLot         // ordered by (at, id): oldest first
 	orders                                       map[string]*memOrder
 	entries                                      []Entry
+	id                                           string
+	facts                                        memFacts // the outbox (store_memory_facts.go)
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -87,8 +104,9 @@ func NewMemoryStore() *MemoryStore {
 func (s *MemoryStore) user(id string) *memUser {
 	u := s.users[id]
 	if u == nil {
-		u = &memUser{earned: map[string]int64{}, orders: map[string]*memOrder{}}
+		u = &memUser{earned: map[string]int64{}, spent: map[string]int64{}, uncapped: map[string]int64{}, orders: map[string]*memOrder{}}
 		s.users[id] = u
+		s.adopt(id, u)
 	}
 	return u
 }
@@ -167,6 +185,9 @@ func (u *memUser) settleOrder(key string, now int64) {
 		u.addLot(key, o.at, o.points)
 	}
 	u.entry(now, Entry{Kind: EntrySettle, Points: o.points, Key: key, Stream: o.stream, Source: "purchase"})
+	if o.points > 0 {
+		u.fact(now, Fact{Kind: FactSettled, Key: key, Stream: o.stream, Points: o.points})
+	}
 }
 
 // expire drops lots earned at or before p.ExpireBefore and months older than p.FirstMonth.
@@ -181,10 +202,13 @@ func (u *memUser) expire(p Policy) {
 		u.balance -= total
 		u.expired += total
 		u.entry(p.Now.UnixMilli(), Entry{Kind: EntryExpire, Points: -total})
+		u.fact(p.Now.UnixMilli(), Fact{Kind: FactExpired, Points: total})
 	}
-	for m := range u.earned {
-		if m < p.FirstMonth {
-			delete(u.earned, m)
+	for _, months := range []map[string]int64{u.earned, u.spent, u.uncapped} {
+		for m := range months {
+			if m < p.FirstMonth {
+				delete(months, m)
+			}
 		}
 	}
 }
@@ -192,6 +216,17 @@ func (u *memUser) expire(p Policy) {
 func (u *memUser) earned12(p Policy) int64 {
 	var sum int64
 	for m, v := range u.earned {
+		if m >= p.FirstMonth {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// spent12 is the fen spent in the trailing twelve months (tiers by spend).
+func (u *memUser) spent12(p Policy) int64 {
+	var sum int64
+	for m, v := range u.spent {
 		if m >= p.FirstMonth {
 			sum += v
 		}
@@ -239,11 +274,10 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		return res, nil
 	}
 	u := s.user(a.User)
-	u.settle(p)
-	u.expire(p)
+	u.due(p)
 
-	earned12 := u.earned12(p)
-	before := tierFor(p.Tiers, earned12)
+	earned12, spent12 := u.earned12(p), u.spent12(p)
+	before := tierFor(p.Tiers, p.standing(earned12, spent12))
 	prev := u.tier
 	if prev == "" {
 		prev = p.Tiers[0].Tier
@@ -253,15 +287,23 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		base = multiplied(base, before)
 	}
 	month := p.monthOf(a.At)
-	room := max(0, p.MonthlyCap-u.earned[month])
+	room := max(0, p.MonthlyCap-(u.earned[month]-u.uncapped[month]))
 	granted := min(base, room)
+	if a.Uncapped {
+		granted = base
+		u.uncapped[month] += granted
+	}
 	capped := base - granted
 	at := a.At.UnixMilli()
 	u.earned[month] += granted
+	if a.spendFen() > 0 {
+		u.spent[month] += a.spendFen()
+	}
 
 	if a.Pending {
 		u.dropOldOrders(p)
-		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending", board: a.Participation}
+		u.orders[a.Key] = &memOrder{points: granted, at: at, month: month, stream: a.Stream, status: "pending", board: a.Participation,
+			granted: granted, amount: a.Amount, uncapped: a.Uncapped}
 		if granted > 0 {
 			u.pending += granted
 			u.entry(at, Entry{Kind: EntryPending, Points: granted, Key: a.Key, Stream: a.Stream, Source: a.Source})
@@ -287,8 +329,11 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 		u.capped += capped
 		u.entry(at, Entry{Kind: EntryCapped, Points: capped, Key: a.Key, Stream: a.Stream, Source: a.Source})
 	}
-	after := tierFor(p.Tiers, earned12+granted)
+	after := tierFor(p.Tiers, p.standing(earned12+granted, spent12+a.spendFen()))
 	u.tier = after.Tier
+	if after.Tier != prev {
+		u.fact(p.Now.UnixMilli(), Fact{Kind: FactTier, From: prev, To: after.Tier, Reason: TierReasonAward})
+	}
 	res := AwardResult{
 		At:           time.UnixMilli(at).UTC(),
 		Applied:      true,
@@ -304,7 +349,7 @@ func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, 
 }
 
 // Refund implements Store.
-func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error) {
+func (s *MemoryStore) Refund(_ context.Context, orderKey string, part RefundPart, at time.Time, p Policy) (RefundResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.record(orderKey, p.Now)
@@ -316,45 +361,91 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, at time.Time, p
 	}
 	u := s.user(rec.user)
 	u.expire(p)
-	defer u.settle(p)
+	u.retier(p, TierReasonWindow)
+	defer func() { u.settle(p); u.warn(p) }()
 	o := u.orders[orderKey]
 	if o == nil || o.at <= p.ExpireBefore.UnixMilli() { // its points have expired: too late to refund
 		return RefundResult{}, ErrNotFound
 	}
-	if o.status == "refunded" {
+	res := RefundResult{OrderKey: orderKey, User: rec.user, Stream: o.stream, Total: o.amount, At: time.UnixMilli(at.UnixMilli()).UTC()}
+	refunded := o.amount // a whole refund refunds what is left
+	if part.ID != "" {
+		if pr, ok := o.parts[part.ID]; ok {
+			if pr.amount != part.Amount {
+				return RefundResult{}, ErrConflict
+			}
+			res = pr.res
+			res.Replayed, res.Balance = true, u.balance
+			return res, nil
+		}
+		if o.status == "refunded" {
+			return RefundResult{}, ErrDuplicate
+		}
+		// the share granted × refunded ÷ amount is computed exactly (by the Redis store too) only while
+		// granted × amount < 2^53 (Store.Refund)
+		if o.amount == 0 || part.Amount <= 0 || part.Amount > o.amount-o.refunded || o.granted > (1<<53)/o.amount {
+			return RefundResult{}, ErrInvalid
+		}
+		if len(o.parts) >= MaxRefundParts {
+			return RefundResult{}, ErrLimitReached
+		}
+		refunded = o.refunded + part.Amount
+	} else if o.status == "refunded" {
 		return RefundResult{}, ErrDuplicate
 	}
-	res := RefundResult{OrderKey: orderKey, User: rec.user}
+	target := o.granted // points taken back in all once refunded reaches refunded
+	if refunded < o.amount {
+		target = o.granted * refunded / o.amount
+	}
+	delta := o.points - (o.granted - target)
 	atMS := at.UnixMilli()
 	if o.status == "pending" && atMS < o.at+p.ReturnWindow.Milliseconds() {
-		u.pending -= o.points
-		res.Cancelled = o.points
-		if o.points > 0 {
-			u.entry(atMS, Entry{Kind: EntryRefund, Points: -o.points, Key: orderKey, Stream: o.stream, Source: "purchase"})
+		u.pending -= delta
+		res.Cancelled = delta
+		if delta > 0 {
+			u.entry(atMS, Entry{Kind: EntryRefund, Points: -delta, Key: orderKey, Stream: o.stream, Source: "purchase"})
 		}
 	} else {
 		if o.status == "pending" {
 			u.settleOrder(orderKey, p.Now.UnixMilli())
 		}
-		taken := u.consume(o.points, orderKey)
+		taken := u.consume(delta, orderKey)
 		u.balance -= taken
-		u.shortfall += o.points - taken
-		res.Reversed, res.Shortfall = taken, o.points-taken
-		if o.points > 0 {
+		u.shortfall += delta - taken
+		res.Reversed, res.Shortfall = taken, delta-taken
+		if delta > 0 {
 			u.entry(atMS, Entry{Kind: EntryReversal, Points: -taken, Key: orderKey, Stream: o.stream, Source: "purchase", Shortfall: res.Shortfall})
 		}
 	}
-	o.status = "refunded"
-	if v, ok := u.earned[o.month]; ok {
-		u.earned[o.month] = max(0, v-o.points)
+	o.points -= delta
+	res.Amount, res.Refunded = refunded-o.refunded, refunded
+	o.refunded = refunded
+	if refunded >= o.amount {
+		o.status, res.Full = "refunded", true
 	}
-	if board := s.boards[o.stream]; board != nil && o.board && o.points > 0 {
-		board.points[rec.user] -= o.points
+	if v, ok := u.earned[o.month]; ok {
+		u.earned[o.month] = max(0, v-delta)
+	}
+	if v, ok := u.uncapped[o.month]; ok && o.uncapped {
+		u.uncapped[o.month] = max(0, v-delta)
+	}
+	if v, ok := u.spent[o.month]; ok {
+		u.spent[o.month] = max(0, v-res.Amount)
+	}
+	u.retier(p, TierReasonRefund)
+	if board := s.boards[o.stream]; board != nil && o.board && delta > 0 {
+		board.points[rec.user] -= delta
 		if board.points[rec.user] <= 0 {
 			delete(board.points, rec.user)
 		}
 	}
 	res.Balance = u.balance
+	if part.ID != "" {
+		if o.parts == nil {
+			o.parts = map[string]memRefundPart{}
+		}
+		o.parts[part.ID] = memRefundPart{amount: part.Amount, res: res}
+	}
 	return res, nil
 }
 
@@ -372,8 +463,7 @@ func (s *MemoryStore) Redeem(_ context.Context, req RedeemRequest, r Reward, p P
 		return red, nil
 	}
 	u := s.user(user)
-	u.settle(p)
-	u.expire(p)
+	u.due(p)
 	if r.PerUserLimit > 0 && s.perUser[[2]string{user, r.ID}] >= r.PerUserLimit {
 		return Redemption{}, ErrLimitReached
 	}
@@ -441,17 +531,15 @@ func (s *MemoryStore) Snapshot(_ context.Context, user string, p Policy) (Snapsh
 	if !ok {
 		return Snapshot{Earned: map[string]int64{}}, nil
 	}
-	u.settle(p)
-	u.expire(p)
-	earned := make(map[string]int64, len(u.earned))
-	for m, v := range u.earned {
-		earned[m] = v
-	}
+	u.due(p)
+	earned := maps.Clone(u.earned)
+	spent := maps.Clone(u.spent)
 	return Snapshot{
 		Balance:   u.balance,
 		Pending:   u.pending,
 		Tier:      u.tier,
 		Earned:    earned,
+		Spent:     spent,
 		Capped:    u.capped,
 		Expired:   u.expired,
 		Shortfall: u.shortfall,
@@ -507,5 +595,20 @@ func (s *MemoryStore) Remaining(_ context.Context, rs []Reward) (map[string]int6
 		}
 		out[r.ID] = max(0, r.Stock-s.sold[r.ID])
 	}
+	return out, nil
+}
+
+// Redemptions implements Store. It walks every redemption of every user: the memory store is for one node
+// and tests, where that is small.
+func (s *MemoryStore) Redemptions(_ context.Context, user string) ([]Redemption, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Redemption
+	for id, red := range s.redemptions {
+		if id[0] == user {
+			out = append(out, red)
+		}
+	}
+	sortRedemptions(out)
 	return out, nil
 }

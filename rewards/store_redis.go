@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/redis/go-redis/v9"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,7 +16,8 @@ import (
 // so ids may contain any character without two keys colliding.
 //
 //	acct:<user>          hash    balance, pending, tier, capped, expired, shortfall
-//	earned:<user>        hash    "YYYY-MM" → points granted that month (the trailing twelve are kept)
+//	earned:<user>        hash    "YYYY-MM" → points granted that month (the trailing twelve are kept); with
+//	                             them "YYYY-MM:spent" → fen spent, "YYYY-MM:uncapped" → points outside the cap
 //	lots:<user>          zset    award/order key scored by when its points were earned (expiry, FIFO spend)
 //	lotamt:<user>        hash    award/order key → points of that lot not yet spent or expired
 //	orders:<user>        hash    order key → {p, at, m, s, st, b} of a purchase (st: pending|settled|refunded;
@@ -32,6 +34,17 @@ import (
 //	redeem:<user>        hash    request id → the original redemption (with its code, claim and fulfilment)
 //	claim:<id>           string  a gift's claim id → {user, req} of its redemption
 //	catalogue            string  the catalogue as JSON, once SetCatalogue stored one (else Config.Catalogue)
+//	out:<user>           list    facts not yet acknowledged (rewards/facts.go), JSON, oldest first; acct's
+//	                             fseq numbers them
+//	unwarned:<user>      zset    lot keys not yet announced as expiring, scored as in lots
+//	due:settle, due:expire, due:warn
+//	                     zset    user → the earliest pending order, lot, unannounced lot (Unix ms): what
+//	                             Sweep looks at; an entry may be early (the sweep then only updates it)
+//	due:roll             zset    user → the oldest month counted, as YYYYMM
+//	outbox               zset    users with facts not yet acknowledged, scored by when the first was recorded
+//	due:backlog, due:scan, due:scanned
+//	                     list, string, string: accounts from before the due indexes, queued for the sweep by
+//	                     one SCAN pass (its cursor; done once due:scanned is set)
 //
 // Expiry: award:<key> lives until the end of the month after its award's month, an order's for ExpiryMonths
 // (12) after it, each plus recordSlack (a day); a record found past its exp, by the ledger's clock, counts as
@@ -116,6 +129,9 @@ type luaPolicy struct {
 	Window       int64     `json:"window"`
 	Cap          int64     `json:"cap"`
 	Tiers        []luaTier `json:"tiers"`
+	Basis        string    `json:"basis"`
+	WarnBefore   int64     `json:"warn_before"` // Policy.warnHorizon (facts)
+	WarnBy       int64     `json:"warn_by"`
 }
 
 type luaTier struct {
@@ -132,7 +148,10 @@ func encodePolicy(p Policy) string {
 		SettleBefore: p.SettleBefore.UnixMilli(),
 		Window:       p.ReturnWindow.Milliseconds(),
 		Cap:          p.MonthlyCap,
+		Basis:        p.TierBasis,
 	}
+	warnBefore, warnBy := p.warnHorizon()
+	lp.WarnBefore, lp.WarnBy = warnBefore.UnixMilli(), warnBy.UnixMilli()
 	for _, t := range p.Tiers {
 		lp.Tiers = append(lp.Tiers, luaTier{Tier: t.Tier, Threshold: t.Threshold, BP: t.multiplierBP()})
 	}
@@ -168,10 +187,11 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	keys := append(s.userKeys(a.User), s.prefix+"award:"+a.Key, s.prefix+"board:"+a.Stream)
 	arg := mustJSON(map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
-		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": p.monthOf(a.At), "fp": a.Fingerprint,
+		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": p.monthOf(a.At), "fp": a.Fingerprint, "amt": a.Amount,
+		"unc": a.Uncapped, "spent": a.spendFen(),
 		"exp": p.keepUntil(a).UnixMilli(), "ttl": p.keepTTL(a).Milliseconds(),
 	})
-	reply, err := scriptAward.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	reply, err := scriptAward.Run(ctx, s.rdb, s.tail(keys, a.User), encodePolicy(p), arg, a.User).Slice()
 	if err != nil {
 		return AwardResult{}, fmt.Errorf("redis award script: %w", err)
 	}
@@ -220,7 +240,7 @@ func statusReply(reply []any) (status, payload string, err error) {
 }
 
 // Refund implements Store.
-func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, p Policy) (RefundResult, error) {
+func (s *RedisStore) Refund(ctx context.Context, orderKey string, part RefundPart, at time.Time, p Policy) (RefundResult, error) {
 	raw, err := s.rdb.Get(ctx, s.prefix+"award:"+orderKey).Result()
 	if errors.Is(err, redis.Nil) {
 		return RefundResult{}, ErrNotFound
@@ -239,8 +259,9 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, 
 		return RefundResult{}, ErrInvalid
 	}
 	keys := append(s.userKeys(rec.User), s.prefix+"board:"+rec.Stream)
-	arg := mustJSON(map[string]any{"key": orderKey, "user": rec.User, "at": at.UnixMilli()})
-	reply, err := scriptRefund.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	arg := mustJSON(map[string]any{"key": orderKey, "user": rec.User, "at": at.UnixMilli(), "part": part.ID, "amount": part.Amount,
+		"max_parts": MaxRefundParts})
+	reply, err := scriptRefund.Run(ctx, s.rdb, s.tail(keys, rec.User), encodePolicy(p), arg, rec.User).Slice()
 	if err != nil {
 		return RefundResult{}, fmt.Errorf("redis refund script: %w", err)
 	}
@@ -253,18 +274,32 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, at time.Time, 
 		return RefundResult{}, ErrNotFound
 	case "duplicate":
 		return RefundResult{}, ErrDuplicate
+	case "conflict":
+		return RefundResult{}, ErrConflict
+	case "invalid":
+		return RefundResult{}, ErrInvalid
+	case "limit":
+		return RefundResult{}, ErrLimitReached
 	}
 	var out struct {
-		Cancelled int64 `json:"cancelled"`
-		Reversed  int64 `json:"reversed"`
-		Shortfall int64 `json:"shortfall"`
-		Balance   int64 `json:"balance"`
+		Cancelled int64  `json:"cancelled"`
+		Reversed  int64  `json:"reversed"`
+		Shortfall int64  `json:"shortfall"`
+		Balance   int64  `json:"balance"`
+		Stream    string `json:"stream"`
+		Amount    int64  `json:"amount"`
+		Refunded  int64  `json:"refunded"`
+		Total     int64  `json:"total"`
+		Full      bool   `json:"full"`
+		Replayed  bool   `json:"replayed"`
+		At        int64  `json:"at"`
 	}
 	if err := json.Unmarshal([]byte(payload), &out); err != nil {
 		return RefundResult{}, fmt.Errorf("decode refund: %w", err)
 	}
 	return RefundResult{OrderKey: orderKey, User: rec.User, Cancelled: out.Cancelled, Reversed: out.Reversed,
-		Shortfall: out.Shortfall, Balance: out.Balance}, nil
+		Shortfall: out.Shortfall, Balance: out.Balance, Stream: out.Stream, Amount: out.Amount, Refunded: out.Refunded,
+		Total: out.Total, Full: out.Full, Replayed: out.Replayed, At: time.UnixMilli(out.At).UTC()}, nil
 }
 
 // Redeem implements Store.
@@ -274,7 +309,7 @@ func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p 
 	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID, s.prefix+"sold", s.prefix+"rcount:"+user, claimKey)
 	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost, "stock": r.Stock,
 		"limit": r.PerUserLimit, "kind": r.Kind, "dfen": r.DiscountFen, "mfen": r.MinSpendFen, "code": req.Code, "claim": req.ClaimID})
-	reply, err := scriptRedeem.Run(ctx, s.rdb, keys, encodePolicy(p), arg).Slice()
+	reply, err := scriptRedeem.Run(ctx, s.rdb, s.tail(keys, user), encodePolicy(p), arg, user).Slice()
 	if err != nil {
 		return Redemption{}, fmt.Errorf("redis redeem script: %w", err)
 	}
@@ -387,7 +422,7 @@ func (s *RedisStore) SetCatalogue(ctx context.Context, rs []Reward) error {
 
 // Snapshot implements Store.
 func (s *RedisStore) Snapshot(ctx context.Context, user string, p Policy) (Snapshot, error) {
-	reply, err := scriptSnapshot.Run(ctx, s.rdb, s.userKeys(user), encodePolicy(p), RecentEntries).Slice()
+	reply, err := scriptSnapshot.Run(ctx, s.rdb, s.tail(s.userKeys(user), user), encodePolicy(p), RecentEntries, user).Slice()
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("redis snapshot script: %w", err)
 	}
@@ -395,13 +430,18 @@ func (s *RedisStore) Snapshot(ctx context.Context, user string, p Policy) (Snaps
 		return Snapshot{}, fmt.Errorf("unexpected snapshot reply of %d parts", len(reply))
 	}
 	acct, earned := flatHash(reply[0]), flatHash(reply[1])
-	snap := Snapshot{Tier: Tier(acct["tier"]), Earned: map[string]int64{}}
+	snap := Snapshot{Tier: Tier(acct["tier"]), Earned: map[string]int64{}, Spent: map[string]int64{}}
 	for field, dst := range map[string]*int64{"balance": &snap.Balance, "pending": &snap.Pending,
 		"capped": &snap.Capped, "expired": &snap.Expired, "shortfall": &snap.Shortfall} {
 		*dst, _ = strconv.ParseInt(acct[field], 10, 64)
 	}
-	for m, v := range earned {
-		snap.Earned[m], _ = strconv.ParseInt(v, 10, 64)
+	for field, v := range earned { // "YYYY-MM" points granted, "YYYY-MM:spent" fen spent (prelude.lua)
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if m, ok := strings.CutSuffix(field, ":spent"); ok {
+			snap.Spent[m] = n
+		} else if !strings.Contains(field, ":") {
+			snap.Earned[field] = n
+		}
 	}
 	lines, _ := reply[2].([]any)
 	raw := make([]string, 0, len(lines))
@@ -540,5 +580,23 @@ func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int
 			out[r.ID] = max(0, min(n, r.Stock))
 		}
 	}
+	return out, nil
+}
+
+// Redemptions implements Store: one HVALS of the user's redemptions.
+func (s *RedisStore) Redemptions(ctx context.Context, user string) ([]Redemption, error) {
+	raw, err := s.rdb.HVals(ctx, s.prefix+"redeem:"+user).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis read redemptions: %w", err)
+	}
+	out := make([]Redemption, 0, len(raw))
+	for _, r := range raw {
+		red, err := decodeRedemption(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, red)
+	}
+	sortRedemptions(out)
 	return out, nil
 }

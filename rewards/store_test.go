@@ -26,6 +26,7 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore) })
 	t.Run("FingerprintConflict", func(t *testing.T) { testFingerprintConflict(t, newStore) })
 	t.Run("PendingSettleRefund", func(t *testing.T) { testPendingSettleRefund(t, newStore) })
+	t.Run("PartialRefunds", func(t *testing.T) { testPartialRefunds(t, newStore) }) // refund_part_test.go
 	t.Run("ExpiryOldestFirst", func(t *testing.T) { testExpiry(t, newStore) })
 	t.Run("Redemption", func(t *testing.T) { testRedemption(t, newStore) })
 	t.Run("Leaderboard", func(t *testing.T) { testLeaderboard(t, newStore) })
@@ -39,6 +40,11 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("CatalogueReplaced", func(t *testing.T) { testCatalogueReplaced(t, newStore) })
 	t.Run("ConcurrentStockAndPerUserLimit", func(t *testing.T) { testConcurrentStockAndLimit(t, newStore) })
 	t.Run("CouponCodeAndGiftClaim", func(t *testing.T) { testCodeAndClaim(t, newStore) })
+	t.Run("RedemptionsListed", func(t *testing.T) { testRedemptionsListed(t, newStore) }) // redemptions_test.go
+	t.Run("Facts", func(t *testing.T) { testFacts(t, newStore) })
+	t.Run("FactsAcknowledged", func(t *testing.T) { testFactsAck(t, newStore) })
+	t.Run("Sweep", func(t *testing.T) { testSweep(t, newStore) })
+	t.Run("MonthEndInBeijingTime", func(t *testing.T) { testMonthEndBeijing(t, newStore) })
 }
 
 // testCatalogueReplaced: the configured catalogue until SetCatalogue, then the stored one, read by a second
@@ -580,11 +586,39 @@ func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
 			}
 		}
 	}
-	// The drop surfaces as a tier change on the next award.
+	// The drop is recorded as a tier fact when the month left the window (here: the read of March 1), so the
+	// next award starts from bronze and changes nothing.
+	var tiers []Fact
+	for _, f := range mustFacts(t, l, "u") {
+		if f.Kind == FactTier {
+			tiers = append(tiers, f)
+		}
+	}
+	want := []Fact{{Kind: FactTier, From: TierBronze, To: TierSilver, Reason: TierReasonAward, At: t0},
+		{Kind: FactTier, From: TierSilver, To: TierBronze, Reason: TierReasonWindow, At: time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC)}}
+	if len(tiers) != len(want) {
+		t.Fatalf("tier facts %+v, want %+v", tiers, want)
+	}
+	for i := range want {
+		got := tiers[i]
+		got.Seq, got.User, got.Balance = 0, "", 0
+		if got != want[i] {
+			t.Fatalf("tier fact %d: %+v, want %+v", i, got, want[i])
+		}
+	}
 	got := mustAward(t, l, Award{Key: "after", User: "u", Points: 10, Participation: true})
-	if got.Tier != TierBronze || got.PreviousTier != TierSilver || !got.TierChanged || got.Granted != 10 {
+	if got.Tier != TierBronze || got.PreviousTier != TierBronze || got.TierChanged || got.Granted != 10 {
 		t.Fatalf("award after the drop: %+v", got)
 	}
+}
+
+func mustFacts(t *testing.T, l *Ledger, user string) []Fact {
+	t.Helper()
+	fs, err := l.Facts(context.Background(), user)
+	if err != nil {
+		t.Fatalf("Facts(%s): %v", user, err)
+	}
+	return fs
 }
 
 func testIdempotency(t *testing.T, newStore func(t *testing.T) Store) {
@@ -736,7 +770,8 @@ func testPendingSettleRefund(t *testing.T, newStore func(t *testing.T) Store) {
 			if err != nil {
 				t.Fatalf("Refund: %v", err)
 			}
-			tt.want.OrderKey, tt.want.User, tt.want.Balance = "order:1", "u", tt.wantBalance
+			tt.want.OrderKey, tt.want.User, tt.want.Balance, tt.want.Stream, tt.want.Full = "order:1", "u", tt.wantBalance, "s", true
+			tt.want.At = t0.Add(min(tt.refundAt, tt.wait)) // a refund time in the future counts as now
 			if res != tt.want {
 				t.Fatalf("refund %+v, want %+v", res, tt.want)
 			}
@@ -1155,5 +1190,233 @@ func TestMemoryStoreForgets(t *testing.T) {
 		if c.got > c.want {
 			t.Errorf("after %d months: %d %s, want at most %d", months, c.got, c.what, c.want)
 		}
+	}
+}
+
+// factLine writes a fact in one line for comparisons: its kind, what it moved and the balance after it.
+func factLine(f Fact) string {
+	switch f.Kind {
+	case FactTier:
+		return fmt.Sprintf("%s tier %s>%s %s b%d", f.At.UTC().Format(time.DateTime), f.From, f.To, f.Reason, f.Balance)
+	case FactSettled:
+		return fmt.Sprintf("%s settled %s@%s %d b%d", f.At.UTC().Format(time.DateTime), f.Key, f.Stream, f.Points, f.Balance)
+	case FactExpiring:
+		return fmt.Sprintf("%s expiring %d by %s b%d", f.At.UTC().Format(time.DateTime), f.Points, f.ExpiresBy.UTC().Format(time.DateTime), f.Balance)
+	}
+	return fmt.Sprintf("%s %s %d b%d", f.At.UTC().Format(time.DateTime), f.Kind, f.Points, f.Balance)
+}
+
+func factLines(t *testing.T, fs []Fact, user string) []string {
+	t.Helper()
+	lines := make([]string, 0, len(fs))
+	for i, f := range fs {
+		if f.User != user || (i > 0 && f.Seq <= fs[i-1].Seq) {
+			t.Fatalf("fact %d %+v: want user %s and a rising seq", i, f, user)
+		}
+		lines = append(lines, factLine(f))
+	}
+	return lines
+}
+
+// testFacts: every change no call asked for is recorded as a fact with its change: settling, expiry, the
+// expiry notice (once per lot, ExpiringNotice ahead, grouped by the business day they expire by) and every
+// tier change with its reason; a replayed award records nothing again.
+func testFacts(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100000 })
+	mustAward(t, l, Award{Key: "w1", User: "u", Stream: "s", Points: 100, Participation: true})
+	mustAward(t, l, Award{Key: "order:1", User: "u", Stream: "s", Source: "purchase", Points: 3000, Pending: true})
+	clock.Set(t0.Add(24 * time.Hour))
+	if _, err := l.Refund(ctx, "order:1", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	order3 := Award{Key: "order:3", User: "u", Stream: "s", Source: "purchase", Points: 3000, Pending: true}
+	mustAward(t, l, order3)
+	if res := mustAward(t, l, order3); res.Applied {
+		t.Fatalf("replay applied: %+v", res)
+	}
+	for _, at := range []time.Time{
+		t0.Add(8 * 24 * time.Hour),                    // order:3 settles
+		time.Date(2027, 2, 7, 23, 0, 0, 0, time.UTC),  // nothing within 30 days of expiring
+		time.Date(2027, 2, 8, 0, 1, 0, 0, time.UTC),   // w1 (earned 2026-03-10 12:00) expires by 2027-03-11
+		time.Date(2027, 2, 8, 12, 0, 0, 0, time.UTC),  // announced once
+		time.Date(2027, 2, 9, 0, 1, 0, 0, time.UTC),   // order:3's lot (2026-03-11 12:00), by 2027-03-12
+		time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),   // March 2026 leaves the trailing twelve months
+		time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC), // w1 expires
+		time.Date(2027, 3, 11, 12, 0, 0, 0, time.UTC), // order:3's points expire
+		time.Date(2027, 3, 11, 12, 0, 0, 0, time.UTC).Add(time.Hour),
+	} {
+		clock.Set(at)
+		mustAccount(t, l, "u")
+	}
+	got := factLines(t, mustFacts(t, l, "u"), "u")
+	want := []string{
+		"2026-03-10 12:00:00 tier bronze>silver award b100",
+		"2026-03-11 12:00:00 tier silver>bronze refund b100",
+		"2026-03-11 12:00:00 tier bronze>silver award b100",
+		"2026-03-18 12:00:00 settled order:3@s 3000 b3100",
+		"2027-02-08 00:01:00 expiring 100 by 2027-03-11 00:00:00 b3100",
+		"2027-02-09 00:01:00 expiring 3000 by 2027-03-12 00:00:00 b3100",
+		"2027-03-01 00:00:00 tier silver>bronze window b3100",
+		"2027-03-10 12:00:00 expired 100 b3000",
+		"2027-03-11 12:00:00 expired 3000 b0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("facts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if fs := mustFacts(t, l, "nobody"); len(fs) != 0 {
+		t.Fatalf("facts of an unknown user: %+v", fs)
+	}
+}
+
+// testFactsAck: AckFacts drops the facts up to a seq and keeps the later ones, also those recorded after the
+// facts were read; a late refund of a pending order records its settling before its reversal.
+func testFactsAck(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 100000 })
+	mustAward(t, l, Award{Key: "order:1", User: "u", Source: "purchase", Points: 3000, Pending: true}) // bronze → silver
+	read := mustFacts(t, l, "u")
+	clock.Set(t0.Add(10 * 24 * time.Hour))
+	if _, err := l.Refund(ctx, "order:1", time.Time{}); err != nil { // settles first, then reverses
+		t.Fatal(err)
+	}
+	if len(read) != 1 {
+		t.Fatalf("facts read %+v, want the tier change", read)
+	}
+	if err := l.AckFacts(ctx, "u", read[len(read)-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	got := factLines(t, mustFacts(t, l, "u"), "u")
+	want := []string{
+		"2026-03-20 12:00:00 settled order:1@ 3000 b3000",
+		"2026-03-20 12:00:00 tier silver>bronze refund b0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("facts after the ack:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := l.AckFacts(ctx, "u", 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if fs := mustFacts(t, l, "u"); len(fs) != 0 {
+		t.Fatalf("facts after acknowledging all: %+v", fs)
+	}
+	mustAward(t, l, Award{Key: "order:2", User: "u", Source: "purchase", Points: 5000, Pending: true})
+	if fs := mustFacts(t, l, "u"); len(fs) != 1 || fs[0].Seq <= read[0].Seq+2 || fs[0].To != TierSilver {
+		t.Fatalf("a new fact after the ack: %+v, want one tier change numbered after the acknowledged ones", fs)
+	}
+}
+
+// testSweep: users who do nothing still settle and expire, by Sweep, which visits at most its limit and
+// names the users with facts to publish until they are acknowledged.
+func testSweep(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(t0)
+	l := newTestLedger(t, newStore(t), clock, nil)
+	const users = 5
+	for i := range users {
+		mustAward(t, l, Award{Key: fmt.Sprint("order:", i), User: fmt.Sprint("u", i), Source: "purchase", Points: 100, Pending: true})
+	}
+	sweep := func(limit int) SweepResult {
+		t.Helper()
+		res, err := l.Sweep(ctx, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Visited > limit || len(res.Users) > limit {
+			t.Fatalf("Sweep(%d) = %+v: over its limit", limit, res)
+		}
+		return res
+	}
+	if res := sweep(10); len(res.Users) != 0 {
+		t.Fatalf("sweep before anything is due: %+v", res)
+	}
+	check := func(what string, kind FactKind) {
+		t.Helper()
+		if res := sweep(2); len(res.Users) != 2 {
+			t.Fatalf("%s: sweep(2) names %v, want 2 users", what, res.Users)
+		}
+		var named []string
+		for range users { // bounded: a few small sweeps reach everyone
+			named = sweep(2).Users
+		}
+		if named = sweep(10).Users; len(named) != users {
+			t.Fatalf("%s: sweeps name %v, want all %d users", what, named, users)
+		}
+		for _, u := range named {
+			fs := mustFacts(t, l, u)
+			if len(fs) != 1 || fs[0].Kind != kind || fs[0].Points != 100 {
+				t.Fatalf("%s: facts of %s %+v, want one %s of 100", what, u, fs, kind)
+			}
+			if err := l.AckFacts(ctx, u, fs[0].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res := sweep(10); len(res.Users) != 0 {
+			t.Fatalf("%s: after the acks the sweep names %v", what, res.Users)
+		}
+	}
+	clock.Set(t0.Add(8 * 24 * time.Hour))
+	check("settle", FactSettled)
+	clock.Set(t0.AddDate(1, 0, -29)) // within 30 days of expiring
+	check("notice", FactExpiring)
+	clock.Set(t0.AddDate(1, 0, 0))
+	check("expiry", FactExpired)
+	for i := range users {
+		if acct := mustAccount(t, l, fmt.Sprint("u", i)); acct.Balance != 0 || acct.Expired != 100 {
+			t.Fatalf("u%d after expiry: %+v", i, acct)
+		}
+	}
+}
+
+// testMonthEndInBeijingTime: on the last day of a month at 23:59 and at 00:01 Beijing time (the default
+// business calendar), the cap is still the old month's and then the new one's, and the tier earned by points
+// of April 2026 holds at 23:59 on March 31, 2027 and drops, by the sweep, at 00:01 on April 1, with a fact.
+func testMonthEndBeijing(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	clock := testenv.NewClock(time.Date(2026, time.April, 1, 0, 30, 0, 0, beijing))
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.MonthlyCap = 3000; c.Location = nil })
+	mustAward(t, l, Award{Key: "big", User: "t", Points: 3000})
+	tierFacts := func() []string {
+		var out []string
+		for _, f := range mustFacts(t, l, "t") {
+			if f.Kind == FactTier {
+				out = append(out, f.At.In(beijing).Format("2006-01-02 15:04")+" "+string(f.From)+">"+string(f.To)+" "+f.Reason)
+			}
+		}
+		return out
+	}
+
+	clock.Set(time.Date(2027, time.March, 31, 23, 59, 0, 0, beijing))
+	if _, err := l.Sweep(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustAccount(t, l, "t"); got.Tier != TierSilver {
+		t.Fatalf("23:59 March 31: tier %s, want silver", got.Tier)
+	}
+	if got := mustAward(t, l, Award{Key: "c1", User: "c", Points: 2995}); got.Granted != 2995 {
+		t.Fatalf("23:59: %+v", got)
+	}
+	if got := mustAward(t, l, Award{Key: "c2", User: "c", Points: 10}); got.Granted != 5 || got.Capped != 5 {
+		t.Fatalf("23:59: %+v, want 5 granted and 5 capped by March's cap", got)
+	}
+	if got := tierFacts(); len(got) != 1 {
+		t.Fatalf("tier facts at 23:59: %v, want only the rise", got)
+	}
+
+	clock.Set(time.Date(2027, time.April, 1, 0, 1, 0, 0, beijing))
+	if _, err := l.Sweep(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-04-01 00:30 bronze>silver award", "2027-04-01 00:01 silver>bronze window"}
+	if got := tierFacts(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("tier facts after 00:01 April 1: %v, want %v", got, want)
+	}
+	if got := mustAward(t, l, Award{Key: "c3", User: "c", Points: 10}); got.Granted != 10 {
+		t.Fatalf("00:01: %+v, want April's cap", got)
+	}
+	if got := mustAccount(t, l, "t"); got.Tier != TierBronze {
+		t.Fatalf("00:01 April 1: tier %s, want bronze", got.Tier)
 	}
 }

@@ -13,6 +13,10 @@
 #   KUDOS_TEST_KAFKA_BROKERS    127.0.0.1:PORT
 #   KUDOS_TEST_KAFKA_CTL        command taking stop|start|kill|restart for that broker (same port and data)
 #   KUDOS_KAFKA_STATE           the broker's state dir, read by KUDOS_TEST_KAFKA_CTL
+#   KUDOS_TEST_DUCKDB_PYTHON    a Python with the duckdb package (a virtualenv under .cache/), for docs/sql.md
+#   KUDOS_TEST_KAFKA_SECURE_BROKERS, _CA, _CERT, _KEY, _USER, _PASSWORD
+#                               the same broker's SASL_SSL listener (TLS, client certificates, SCRAM-SHA-512,
+#                               SCRAM-SHA-256 and PLAIN): scripts/kafka.sh's secure mode
 #
 # KUDOS_TEST_NO_KAFKA=1 or KUDOS_TEST_NO_REDIS=1 skip starting that server (its tests then skip, or fail
 # under CI=true).
@@ -97,11 +101,45 @@ echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///')"
 
 if [[ "${KUDOS_TEST_NO_KAFKA:-}" != 1 ]]; then
   section "kafka"
+  if ! command -v openssl >/dev/null 2>&1; then
+    echo "openssl missing (the secure listener's certificates): installing it from Debian"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl
+  fi
   kafka_started=$SECONDS
-  bash "$root/scripts/kafka.sh" start
+  KUDOS_KAFKA_SECURE=1 bash "$root/scripts/kafka.sh" start
   export KUDOS_TEST_KAFKA_BROKERS="$(bash "$root/scripts/kafka.sh" brokers)"
+  while IFS='=' read -r name value; do
+    export "$name=$value"
+  done < <(bash "$root/scripts/kafka.sh" secure-env)
   export KUDOS_TEST_KAFKA_CTL="bash $root/scripts/kafka.sh"
-  echo "kafka on $KUDOS_TEST_KAFKA_BROKERS (took $((SECONDS - kafka_started)) s)"
+  echo "kafka on $KUDOS_TEST_KAFKA_BROKERS, SASL_SSL on $KUDOS_TEST_KAFKA_SECURE_BROKERS (took $((SECONDS - kafka_started)) s)"
+fi
+
+section "duckdb"
+# TestSQLQuickStartDuckDB (cmd/kudos) runs the DuckDB queries of docs/sql.md with DuckDB's Python package,
+# kept in a virtualenv under .cache/ (Debian's Python is externally managed) and installed when missing.
+duckdb_version=2.0.0
+duckdb_venv="$root/.cache/duckdb-venv"
+install_duckdb() {
+  if ! python3 -m venv --clear "$duckdb_venv" >/dev/null 2>&1; then
+    echo "python3-venv missing: installing it from Debian"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    python3 -m venv --clear "$duckdb_venv"
+  fi
+  "$duckdb_venv/bin/pip" install -q --disable-pip-version-check "duckdb==$duckdb_version"
+}
+if ! "$duckdb_venv/bin/python" -c "import sys, duckdb; sys.exit(duckdb.__version__ != '$duckdb_version')" 2>/dev/null; then
+  echo "installing duckdb $duckdb_version into .cache/duckdb-venv"
+  if ! install_duckdb; then
+    # Under CI the test then fails; elsewhere it skips.
+    echo "could not install duckdb: TestSQLQuickStartDuckDB will fail under CI=true, skip otherwise" >&2
+  fi
+fi
+if "$duckdb_venv/bin/python" -c "import duckdb" 2>/dev/null; then
+  export KUDOS_TEST_DUCKDB_PYTHON="$duckdb_venv/bin/python"
+  echo "duckdb $("$KUDOS_TEST_DUCKDB_PYTHON" -c 'import duckdb; print(duckdb.__version__)')"
 fi
 
 section "gofmt"

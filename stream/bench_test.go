@@ -57,7 +57,7 @@ func BenchmarkHubDeliver(b *testing.B) {
 			clients := make([]*Client, viewers)
 			for i := range clients {
 				c := &Client{hub: h, actor: engagement.Actor{User: fmt.Sprintf("viewer-%d", i)},
-					send: make(chan []byte, 4), done: make(chan struct{}), log: reg.log}
+					send: make(chan outbound, 4), done: make(chan struct{}), log: reg.log}
 				clients[i] = c
 				h.clients[c] = struct{}{}
 			}

@@ -47,7 +47,7 @@ type Client struct {
 	conn     *websocket.Conn
 	actor    engagement.Actor
 	staff    bool
-	send     chan []byte
+	send     chan outbound
 	done     chan struct{}
 	readDone chan struct{} // closed when readPump returns
 	once     sync.Once
@@ -57,6 +57,9 @@ type Client struct {
 	limiter  *rate.Limiter
 	strikes  int // frames refused in a row by the limiter
 	log      *slog.Logger
+
+	// owned by writePump: the acceptance times of the timed frames in the message being written
+	stamps []int64
 
 	// owned by the hub's run goroutine: the chat sampling token bucket
 	sampleTokens float64
@@ -208,15 +211,22 @@ func (c *Client) refreshAuth(env Envelope) {
 	c.reply(encodeAck(env.ID, map[string]any{"expires_at": exp.UTC(), "expires_ms": exp.UnixMilli()}), "")
 }
 
+// outbound is one queued message: its envelopes and, for a comment, when it was accepted (Unix
+// nanoseconds; 0: not timed), observed in kudos_ws_comment_fanout_seconds once it is written.
+type outbound struct {
+	payload  []byte
+	accepted int64
+}
+
 // enqueue queues payload without blocking; a client whose buffer is full is dropped, not waited for.
-func (c *Client) enqueue(payload []byte) bool {
+func (c *Client) enqueue(payload []byte, accepted int64) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
 	}
 	select {
-	case c.send <- payload:
+	case c.send <- outbound{payload: payload, accepted: accepted}:
 		return true
 	default:
 		c.kick(websocket.ClosePolicyViolation, reasonSlow)
@@ -332,7 +342,7 @@ func (c *Client) reply(b []byte, errCode string) {
 	if errCode != "" {
 		c.hub.reg.metrics.Errors.WithLabelValues(errCode).Inc()
 	}
-	c.enqueue(b)
+	c.enqueue(b, 0)
 }
 
 // writePump writes queued messages, batching what is queued into one WebSocket message, and pings.
@@ -352,7 +362,7 @@ func (c *Client) writePump() {
 				case <-hold.C:
 				case <-c.done:
 					hold.Stop()
-					c.writeClose(msg)
+					c.writeClose(&msg)
 					return
 				}
 			}
@@ -384,19 +394,38 @@ func (c *Client) writeFailed(err error) {
 	c.kick(websocket.CloseAbnormalClosure, "")
 }
 
-// write sends msg and whatever else is queued as one message, envelopes separated by '\n'.
-func (c *Client) write(msg []byte) error {
+// write sends msg and whatever else is queued as one message, envelopes separated by '\n', and then
+// observes the fan-out latency of the comments among them.
+func (c *Client) write(msg outbound) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	w, err := c.conn.NextWriter(websocket.TextMessage)
 	if err != nil {
 		return err
 	}
-	_, _ = w.Write(msg)
-	for n := len(c.send); n > 0; n-- {
-		_, _ = w.Write(newline)
-		_, _ = w.Write(<-c.send)
+	c.stamps = c.stamps[:0]
+	_, _ = w.Write(msg.payload)
+	if msg.accepted != 0 {
+		c.stamps = append(c.stamps, msg.accepted)
 	}
-	return w.Close()
+	for n := len(c.send); n > 0; n-- {
+		next := <-c.send
+		_, _ = w.Write(newline)
+		_, _ = w.Write(next.payload)
+		if next.accepted != 0 {
+			c.stamps = append(c.stamps, next.accepted)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if len(c.stamps) > 0 {
+		now := time.Now().UnixNano()
+		for _, at := range c.stamps {
+			// Clamped: the stamp may come from another node's clock.
+			c.hub.reg.metrics.CommentFanout.Observe(float64(max(now-at, 0)) / 1e9)
+		}
+	}
+	return nil
 }
 
 var newline = []byte{'\n'}
@@ -404,12 +433,12 @@ var newline = []byte{'\n'}
 // writeClose flushes held (a message taken from the queue, or nil) and what is queued when the close is
 // clean, sends the close frame, and waits briefly for the reader to see the peer's answering close, so that
 // the connection is not cut under a peer that is still talking.
-func (c *Client) writeClose(held []byte) {
+func (c *Client) writeClose(held *outbound) {
 	if c.code == websocket.CloseAbnormalClosure {
 		return // the connection is already broken
 	}
 	if c.code == websocket.CloseGoingAway || c.code == websocket.CloseNormalClosure {
-		if held != nil && c.write(held) != nil {
+		if held != nil && c.write(*held) != nil {
 			return
 		}
 		for len(c.send) > 0 {

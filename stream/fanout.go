@@ -22,6 +22,9 @@ type Message struct {
 	End bool `json:"e,omitempty"`
 	// Types lists the frame types in Payload, for metrics.
 	Types []string `json:"y,omitempty"`
+	// Accepted is when a comment in Payload was accepted (or, under a video delay, is due), in Unix
+	// nanoseconds of the accepting node's clock, for kudos_ws_comment_fanout_seconds; 0: not timed.
+	Accepted int64 `json:"a,omitempty"`
 	// Payload is the encoded message: one or more envelopes separated by '\n'.
 	Payload []byte `json:"p"`
 }

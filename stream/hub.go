@@ -175,7 +175,7 @@ func (h *Hub) deliver(m Message) {
 				skipped++
 				continue
 			}
-			c.enqueue(m.Payload)
+			c.enqueue(m.Payload, m.Accepted)
 			n++
 		}
 		if skipped > 0 {
@@ -183,7 +183,7 @@ func (h *Hub) deliver(m Message) {
 		}
 	case m.User != "":
 		for c := range h.byUser[m.User] {
-			c.enqueue(m.Payload)
+			c.enqueue(m.Payload, m.Accepted)
 			n++
 		}
 	default:
@@ -191,7 +191,7 @@ func (h *Hub) deliver(m Message) {
 			if m.HostsOnly && !c.staff {
 				continue
 			}
-			c.enqueue(m.Payload)
+			c.enqueue(m.Payload, m.Accepted)
 			n++
 		}
 	}

@@ -11,7 +11,14 @@ type Metrics struct {
 	Errors      *prometheus.CounterVec // by code
 	Hubs        prometheus.Gauge
 	Sampled     prometheus.Counter // chat messages skipped for a viewer of a flooded stream
+	// CommentFanout is the time from a comment's acceptance (or, under a video delay, from when it was due)
+	// to its frame being written to a socket: one observation per recipient socket.
+	CommentFanout prometheus.Histogram
 }
+
+// FanoutBuckets are the upper bounds, in seconds, of kudos_ws_comment_fanout_seconds: from a write on an
+// idle node (well under a millisecond) past the write delay of big rooms (50 ms) to a slow node (seconds).
+var FanoutBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
 // NewMetrics creates the collectors and registers them with reg (nil: not registered, for tests).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -23,9 +30,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Errors:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kudos_ws_errors_total", Help: "Error frames sent, by code."}, []string{"code"}),
 		Hubs:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "kudos_ws_hubs", Help: "Streams with a running hub on this node."}),
 		Sampled:     prometheus.NewCounter(prometheus.CounterOpts{Name: "kudos_ws_sampled_total", Help: "Chat messages not sent to a viewer because the stream was flooding (per-viewer sampling)."}),
+		CommentFanout: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kudos_ws_comment_fanout_seconds",
+			Help:    "Time from a comment's acceptance (under a video delay: from when it was due) to its frame being written to a socket, one observation per recipient socket.",
+			Buckets: FanoutBuckets,
+		}),
+	}
+	// Every drop reason from zero, so that rates and alerts see a reason before its first drop.
+	for _, reason := range []string{reasonSlow, reasonFlood, reasonTooLarge, reasonWriteTimeout, reasonTokenExpired, "connection limit", "handshake rate"} {
+		m.Drops.WithLabelValues(reason)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.Drops, m.Errors, m.Hubs, m.Sampled)
+		reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.Drops, m.Errors, m.Hubs, m.Sampled, m.CommentFanout)
 	}
 	return m
 }

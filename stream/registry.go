@@ -31,7 +31,7 @@ type Config struct {
 	Node string
 	// SendBuffer is each client's queue of outgoing messages; a client that lets it fill is dropped.
 	// Default 128: with the socket's own buffers in front of it that is seconds of chat for a reader that
-	// stalls briefly, and every idle viewer pays for its slots (24 bytes each).
+	// stalls briefly, and every idle viewer pays for its slots (32 bytes each).
 	SendBuffer int
 	// IdleTimeout stops a hub this long after its last client left. Default 30 s.
 	IdleTimeout time.Duration
@@ -350,7 +350,12 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Sessio
 		r.mu.Unlock()
 		r.wg.Add(-2)
 	}
-	conn, err := r.upgrader.Upgrade(w, req, nil)
+	// The upgrader writes its own response: carry over the request id the HTTP layer set for the access log.
+	var header http.Header
+	if id := w.Header().Get("X-Request-ID"); id != "" {
+		header = http.Header{"X-Request-ID": {id}}
+	}
+	conn, err := r.upgrader.Upgrade(w, req, header)
 	if err != nil {
 		release()
 		return nil // the upgrader has answered the client
@@ -361,7 +366,7 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Sessio
 		conn:     conn,
 		actor:    actor,
 		staff:    actor.CanHost(st),
-		send:     make(chan []byte, r.cfg.SendBuffer),
+		send:     make(chan outbound, r.cfg.SendBuffer),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 		joined:   time.Now(),
@@ -382,7 +387,7 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Sessio
 		_ = conn.Close()
 		return fmt.Errorf("encode welcome: %w", err)
 	}
-	c.send <- b
+	c.send <- outbound{payload: b}
 	select {
 	case h.join <- c:
 	case <-h.done:
@@ -447,8 +452,11 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 			m.NotBeforeMS = time.Now().Add(out.Delay).UnixMilli()
 		}
 		for _, f := range out.Broadcast {
-			if f.Type == "stream.ended" {
+			switch f.Type {
+			case "stream.ended":
 				m.End = true
+			case "comment":
+				m.Accepted = time.Now().Add(out.Delay).UnixNano()
 			}
 		}
 		publish(m, out.Broadcast)

@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/kudos-live/kudos/cmd/internal/bench"
+	"github.com/kudos-live/kudos/cmd/internal/config"
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 )
 
 func main() {
@@ -67,6 +69,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	for _, b := range strings.Split(*brokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.Brokers = append(cfg.Brokers, b)
+		}
+	}
+	if len(cfg.Brokers) > 0 {
+		// The server's Kafka TLS and SASL settings (README.md, "Kafka security"), checked the same way.
+		sec, err := config.KafkaSecurityFromEnv(getenv)
+		if err != nil {
+			return err
+		}
+		if cfg.KafkaSecurity, err = kafkasec.New(sec); err != nil {
+			return err
 		}
 	}
 	cfg.Stderr = stderr

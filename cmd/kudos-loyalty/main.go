@@ -1,7 +1,11 @@
 // Command kudos-loyalty is the sample downstream consumer of the Kudos event topic: it reads the events
-// as a Kafka consumer group, folds them into engagement and loyalty metrics (participation, watch time,
-// retention, NPS, CSAT, sales per show, repeat purchases, points, tiers, churn risk; days in the business
-// time zone, -tz / KUDOS_TIME_ZONE, default Asia/Shanghai) and prints them as a table or as JSON.
+// as a Kafka consumer group, folds them into the shop playbook's metrics (day-1/7/30 retention,
+// participation, sales per show, conversion, click → order per product, repeat purchases, NPS, CSAT,
+// segments, outstanding points, A/B arms with a two-proportion test; days in the business time zone,
+// -tz / KUDOS_TIME_ZONE, default Asia/Shanghai) and prints them as a table or as JSON; -html FILE writes them
+// as a self-contained page with charts. Churn warnings go to the signals topic (-signals-topic, default
+// kudos.signals) as kudos.churn.warning events, one id per user and ISO week. Every figure is defined in
+// -h (loyalty.Definitions).
 //
 // With --once it reads until it has caught up with the end of every partition, prints and exits;
 // otherwise it follows the topic, printing every --interval and once more when stopped. Offsets are
@@ -17,14 +21,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // -tz works in images without a zone database
 
+	"github.com/kudos-live/kudos/cmd/internal/config"
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 	"github.com/kudos-live/kudos/cmd/internal/loyalty"
 	"github.com/kudos-live/kudos/engagement"
 )
@@ -51,12 +59,20 @@ type options struct {
 	now      time.Time
 	logLevel string
 	loc      *time.Location // the business time zone: what a day is (retention, churn)
+	html     string         // -html FILE
+	signals  string         // the signals topic; "" when disabled
+	highFen  int64          // the high-value threshold in fen
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("kudos-loyalty", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: kudos-loyalty [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nWhat each figure means (days are business days in -tz):\n%s", loyalty.DefinitionsText())
+	}
 	brokers := fs.String("brokers", or(getenv("KUDOS_KAFKA_BROKERS"), "127.0.0.1:9092"),
 		"comma-separated Kafka brokers (env KUDOS_KAFKA_BROKERS)")
 	fs.StringVar(&o.consumer.Topic, "topic", or(getenv("KUDOS_KAFKA_TOPIC"), engagement.EventTopic),
@@ -79,6 +95,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 			o.now, err = time.Parse(time.RFC3339, s)
 			return err
 		})
+	fs.StringVar(&o.html, "html", "", "also write the report as a self-contained HTML page with charts to `FILE`")
+	fs.StringVar(&o.signals, "signals-topic", loyalty.DefaultSignalsTopic,
+		"topic the churn warnings (kudos.churn.warning) are published to; none to publish nothing")
+	highYuan := fs.Float64("high-value", float64(loyalty.DefaultHighValueFen)/100,
+		"high-value segment: orders of the last 90 business days totalling at least this many `yuan`")
 	fs.StringVar(&o.logLevel, "log-level", or(getenv("KUDOS_LOG_LEVEL"), "info"),
 		"debug, info, warn or error (env KUDOS_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +107,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if *highYuan <= 0 {
+		return o, fmt.Errorf("-high-value must be a positive number of yuan, got %v", *highYuan)
+	}
+	o.highFen = int64(math.Round(*highYuan * 100))
+	if o.signals == "none" {
+		o.signals = ""
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
@@ -99,6 +127,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if len(o.consumer.Brokers) == 0 || *brokers == "none" {
 		return o, fmt.Errorf("no Kafka brokers (--brokers or KUDOS_KAFKA_BROKERS)")
+	}
+	// The server's Kafka TLS and SASL settings, read and checked the same way (README.md, "Kafka security").
+	sec, err := config.KafkaSecurityFromEnv(getenv)
+	if err != nil {
+		return o, err
+	}
+	if o.consumer.Security, err = kafkasec.New(sec); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -130,7 +166,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	o.consumer.Logger = log
 
+	// Fail closed: a broker that rejects the TLS or SASL settings stops the run here, instead of the
+	// reader retrying it forever; an unreachable one is waited for, as without security.
+	if err := o.consumer.Security.Check(ctx, o.consumer.Brokers); errors.Is(err, kafkasec.ErrRejected) {
+		return err
+	}
 	agg := loyalty.NewAggregatorIn(o.loc)
+	agg.SetHighValueFen(o.highFen)
 	c, err := loyalty.NewConsumer(o.consumer, agg)
 	if err != nil {
 		return err
@@ -140,7 +182,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("close consumer", "err", err)
 		}
 	}()
-	report := func() error { return printReport(stdout, agg.Report(o.now), o.json) }
+	var signals *loyalty.SignalWriter
+	if o.signals != "" {
+		signals = loyalty.NewSignalWriter(o.consumer.Brokers, o.signals, o.consumer.Security)
+		defer func() {
+			if err := signals.Close(); err != nil {
+				log.Warn("close signals writer", "err", err)
+			}
+		}()
+	}
+	report := func() error {
+		r := agg.Report(o.now)
+		if err := printReport(stdout, r, o.json); err != nil {
+			return err
+		}
+		if o.html != "" {
+			if err := writeHTML(o.html, r, o.loc); err != nil {
+				return err
+			}
+		}
+		if signals != nil {
+			n, err := signals.Publish(ctx, r)
+			if err != nil {
+				return err
+			}
+			log.Info("churn warnings published", "topic", o.signals, "warnings", n)
+		}
+		return nil
+	}
 
 	if o.once {
 		if err := c.CatchUp(ctx); err != nil {
@@ -174,6 +243,29 @@ func printReport(w io.Writer, r loyalty.Report, asJSON bool) error {
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+// writeHTML writes the HTML report to path through a temporary file, so a reader never sees half of it.
+func writeHTML(path string, r loyalty.Report, loc *time.Location) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".kudos-loyalty-*.html")
+	if err != nil {
+		return fmt.Errorf("-html: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := loyalty.WriteHTML(tmp, r, loc); err != nil {
+		tmp.Close()
+		return fmt.Errorf("-html: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("-html: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("-html: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("-html: %w", err)
+	}
+	return nil
 }
 
 func or(v, def string) string {

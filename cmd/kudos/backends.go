@@ -24,14 +24,18 @@ type backends struct {
 	presence stream.Presence
 	sink     engagement.Sink
 	ledger   *rewards.Ledger
+	econ     rewards.Config // the ledger's configuration
 	ready    func(context.Context) error
 	rdb      *redis.Client // the shared Redis client; nil with in-memory state
 	closers  []func() error
 }
 
 // buildBackends picks memory or Redis state and the Kafka sink, and logs which.
-func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*backends, error) {
-	b := &backends{}
+// econ is the ledger's economics from the rules file (engagement.Economics.LedgerConfig); the business
+// calendar comes from cfg.
+func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer, econ rewards.Config) (*backends, error) {
+	econ.Location = cfg.TimeZone
+	b := &backends{econ: econ}
 	sink, closers, err := buildSink(ctx, cfg, log, reg)
 	if err != nil {
 		return nil, err
@@ -39,7 +43,7 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	b.sink = sink
 	b.closers = append(b.closers, closers...)
 	if cfg.RedisURL != "" {
-		if err := b.useRedis(ctx, cfg, log); err != nil {
+		if err := b.useRedis(ctx, cfg, log, reg); err != nil {
 			b.close(log)
 			return nil, err
 		}
@@ -47,7 +51,7 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	}
 	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
 	b.store = engagement.NewMemoryStoreWith(engagement.MemoryConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
-	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{Location: cfg.TimeZone})
+	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), b.econ)
 	if err != nil {
 		return nil, err
 	}
@@ -61,14 +65,20 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 const redisPingTimeout = 3 * time.Second
 
 // useRedis shares state between nodes through the Redis at url: the store, the fan-out and presence.
-// Startup fails if Redis does not answer, rather than serving a node that shares nothing.
-func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// Startup fails if Redis does not answer, rather than serving a node that shares nothing. Every call of the
+// client is timed and its failures counted (redismetrics.go).
+func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) error {
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		// Not wrapped: the parser's error quotes the whole URL, password included.
 		return errors.New("KUDOS_REDIS_URL is not a valid redis:// or rediss:// URL")
 	}
+	rm, err := newRedisMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register Redis metrics: %w", err)
+	}
 	rdb := redis.NewClient(opts)
+	rdb.AddHook(rm)
 	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
@@ -77,8 +87,9 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 	}
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
-	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
-	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), rewards.Config{Location: cfg.TimeZone})
+	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention,
+		CodeIndexKey: cfg.CodeIndexSecret()})
+	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), b.econ)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kudos-live/kudos/cmd/internal/config"
 	"github.com/kudos-live/kudos/cmd/internal/eventsink"
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 )
 
 // buildSink starts the event path: the embedded development broker when no brokers are configured, then
@@ -18,6 +20,12 @@ import (
 func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*eventsink.Sink, []func() error, error) {
 	var stops []func() error
 	brokers := cfg.KafkaBrokers
+	// One security for every connection to Kafka (kafkasec); refused here, before anything starts, when
+	// incomplete. FromEnv already refused TLS or SASL with the embedded broker.
+	security, err := kafkasec.New(cfg.KafkaSecurity)
+	if err != nil {
+		return nil, nil, fmt.Errorf("Kafka security: %w", err)
+	}
 	switch {
 	case cfg.KafkaDisabled:
 		log.Warn("events: KUDOS_KAFKA_BROKERS=none; events are only spooled to disk", "spool", cfg.SpoolDir)
@@ -33,7 +41,7 @@ func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg pro
 		log.Info("events: embedded development broker (KUDOS_KAFKA_BROKERS not set)",
 			"addr", cfg.DevBrokerAddr, "topic", cfg.KafkaTopic, "try", "kcat -b "+cfg.DevBrokerAddr+" -t "+cfg.KafkaTopic+" -C")
 	default:
-		log.Info("events: Kafka", "brokers", brokers, "topic", cfg.KafkaTopic)
+		log.Info("events: Kafka", "brokers", brokers, "topic", cfg.KafkaTopic, "security", security.String())
 	}
 	sink, err := eventsink.New(ctx, eventsink.Config{
 		Dir:          cfg.SpoolDir,
@@ -43,10 +51,14 @@ func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg pro
 		Registerer:   reg,
 		Source:       "kudos/" + cfg.Node,
 		FlushTimeout: 5 * time.Second,
+		Security:     security,
 	})
 	if err != nil {
 		for i := len(stops) - 1; i >= 0; i-- {
 			_ = stops[i]()
+		}
+		if errors.Is(err, kafkasec.ErrRejected) {
+			return nil, nil, fmt.Errorf("Kafka security (KUDOS_KAFKA_TLS*, KUDOS_KAFKA_SASL_*): %w", err)
 		}
 		return nil, nil, fmt.Errorf("open event spool in %s: %w", cfg.SpoolDir, err)
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/kudos-live/kudos/internal/testenv"
 )
@@ -19,10 +23,41 @@ import (
 // keyed by its user (or, without one, its stream), and one user's events sit in one partition in order.
 func TestEventsEndToEndOnRealBroker(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
+	runEventsEndToEnd(t, brokers, &kafka.Dialer{Timeout: 10 * time.Second}, "KUDOS_KAFKA_BROKERS="+strings.Join(brokers, ","))
+}
+
+// TestEventsEndToEndOverTLSAndSCRAM is the same run with the server connected only to the broker's SASL_SSL
+// listener (TLS with the run's CA and a client certificate, SASL SCRAM-SHA-512), read back over that
+// listener by a client configured here, independently of the server's code.
+func TestEventsEndToEndOverTLSAndSCRAM(t *testing.T) {
+	k := testenv.KafkaSecureListener(t)
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(k.CA); err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("read CA %s: %v", k.CA, err)
+	}
+	pair, err := tls.LoadX509KeyPair(k.Cert, k.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mech, err := scram.Mechanism(scram.SHA512, k.User, k.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := &kafka.Dialer{Timeout: 10 * time.Second, SASLMechanism: mech,
+		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+	n := runEventsEndToEnd(t, k.Brokers, dialer, k.Env()...)
+	if logs := n.logs.String(); !strings.Contains(logs, "SASL SCRAM-SHA-512 as "+k.User) || strings.Contains(logs, k.Password) {
+		t.Fatalf("the server's log does not say it uses TLS and SCRAM (or shows the password):\n%s", logs)
+	}
+}
+
+// runEventsEndToEnd runs the show on a server started with env and reads the topic back from brokers with
+// dialer.
+func runEventsEndToEnd(t *testing.T, brokers []string, dialer *kafka.Dialer, env ...string) *node {
 	schemas := testenv.EventSchemas(t, "../../docs/events")
 	topic := "kudos.e2e." + randomID("")
 	// Quiet hours off: the run must not depend on the hour it runs at.
-	n := startNodeNoRedis(t, "node-e", "KUDOS_KAFKA_BROKERS="+strings.Join(brokers, ","), "KUDOS_KAFKA_TOPIC="+topic, "KUDOS_QUIET_HOURS=off")
+	n := startNodeNoRedis(t, "node-e", append(env, "KUDOS_KAFKA_TOPIC="+topic, "KUDOS_QUIET_HOURS=off")...)
 	streamID := randomID("ev-")
 	n.createStream(t, streamID)
 	host := mint(t, "host-"+streamID, "host", streamID)
@@ -104,7 +139,7 @@ func TestEventsEndToEndOnRealBroker(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		events, types = events[:0], map[string]int{}
-		conn, err := kafka.Dial("tcp", brokers[0])
+		conn, err := dialer.Dial("tcp", brokers[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +152,7 @@ func TestEventsEndToEndOnRealBroker(t *testing.T) {
 		slices.Sort(partitionIDs)
 		if err == nil {
 			for _, p := range parts {
-				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
+				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: dialer, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
 				for {
 					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 					m, err := r.ReadMessage(ctx)
@@ -194,4 +229,5 @@ func TestEventsEndToEndOnRealBroker(t *testing.T) {
 		}
 	}
 	t.Logf("%d events of %d types, all valid against their schemas, keyed and ordered per user", len(events), len(types))
+	return n
 }

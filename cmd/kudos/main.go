@@ -1,6 +1,7 @@
 // Command kudos is the Kudos server: live-stream engagement over WebSocket, the host API, loyalty points
 // and events to Kafka. With no configuration it runs on embedded defaults (in-memory state, an embedded
-// development Kafka broker, development tokens). `kudos token` mints tokens for operators and scripts.
+// development Kafka broker, development tokens). `kudos token` mints tokens for operators and scripts;
+// `kudos rules check FILE` checks a rules file (KUDOS_RULES) and names the field of every problem.
 package main
 
 import (
@@ -46,6 +47,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return mintToken(args[1:], getenv, stdout)
 		case "healthcheck":
 			return healthcheck(getenv)
+		case "rules":
+			return rulesCmd(args[1:], stdout, stderr)
+		case "topics":
+			return topicsCmd(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("kudos", flag.ContinueOnError)
@@ -136,19 +141,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	parts, err := buildBackends(ctx, cfg, log, promReg)
+	// The rules file first: a bad one stops the server before anything starts.
+	rules := engagement.DefaultRules()
+	if cfg.RulesPath != "" {
+		if rules, err = engagement.LoadRules(cfg.RulesPath); err != nil {
+			return fmt.Errorf("load the rules file (KUDOS_RULES): %w", err)
+		}
+		log.Info("rules loaded", "path", cfg.RulesPath, "monthly_cap", rules.Loyalty.MonthlyCap,
+			"tier_basis", rules.Loyalty.TierBasis, "tiers", len(rules.Loyalty.Tiers))
+	}
+
+	parts, err := buildBackends(ctx, cfg, log, promReg, rules.Loyalty.LedgerConfig())
 	if err != nil {
 		return err
 	}
 	defer parts.close(log)
-
-	rules := engagement.DefaultRules()
-	if cfg.RulesPath != "" {
-		if rules, err = engagement.LoadRules(cfg.RulesPath); err != nil {
-			return fmt.Errorf("load scoring rules (KUDOS_RULES): %w", err)
-		}
-		log.Info("scoring rules loaded", "path", cfg.RulesPath)
-	}
 	awards, err := openAwardQueue(cfg, log)
 	if err != nil {
 		return err
@@ -187,7 +194,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Tokens:         tokens,
 		DevMode:        cfg.DevMode(),
 		AllowedOrigins: cfg.AllowedOrigins,
+		FrameAncestors: cfg.FrameAncestors,
 		Gatherer:       promReg,
+		Registerer:     promReg,
 		Ready:          parts.ready,
 		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
 		Logger:         log,

@@ -1,8 +1,8 @@
--- KEYS: sales hash, orders hash, buyers set, refunded set, viewers (all renewed). ARGV: order id, order json, user, amount fen, ttl ms, then per
+-- KEYS: sales hash, orders hash, buyers hash (user → orders not refunded whole), refunded set, viewers (all renewed). ARGV: order id, order json, user, amount fen, ttl ms, then per
 -- item: product id, qty, gmv fen. Returns 'dup' if the order was counted before, else 'ok'.
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'dup' end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HINCRBY', KEYS[1], 'orders', 1)
 redis.call('HINCRBY', KEYS[1], 'gmv', ARGV[4])
 for i = 6, #ARGV, 3 do

@@ -29,7 +29,25 @@ func EventSchemas(tb testing.TB, dir string) map[string]*jsonschema.Schema {
 	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	if _, err := c.Compile(filepath.Join(dir, EventEnvelope)); err != nil {
+	// The type schemas refer to the envelope relative to their $id: register it under its own $id.
+	envelope, err := os.ReadFile(filepath.Join(dir, EventEnvelope))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var head struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal(envelope, &head); err != nil || head.ID == "" {
+		tb.Fatalf("%s: no $id (%v)", EventEnvelope, err)
+	}
+	envDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(envelope))
+	if err != nil {
+		tb.Fatalf("%s: %v", EventEnvelope, err)
+	}
+	if err := c.AddResource(head.ID, envDoc); err != nil {
+		tb.Fatalf("add %s: %v", EventEnvelope, err)
+	}
+	if _, err := c.Compile(head.ID); err != nil {
 		tb.Fatalf("compile %s: %v", EventEnvelope, err)
 	}
 	schemas := map[string]*jsonschema.Schema{}

@@ -11,25 +11,29 @@ if rec then
     return {0, rec}
   end
 end
-settle()
-expire()
+due()
 
-local e12 = earned12()
-local before = tier_for(e12)
+local e12, s12 = earned12(), spent12()
+local before = tier_for(standing(e12, s12))
 local prev = redis.call('HGET', K_ACCT, 'tier')
 if not prev then prev = P.tiers[1].t end
 local base = A.p
 if A.part then base = math.floor(A.p * before.bp / 10000) end
-local room = P.cap - num(redis.call('HGET', K_EARNED, A.month))
+local room = P.cap - num(redis.call('HGET', K_EARNED, A.month)) + num(redis.call('HGET', K_EARNED, A.month .. ':uncapped'))
 if room < 0 then room = 0 end
 local granted = math.min(base, room)
+if A.unc then granted = base end -- a source outside the cap: paid in full, the room unchanged
 local capped = base - granted
 if granted > 0 then redis.call('HINCRBY', K_EARNED, A.month, int(granted)) end
+if granted > 0 and A.unc then redis.call('HINCRBY', K_EARNED, A.month .. ':uncapped', int(granted)) end
+if A.spent > 0 then redis.call('HINCRBY', K_EARNED, A.month .. ':spent', int(A.spent)) end
+index_min(K_DUE_ROLL, month_num(A.month))
 
 if A.pend then
   drop_old_orders()
-  redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, at = A.at, m = A.month, s = A.s, st = 'pending', b = A.part}))
+  redis.call('HSET', K_ORDERS, A.key, cjson.encode({p = granted, g = granted, amt = A.amt, unc = A.unc, at = A.at, m = A.month, s = A.s, st = 'pending', b = A.part}))
   redis.call('ZADD', K_PEND, int(A.at), A.key)
+  index_min(K_DUE_SETTLE, A.at)
   if granted > 0 then
     redis.call('HINCRBY', K_ACCT, 'pending', int(granted))
     entry({at = A.at, k = 'pending', p = granted, key = A.key, s = A.s, src = A.src})
@@ -50,8 +54,9 @@ if capped > 0 then
   entry({at = A.at, k = 'capped', p = capped, key = A.key, s = A.s, src = A.src})
 end
 
-local after = tier_for(e12 + granted)
+local after = tier_for(standing(e12 + granted, s12 + A.spent))
 redis.call('HSET', K_ACCT, 'tier', after.t)
+if after.t ~= prev then fact({k = 'tier', from = prev, to = after.t, why = 'award'}) end
 local res = cjson.encode({
   user = A.user, s = A.s, pend = A.pend, fp = A.fp, granted = granted, capped = capped,
   balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at, exp = A.exp,

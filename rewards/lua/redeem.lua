@@ -9,8 +9,7 @@ if rec then
   if cjson.decode(rec).reward ~= Q.reward then return {'duplicate', ''} end
   return {'replay', rec}
 end
-settle()
-expire()
+due()
 if Q.limit > 0 and num(redis.call('HGET', KEYS[11], Q.reward)) >= Q.limit then return {'limit', ''} end
 if Q.stock > 0 then
   local sold = redis.call('HGET', KEYS[10], Q.reward)

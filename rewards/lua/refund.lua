@@ -1,37 +1,85 @@
--- KEYS[8] stream leaderboard of the order. ARGV[2] {key, user, at}.
--- Returns {status, result JSON}; status "ok", "not_found" or "duplicate".
+-- KEYS[8] stream leaderboard of the order. ARGV[2] {key, user, at, part, amount, max_parts}: a whole refund
+-- when part is '', else a partial refund of amount under the id part (see Store.Refund).
+-- Returns {status, result JSON}; status "ok", "not_found", "duplicate", "conflict", "invalid" or "limit".
 local R = cjson.decode(ARGV[2])
 expire()
+retier('window')
 local raw = redis.call('HGET', K_ORDERS, R.key)
 if not raw then settle() return {'not_found', ''} end
 local o = cjson.decode(raw)
 if o.at <= P.expire_before then settle() return {'not_found', ''} end -- its points have expired: too late
-if o.st == 'refunded' then settle() return {'duplicate', ''} end
+local g, amt, rf = o.g or o.p, o.amt or 0, o.rf or 0 -- an order written before partial refunds has no g, amt, rf
 
-local res = {cancelled = 0, reversed = 0, shortfall = 0}
+local refunded = amt -- a whole refund refunds what is left
+if R.part ~= '' then
+  if type(o.parts) == 'table' and o.parts[R.part] then
+    local pr = o.parts[R.part]
+    if pr.a ~= R.amount then settle() return {'conflict', ''} end
+    pr.r.replayed = true
+    pr.r.balance = acct('balance')
+    settle()
+    return {'ok', cjson.encode(pr.r)}
+  end
+  if o.st == 'refunded' then settle() return {'duplicate', ''} end
+  -- the share g × refunded ÷ amt is computed exactly only while g × amt < 2^53 (see Store.Refund)
+  if amt <= 0 or R.amount <= 0 or R.amount > amt - rf or g > 9007199254740992 / amt then settle() return {'invalid', ''} end
+  local n = 0
+  if type(o.parts) == 'table' then for _ in pairs(o.parts) do n = n + 1 end end
+  if n >= R.max_parts then settle() return {'limit', ''} end
+  refunded = rf + R.amount
+elseif o.st == 'refunded' then
+  settle() return {'duplicate', ''}
+end
+
+local target = g -- points taken back in all once refunded reaches amt
+if refunded < amt then
+  target = math.floor(g * refunded / amt)
+  if target * amt > g * refunded then target = target - 1 end -- exact floor
+end
+local delta = o.p - (g - target)
+
+local res = {cancelled = 0, reversed = 0, shortfall = 0, stream = o.s, total = amt, at = R.at}
 if o.st == 'pending' and R.at < o.at + P.window then
-  redis.call('HINCRBY', K_ACCT, 'pending', int(-o.p))
-  redis.call('ZREM', K_PEND, R.key)
-  res.cancelled = o.p
-  if o.p > 0 then entry({at = R.at, k = 'refund', p = -o.p, key = R.key, s = o.s, src = 'purchase'}) end
+  redis.call('HINCRBY', K_ACCT, 'pending', int(-delta))
+  res.cancelled = delta
+  if delta > 0 then entry({at = R.at, k = 'refund', p = -delta, key = R.key, s = o.s, src = 'purchase'}) end
 else
   if o.st == 'pending' then settle_order(R.key, o) end
-  local taken = consume(o.p, R.key)
+  local taken = consume(delta, R.key)
   redis.call('HINCRBY', K_ACCT, 'balance', int(-taken))
-  redis.call('HINCRBY', K_ACCT, 'shortfall', int(o.p - taken))
-  res.reversed, res.shortfall = taken, o.p - taken
-  if o.p > 0 then
-    entry({at = R.at, k = 'reversal', p = -taken, key = R.key, s = o.s, src = 'purchase', sf = o.p - taken})
+  redis.call('HINCRBY', K_ACCT, 'shortfall', int(delta - taken))
+  res.reversed, res.shortfall = taken, delta - taken
+  if delta > 0 then
+    entry({at = R.at, k = 'reversal', p = -taken, key = R.key, s = o.s, src = 'purchase', sf = delta - taken})
   end
 end
-o.st = 'refunded'
-redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
+o.p, o.g = o.p - delta, g
+res.amount, res.refunded = refunded - rf, refunded
+o.rf = refunded
+if refunded >= amt then
+  o.st = 'refunded'
+  res.full = true
+  redis.call('ZREM', K_PEND, R.key)
+else
+  res.full = false
+end
 local m = redis.call('HGET', K_EARNED, o.m)
-if m then redis.call('HSET', K_EARNED, o.m, int(math.max(0, num(m) - o.p))) end
+if m then redis.call('HSET', K_EARNED, o.m, int(math.max(0, num(m) - delta))) end
+-- the order's month also loses what was refunded of its spend, and of its points outside the cap
+for field, less in pairs({[o.m .. ':spent'] = res.amount, [o.m .. ':uncapped'] = (o.unc and delta or 0)}) do
+  local v = redis.call('HGET', K_EARNED, field)
+  if v and less > 0 then redis.call('HSET', K_EARNED, field, int(math.max(0, num(v) - less))) end
+end
+retier('refund')
 -- only a participation award counted on the leaderboard; an order written before b existed did
-if o.s ~= '' and o.p > 0 and o.b ~= false then
-  if num(redis.call('ZINCRBY', KEYS[8], int(-o.p), R.user)) <= 0 then redis.call('ZREM', KEYS[8], R.user) end
+if o.s ~= '' and delta > 0 and o.b ~= false then
+  if num(redis.call('ZINCRBY', KEYS[8], int(-delta), R.user)) <= 0 then redis.call('ZREM', KEYS[8], R.user) end
 end
 res.balance = acct('balance')
+if R.part ~= '' then
+  if type(o.parts) ~= 'table' then o.parts = {} end
+  o.parts[R.part] = {a = R.amount, r = res}
+end
+redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
 settle()
 return {'ok', cjson.encode(res)}

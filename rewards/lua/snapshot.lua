@@ -1,6 +1,5 @@
 -- Settles and expires, then returns {account hash, earned hash, recent entries} as flat arrays.
-settle()
-expire()
+due()
 return {
   redis.call('HGETALL', K_ACCT),
   redis.call('HGETALL', K_EARNED),

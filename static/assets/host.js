@@ -798,6 +798,14 @@ async function loadFeedback() {
 
 $('#feedback-refresh').addEventListener('click', loadFeedback);
 
+// Ask every viewer, now, for a rating or an NPS score (POST …/feedback/prompt): their page shows the question.
+for (const btn of [$('#feedback-ask-rating'), $('#feedback-ask-nps')]) {
+  btn.addEventListener('click', async () => {
+    const p = await call('POST', sp('/feedback/prompt'), { kind: btn.dataset.kind }, '#feedback-status');
+    if (p) ok('#feedback-status', `Asked: “${p.question}”`);
+  });
+}
+
 function renderFeedback(f) {
   const r = f.ratings || { count: 0, average: 0, distribution: [0, 0, 0, 0, 0] };
   const n = f.nps || { count: 0, score: 0, promoters: 0, passives: 0, detractors: 0 };

@@ -12,6 +12,8 @@
 //   #draw-card[data-draw-id][data-status] #draw-enter #draw-commitment #draw-winners #draw-seed #draw-you-won
 //   #points-pill #points-balance #points-tier #points-history
 //   #store-list (li.store-item[data-reward-id], .store-redeem) #store-empty #store-result (the code or claim id)
+//   #my-coupons (li.my-coupon[data-code][data-status=claimed|redeemed|expired][data-source=drop|store],
+//     [data-testid=my-coupon-state]) #my-coupons-empty #my-coupons-refresh
 //   #qa-input #qa-send #qa-list (li.qa-item[data-id], .qa-upvote)
 //   #rating-stars .rating-star[data-score]  #nps-options .nps-option[data-score]
 //   #ended-overlay (shown when the live has ended)  #toasts .toast
@@ -22,7 +24,10 @@ import {
 } from './kudos.js';
 
 const params = new URLSearchParams(location.search);
-const streamId = params.get('stream') || 'demo';
+// The embeddable room (/embed/:stream): this page framed by a shop. embed.js takes the viewer's token from the
+// shop, tells it of buy clicks, coupon claims and redemptions, and applies its theme; null on the viewer page.
+const embed = document.querySelector('meta[name="kudos-embed"]') ? (await import('./embed.js')).start() : null;
+const streamId = (embed && embed.stream) || params.get('stream') || 'demo';
 const queryToken = params.get('token');
 const queryName = (params.get('name') || '').trim().slice(0, 40);
 
@@ -65,6 +70,8 @@ function friendlyName() {
 }
 
 async function obtainToken(forceNew = false) {
+  const shopToken = embed && (await embed.token(forceNew));
+  if (shopToken) return shopToken;
   if (queryToken && !forceNew) return queryToken;
   if (!forceNew) {
     const stored = localStorage.getItem(TOKEN_KEY);
@@ -164,6 +171,7 @@ function handleFrame(type, d) {
     case 'product.pinned': return onPinned(d.product);
     case 'product.unpinned': return hideProduct(d.product_id);
     case 'stream.ended': return endLive();
+    case 'feedback.prompt': return onFeedbackPrompt(d);
     case 'error': return showChatError(errorText(d));
     default: return undefined;
   }
@@ -188,7 +196,9 @@ function onWelcome(d) {
   if (d.points) {
     setPoints(d.points.balance, d.points.tier);
     showDowngrade(d.points.downgrade);
+    showPrivileges(d.points.privileges || []);
   }
+  loadRules();
   setSlowMode(d.slow_mode_s || 0);
   if (d.stream && d.stream.status === 'ended') endLive();
 }
@@ -701,10 +711,16 @@ function couponYuan(fen) {
 // couponValue is what a code takes off and from which order total: "满 ¥100 减 ¥20", or "减 ¥20" for any
 // order; nothing for a code only (discount_fen 0: its value is the shop's).
 function couponValue(c) {
-  if (!(c.discount_fen > 0)) return null;
-  const off = couponYuan(c.discount_fen);
-  const text = c.min_spend_fen > 0 ? `满 ${couponYuan(c.min_spend_fen)} 减 ${off}` : `减 ${off}`;
+  const text = couponValueText(c);
+  if (!text) return null;
   return h('div.coupon-value#coupon-value', { 'data-testid': 'coupon-value' }, text);
+}
+
+// couponValueText is couponValue's text: "满 ¥100 减 ¥20", "减 ¥20", or "" for a code only.
+function couponValueText(c) {
+  if (!(c.discount_fen > 0)) return '';
+  const off = couponYuan(c.discount_fen);
+  return c.min_spend_fen > 0 ? `满 ${couponYuan(c.min_spend_fen)} 减 ${off}` : `减 ${off}`;
 }
 
 function couponCodeBox(code) {
@@ -753,6 +769,11 @@ async function claimCoupon(id) {
     saveJSON(CLAIMS_KEY, claims);
     if (couponCard.dataset.couponId === id && btn) btn.replaceWith(couponCodeBox(claims[id]));
     toast('Coupon claimed! 🎉', 'success');
+    const c = state.coupons.get(id) || {};
+    embed?.post('kudos:coupon.claimed', {
+      coupon_id: id, code: ack.code || '', title: c.title || '', discount_fen: c.discount_fen || 0, min_spend_fen: c.min_spend_fen || 0,
+    });
+    loadMyCoupons();
   } catch (err) {
     const note = $('#coupon-note');
     if (note) note.textContent = err.code === 'duplicate' ? 'You already claimed this coupon' : err.code === 'closed' ? 'Sorry — sold out or expired' : errorText(err);
@@ -888,7 +909,28 @@ function setPoints(balance, tier) {
     el.classList.add(`tier-${state.points.tier}`);
   }
   renderStore();
-  return prevTier !== state.points.tier;
+  const changed = prevTier !== state.points.tier;
+  if (changed && state.tierPrivileges) showPrivileges(state.tierPrivileges[state.points.tier] || []);
+  return changed;
+}
+
+// ---------- the tier's privileges (the rules file's, as GET /api/v1/rules serves them) ----------
+
+// loadRules learns every tier's privileges, so that a tier reached during the show shows its own.
+async function loadRules() {
+  try {
+    const rules = await api('GET', '/rules');
+    state.tierPrivileges = Object.fromEntries((rules.tiers || []).map((t) => [t.tier, t.privileges || []]));
+  } catch {
+    // optional: the welcome carries the privileges of the tier the viewer joined with
+  }
+}
+
+function showPrivileges(list) {
+  const ul = $('#tier-privileges');
+  if (!ul) return;
+  ul.replaceChildren(...list.map((p) => h('li.tier-privilege', {}, p)));
+  ul.hidden = list.length === 0;
 }
 
 // ---------- the points store: what the balance affords, redeemed with a confirmation ----------
@@ -948,6 +990,10 @@ async function redeemReward(r) {
     out.hidden = false;
     pendingRedemptions.delete(r.id);
     toast(out.textContent, 'success', 8000);
+    embed?.post('kudos:reward.redeemed', {
+      reward_id: r.id, title: r.title, cost: r.cost, kind: r.kind || '', code: red.code || '', claim_id: red.claim_id || '', balance: red.balance,
+    });
+    if (red.code) loadMyCoupons();
   } catch (err) {
     // A refusal is final (a new attempt is a new request); anything else may have been applied: replay it.
     if (err && ['insufficient_points', 'out_of_stock', 'limit_reached', 'forbidden', 'invalid', 'not_found'].includes(err.code)) {
@@ -958,6 +1004,61 @@ async function redeemReward(r) {
   }
   loadStore();
 }
+
+// ---------- my coupons: every code this viewer holds, with its state at the shop's checkout ----------
+
+const MY_COUPON_STATE = {
+  claimed: 'Ready · 可用',
+  redeemed: 'Used · 已使用',
+  expired: 'Expired · 已过期',
+};
+
+// loadMyCoupons reads the viewer's codes (GET /users/:uid/coupons): the drops claimed on any show and the
+// points-store coupons, newest first, each as the checkout sees it. A newer answer wins over a slower older one.
+let myCouponsSeq = 0;
+async function loadMyCoupons() {
+  if (!state.me.user || !state.token) return;
+  const seq = ++myCouponsSeq;
+  const list = $('#my-coupons');
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const res = await api('GET', `/users/${encodeURIComponent(state.me.user)}/coupons`, { token: state.token });
+    if (seq === myCouponsSeq) renderMyCoupons(res.coupons || []);
+  } catch (err) {
+    if (seq === myCouponsSeq) $('#my-coupons-empty').textContent = `Could not load your coupons: ${errorText(err)}`;
+  } finally {
+    if (seq === myCouponsSeq) list.removeAttribute('aria-busy');
+  }
+}
+
+function renderMyCoupons(coupons) {
+  const list = $('#my-coupons');
+  const empty = $('#my-coupons-empty');
+  empty.textContent = 'No coupons yet — claim one when the host drops it, or get one in the points store.';
+  empty.hidden = coupons.length > 0;
+  list.replaceChildren(...coupons.map((c) => {
+    const status = MY_COUPON_STATE[c.status] ? c.status : 'claimed';
+    const value = couponValueText(c);
+    const until = c.expires_at ? new Date(c.expires_at) : null;
+    const when = until ? until.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '';
+    const li = h('li.my-coupon', { 'data-testid': 'my-coupon' },
+      h('div.my-coupon-main', {},
+        value ? h('span.my-coupon-value', { 'data-testid': 'my-coupon-value' }, value) : '',
+        h('code.my-coupon-code', { 'data-testid': 'my-coupon-code' }, c.code),
+        h('span.my-coupon-state', { 'data-testid': 'my-coupon-state', dataset: { status } }, MY_COUPON_STATE[status])),
+      h('div.my-coupon-meta', {},
+        h('span', {}, c.title || (c.source === 'store' ? 'Points store' : 'Coupon')),
+        h('span', {}, c.source === 'store' ? ' · Points store · 积分兑换' : ' · Live drop · 直播间领取'),
+        when ? h('span', {}, status === 'expired' ? ` · expired ${when}` : ` · use by ${when}`) : ''),
+    );
+    li.dataset.code = c.code;
+    li.dataset.status = status;
+    li.dataset.source = c.source;
+    return li;
+  }));
+}
+
+$('#my-coupons-refresh').addEventListener('click', loadMyCoupons);
 
 // showDowngrade warns that the tier drops at the start of next month unless more points are earned.
 function showDowngrade(dg) {
@@ -1204,6 +1305,20 @@ function markFeedback(kind, score) {
   $(kind === 'rating' ? '#rating-note' : '#nps-note').textContent = 'Thanks for your feedback!';
 }
 
+// onFeedbackPrompt shows the question the host just asked (a rating or NPS), in the rate tab.
+function onFeedbackPrompt(d) {
+  const kind = d.kind === 'nps' ? 'nps' : 'rating';
+  const answered = loadJSON(FEEDBACK_KEY, {})[kind] !== undefined;
+  const q = $('#feedback-prompt');
+  q.textContent = answered ? `${d.question || ''} — thanks, you already answered` : (d.question || '');
+  q.dataset.kind = kind;
+  q.hidden = false;
+  $('#rating-block').classList.toggle('asked', kind === 'rating');
+  $('#nps-block').classList.toggle('asked', kind === 'nps');
+  openTab('rate');
+  if (!answered) toast(`The host asks: ${d.question}`, 'info', 6000);
+}
+
 async function sendFeedback(kind, score) {
   const note = $(kind === 'rating' ? '#rating-note' : '#nps-note');
   try {
@@ -1225,6 +1340,7 @@ async function sendFeedback(kind, score) {
 function openTab(name) {
   document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.tab === name));
   document.querySelectorAll('.tab-panel').forEach((p) => { p.hidden = p.dataset.panel !== name; });
+  if (name === 'rewards') loadMyCoupons();
   document.body.classList.add('sheet-open');
   $('#side-scrim').hidden = false;
 }
@@ -1314,6 +1430,8 @@ async function openProduct(p) {
   } catch {
     /* the click is counted best effort; the shopper still gets the product */
   }
+  // In a shop's frame, the shop takes the buyer to the product (or its cart): docs/protocol.md, "Embedding".
+  if (embed && embed.post('kudos:product.click', { product_id: p.id, title: p.title, price_fen: p.price_fen, url: p.url })) return;
   window.open(p.url, '_blank', 'noopener');
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 )
 
 // Scenarios.
@@ -60,6 +62,8 @@ type Config struct {
 	Events  int      // kafka: events to send; default 200,000
 	Batch   int      // kafka: events per Publish call; default 1
 	Spool   string   // kafka: spool directory; default a temporary one
+	// KafkaSecurity is the brokers' TLS and SASL (the server's KUDOS_KAFKA_* settings); nil is plaintext.
+	KafkaSecurity *kafkasec.Security `json:"-"`
 
 	Verbose bool
 	// Stderr receives the progress line and diagnostics. Default os.Stderr.

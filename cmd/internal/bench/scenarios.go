@@ -248,7 +248,7 @@ func runKafka(ctx context.Context, cfg Config, rep *Report) error {
 		dir = d
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sink, err := eventsink.New(ctx, eventsink.Config{Dir: dir, Brokers: cfg.Brokers, Topic: cfg.Topic, Logger: quiet, Source: "kudos/bench", MaxBytes: 8 << 30})
+	sink, err := eventsink.New(ctx, eventsink.Config{Dir: dir, Brokers: cfg.Brokers, Topic: cfg.Topic, Logger: quiet, Source: "kudos/bench", MaxBytes: 8 << 30, Security: cfg.KafkaSecurity})
 	if err != nil {
 		return err
 	}

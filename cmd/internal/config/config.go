@@ -2,7 +2,9 @@
 package config
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 	"github.com/kudos-live/kudos/engagement"
 )
 
@@ -26,7 +29,9 @@ type Config struct {
 	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default engagement.EventTopic
 	SpoolDir         string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
 	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode, refused with Redis or Kafka set
+	CodeIndexKey     string        // KUDOS_CODE_INDEX_KEY; empty: derived from TokenSecret (CodeIndexSecret)
 	AllowedOrigins   []string      // KUDOS_ALLOWED_ORIGINS, comma separated
+	FrameAncestors   []string      // KUDOS_FRAME_ANCESTORS: origins that may frame /embed/* (frame.go)
 	RulesPath        string        // KUDOS_RULES
 	Node             string        // KUDOS_NODE, default "<host name>-<pid>-<random>": unique per process
 	LogLevel         string        // KUDOS_LOG_LEVEL: debug, info (default), warn, error
@@ -60,6 +65,8 @@ type Config struct {
 	HandshakeBurstPerUser int     // KUDOS_HANDSHAKE_BURST_PER_USER: and the burst; 0 = the default (10)
 	HandshakeRatePerIP    float64 // KUDOS_HANDSHAKE_RATE_PER_IP: the same per remote address; 0 = the default (20), -1 = off
 	HandshakeBurstPerIP   int     // KUDOS_HANDSHAKE_BURST_PER_IP: 0 = the default (KUDOS_MAX_CONNS_PER_IP)
+
+	KafkaSecurity kafkasec.Settings // KUDOS_KAFKA_TLS*, KUDOS_KAFKA_SASL_* (KafkaSecurityFromEnv); kafkasec.New checks them
 }
 
 // The defaults of the HTTP server's edges (README.md, "Configuration").
@@ -96,6 +103,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		KafkaTopic:    or(getenv("KUDOS_KAFKA_TOPIC"), engagement.EventTopic),
 		SpoolDir:      getenv("KUDOS_SPOOL_DIR"),
 		TokenSecret:   getenv("KUDOS_TOKEN_SECRET"),
+		CodeIndexKey:  getenv("KUDOS_CODE_INDEX_KEY"),
 		RulesPath:     getenv("KUDOS_RULES"),
 		Node:          getenv("KUDOS_NODE"),
 		LogLevel:      or(getenv("KUDOS_LOG_LEVEL"), "info"),
@@ -110,7 +118,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	default:
 		c.KafkaBrokers = splitList(b)
 	}
+	sec, err := KafkaSecurityFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	if sec.Configured() && c.KafkaEmbedded {
+		return c, fmt.Errorf("Kafka TLS or SASL is set (%s, %s, ...) but KUDOS_KAFKA_BROKERS is not: the embedded development broker speaks plaintext only; set KUDOS_KAFKA_BROKERS", kafkasec.EnvTLS, kafkasec.EnvSASLMechanism)
+	}
+	c.KafkaSecurity = sec
 	c.AllowedOrigins = splitList(getenv("KUDOS_ALLOWED_ORIGINS"))
+	if c.FrameAncestors, err = frameAncestors(getenv("KUDOS_FRAME_ANCESTORS")); err != nil {
+		return c, err
+	}
 	for _, n := range []struct {
 		name string
 		dst  *int
@@ -171,6 +190,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 16 {
 		return c, fmt.Errorf("KUDOS_TOKEN_SECRET must be at least 16 characters")
+	}
+	if c.CodeIndexKey != "" && len(c.CodeIndexKey) < 32 {
+		return c, fmt.Errorf("KUDOS_CODE_INDEX_KEY must be at least 32 characters (for example: openssl rand -hex 32)")
 	}
 	if c.TokenSecret == "" && !c.DevMode() {
 		// Development mode only on a laptop: a node sharing Redis or Kafka is a deployment, and a random
@@ -327,4 +349,17 @@ func clockTime(s string) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// CodeIndexSecret is the key of the coupon codes index (engagement.RedisConfig.CodeIndexKey): KUDOS_CODE_INDEX_KEY,
+// or else one derived from KUDOS_TOKEN_SECRET (HMAC-SHA-256 of a fixed label), so that a deployment has its
+// own key without another setting. Set KUDOS_CODE_INDEX_KEY before rotating the token secret: the index is
+// keyed once, and a new key would not find the codes already claimed.
+func (c Config) CodeIndexSecret() []byte {
+	if c.CodeIndexKey != "" {
+		return []byte(c.CodeIndexKey)
+	}
+	m := hmac.New(sha256.New, []byte(c.TokenSecret))
+	m.Write([]byte("kudos/coupon-code-index/v1"))
+	return m.Sum(nil)
 }

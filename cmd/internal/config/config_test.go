@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/engagement"
 )
 
 const testSecret = "0123456789abcdef"
@@ -37,6 +39,19 @@ func TestFromEnv(t *testing.T) {
 			}
 		}},
 		{"short secret", map[string]string{"KUDOS_TOKEN_SECRET": "short"}, true, nil},
+		{"short code index key", map[string]string{"KUDOS_TOKEN_SECRET": testSecret, "KUDOS_CODE_INDEX_KEY": "too-short"}, true, nil},
+		{"code index key derived per deployment", map[string]string{"KUDOS_TOKEN_SECRET": testSecret}, false, func(t *testing.T, c Config) {
+			other := c
+			other.TokenSecret = testSecret + "-other"
+			if k := c.CodeIndexSecret(); len(k) != 32 || string(k) == string(other.CodeIndexSecret()) || string(k) == string(engagement.DevCodeIndexKey) {
+				t.Fatalf("derived code index key %x: want 32 bytes, different per token secret and from the development key", k)
+			}
+		}},
+		{"code index key given", map[string]string{"KUDOS_TOKEN_SECRET": testSecret, "KUDOS_CODE_INDEX_KEY": strings.Repeat("k", 32)}, false, func(t *testing.T, c Config) {
+			if string(c.CodeIndexSecret()) != strings.Repeat("k", 32) {
+				t.Fatalf("code index key %q, want KUDOS_CODE_INDEX_KEY", c.CodeIndexSecret())
+			}
+		}},
 		{"production secret", map[string]string{"KUDOS_TOKEN_SECRET": testSecret}, false, func(t *testing.T, c Config) {
 			if c.DevMode() {
 				t.Fatal("a configured secret must leave development mode")

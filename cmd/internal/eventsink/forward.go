@@ -57,7 +57,11 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 
 		var err error
 		if len(msgs) > 0 {
+			start := time.Now()
 			err = s.kw.WriteMessages(ctx, msgs...)
+			if ctx.Err() == nil {
+				s.metrics.observeProduce(time.Since(start), err)
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -94,6 +98,7 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 			bytes += int64(len(rec.line)) + 1
 		}
 		s.pending.Add(-bytes)
+		s.pendingEvents.Add(-int64(len(batch)))
 		s.sent.Add(uint64(len(batch)))
 		if end.seg > ackedSeg {
 			s.removeSegments(ackedSeg, end.seg)

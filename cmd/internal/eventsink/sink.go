@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 	"github.com/kudos-live/kudos/engagement"
 )
 
@@ -86,6 +87,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Source ("kudos/<node>") fills Event.Source where it is empty and names this producer to Kafka.
 	Source string
+	// Security is the TLS and SASL every connection to Kafka uses (the writer, topic creation, dead
+	// letters); nil is plaintext. With it set, New first checks that a broker accepts it and refuses to
+	// start when one rejects it (kafkasec.ErrRejected); a broker that cannot be reached only delays sending.
+	Security *kafkasec.Security
 
 	// beforeAppend, when set (tests only), runs in the writer before each group commit.
 	beforeAppend func()
@@ -120,6 +125,10 @@ type Sink struct {
 	sendErrors atomic.Uint64
 	warned     atomic.Bool
 	commits    atomic.Uint64 // group commits (write+fsync) done
+
+	// pendingEvents are the unacknowledged spool lines (events), for kudos_eventsink_spool_events; a spool
+	// left by an earlier process is counted on open only with a Registerer.
+	pendingEvents atomic.Int64
 
 	metrics *metrics
 	lock    *os.File // flock on the spool dir
@@ -166,6 +175,15 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Security != nil && len(cfg.Brokers) > 0 {
+		// Fail closed: a wrong password, an untrusted certificate or a refused handshake is a configuration
+		// error and stops the start; only an unreachable broker is left to the forwarder's retries.
+		if err := cfg.Security.Check(ctx, cfg.Brokers); errors.Is(err, kafkasec.ErrRejected) {
+			return nil, fmt.Errorf("eventsink: %w", err)
+		} else if err != nil {
+			cfg.Logger.Warn("Kafka not reachable at start; events are spooled until it is", "security", cfg.Security.String(), "err", err)
+		}
+	}
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open event spool: %w", err)
@@ -187,6 +205,15 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	s.pending.Store(pending)
 	if cfg.Registerer != nil {
+		if pending > 0 {
+			n, err := countLines(cfg.Dir, acked)
+			if err != nil {
+				sf.close()
+				lock.Close()
+				return nil, fmt.Errorf("count the events in event spool %s: %w", cfg.Dir, err)
+			}
+			s.pendingEvents.Store(n)
+		}
 		m, err := newMetrics(cfg.Registerer, s)
 		if err != nil {
 			sf.close()
@@ -208,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.Source != "" {
 		clientID = cfg.Source
 	}
-	s.transport = &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second, ClientID: clientID}
+	s.transport = cfg.Security.Transport(&kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second, ClientID: clientID})
 	s.kw = &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...),
 		// No Topic: each record names its own (the events, or the dead-letter topic).
@@ -320,13 +347,16 @@ func (s *Sink) writeLoop(sf *spoolFile) {
 		if s.cfg.beforeAppend != nil {
 			s.cfg.beforeAppend()
 		}
+		start := time.Now()
 		pos, err := sf.append(buf)
+		s.metrics.observeFsync(time.Since(start))
 		s.commits.Add(1)
 		if err != nil {
 			err = fmt.Errorf("append to event spool: %w", err)
 			s.log.Error("event spool write failed", "err", err)
 		} else {
 			s.pending.Add(int64(len(buf)))
+			s.pendingEvents.Add(int64(events))
 			s.spooled.Add(uint64(events))
 			s.committed.set(pos)
 			s.checkFull()

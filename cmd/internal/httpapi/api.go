@@ -28,23 +28,29 @@ type Config struct {
 	DevMode bool
 	// AllowedOrigins are the browser origins allowed by CORS besides the server's own.
 	AllowedOrigins []string
+	// FrameAncestors are the shop origins that may frame the embeddable room (/embed/:stream, routes_embed.go),
+	// validated by config; every other page forbids framing.
+	FrameAncestors []string
 	// Gatherer serves /metrics. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+	// Registerer receives the HTTP metrics (kudos_http_request_duration_seconds); nil registers none.
+	Registerer prometheus.Registerer
 	// Ready reports whether the server can take traffic (/readyz); nil means always ready.
 	Ready func(ctx context.Context) error
 	// MaxBodyBytes bounds request bodies. Default 64 KiB.
 	MaxBodyBytes int64
-	// Logger receives structured logs. Default slog.Default().
+	// Logger receives structured logs, the access log (accesslog.go) among them. Default slog.Default().
 	Logger *slog.Logger
 }
 
 // API holds the handlers.
 type API struct {
-	cfg    Config
-	svc    *engagement.Service
-	reg    *stream.Registry
-	tokens *authtoken.Key
-	log    *slog.Logger
+	cfg     Config
+	svc     *engagement.Service
+	reg     *stream.Registry
+	tokens  *authtoken.Key
+	log     *slog.Logger
+	metrics *httpMetrics
 }
 
 // New returns the echo server with every route of API.routes mounted.
@@ -59,19 +65,13 @@ func New(cfg Config) *echo.Echo {
 		ContentTypeNosniff:    "nosniff",
 		XFrameOptions:         "DENY",
 		ReferrerPolicy:        "no-referrer",
-		ContentSecurityPolicy: "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+		ContentSecurityPolicy: pagePolicy + "; frame-ancestors 'none'", // the embed's own: routes_embed.go
 	}))
 
 	g := e.Group(apiPrefix, a.limitBody)
-	// Cross-origin calls only from the configured origins. echo's CORS middleware treats an empty list as
-	// "*", so with none configured it is not installed at all: same-origin pages need no CORS.
-	if len(a.cfg.AllowedOrigins) > 0 {
-		g.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins: a.cfg.AllowedOrigins,
-			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
-			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			MaxAge:       600,
-		}))
+	// Cross-origin calls only from the configured origins (the same for the SDK: routes_embed.go).
+	if cors := a.cors(); cors != nil {
+		g.Use(cors)
 	}
 	for _, r := range a.routes() {
 		var mw []echo.MiddlewareFunc
@@ -84,6 +84,13 @@ func New(cfg Config) *echo.Echo {
 			e.Add(r.method, r.path, r.handler, mw...)
 		}
 	}
+	known := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			known[r.Path] = true
+		}
+	}
+	e.Pre(a.accessLog(known))
 	return e
 }
 
@@ -98,7 +105,7 @@ func newAPI(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg, svc: cfg.Service, reg: cfg.Registry, tokens: cfg.Tokens, log: cfg.Logger}
+	return &API{cfg: cfg, svc: cfg.Service, reg: cfg.Registry, tokens: cfg.Tokens, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer)}
 }
 
 func pageHandler(pages fs.FS, name string) echo.HandlerFunc {

@@ -34,6 +34,8 @@ type serverOpts struct {
 	streamCfg stream.Config
 	svcCfg    engagement.Config
 	origins   []string
+	// frameAncestors are KUDOS_FRAME_ANCESTORS (the embed, routes_embed.go).
+	frameAncestors []string
 }
 
 func newTestServer(t *testing.T, opts serverOpts) *testServer {
@@ -47,7 +49,7 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	svc := engagement.New(opts.svcCfg, store, sink)
 	opts.streamCfg.AllowedOrigins = opts.origins
 	reg := stream.NewRegistry(opts.streamCfg, svc)
-	e := New(Config{Service: svc, Registry: reg, Tokens: tokens, DevMode: true, AllowedOrigins: opts.origins})
+	e := New(Config{Service: svc, Registry: reg, Tokens: tokens, DevMode: true, AllowedOrigins: opts.origins, FrameAncestors: opts.frameAncestors})
 	srv := httptest.NewServer(e)
 	ts := &testServer{t: t, URL: srv.URL, srv: srv, svc: svc, reg: reg, tokens: tokens, sink: sink, store: store}
 	t.Cleanup(func() {

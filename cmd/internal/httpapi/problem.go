@@ -98,7 +98,7 @@ func (a *API) errorHandler(err error, c echo.Context) {
 	}
 	p := problemFor(err)
 	if p.Status >= 500 {
-		a.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		a.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "request_id", requestIDOf(c), "err", err)
 	}
 	b, _ := json.Marshal(p)
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")

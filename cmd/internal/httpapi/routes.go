@@ -43,7 +43,9 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/", pageHandler(pages, "index.html"), anyone},
 		{http.MethodGet, "/host", pageHandler(pages, "host.html"), anyone},
 		{http.MethodGet, "/assets/*", echo.WrapHandler(http.FileServerFS(pages)), anyone},
-		{http.MethodGet, "/sdk/*", sdkHandler(pages), anyone},
+		{http.MethodGet, "/embed/:stream", a.embedPage(pages), anyone}, // routes_embed.go: the room a shop frames
+		{http.MethodGet, "/sdk/*", a.withCORS(sdkHandler(pages)), anyone},
+		{http.MethodOptions, "/sdk/*", a.withCORS(noContent), anyone}, // CORS preflight, for KUDOS_ALLOWED_ORIGINS only
 
 		// Tokens and streams.
 		{http.MethodPost, "/api/v1/tokens/guest", a.guestToken, anyone},
@@ -68,6 +70,7 @@ func (a *API) routes() []route {
 		{http.MethodPost, "/api/v1/streams/:id/draws", a.openDraw, bearer},
 		{http.MethodPost, "/api/v1/streams/:id/draws/:did/run", a.runDraw, bearer},
 		{http.MethodGet, "/api/v1/streams/:id/feedback", a.feedbackSummary, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/feedback/prompt", a.promptFeedback, bearer}, // routes_feedback.go
 
 		// The product shelf (routes_products.go): anyone reads it; its host, an admin or the shop changes it.
 		{http.MethodPost, "/api/v1/streams/:id/products", a.addProduct, bearer},
@@ -82,7 +85,9 @@ func (a *API) routes() []route {
 		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
 		{http.MethodPost, "/api/v1/purchases/:order_id/refund", a.refundPurchase, bearer},
 		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
+		{http.MethodGet, "/api/v1/users/:uid/coupons", a.userCoupons, bearer}, // routes_coupons.go: "My coupons"
 		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
+		{http.MethodGet, "/api/v1/rules", a.getRules, anyone}, // routes_rules.go: what viewers may see of the rules
 		{http.MethodPost, "/api/v1/users/:uid/redemptions", a.redeem, bearer},
 		{http.MethodPut, "/api/v1/catalogue", a.putCatalogue, bearer},
 		{http.MethodPost, "/api/v1/redemptions/:id/fulfil", a.fulfilRedemption, bearer},

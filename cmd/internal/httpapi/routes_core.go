@@ -168,8 +168,8 @@ func (a *API) websocket(c echo.Context) error {
 }
 
 // sdkHandler serves the client SDK (static/sdk): the module as JavaScript, its declarations as TypeScript
-// (not the MPEG transport stream a system MIME table may map ".ts" to), readable from any origin, since
-// shops load it into their own pages.
+// (not the MPEG transport stream a system MIME table may map ".ts" to); shops load it into their own pages,
+// so routes wraps it in withCORS: readable from the origins of KUDOS_ALLOWED_ORIGINS.
 func sdkHandler(pages fs.FS) echo.HandlerFunc {
 	files := http.FileServerFS(pages)
 	return func(c echo.Context) error {
@@ -180,7 +180,6 @@ func sdkHandler(pages fs.FS) echo.HandlerFunc {
 		case strings.HasSuffix(name, ".js"):
 			h.Set(echo.HeaderContentType, "text/javascript; charset=utf-8")
 		}
-		h.Set(echo.HeaderAccessControlAllowOrigin, "*")
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}

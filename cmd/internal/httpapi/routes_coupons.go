@@ -30,3 +30,13 @@ func (a *API) redeemCouponCode(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, r)
 }
+
+// userCoupons lists a user's coupon codes ("My coupons") with their state at the checkout: the user
+// themself, the shop's backend or an admin.
+func (a *API) userCoupons(c echo.Context) error {
+	cs, err := a.svc.MyCoupons(c.Request().Context(), actorOf(c), c.Param("uid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"coupons": cs})
+}

@@ -10,6 +10,9 @@ import (
 )
 
 func (a *API) recordPurchase(c echo.Context) error {
+	if err := engagement.RequireShop(actorOf(c), "records purchases"); err != nil {
+		return err
+	}
 	// engagement.Purchase's fields, with paid_at read as text so that a bad time is a problem about paid_at.
 	var req struct {
 		OrderID   string                `json:"order_id"`
@@ -42,15 +45,33 @@ func (a *API) recordPurchase(c echo.Context) error {
 	return c.JSON(status, res)
 }
 
+// refundPurchase refunds an order: with no body (or {}) what is left of it, with {"refund_id", "amount_fen"}
+// or {"refund_id", "items"} a part of it.
 func (a *API) refundPurchase(c echo.Context) error {
-	res, err := a.svc.RefundPurchase(c.Request().Context(), actorOf(c), c.Param("order_id"))
+	if err := engagement.RequireShop(actorOf(c), "refunds purchases"); err != nil {
+		return err
+	}
+	var req engagement.Refund
+	if c.Request().ContentLength != 0 {
+		if err := bind(c, &req); err != nil {
+			return err
+		}
+	}
+	res, err := a.svc.RefundPurchase(c.Request().Context(), actorOf(c), c.Param("order_id"), req)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{
+	body := map[string]any{
 		"order_id": c.Param("order_id"), "user_id": res.User, "cancelled": res.Cancelled, "reversed": res.Reversed,
-		"shortfall": res.Shortfall, "balance": res.Balance,
-	})
+		"shortfall": res.Shortfall, "balance": res.Balance, "full": res.Full, "replayed": res.Replayed,
+	}
+	if res.Total > 0 {
+		body["amount_fen"], body["refunded_fen"], body["total_fen"] = res.Amount, res.Refunded, res.Total
+	}
+	if req.RefundID != "" {
+		body["refund_id"] = req.RefundID
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (a *API) userPoints(c echo.Context) error {

@@ -82,6 +82,13 @@ func TestLoyaltyBadInput(t *testing.T) {
 		{"leaderboard of unknown stream", "GET", "/api/v1/streams/nope/leaderboard", ann, nil, 404, "not_found", ""},
 		{"leaderboard without a token", "GET", "/api/v1/streams/s1/leaderboard", "", nil, 401, "unauthorized", ""},
 		{"refund of unknown order", "POST", "/api/v1/purchases/never/refund", shop, nil, 404, "not_found", ""},
+		{"viewer refunds with a bad body", "POST", "/api/v1/purchases/o1/refund", ann, `{"amount_fen":`, 403, "forbidden", ""},
+		{"viewer posts a purchase with a bad body", "POST", "/api/v1/purchases", ann, `{"order_id":`, 403, "forbidden", ""},
+		{"partial refund without id", "POST", "/api/v1/purchases/o1/refund", shop, map[string]any{"amount_fen": 100}, 400, "invalid", "refund_id"},
+		{"negative refund", "POST", "/api/v1/purchases/o1/refund", shop, map[string]any{"refund_id": "r", "amount_fen": -1}, 400, "invalid", "amount_fen"},
+		{"refund id without amount", "POST", "/api/v1/purchases/o1/refund", shop, map[string]any{"refund_id": "r"}, 400, "invalid", "amount_fen"},
+		{"refund items not adding up", "POST", "/api/v1/purchases/o1/refund", shop,
+			map[string]any{"refund_id": "r", "amount_fen": 5, "items": []map[string]any{{"product_id": "p1", "qty": 1, "price_fen": 100}}}, 400, "invalid", "amount_fen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,5 +149,107 @@ func TestCommentEarnsPointsOnlyForTheCommenter(t *testing.T) {
 	top := lb["top"].([]any)
 	if len(top) != 1 || top[0].(map[string]any)["user"] != "ann" || top[0].(map[string]any)["points"] != float64(1) {
 		t.Fatalf("leaderboard %v, want ann with 1", lb)
+	}
+}
+
+// TestPartialRefunds: refunds by amount and by items take back their share of the points, once per
+// refund_id (a replay answers the same; the id with another amount is 409); more than is left is 400; the
+// refund of the rest makes the order whole; the stream's sales follow (GMV, units, orders, buyers), and every
+// refund publishes purchase.refunded on the order's stream.
+func TestPartialRefunds(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	shop := ts.token("shop", engagement.RoleService, "")
+	order := map[string]any{"order_id": "o-9", "user_id": "ann", "stream_id": "s1",
+		"items": []map[string]any{{"product_id": "coat", "qty": 2, "price_fen": 30000}, {"product_id": "hat", "qty": 1, "price_fen": 6000}}}
+	if r := ts.do(http.MethodPost, "/api/v1/purchases", shop, order); r.status != http.StatusCreated {
+		t.Fatalf("purchase: %d %s", r.status, r.body)
+	}
+	sales := func() map[string]any {
+		t.Helper()
+		r := ts.do(http.MethodGet, "/api/v1/streams/s1/sales", shop, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("sales: %d %s", r.status, r.body)
+		}
+		return r.json(t)
+	}
+	product := func(sa map[string]any, id string) map[string]any {
+		for _, p := range sa["products"].([]any) {
+			if p := p.(map[string]any); p["product_id"] == id {
+				return p
+			}
+		}
+		return nil
+	}
+	refund := func(body any, status int) map[string]any {
+		t.Helper()
+		r := ts.do(http.MethodPost, "/api/v1/purchases/o-9/refund", shop, body)
+		if r.status != status {
+			t.Fatalf("refund %v: %d %s, want %d", body, r.status, r.body, status)
+		}
+		return r.json(t)
+	}
+
+	// One coat back (30000 of 66000 fen): 660 × 30000 ÷ 66000 = 300 points cancelled (inside the window).
+	coat := map[string]any{"refund_id": "rma-1", "items": []map[string]any{{"product_id": "coat", "qty": 1, "price_fen": 30000}}}
+	first := refund(coat, http.StatusOK)
+	if first["cancelled"] != float64(300) || first["full"] != false || first["refunded_fen"] != float64(30000) || first["replayed"] != false {
+		t.Fatalf("first part: %v", first)
+	}
+	if again := refund(coat, http.StatusOK); again["cancelled"] != float64(300) || again["replayed"] != true {
+		t.Fatalf("replayed part: %v", again)
+	}
+	if p := refund(map[string]any{"refund_id": "rma-1", "amount_fen": 100}, http.StatusConflict); p["code"] != "conflict" {
+		t.Fatalf("refund id reused: %v", p)
+	}
+	if p := refund(map[string]any{"refund_id": "rma-2", "amount_fen": 36001}, http.StatusBadRequest); p["field"] != "amount_fen" {
+		t.Fatalf("more than is left: %v", p)
+	}
+	sa := sales()
+	if sa["gmv_fen"] != float64(36000) || sa["orders"] != float64(1) || sa["buyers"] != float64(1) {
+		t.Fatalf("sales after a coat came back: %v", sa)
+	}
+	if c := product(sa, "coat"); c["units"] != float64(1) || c["gmv_fen"] != float64(30000) || c["orders"] != float64(1) {
+		t.Fatalf("coat after one came back: %v", c)
+	}
+	// A goodwill refund by amount (1000 fen: 10 points), then the rest.
+	if r := refund(map[string]any{"refund_id": "goodwill", "amount_fen": 1000}, http.StatusOK); r["cancelled"] != float64(10) {
+		t.Fatalf("goodwill part: %v", r)
+	}
+	rest := refund(nil, http.StatusOK)
+	if rest["cancelled"] != float64(350) || rest["full"] != true || rest["amount_fen"] != float64(35000) {
+		t.Fatalf("refund of the rest: %v", rest)
+	}
+	if p := refund(nil, http.StatusConflict); p["code"] != "duplicate" {
+		t.Fatalf("refund after the whole order: %v", p)
+	}
+	sa = sales()
+	if sa["gmv_fen"] != float64(0) || sa["orders"] != float64(0) || sa["buyers"] != float64(0) {
+		t.Fatalf("sales after the whole order came back: %v", sa)
+	}
+	if c := product(sa, "hat"); c["units"] != float64(0) || c["gmv_fen"] != float64(0) || c["orders"] != float64(0) {
+		t.Fatalf("hat after the whole order: %v", c)
+	}
+	acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", shop, nil).json(t)
+	if acc["pending"] != float64(0) || acc["balance"] != float64(0) {
+		t.Fatalf("account after the refunds: %v", acc)
+	}
+	var refunds []engagement.Event
+	for _, e := range ts.sink.Events() {
+		if e.Type == engagement.EventPurchaseRefunded {
+			refunds = append(refunds, e)
+		}
+	}
+	if len(refunds) != 4 { // rma-1 twice (same id), goodwill, the rest
+		t.Fatalf("%d purchase.refunded events, want 4: %+v", len(refunds), refunds)
+	}
+	if refunds[0].ID != refunds[1].ID || refunds[0].ID == refunds[2].ID || refunds[2].ID == refunds[3].ID {
+		t.Fatalf("event ids: a replayed part must repeat its id, other refunds must not: %s %s %s %s",
+			refunds[0].ID, refunds[1].ID, refunds[2].ID, refunds[3].ID)
+	}
+	for _, e := range refunds {
+		if e.Subject != "s1" {
+			t.Fatalf("refund event on stream %q, want s1: %+v", e.Subject, e)
+		}
 	}
 }

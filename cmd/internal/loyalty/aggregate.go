@@ -1,7 +1,8 @@
-// Package loyalty computes engagement and loyalty metrics from the Kudos event stream (docs/events.md):
-// participation, watch time, retention, NPS, CSAT, points, tiers and a churn-risk list. The
-// Aggregator is pure (no I/O, no clock); the Consumer feeds it from a Kafka consumer group. It is the
-// sample downstream consumer: it reads events and never writes any.
+// Package loyalty computes engagement and loyalty metrics from the Kudos event stream (docs/events.md), with
+// the shop playbook's definitions (Definitions): day-N retention, participation, conversion, click → order,
+// repeat purchases, NPS, CSAT, segments, outstanding points, A/B arms, churn warnings. The Aggregator is pure
+// (no I/O, no clock); the Consumer feeds it from a Kafka consumer group; the SignalWriter publishes the churn
+// warnings to the signals topic (kudos.churn.warning events); WriteHTML draws the report for a shop manager.
 package loyalty
 
 import (
@@ -20,13 +21,17 @@ var ErrInvalidEvent = errors.New("invalid event")
 
 // interactionTypes are what makes a viewer a participant of a stream (Report.Overall.ParticipationRate).
 var interactionTypes = map[string]bool{
-	engagement.EventCommentPosted: true,
-	engagement.EventPollVoted:     true,
-	engagement.EventQuizAnswered:  true,
-	engagement.EventFeedbackGiven: true,
-	engagement.EventCouponClaimed: true,
-	engagement.EventDrawEntered:   true,
-	engagement.EventLikeSent:      true,
+	engagement.EventCommentPosted:    true,
+	engagement.EventPollVoted:        true,
+	engagement.EventQuizAnswered:     true,
+	engagement.EventFeedbackGiven:    true,
+	engagement.EventCouponClaimed:    true,
+	engagement.EventDrawEntered:      true,
+	engagement.EventLikeSent:         true,
+	engagement.EventQuestionAsked:    true,
+	engagement.EventQuestionUpvoted:  true,
+	engagement.EventProductClicked:   true,
+	engagement.EventPurchaseRecorded: true,
 }
 
 // activityTypes are the events a user does (as opposed to what the system does to them, like
@@ -46,6 +51,7 @@ var activityTypes = map[string]bool{
 	engagement.EventPointsRedeemed:   true,
 	engagement.EventQuestionAsked:    true,
 	engagement.EventQuestionUpvoted:  true,
+	engagement.EventProductClicked:   true,
 }
 
 // Tier names of docs/architecture.md ("Scoring"); a user with no tier.changed event is TierBronze.
@@ -77,9 +83,25 @@ type Aggregator struct {
 	streams map[string]*streamState
 	users   map[string]*userState
 
-	pointsIssued   int64
-	pointsRedeemed int64
-	pointsCapped   int64
+	products map[string]*productState
+
+	pointsIssued    int64 // every points.awarded, pending or not
+	pointsPending   int64 // of them, the pending ones (purchase points in their return window)
+	pointsSettled   int64 // points.settled: pending → spendable
+	pointsCancelled int64 // purchase.refunded cancelled: pending points taken back
+	pointsReversed  int64 // purchase.refunded reversed: spendable points taken back
+	pointsRedeemed  int64
+	pointsExpired   int64
+	pointsCapped    int64
+
+	// highValueFen is the high-value segment's threshold: GMV in the last 90 business days.
+	highValueFen int64
+}
+
+// productState is what one product's click → order figures are computed from.
+type productState struct {
+	clicks     int                  // product.clicked events
+	firstClick map[string]time.Time // earliest click per user
 }
 
 // streamState is what one stream's metrics are computed from.
@@ -92,12 +114,14 @@ type streamState struct {
 	nps          map[string]stamped  // latest nps answer per user
 	ratings      map[string]stamped  // latest rating per user
 	pointsIssued int64
+	clicked      map[string]struct{} // clicked a product of this stream's shelf
 }
 
 // userState is what retention, churn and tiers are computed from.
 type userState struct {
 	activeDays map[int64]struct{} // UTC days (days since the Unix epoch) with activity
 	tier       stamped            // latest tier.changed; zero when never changed
+	arm        stamped            // the variant of the user's earliest event that has one (name)
 }
 
 // stamped is a value with the time and id of the event that set it, so that the latest one wins
@@ -130,15 +154,39 @@ type eventData struct {
 	To           string `json:"to"`            // tier.changed
 	Title        string `json:"title"`         // stream.started
 	OrderID      string `json:"order_id"`      // purchase.recorded, purchase.refunded
-	AmountFen    int64  `json:"amount_fen"`    // purchase.recorded
+	AmountFen    int64  `json:"amount_fen"`    // purchase.recorded; purchase.refunded: this refund's fen
+	Items        []item `json:"items"`         // purchase.recorded
+	ProductID    string `json:"product_id"`    // product.clicked
+	Pending      bool   `json:"pending"`       // points.awarded
+	Cancelled    int64  `json:"cancelled"`     // purchase.refunded: pending points taken back
+	Reversed     int64  `json:"reversed"`      // purchase.refunded: spendable points taken back
+	Full         *bool  `json:"full"`          // purchase.refunded: absent (older events) means whole
+}
+
+// item is one line of an order.
+type item struct {
+	ProductID string `json:"product_id"`
+	Qty       int64  `json:"qty"`
+	PriceFen  int64  `json:"price_fen"`
 }
 
 // order is one purchase.recorded, and whether a purchase.refunded followed.
 type order struct {
-	user      string
-	stream    string
-	amountFen int64
-	refunded  bool
+	user        string
+	stream      string
+	at          time.Time
+	amountFen   int64
+	items       []item
+	refunded    bool  // refunded whole
+	refundedFen int64 // partial refunds
+}
+
+// net is what the order still brings in: 0 when refunded whole, else its amount less partial refunds.
+func (o *order) net() int64 {
+	if o.refunded {
+		return 0
+	}
+	return max(o.amountFen-o.refundedFen, 0)
 }
 
 // NewAggregator returns an empty Aggregator whose days are the business's: Asia/Shanghai, as the server's
@@ -152,13 +200,20 @@ func NewAggregatorIn(loc *time.Location) *Aggregator {
 		loc = rewards.DefaultLocation()
 	}
 	return &Aggregator{
-		loc:     loc,
-		seen:    make(map[string]struct{}),
-		streams: make(map[string]*streamState),
-		users:   make(map[string]*userState),
-		orders:  make(map[string]*order),
+		loc:      loc,
+		seen:     make(map[string]struct{}),
+		streams:  make(map[string]*streamState),
+		users:    make(map[string]*userState),
+		orders:   make(map[string]*order),
+		products: make(map[string]*productState),
+
+		highValueFen: DefaultHighValueFen,
 	}
 }
+
+// SetHighValueFen sets the high-value segment's threshold: a user whose orders of the last 90 business days
+// (not refunded) add up to at least fen is high-value (default DefaultHighValueFen).
+func (a *Aggregator) SetHighValueFen(fen int64) { a.highValueFen = fen }
 
 // AddJSON decodes one CloudEvents JSON value (a Kafka message value) and folds it like Add.
 func (a *Aggregator) AddJSON(b []byte) (bool, error) {
@@ -238,17 +293,29 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 		if activityTypes[e.Type] {
 			u.activeDays[a.day(e.Time)] = struct{}{}
 		}
+		if e.Variant != "" && (u.arm.id == "" || e.Time.Before(u.arm.at) || (e.Time.Equal(u.arm.at) && e.ID < u.arm.id)) {
+			u.arm = stamped{at: e.Time, id: e.ID, name: e.Variant}
+		}
 	}
 
 	switch e.Type {
 	case engagement.EventPointsAwarded:
 		a.pointsIssued += d.Points
+		if d.Pending {
+			a.pointsPending += d.Points
+		}
 		if streamID != "" {
 			a.stream(streamID).pointsIssued += d.Points
 		}
 		return
 	case engagement.EventPointsRedeemed:
 		a.pointsRedeemed += d.Cost
+		return
+	case engagement.EventPointsSettled:
+		a.pointsSettled += d.Points
+		return
+	case engagement.EventPointsExpired:
+		a.pointsExpired += d.Points
 		return
 	case engagement.EventPointsCapped:
 		a.pointsCapped += d.Capped
@@ -265,7 +332,8 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 				o = &order{}
 				a.orders[d.OrderID] = o
 			}
-			o.user, o.stream, o.amountFen = user, streamID, d.AmountFen // a refund may have come first
+			// a refund may have come first
+			o.user, o.stream, o.at, o.amountFen, o.items = user, streamID, e.Time, d.AmountFen, d.Items
 		}
 	case engagement.EventPurchaseRefunded:
 		if d.OrderID != "" {
@@ -274,8 +342,14 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 				o = &order{}
 				a.orders[d.OrderID] = o
 			}
-			o.refunded = true
+			if d.Full == nil || *d.Full {
+				o.refunded = true
+			} else {
+				o.refundedFen += d.AmountFen
+			}
 		}
+		a.pointsCancelled += d.Cancelled
+		a.pointsReversed += d.Reversed
 		return
 	}
 
@@ -298,6 +372,19 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 	case engagement.EventViewerLeft:
 		if user != "" {
 			s.watch[user] += d.WatchSeconds
+		}
+	case engagement.EventProductClicked:
+		if user != "" && d.ProductID != "" {
+			s.clicked[user] = struct{}{}
+			p := a.products[d.ProductID]
+			if p == nil {
+				p = &productState{firstClick: make(map[string]time.Time)}
+				a.products[d.ProductID] = p
+			}
+			p.clicks++
+			if t, ok := p.firstClick[user]; !ok || e.Time.Before(t) {
+				p.firstClick[user] = e.Time
+			}
 		}
 	case engagement.EventFeedbackGiven:
 		if user == "" {
@@ -326,6 +413,7 @@ func (a *Aggregator) stream(id string) *streamState {
 			watch:      make(map[string]int64),
 			nps:        make(map[string]stamped),
 			ratings:    make(map[string]stamped),
+			clicked:    make(map[string]struct{}),
 		}
 		a.streams[id] = s
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,15 +31,26 @@ func feed(tb testing.TB, s *synthSet) *Aggregator {
 func TestSynthetic(t *testing.T) {
 	s := synthetic(t)
 	got := feed(t, s).Report(time.Time{})
-	checkReport(t, got, wantSynthetic(len(s.valid)))
+	checkReport(t, got, wantSynthetic(len(s.valid)), synthSkips...)
 }
 
-// checkReport compares two reports field by field, so a failure names what differs.
-func checkReport(t *testing.T, got, want Report) {
+// synthSkips are the report fields the (older) synthetic set does not check: the playbook set
+// (playbook_test.go) works them out by hand, with the retention curve.
+var synthSkips = []string{"Funnel", "Products", "Segments", "Arms", "ChurnWarnings", "Retention.Curve"}
+
+// checkReport compares two reports field by field, so a failure names what differs; skip names fields
+// (or "Retention.Curve") not to compare.
+func checkReport(t *testing.T, got, want Report, skip ...string) {
 	t.Helper()
+	if slices.Contains(skip, "Retention.Curve") {
+		got.Retention.Curve, want.Retention.Curve = nil, nil
+	}
 	gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
 	for i := range gv.NumField() {
 		name := gv.Type().Field(i).Name
+		if slices.Contains(skip, name) {
+			continue
+		}
 		if g, w := gv.Field(i).Interface(), wv.Field(i).Interface(); !reflect.DeepEqual(g, w) {
 			gj, _ := json.MarshalIndent(g, "", "  ")
 			wj, _ := json.MarshalIndent(w, "", "  ")
@@ -62,7 +74,7 @@ func TestDeliveryOrder(t *testing.T) {
 	// are invalid both times.
 	want.Duplicates = len(s.valid) + 8 + 2
 	want.Invalid = 2 + 2 + 2
-	checkReport(t, a.Report(time.Time{}), want)
+	checkReport(t, a.Report(time.Time{}), want, synthSkips...)
 }
 
 func TestAdd(t *testing.T) {
@@ -200,8 +212,11 @@ func TestParticipation(t *testing.T) {
 		{engagement.EventDrawEntered, map[string]any{"draw_id": "d"}, 1},
 		{engagement.EventViewerLeft, map[string]any{"watch_seconds": 30}, 0},
 		{engagement.EventPointsAwarded, map[string]any{"points": 5}, 0},
-		{engagement.EventPurchaseRecorded, map[string]any{"order_id": "o", "amount_fen": 100}, 0},
-		{engagement.EventQuestionAsked, map[string]any{"text": "?"}, 0},
+		{engagement.EventPurchaseRecorded, map[string]any{"order_id": "o", "amount_fen": 100}, 1},
+		{engagement.EventQuestionAsked, map[string]any{"text": "?"}, 1},
+		{engagement.EventQuestionUpvoted, map[string]any{"question_id": "q"}, 1},
+		{engagement.EventProductClicked, map[string]any{"product_id": "p"}, 1},
+		{engagement.EventPointsRedeemed, map[string]any{"cost": 5}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
@@ -259,16 +274,16 @@ func TestRetention(t *testing.T) {
 		wantNoCohorts bool
 	}{
 		{
-			name:  "next day only counts for d1 and the windows",
+			name:  "the next day is day-1 retention only",
 			users: map[string][]int{"a": {0, 1}},
 			now:   40,
-			d1:    Cohort{1, 1, 1}, d7: Cohort{1, 1, 1}, d30: Cohort{1, 1, 1},
+			d1:    Cohort{1, 1, 1}, d7: Cohort{1, 0, 0}, d30: Cohort{1, 0, 0},
 		},
 		{
-			name:  "day 7 and day 30 are inside their windows, day 8 and day 31 outside the shorter one",
+			name:  "exactly day 7 and day 30; day 8 and day 31 are neither",
 			users: map[string][]int{"a": {0, 7}, "b": {0, 8}, "c": {0, 30}, "d": {0, 31}},
 			now:   40,
-			d1:    Cohort{4, 0, 0}, d7: Cohort{4, 1, 0.25}, d30: Cohort{4, 3, 0.75},
+			d1:    Cohort{4, 0, 0}, d7: Cohort{4, 1, 0.25}, d30: Cohort{4, 1, 0.25},
 		},
 		{
 			name:  "same day activity is not retention",

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kudos-live/kudos/cmd/internal/kafkasec"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/segmentio/kafka-go"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	CommitIdle  time.Duration
 
 	Logger *slog.Logger // default: discard
+
+	// Security is the TLS and SASL of every connection (the reader and the offsets client); nil is plaintext.
+	Security *kafkasec.Security
 }
 
 func (c *Config) setDefaults() error {
@@ -81,12 +85,13 @@ func NewConsumer(cfg Config, agg *Aggregator) (*Consumer, error) {
 	if cfg.FromBeginning {
 		start = kafka.FirstOffset
 	}
-	transport := &kafka.Transport{}
+	transport := cfg.Security.Transport(&kafka.Transport{})
 	return &Consumer{
 		cfg: cfg,
 		agg: agg,
 		reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers:     cfg.Brokers,
+			Dialer:      cfg.Security.Dialer(nil),
 			GroupID:     cfg.Group,
 			Topic:       cfg.Topic,
 			StartOffset: start,

@@ -7,16 +7,15 @@ import (
 	"time"
 )
 
-// RetentionRule is the retention definition, repeated in Report.Retention.Rule and in the JSON field
-// names: a user's cohort day D is the business day (the Aggregator's time zone, by default Asia/Shanghai)
-// of their first activity (see activityTypes); d1 is the share
-// active again on day D+1, d7 the share active on any day in D+1..D+7, d30 on any day in D+1..D+30
-// ("rolling" retention, not "active on exactly day D+N"). A user counts in a cohort only once its window
-// has begun to close: D+N must not be after the business day of the report time. Activity after the report
-// time is ignored.
-const RetentionRule = "cohort day D = business day of first activity; d1 = active on D+1; " +
-	"d7 = active on any day D+1..D+7; d30 = active on any day D+1..D+30; " +
-	"counted only when D+N <= report day"
+// RetentionRule is the retention definition (the playbook's day-N retention), repeated in
+// Report.Retention.Rule: a user's cohort day D is the business day (the Aggregator's time zone, by default
+// Asia/Shanghai) of their first visit, their first activity (a viewer.joined or any interaction, see
+// activityTypes); day-N retention is the share of a cohort active on exactly day D+N. A cohort counts for
+// day N only once day D+N has come: D+N <= the report day. Overall is the sum over those cohorts. Activity
+// after the report time is ignored.
+const RetentionRule = "cohort day D = business day of first visit (viewer.joined or any interaction); " +
+	"day-N retention = share of the cohort active on exactly day D+N (N = 1, 7, 30); " +
+	"a cohort counts for N only when D+N <= report day; overall = sum over those cohorts"
 
 // ChurnRule is the churn-risk definition, repeated in Report.ChurnRule. Activity is counted in active
 // days (business days with activity), relative to the report day R (the business day of the report time):
@@ -52,9 +51,17 @@ type Report struct {
 	Streams []StreamMetrics `json:"streams"` // sorted by stream id
 
 	Purchases Purchases      `json:"purchases"`
+	Funnel    Funnel         `json:"funnel"`
+	Products  []Product      `json:"products"` // click → order per product, sorted by product id
 	Retention Retention      `json:"retention"`
 	Points    Points         `json:"points"`
 	Tiers     map[string]int `json:"tiers"` // users per tier; bronze, silver and gold are always present
+	Segments  Segments       `json:"segments"`
+	Arms      Arms           `json:"arms"`
+
+	// ChurnWarnings are the users the at-risk rule (SegmentRule) names, whatever their segment: the
+	// kudos.churn.warning events the consumer publishes to the signals topic.
+	ChurnWarnings []ChurnWarning `json:"churn_warnings"`
 
 	ChurnRule string      `json:"churn_rule"`
 	ChurnRisk []ChurnRisk `json:"churn_risk"`
@@ -89,10 +96,14 @@ type StreamMetrics struct {
 	Buyers     int     `json:"buyers"`
 	GMVFen     int64   `json:"gmv_fen"`
 	Conversion float64 `json:"conversion"`
+
+	// Clickers are the viewers who clicked a product of the stream's shelf.
+	Clickers int `json:"clickers"`
 }
 
 // Purchases are the orders of every stream and of none: RepeatBuyers bought at least twice (orders not
-// refunded), RepeatPurchaseRate = RepeatBuyers / Buyers (the playbook's 复购率).
+// refunded whole), RepeatPurchaseRate = RepeatBuyers / Buyers (the playbook's 复购率). An order refunded
+// whole counts in Refunded only; a partial refund lowers GMV by its amount_fen.
 type Purchases struct {
 	Orders             int     `json:"orders"`
 	Refunded           int     `json:"refunded"`
@@ -121,12 +132,26 @@ type CSAT struct {
 	AvgRating float64 `json:"avg_rating"`
 }
 
-// Retention is d1/d7/d30 rolling retention as defined by RetentionRule.
+// Retention is day-1/7/30 retention as defined by RetentionRule, overall, per cohort day, and as a curve.
 type Retention struct {
 	Rule string `json:"rule"`
-	D1   Cohort `json:"d1_next_day"`
-	D7   Cohort `json:"d7_within_7_days"`
-	D30  Cohort `json:"d30_within_30_days"`
+	D1   Cohort `json:"d1"`
+	D7   Cohort `json:"d7"`
+	D30  Cohort `json:"d30"`
+
+	// Cohorts are the cohorts by first-visit day, oldest first; a figure whose day has not come is nil.
+	Cohorts []CohortDay `json:"cohorts"`
+	// Curve is day-N retention for N = 0..30 (the overall of the cohorts whose day D+N has come).
+	Curve []Cohort `json:"curve"`
+}
+
+// CohortDay is the cohort of one first-visit day.
+type CohortDay struct {
+	Day   string  `json:"day"` // YYYY-MM-DD, business time zone
+	Users int     `json:"users"`
+	D1    *Cohort `json:"d1"`
+	D7    *Cohort `json:"d7"`
+	D30   *Cohort `json:"d30"`
 }
 
 // Cohort is one retention figure: Retained of Users, and their ratio.
@@ -136,13 +161,26 @@ type Cohort struct {
 	Rate     float64 `json:"rate"`
 }
 
-// Points sums the ledger's events: issued (points.awarded), redeemed (points.redeemed cost),
-// outstanding = issued - redeemed, and capped (overflow above the monthly cap, never issued).
+// PointsRule defines Points.
+const PointsRule = "outstanding = awarded (not pending) + settled - redeemed - refunded (reversed) - expired; " +
+	"pending = awarded pending - settled - refunded (cancelled), counted separately; capped never issued"
+
+// Points sums the ledger's events (PointsRule): Issued is every points.awarded (IssuedPending of them
+// pending), Settled the points.settled, Cancelled and Reversed the purchase.refunded's points taken back
+// from pending and from the balance, Redeemed the points.redeemed cost, Expired the points.expired.
+// Outstanding is what users can still spend, Pending what they will once the return windows end.
 type Points struct {
-	Issued      int64 `json:"issued"`
-	Redeemed    int64 `json:"redeemed"`
-	Outstanding int64 `json:"outstanding"`
-	Capped      int64 `json:"capped"`
+	Rule          string `json:"rule"`
+	Issued        int64  `json:"issued"`
+	IssuedPending int64  `json:"issued_pending"`
+	Settled       int64  `json:"settled"`
+	Redeemed      int64  `json:"redeemed"`
+	Cancelled     int64  `json:"refunded_cancelled"`
+	Reversed      int64  `json:"refunded_reversed"`
+	Expired       int64  `json:"expired"`
+	Outstanding   int64  `json:"outstanding"`
+	Pending       int64  `json:"pending"`
+	Capped        int64  `json:"capped"`
 }
 
 // ChurnRisk is one user at risk of churning, as defined by ChurnRule.
@@ -167,23 +205,38 @@ func (a *Aggregator) Report(now time.Time) Report {
 		Invalid:    a.invalid,
 		Streams:    []StreamMetrics{},
 		Points: Points{
-			Issued:      a.pointsIssued,
-			Redeemed:    a.pointsRedeemed,
-			Outstanding: a.pointsIssued - a.pointsRedeemed,
-			Capped:      a.pointsCapped,
+			Rule:          PointsRule,
+			Issued:        a.pointsIssued,
+			IssuedPending: a.pointsPending,
+			Settled:       a.pointsSettled,
+			Redeemed:      a.pointsRedeemed,
+			Cancelled:     a.pointsCancelled,
+			Reversed:      a.pointsReversed,
+			Expired:       a.pointsExpired,
+			Outstanding: a.pointsIssued - a.pointsPending + a.pointsSettled - a.pointsRedeemed -
+				a.pointsReversed - a.pointsExpired,
+			Pending: a.pointsPending - a.pointsSettled - a.pointsCancelled,
+			Capped:  a.pointsCapped,
 		},
-		ChurnRule: ChurnRule,
-		ChurnRisk: []ChurnRisk{},
+		ChurnRule:     ChurnRule,
+		ChurnRisk:     []ChurnRisk{},
+		ChurnWarnings: []ChurnWarning{},
+		Segments:      Segments{Rule: SegmentRule, HighValueFen: a.highValueFen},
+		Arms:          Arms{Rule: ArmsRule, Arms: []Arm{}},
+		Retention:     Retention{Rule: RetentionRule, Cohorts: []CohortDay{}, Curve: []Cohort{}},
 	}
 	r.Overall, r.Streams = a.streamMetrics()
 	r.Purchases = a.purchases(&r)
+	r.Funnel = a.funnel()
+	r.Overall.Clickers = r.Funnel.Clickers
+	r.Products = a.productFunnels()
 	r.Tiers = a.tiers()
 	if !now.IsZero() {
 		today := a.day(now)
 		r.Retention = a.retention(today)
 		r.ChurnRisk = a.churn(today)
-	} else {
-		r.Retention = Retention{Rule: RetentionRule}
+		r.Segments, r.ChurnWarnings = a.segments(today)
+		r.Arms = a.arms(today)
 	}
 	return r
 }
@@ -263,6 +316,7 @@ func (a *Aggregator) streamMetrics() (StreamMetrics, []StreamMetrics) {
 	for _, id := range slices.Sorted(maps.Keys(a.streams)) {
 		s := a.streams[id]
 		var t tally
+		clickers := 0
 		t.viewers = len(s.viewers)
 		for user := range s.viewers {
 			viewers[user] = struct{}{}
@@ -270,11 +324,14 @@ func (a *Aggregator) streamMetrics() (StreamMetrics, []StreamMetrics) {
 				t.participants++
 				participants[user] = struct{}{}
 			}
+			if _, ok := s.clicked[user]; ok {
+				clickers++
+			}
 		}
 		t.addStream(s)
 		all.addStream(s)
 		m := t.metrics()
-		m.Stream, m.Title, m.PointsIssued = id, s.title, s.pointsIssued
+		m.Stream, m.Title, m.PointsIssued, m.Clickers = id, s.title, s.pointsIssued, clickers
 		rows = append(rows, m)
 	}
 	all.viewers, all.participants = len(viewers), len(participants)
@@ -299,32 +356,53 @@ func (a *Aggregator) tiers() map[string]int {
 }
 
 func (a *Aggregator) retention(today int64) Retention {
-	r := Retention{Rule: RetentionRule}
-	cohorts := []struct {
-		c    *Cohort
-		days int64
-	}{{&r.D1, 1}, {&r.D7, 7}, {&r.D30, 30}}
+	r := Retention{Rule: RetentionRule, Cohorts: []CohortDay{}, Curve: make([]Cohort, 31)}
+	type cohort struct {
+		users  int
+		active [31]int // active on D+N
+	}
+	cohorts := map[int64]*cohort{}
 	for _, u := range a.users {
 		first, ok := firstDay(u.activeDays, today)
 		if !ok {
 			continue
 		}
-		for _, c := range cohorts {
-			if first+c.days > today {
-				continue
-			}
-			c.c.Users++
-			for d := first + 1; d <= first+c.days; d++ {
-				if _, ok := u.activeDays[d]; ok {
-					c.c.Retained++
-					break
-				}
+		c := cohorts[first]
+		if c == nil {
+			c = &cohort{}
+			cohorts[first] = c
+		}
+		c.users++
+		for n := range int64(31) {
+			if _, ok := u.activeDays[first+n]; ok && first+n <= today {
+				c.active[n]++
 			}
 		}
 	}
-	for _, c := range cohorts {
-		c.c.Rate = ratio(c.c.Retained, c.c.Users)
+	for _, d := range slices.Sorted(maps.Keys(cohorts)) {
+		c := cohorts[d]
+		row := CohortDay{Day: dayDate(d), Users: c.users}
+		for n := range int64(31) {
+			if d+n > today {
+				break
+			}
+			r.Curve[n].Users += c.users
+			r.Curve[n].Retained += c.active[n]
+		}
+		for _, f := range []struct {
+			n   int64
+			dst **Cohort
+		}{{1, &row.D1}, {7, &row.D7}, {30, &row.D30}} {
+			if d+f.n <= today {
+				*f.dst = &Cohort{Users: c.users, Retained: c.active[f.n], Rate: ratio(c.active[f.n], c.users)}
+			}
+		}
+		r.Cohorts = append(r.Cohorts, row)
 	}
+	for n := range r.Curve {
+		r.Curve[n].Rate = ratio(r.Curve[n].Retained, r.Curve[n].Users)
+	}
+	r.D1, r.D7, r.D30 = r.Curve[1], r.Curve[7], r.Curve[30]
 	return r
 }
 
@@ -408,7 +486,7 @@ func (a *Aggregator) purchases(r *Report) Purchases {
 			continue
 		}
 		p.Orders++
-		p.GMVFen += o.amountFen
+		p.GMVFen += o.net()
 		perUser[o.user]++
 		s := byStream[o.stream]
 		if s == nil {
@@ -416,7 +494,7 @@ func (a *Aggregator) purchases(r *Report) Purchases {
 			byStream[o.stream] = s
 		}
 		s.orders++
-		s.gmv += o.amountFen
+		s.gmv += o.net()
 		s.buyers[o.user] = struct{}{}
 	}
 	p.Buyers = len(perUser)

@@ -243,16 +243,25 @@ func wantSynthetic(events int) Report {
 		Streams:   []StreamMetrics{sale, daily},
 		Retention: Retention{
 			Rule: RetentionRule,
-			// first day <= 38: all u-users but u10 (first day 39); the v-users, h1 and x01 start on day 39.
-			// Active on first day + 1: u01, u02, u06, u08, u11, u12.
+			// Cohorts by first day: 0 = u01..u05, 8 = u11 u12, 10 = u06 u07, 20 = u08, 33 = u09,
+			// 39 = u10, v01..v10, h1, x01 (13).
+			// D1 (D <= 38): 11 users; active on D+1: u01 u02 (day 1), u11 u12 (9), u06 (11), u08 (21).
 			D1: Cohort{Users: 11, Retained: 6, Rate: 6.0 / 11},
-			// first day <= 32: also not u09 (33). Active within 7 days: all but u04 (20) and u05 (35).
-			D7: Cohort{Users: 10, Retained: 8, Rate: 0.8},
-			// first day <= 9: u01..u05, u11, u12. Within 30 days: all but u05 (35).
-			D30: Cohort{Users: 7, Retained: 6, Rate: 6.0 / 7},
+			// D7 (D <= 32): 10 users; active on D+7: u01 (7), u11 u12 (15), u06 u07 (17), u08 (27).
+			D7: Cohort{Users: 10, Retained: 6, Rate: 0.6},
+			// D30 (D <= 9): u01..u05, u11, u12; active on D+30: u01 (30) only (u11, u12: day 38 no).
+			D30: Cohort{Users: 7, Retained: 1, Rate: 1.0 / 7},
+			Cohorts: []CohortDay{
+				{Day: "2024-03-01", Users: 5, D1: &Cohort{5, 2, 0.4}, D7: &Cohort{5, 1, 0.2}, D30: &Cohort{5, 1, 0.2}},
+				{Day: "2024-03-09", Users: 2, D1: &Cohort{2, 2, 1}, D7: &Cohort{2, 2, 1}, D30: &Cohort{2, 0, 0}},
+				{Day: "2024-03-11", Users: 2, D1: &Cohort{2, 1, 0.5}, D7: &Cohort{2, 2, 1}}, // 10+30 > 39
+				{Day: "2024-03-21", Users: 1, D1: &Cohort{1, 1, 1}, D7: &Cohort{1, 1, 1}},
+				{Day: "2024-04-03", Users: 1, D1: &Cohort{1, 0, 0}},
+				{Day: "2024-04-09", Users: 13},
+			},
 		},
-		// 100 + 200 + 500 + 95 issued; 300 + 50 redeemed.
-		Points: Points{Issued: 895, Redeemed: 350, Outstanding: 545, Capped: 20},
+		// 100 + 200 + 500 + 95 issued, none pending; 300 + 50 redeemed.
+		Points: Points{Rule: PointsRule, Issued: 895, Redeemed: 350, Outstanding: 545, Capped: 20},
 		// 24 users: u01..u12, v01..v10, h1, x01. Gold: u01, u08. Silver: u06. u07 went back to bronze.
 		Tiers:     map[string]int{TierBronze: 21, TierSilver: 1, TierGold: 2},
 		ChurnRule: ChurnRule,

@@ -28,8 +28,17 @@ func (r Report) WriteTable(w io.Writer) error {
 
 	ret := r.Retention
 	fmt.Fprintf(tw, "retention (%s)\n", ret.Rule)
-	fmt.Fprintf(tw, "  d1 next day\t%s\n  d7 within 7 days\t%s\n  d30 within 30 days\t%s\n",
+	fmt.Fprintf(tw, "  day 1\t%s\n  day 7\t%s\n  day 30\t%s\n",
 		cohort(ret.D1), cohort(ret.D7), cohort(ret.D30))
+	for _, c := range ret.Cohorts {
+		fmt.Fprintf(tw, "  cohort %s\t%d users  d1 %s  d7 %s  d30 %s\n", c.Day, c.Users, cohortPtr(c.D1), cohortPtr(c.D7), cohortPtr(c.D30))
+	}
+	f := r.Funnel
+	fmt.Fprintf(tw, "funnel\tviewers %d → participants %d → clickers %d → buyers %d\n", f.Viewers, f.Participants, f.Clickers, f.Buyers)
+	for _, p := range r.Products {
+		fmt.Fprintf(tw, "  product %s\tclicks %d  clickers %d  orders %d  units %d  GMV ¥%.2f  click → order %s (%d)\n",
+			p.Product, p.Clicks, p.Clickers, p.Orders, p.Units, float64(p.GMVFen)/100, pct(p.ClickToOrder), p.ClickersOrdered)
+	}
 	pu := r.Purchases
 	fmt.Fprintf(tw, "purchases\torders %d (refunded %d)  buyers %d  repeat buyers %d (%s)  GMV ¥%.2f\n",
 		pu.Orders, pu.Refunded, pu.Buyers, pu.RepeatBuyers, pct(pu.RepeatPurchaseRate), float64(pu.GMVFen)/100)
@@ -44,10 +53,23 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\torders %d  buyers %d  GMV ¥%.2f  conversion %s\n", name, s.Orders, s.Buyers, float64(s.GMVFen)/100, pct(s.Conversion))
 	}
 	p := r.Points
-	fmt.Fprintf(tw, "points\tissued %d  redeemed %d  outstanding %d  capped %d\n",
-		p.Issued, p.Redeemed, p.Outstanding, p.Capped)
-	fmt.Fprintf(tw, "tiers\tbronze %d  silver %d  gold %d\n\n",
+	fmt.Fprintf(tw, "points\tissued %d (pending %d)  settled %d  redeemed %d  refunded %d + %d pending  expired %d  outstanding %d  pending %d  capped %d\n",
+		p.Issued, p.IssuedPending, p.Settled, p.Redeemed, p.Reversed, p.Cancelled, p.Expired, p.Outstanding, p.Pending, p.Capped)
+	fmt.Fprintf(tw, "tiers\tbronze %d  silver %d  gold %d\n",
 		r.Tiers[TierBronze], r.Tiers[TierSilver], r.Tiers[TierGold])
+	sg := r.Segments
+	fmt.Fprintf(tw, "segments\thigh value %d (≥ ¥%.2f in 90 days)  new %d  active %d  at risk %d  churned %d  (of %d)\n",
+		sg.HighValue, float64(sg.HighValueFen)/100, sg.New, sg.Active, sg.AtRisk, sg.Churned, sg.Users)
+	for _, arm := range r.Arms.Arms {
+		fmt.Fprintf(tw, "  arm %s\t%d users  participation %s%s  conversion %s%s  retention d7 %s%s\n", arm.Arm, arm.Users,
+			prop(arm.Participation), ztest(arm.ParticipationTest), prop(arm.Conversion), ztest(arm.ConversionTest),
+			prop(arm.RetentionD7), ztest(arm.RetentionD7Test))
+	}
+	fmt.Fprintf(tw, "churn warnings: %d users (last active 15-30 days ago)\n", len(r.ChurnWarnings))
+	for _, w := range r.ChurnWarnings {
+		fmt.Fprintf(tw, "  %s\t%s  last active %s (%d days)  GMV 90d ¥%.2f  %s\n", w.User, w.Segment, w.LastActive, w.DaysInactive, float64(w.GMV90dFen)/100, w.Week)
+	}
+	fmt.Fprintln(tw)
 
 	fmt.Fprintf(tw, "churn risk: %d users (%s)\n", len(r.ChurnRisk), r.ChurnRule)
 	if len(r.ChurnRisk) > 0 {
@@ -83,6 +105,22 @@ func cohort(c Cohort) string {
 		return "- (no eligible users)"
 	}
 	return fmt.Sprintf("%.1f%% (%d/%d)", 100*c.Rate, c.Retained, c.Users)
+}
+
+func cohortPtr(c *Cohort) string {
+	if c == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%d/%d)", pct(c.Rate), c.Retained, c.Users)
+}
+
+func prop(p Proportion) string { return fmt.Sprintf("%s (%d/%d)", pct(p.Rate), p.X, p.N) }
+
+func ztest(z *ZTest) string {
+	if z == nil {
+		return ""
+	}
+	return fmt.Sprintf(" z=%+.2f p=%.3f", z.Z, z.P)
 }
 
 // pct writes a rate in [0, 1] as a percentage.
