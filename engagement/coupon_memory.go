@@ -213,6 +213,9 @@ func (m *couponMemory) dropMine(gone map[string]bool) {
 
 // UserCoupons implements CouponStore.
 func (m *couponMemory) UserCoupons(_ context.Context, user string, n int) ([]UserCoupon, error) {
+	if n <= 0 {
+		return nil, nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l := m.mine[user]

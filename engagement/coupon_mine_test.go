@@ -67,6 +67,7 @@ func testUserCoupons(t *testing.T, s Store) {
 		t.Fatalf("ann's record of SHOP-AAA1 = %+v", r)
 	}
 	wantMine(t, s, "ann", 1, annS2)
+	wantMine(t, s, "ann", 0)
 	wantMine(t, s, "bob", MaxUserCoupons, f("SHOP-BBB2", "s1/c1", "满100减20", 2000, 10000, exp1, at1, "bob", CodeStatusClaimed))
 	wantMine(t, s, "carol", MaxUserCoupons)
 

@@ -50,6 +50,12 @@ const (
 	EventProductAdded       = "kudos.product.added"
 	EventProductPinned      = "kudos.product.pinned"
 	EventProductClicked     = "kudos.product.clicked"
+	// EventProductUnpinned: the product being presented stopped being presented (unpinned, or removed).
+	EventProductUnpinned = "kudos.product.unpinned"
+	// EventProductRemoved: a product left the shelf.
+	EventProductRemoved = "kudos.product.removed"
+	// EventCatalogueChanged: the shop replaced the points store's catalogue (SetCatalogue).
+	EventCatalogueChanged = "kudos.catalogue.changed"
 )
 
 // Event types of the ledger's own changes, published from its facts (points_facts.go).

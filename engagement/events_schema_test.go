@@ -277,6 +277,15 @@ func showScript(t *testing.T) []Event {
 	must("pin product", err)
 	_, err = svc.ClickProduct(ctx, ann, stream, "sku-white-39")
 	must("click product", err)
+	_, err = svc.UnpinProduct(ctx, host, stream, "sku-white-39")
+	must("unpin product", err)
+	_, err = svc.RemoveProduct(ctx, host, stream, "sku-white-39")
+	must("remove product", err)
+	_, err = svc.SetCatalogue(ctx, shop, []rewards.Reward{
+		{ID: "sticker-pack", Title: "Sticker pack", Cost: 10, Kind: rewards.KindGift},
+		{ID: "c20", Title: "满 ¥100 减 ¥20", Cost: 200, Kind: rewards.KindCoupon, Stock: 500, PerUserLimit: 2, DiscountFen: 2000, MinSpendFen: 10000},
+	})
+	must("set catalogue", err)
 
 	// Purchases: one over the monthly cap, one under it (then refunded), one under a yuan and off-stream.
 	step()
@@ -312,7 +321,7 @@ func TestEmittedEventsMatchSchemas(t *testing.T) {
 		EventQuizQuestion, EventQuizAnswered, EventQuizRevealed,
 		EventFeedbackGiven, EventCouponDropped, EventCouponClaimed, EventCouponRedeemed, EventDrawEntered, EventDrawWon,
 		EventQuestionAsked, EventQuestionUpvoted, EventQuestionAnswered,
-		EventProductAdded, EventProductPinned, EventProductClicked,
+		EventProductAdded, EventProductPinned, EventProductClicked, EventProductUnpinned, EventProductRemoved, EventCatalogueChanged,
 		EventPurchaseRecorded, EventPointsAwarded, EventPointsCapped, EventPointsRedeemed, EventTierChanged,
 	}
 	seen := map[string]int{}

@@ -25,7 +25,17 @@ const (
 // as Rewards lists it. Items: unique ids, a title, cost >= 1, kind coupon or gift, stock and per_user_limit
 // >= 0 (0: unlimited), a coupon's discount_fen >= 1 and min_spend_fen 0 or at least discount_fen; a gift
 // carries no amounts. Bad input is invalid naming the field ("items[2].cost").
+// Publishes kudos.catalogue.changed with the new items.
 func (s *Service) SetCatalogue(ctx context.Context, actor Actor, items []rewards.Reward) ([]rewards.Reward, error) {
+	v, _, err := runAct(ctx, s, func(ctx context.Context) ([]rewards.Reward, Outcome, error) {
+		v, err := s.doSetCatalogue(ctx, actor, items)
+		return v, Outcome{}, err
+	})
+	return v, err
+}
+
+// doSetCatalogue is SetCatalogue, less the admission and the publication of its event.
+func (s *Service) doSetCatalogue(ctx context.Context, actor Actor, items []rewards.Reward) ([]rewards.Reward, error) {
 	if err := RequireShop(actor, "replaces the reward catalogue"); err != nil {
 		return nil, err
 	}
@@ -36,6 +46,18 @@ func (s *Service) SetCatalogue(ctx context.Context, actor Actor, items []rewards
 	if err := s.ledger.SetCatalogue(ctx, clean); err != nil {
 		return nil, fmt.Errorf("replace the catalogue: %w", ledgerError(err))
 	}
+	listed := make([]map[string]any, 0, len(clean))
+	for _, r := range clean {
+		item := map[string]any{"id": r.ID, "title": r.Title, "cost": r.Cost, "kind": r.Kind, "stock": r.Stock}
+		if r.PerUserLimit > 0 {
+			item["per_user_limit"] = r.PerUserLimit
+		}
+		if r.DiscountFen > 0 {
+			item["discount_fen"], item["min_spend_fen"] = r.DiscountFen, r.MinSpendFen
+		}
+		listed = append(listed, item)
+	}
+	s.emit(ctx, EventCatalogueChanged, "", actor.User, map[string]any{"items": listed})
 	return s.Rewards(ctx)
 }
 

@@ -191,7 +191,9 @@ func (s *Service) doRemoveProduct(ctx context.Context, actor Actor, stream, prod
 	out := Outcome{Stream: stream}
 	if pinned {
 		out.Broadcast = append(out.Broadcast, unpinnedFrame(productID))
+		s.emit(ctx, EventProductUnpinned, stream, actor.User, map[string]any{"product_id": productID, "stream": stream, "removed": true})
 	}
+	s.emit(ctx, EventProductRemoved, stream, actor.User, map[string]any{"product_id": productID, "stream": stream})
 	return out, nil
 }
 
@@ -231,6 +233,7 @@ func (s *Service) doUnpinProduct(ctx context.Context, actor Actor, stream, produ
 	out := Outcome{Stream: stream}
 	if was {
 		out.Broadcast = append(out.Broadcast, unpinnedFrame(productID))
+		s.emit(ctx, EventProductUnpinned, stream, actor.User, map[string]any{"product_id": productID, "stream": stream, "removed": false})
 	}
 	return out, nil
 }

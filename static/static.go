@@ -4,7 +4,8 @@ package static
 
 import "embed"
 
-// FS holds the pages and their assets: index.html (the viewer page, served at /), host.html (the host panel,
+// FS holds the pages and their assets: index.html (the viewer page, served at /, and with the embed's head at
+// /embed/:stream for shops to frame; examples/ holds a shop page, not served), host.html (the host panel,
 // served at /host), everything under assets/ (served at /assets/) and the client SDK (served at /sdk/: the
 // ES module, its TypeScript declarations and its npm package.json; its tests stay in the repository).
 //

@@ -202,10 +202,17 @@ func sqlScenario(t *testing.T, brokers []string, topic string) {
 	must("open draw", err)
 	_, err = svc.EnterDraw(ctx, v5, "d3", d.ID)
 	must("enter draw", err)
+	clk.Advance(time.Minute)
+	_, _, err = svc.AskQuestion(ctx, v1, "d3", "Does it come in blue?")
+	must("ask a question", err)
 
 	// Day 7, 23:30 in Shanghai: v2 (and the host) are back on day 7 exactly (retained).
 	show(day0.Add(7*24*time.Hour+11*time.Hour+29*time.Minute), "d7")
 	join(v2, "d7")
+	_, err = svc.AddProduct(ctx, host, "d7", engagement.Product{ID: "sku-1", Title: "Blue scarf", PriceFen: 9900, URL: "https://shop.example/sku-1"})
+	must("add a product", err)
+	_, err = svc.ClickProduct(ctx, v2, "d7", "sku-1")
+	must("click the product", err)
 	// Day 8 in Shanghai (16:30 UTC, still day 7 in UTC): v3 is back a day late (not retained), and comments.
 	clk.Set(day0.Add(7*24*time.Hour + 12*time.Hour + 30*time.Minute))
 	join(v3, "d7")

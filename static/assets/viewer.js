@@ -1017,15 +1017,19 @@ const MY_COUPON_STATE = {
 // points-store coupons, newest first, each as the checkout sees it. A newer answer wins over a slower older one.
 let myCouponsSeq = 0;
 async function loadMyCoupons() {
-  if (!state.me.user || !state.token) return;
-  const seq = ++myCouponsSeq;
   const list = $('#my-coupons');
+  if (!list || !state.me.user || !state.token) return;
+  const seq = ++myCouponsSeq;
   list.setAttribute('aria-busy', 'true');
   try {
     const res = await api('GET', `/users/${encodeURIComponent(state.me.user)}/coupons`, { token: state.token });
     if (seq === myCouponsSeq) renderMyCoupons(res.coupons || []);
   } catch (err) {
-    if (seq === myCouponsSeq) $('#my-coupons-empty').textContent = `Could not load your coupons: ${errorText(err)}`;
+    if (seq === myCouponsSeq) {
+      const note = $('#my-coupons-empty');
+      note.textContent = `Could not load your coupons: ${errorText(err)}`;
+      note.hidden = false;
+    }
   } finally {
     if (seq === myCouponsSeq) list.removeAttribute('aria-busy');
   }
@@ -1058,7 +1062,7 @@ function renderMyCoupons(coupons) {
   }));
 }
 
-$('#my-coupons-refresh').addEventListener('click', loadMyCoupons);
+$('#my-coupons-refresh')?.addEventListener('click', loadMyCoupons);
 
 // showDowngrade warns that the tier drops at the start of next month unless more points are earned.
 function showDowngrade(dg) {

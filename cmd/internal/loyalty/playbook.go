@@ -35,7 +35,7 @@ const FunnelRule = "viewers = users who joined a show as viewer; participants = 
 
 // ProductRule defines Product.
 const ProductRule = "per product: clicks = product.clicked events; clickers = distinct users who clicked it; " +
-	"orders, units, GMV = orders (not refunded whole) with a line of it (units = qty, GMV = qty x price); " +
+	"orders, units, GMV = orders (not refunded whole) with a line of it (units = qty, GMV = qty x price, lines as ordered); " +
 	"click -> order = clickers with such an order at or after their first click / clickers"
 
 // DefaultHighValueFen is the default high-value threshold: 1000 yuan in 90 days.
@@ -298,7 +298,7 @@ func (a *Aggregator) segmentOf(today int64) (map[string]string, []ChurnWarning) 
 	week := isoWeek(y, w)
 	monday := today - int64((time.Unix(today*86400, 0).UTC().Weekday()+6)%7)
 	my, mm, md := time.Unix(monday*86400, 0).UTC().Date()
-	weekStart := time.Date(my, mm, md, 0, 0, 0, 0, a.loc)
+	weekStart := time.Date(my, mm, md, 0, 0, 0, 0, a.loc).UTC()
 	for user, u := range a.users {
 		first, ok := firstDay(u.activeDays, today)
 		if !ok {
