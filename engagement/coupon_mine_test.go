@@ -255,3 +255,53 @@ func testMyCoupons(t *testing.T, store Store) {
 		t.Fatalf("bob's own: %+v, %v", got, err)
 	}
 }
+
+// TestMyCouponsSharedShopCode: a shop that hands out the same code in two drops gets one index record, the
+// first claim's; the second claimer's list shows the code by its own drop's expiry, never the first claimer's
+// redemption.
+func TestMyCouponsSharedShopCode(t *testing.T) {
+	for _, b := range []struct {
+		name  string
+		store func(t *testing.T) Store
+	}{
+		{"Memory", func(*testing.T) Store { return NewMemoryStore() }},
+		{"Redis", newTestRedisStore},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			clock := testenv.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+			svc := New(Config{Now: clock.Now}, b.store(t), NewMemorySink())
+			host := Actor{User: "host", Role: RoleHost}
+			for _, id := range []string{"s1", "s2"} {
+				_, err := svc.CreateStream(ctx, host, StreamSpec{ID: id, Title: "Show"})
+				noErr(t, err)
+			}
+			first, _, err := svc.DropCoupon(ctx, host, "s1", CouponSpec{Title: "A", ExpiresS: 600, Codes: []string{"DUP-CODE1"}})
+			noErr(t, err)
+			second, _, err := svc.DropCoupon(ctx, host, "s2", CouponSpec{Title: "B", ExpiresS: 60, Codes: []string{"DUP-CODE1"}})
+			noErr(t, err)
+			_, err = svc.ClaimCoupon(ctx, viewer("bob"), "s1", first.ID)
+			noErr(t, err)
+			_, err = svc.ClaimCoupon(ctx, viewer("ann"), "s2", second.ID)
+			noErr(t, err)
+			_, err = svc.RedeemCouponCode(ctx, Actor{User: "shop", Role: RoleService}, "DUP-CODE1", "order-1")
+			noErr(t, err)
+			status := func(user string) string {
+				t.Helper()
+				got, err := svc.MyCoupons(ctx, viewer(user), user)
+				noErr(t, err)
+				if len(got) != 1 || got[0].Code != "DUP-CODE1" {
+					t.Fatalf("%s's coupons = %+v", user, got)
+				}
+				return got[0].Status
+			}
+			if a, b := status("ann"), status("bob"); a != CodeStatusClaimed || b != CodeStatusRedeemed {
+				t.Fatalf("ann %s, bob %s; want ann's claimed (the redemption was bob's), bob's redeemed", a, b)
+			}
+			clock.Advance(61 * time.Second) // past the second drop's expiry
+			if a := status("ann"); a != CodeStatusExpired {
+				t.Fatalf("ann's code past its drop's expiry: %s, want expired", a)
+			}
+		})
+	}
+}

@@ -188,8 +188,9 @@ type PurchaseResult struct {
 	Status   string `json:"status"` // "pending": held for the return window
 	Replayed bool   `json:"replayed"`
 
-	balance int64        // for the points frame
-	tier    rewards.Tier // for the points frame
+	balance     int64        // for the points frame
+	tier        rewards.Tier // for the points frame
+	tierChanged bool         // the order moved the tier (tiers by spend): the frame goes out without points too
 }
 
 // maxAmountFen bounds one order (one hundred million yuan): a larger amount is a bug upstream.
@@ -242,7 +243,7 @@ func (s *Service) RecordPurchase(ctx context.Context, actor Actor, p Purchase) (
 	if err != nil {
 		return PurchaseResult{}, Outcome{}, err
 	}
-	if !res.Replayed && res.Points > 0 && p.StreamID != "" {
+	if !res.Replayed && (res.Points > 0 || res.tierChanged) && p.StreamID != "" {
 		out.Direct = append(out.Direct, Direct{User: p.UserID, Frame: Frame{Type: "points", Data: map[string]any{
 			"balance": res.balance, "tier": res.tier, "delta": res.Points, "reason": "Purchase (pending until the return window ends)",
 			"source": SourcePurchase, "capped": res.Capped, "pending": true,
@@ -277,7 +278,7 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 		return PurchaseResult{}, fmt.Errorf("award purchase %s: %w", p.OrderID, ledgerError(err))
 	}
 	res.Points, res.Capped, res.Replayed = ar.Granted, ar.Capped, !ar.Applied
-	res.balance, res.tier = ar.Balance, ar.Tier
+	res.balance, res.tier, res.tierChanged = ar.Balance, ar.Tier, ar.Applied && ar.TierChanged
 	if !ar.At.IsZero() {
 		at = ar.At
 	}

@@ -3,6 +3,7 @@ package engagement
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +55,6 @@ const (
 	maxPrivilegeLen  = 40 // characters of one privilege's display name
 	maxPrivileges    = 20 // per tier
 	maxTiers         = 20
-	maxCatalogueSize = 500
 )
 
 // EarnSources are the sources of points, as Award.Source and cap_sources name them.
@@ -176,8 +176,8 @@ func (e Economics) validate(prefix string, add func(field, format string, args .
 	if e.ExpiryMonths < 1 || e.ExpiryMonths > maxExpiryMonths {
 		add(prefix+"expiry_months", "must be between 1 and %d months, not %d", maxExpiryMonths, e.ExpiryMonths)
 	}
-	if len(e.Catalogue) > maxCatalogueSize {
-		add(prefix+"catalogue", "lists %d items; at most %d", len(e.Catalogue), maxCatalogueSize)
+	if len(e.Catalogue) > MaxCatalogueItems {
+		add(prefix+"catalogue", "lists %d items; at most %d (as PUT /api/v1/catalogue)", len(e.Catalogue), MaxCatalogueItems)
 	}
 	seenID := map[string]bool{}
 	for i, it := range e.Catalogue {
@@ -199,7 +199,7 @@ func (e Economics) validate(prefix string, add func(field, format string, args .
 			add(f+"cost", "must be a positive number of points, not %d", *it.Cost)
 		}
 		switch it.Kind {
-		case "", rewards.KindGift:
+		case rewards.KindGift:
 		case rewards.KindCoupon:
 			if it.DiscountFen < 1 {
 				add(f+"discount_fen", "a coupon needs a positive discount_fen")
@@ -207,10 +207,25 @@ func (e Economics) validate(prefix string, add func(field, format string, args .
 		default:
 			add(f+"kind", "must be %q or %q, not %q", rewards.KindCoupon, rewards.KindGift, it.Kind)
 		}
-		for name, v := range map[string]int64{"stock": it.Stock, "per_user_limit": it.PerUserLimit, "discount_fen": it.DiscountFen, "min_spend_fen": it.MinSpendFen} {
-			if v < 0 {
-				add(f+name, "must not be negative, not %d", v)
+		bad := false
+		for _, amt := range []struct {
+			name string
+			v    int64
+		}{{"stock", it.Stock}, {"per_user_limit", it.PerUserLimit}, {"discount_fen", it.DiscountFen}, {"min_spend_fen", it.MinSpendFen}} {
+			if amt.v < 0 {
+				add(f+amt.name, "must not be negative, not %d", amt.v)
+				bad = true
 			}
+		}
+		// The rest of PUT /api/v1/catalogue's policy (id characters, title, bounds, a gift without amounts),
+		// for an item the checks above found nothing wrong with: one policy for both ways in.
+		if it.ID == "" || it.Title == "" || it.Cost == nil || *it.Cost < 1 || bad || (it.Kind != rewards.KindGift && it.Kind != rewards.KindCoupon) {
+			continue
+		}
+		if _, err := cleanCatalogue([]rewards.Reward{{ID: it.ID, Title: it.Title, Cost: *it.Cost, Kind: it.Kind, Stock: it.Stock,
+			PerUserLimit: it.PerUserLimit, DiscountFen: it.DiscountFen, MinSpendFen: it.MinSpendFen}}); err != nil {
+			field := strings.Replace(FieldOf(err), "items[0].", f, 1)
+			add(field, "%s", strings.TrimPrefix(MessageOf(err), "items[0]."))
 		}
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kudos-live/kudos/internal/testenv"
 )
@@ -40,11 +42,24 @@ func writeFile(t *testing.T, name, text string) string {
 	return path
 }
 
-// TestRulesFileEndToEnd runs the server on a custom rules file: GET /api/v1/rules serves it without a token;
-// purchases stop paying at the cap of 500 in the month; the tier follows yuan spent, not points; the
-// account and the viewer's welcome carry the tier's privileges; the catalogue is the file's.
+// TestRulesFileEndToEnd runs the server on a custom rules file, with memory state and with Redis:
+// GET /api/v1/rules serves it without a token; purchases stop paying at the cap of 500 in the month; the
+// tier follows yuan spent, not points; the account and the viewer's welcome carry the tier's privileges;
+// the catalogue is the file's.
 func TestRulesFileEndToEnd(t *testing.T) {
-	n, logs := startServer(t, map[string]string{"KUDOS_RULES": writeFile(t, "shop.yaml", customRules)})
+	t.Run("memory", func(t *testing.T) { testRulesFileEndToEnd(t, nil) })
+	t.Run("redis", func(t *testing.T) {
+		testRulesFileEndToEnd(t, map[string]string{"KUDOS_REDIS_URL": testenv.RedisURL(t)})
+	})
+}
+
+func testRulesFileEndToEnd(t *testing.T, extra map[string]string) {
+	env := map[string]string{"KUDOS_RULES": writeFile(t, "shop.yaml", customRules)}
+	for k, v := range extra {
+		env[k] = v
+	}
+	shared := extra != nil // a shared Redis: ids of this run only, and the catalogue may have been replaced
+	n, logs := startServer(t, env)
 	if !strings.Contains(logs.String(), "monthly_cap=500") || !strings.Contains(logs.String(), "tier_basis=spend") {
 		t.Errorf("the start log does not say which economics it runs:\n%s", logs.String())
 	}
@@ -69,15 +84,17 @@ func TestRulesFileEndToEnd(t *testing.T) {
 			t.Errorf("GET /api/v1/rules shows %s", internal)
 		}
 	}
-	if st, body := n.do("GET", "/api/v1/rewards", "", nil); st != 200 || !strings.Contains(toJSON(body), `"id":"tote"`) || strings.Contains(toJSON(body), "coupon-5") {
+	if st, body := n.do("GET", "/api/v1/rewards", "", nil); !shared && (st != 200 || !strings.Contains(toJSON(body), `"id":"tote"`) || strings.Contains(toJSON(body), "coupon-5")) {
 		t.Errorf("the catalogue is not the file's: %d %v", st, body)
 	}
 
-	n.createStream(t, "s1")
-	shop, ann := mint(t, "shop", "service", ""), mint(t, "ann", "viewer", "")
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	stream, user := "s-"+run, "ann-"+run
+	n.createStream(t, stream)
+	shop, ann := mint(t, "shop", "service", ""), mint(t, user, "viewer", "")
 	buy := func(order string, fen int64) map[string]any {
 		t.Helper()
-		st, body := n.do("POST", "/api/v1/purchases", shop, map[string]any{"order_id": order, "user_id": "ann", "stream_id": "s1", "amount_fen": fen})
+		st, body := n.do("POST", "/api/v1/purchases", shop, map[string]any{"order_id": order + "-" + run, "user_id": user, "stream_id": stream, "amount_fen": fen})
 		if st != 201 && st != 200 {
 			t.Fatalf("purchase %s: %d %v", order, st, body)
 		}
@@ -85,7 +102,7 @@ func TestRulesFileEndToEnd(t *testing.T) {
 	}
 	account := func() map[string]any {
 		t.Helper()
-		st, body := n.do("GET", "/api/v1/users/ann/points", ann, nil)
+		st, body := n.do("GET", "/api/v1/users/"+user+"/points", ann, nil)
 		if st != 200 {
 			t.Fatalf("account: %d %v", st, body)
 		}
@@ -103,21 +120,31 @@ func TestRulesFileEndToEnd(t *testing.T) {
 	if res := buy("o2", 40_000); res["points"] != float64(200) || res["capped"] != float64(200) {
 		t.Fatalf("o2: %v, want 200 points and 200 capped", res)
 	}
-	// ¥300 more: the cap is reached, nothing is paid; ¥1000 spent makes gold though the points stay at 500.
+	// The viewer's welcome carries the tier and its privileges.
+	v := openViewer(t, n, stream, ann)
+	eventually(t, "welcome", func() bool { return len(v.matching("welcome", nil)) == 1 })
+	pts, _ := v.matching("welcome", nil)[0]["points"].(map[string]any)
+	if pts["tier"] != "silver" || !reflect.DeepEqual(pts["privileges"], []any{"优先客服"}) {
+		t.Fatalf("welcome points %v", pts)
+	}
+	// ¥300 more: the cap is reached, nothing is paid; ¥1000 spent makes gold though the points stay at 500,
+	// and the viewer hears of it at once.
 	if res := buy("o3", 30_000); res["points"] != float64(0) || res["capped"] != float64(300) {
 		t.Fatalf("o3: %v, want nothing paid, 300 capped", res)
 	}
+	eventually(t, "a points frame with the new tier", func() bool {
+		return len(v.matching("points", func(d map[string]any) bool { return d["tier"] == "gold" && d["delta"] == float64(0) })) == 1
+	})
 	a := account()
 	if a["tier"] != "gold" || a["earned_this_month"] != float64(500) || a["monthly_cap"] != float64(500) || a["pending"] != float64(500) ||
 		!reflect.DeepEqual(a["privileges"], []any{"优先客服", "新品试用", "包邮"}) {
 		t.Fatalf("after ¥1000: %v", a)
 	}
 
-	// The viewer's welcome carries the tier and its privileges.
-	v := openViewer(t, n, "s1", ann)
-	eventually(t, "welcome", func() bool { return len(v.matching("welcome", nil)) == 1 })
-	w := v.matching("welcome", nil)[0]
-	pts, _ := w["points"].(map[string]any)
+	// A viewer joining now is welcomed as gold with its privileges.
+	v2 := openViewer(t, n, stream, ann)
+	eventually(t, "welcome", func() bool { return len(v2.matching("welcome", nil)) == 1 })
+	pts, _ = v2.matching("welcome", nil)[0]["points"].(map[string]any)
 	if pts["tier"] != "gold" || !reflect.DeepEqual(pts["privileges"], []any{"优先客服", "新品试用", "包邮"}) {
 		t.Fatalf("welcome points %v", pts)
 	}

@@ -2,33 +2,36 @@
 -- when part is '', else a partial refund of amount under the id part (see Store.Refund).
 -- Returns {status, result JSON}; status "ok", "not_found", "duplicate", "conflict", "invalid" or "limit".
 local R = cjson.decode(ARGV[2])
+-- what every refund does last, whatever it answers, as the memory store does: settle what is due (after the
+-- refund, so that one dated inside the return window cancels) and announce the lots coming up to expiry
+local function finish() settle() warn() end
 expire()
 retier('window')
 local raw = redis.call('HGET', K_ORDERS, R.key)
-if not raw then settle() return {'not_found', ''} end
+if not raw then finish() return {'not_found', ''} end
 local o = cjson.decode(raw)
-if o.at <= P.expire_before then settle() return {'not_found', ''} end -- its points have expired: too late
+if o.at <= P.expire_before then finish() return {'not_found', ''} end -- its points have expired: too late
 local g, amt, rf = o.g or o.p, o.amt or 0, o.rf or 0 -- an order written before partial refunds has no g, amt, rf
 
 local refunded = amt -- a whole refund refunds what is left
 if R.part ~= '' then
   if type(o.parts) == 'table' and o.parts[R.part] then
     local pr = o.parts[R.part]
-    if pr.a ~= R.amount then settle() return {'conflict', ''} end
+    if pr.a ~= R.amount then finish() return {'conflict', ''} end
     pr.r.replayed = true
     pr.r.balance = acct('balance')
-    settle()
+    finish()
     return {'ok', cjson.encode(pr.r)}
   end
-  if o.st == 'refunded' then settle() return {'duplicate', ''} end
+  if o.st == 'refunded' then finish() return {'duplicate', ''} end
   -- the share g × refunded ÷ amt is computed exactly only while g × amt < 2^53 (see Store.Refund)
-  if amt <= 0 or R.amount <= 0 or R.amount > amt - rf or g > 9007199254740992 / amt then settle() return {'invalid', ''} end
+  if amt <= 0 or R.amount <= 0 or R.amount > amt - rf or g > 9007199254740992 / amt then finish() return {'invalid', ''} end
   local n = 0
   if type(o.parts) == 'table' then for _ in pairs(o.parts) do n = n + 1 end end
-  if n >= R.max_parts then settle() return {'limit', ''} end
+  if n >= R.max_parts then finish() return {'limit', ''} end
   refunded = rf + R.amount
 elseif o.st == 'refunded' then
-  settle() return {'duplicate', ''}
+  finish() return {'duplicate', ''}
 end
 
 local target = g -- points taken back in all once refunded reaches amt
@@ -81,5 +84,5 @@ if R.part ~= '' then
   o.parts[R.part] = {a = R.amount, r = res}
 end
 redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
-settle()
+finish()
 return {'ok', cjson.encode(res)}

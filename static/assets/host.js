@@ -20,7 +20,7 @@
 //     #slow-mode-seconds #slow-mode-set #banned-words #banned-words-save
 //   every card shows HTTP problems in its .card-status line (and a toast).
 import {
-  $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, pct, socketURL, toast, tokenFresh,
+  $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, pct, toast, tokenFresh,
 } from './kudos.js';
 
 const TOKEN_KEY = 'kudos.hostToken';
@@ -226,7 +226,8 @@ function renderStream(s) {
 function connect() {
   if (socket) socket.stop('reconnect');
   socket = new LiveSocket({
-    url: () => socketURL(state.streamId, state.token),
+    stream: state.streamId,
+    getToken: () => state.token,
     onFrame: handleFrame,
     onState: (s, info) => {
       const dot = $('#conn-status');

@@ -1,6 +1,8 @@
 // Shared browser helpers for the Kudos viewer page and host panel: tokens, the HTTP API with problem+json
-// errors, the live socket (newline-split envelopes, acks by id, pings, reconnect with backoff) and a few
-// small DOM and formatting helpers. Plain ES module, no dependencies.
+// errors, the live socket (the client SDK's KudosRoom, so the pages and shops use one client) and a few
+// small DOM and formatting helpers. Plain ES module; its one import is the SDK, served by this server.
+
+import { KudosRoom } from '/sdk/kudos-client.js';
 
 /** Decodes a JWT's payload without checking it (the server does that); null when it is not a JWT. */
 export function decodeJwt(token) {
@@ -66,174 +68,80 @@ export async function api(method, path, { token, body } = {}) {
   return payload;
 }
 
-/** Builds the WebSocket URL for a stream on this page's host. */
-export function socketURL(stream, token) {
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/ws/streams/${encodeURIComponent(stream)}?token=${encodeURIComponent(token)}`;
-}
-
-const PING_MS = 25_000;
-const REQUEST_TIMEOUT_MS = 10_000;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 15_000;
-
 /**
- * LiveSocket keeps one WebSocket to a stream open: it reconnects with jittered exponential backoff, pings
- * every 25 s, splits server messages on newlines and matches ack/error envelopes to requests by id.
+ * LiveSocket is the pages' live connection: the client SDK's KudosRoom (static/sdk/kudos-client.js, the same
+ * module shops embed) behind the small interface the viewer page and the host panel were written against.
+ * The room reconnects with jittered exponential backoff, asks getToken() before every dial, pings every
+ * 25 s and matches acks and errors to requests.
  *
- * options.url()                    → the URL to dial (called on every attempt, so tokens can change)
- * options.onFrame(type, data, env) → every server envelope except pong
- * options.onState(state, info)     → 'connecting' | 'open' | 'reconnecting' | 'stopped';
- *                                    info = {attempt, delayMs, failuresBeforeOpen, code, reason}
+ * options.stream, options.getToken()   → the stream, and the token for the next dial
+ * options.onFrame(type, data)          → every server frame (welcome included; pongs are answers)
+ * options.onState(state, info)         → 'connecting' | 'open' | 'reconnecting' | 'stopped';
+ *                                        info = {attempt, delayMs, failuresBeforeOpen, code, reason}
  */
 export class LiveSocket {
-  constructor({ url, onFrame, onState }) {
-    this.url = url;
-    this.onFrame = onFrame || (() => {});
+  constructor({ stream, getToken, onFrame, onState }) {
     this.onState = onState || (() => {});
-    this.ws = null;
-    this.nextId = 1;
-    this.pending = new Map();
     this.attempt = 0;
     this.failuresBeforeOpen = 0;
     this.stopped = true;
-    this.pingTimer = 0;
-    this.retryTimer = 0;
+    this.stopReason = '';
+    this.room = new KudosRoom({ baseURL: location.origin, stream, getToken: () => getToken() });
+    this.room.on('*', (data, type) => {
+      if (type !== 'pong' && onFrame) onFrame(type, data);
+    });
+    this.room.on('state', (st) => {
+      switch (st.state) {
+        case 'connecting':
+          this.onState('connecting', { attempt: this.attempt, failuresBeforeOpen: this.failuresBeforeOpen });
+          break;
+        case 'open':
+          this.attempt = 0;
+          this.failuresBeforeOpen = 0;
+          this.onState('open', {});
+          break;
+        case 'reconnecting':
+          if (st.delayMs === undefined) { // the dial itself (a retry's second state event)
+            this.onState('connecting', { attempt: this.attempt, failuresBeforeOpen: this.failuresBeforeOpen });
+            break;
+          }
+          this.attempt++;
+          this.failuresBeforeOpen++;
+          this.onState('reconnecting', { attempt: this.attempt, delayMs: st.delayMs, failuresBeforeOpen: this.failuresBeforeOpen, code: st.code, reason: st.reason });
+          break;
+        case 'closed':
+          this.onState('stopped', { reason: this.stopReason });
+          break;
+      }
+    });
   }
 
   get isOpen() {
-    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+    return !!this.room.ws && this.room.ws.readyState === 1;
   }
 
   /** Starts connecting (again); a no-op while running. */
   start() {
     if (!this.stopped) return;
     this.stopped = false;
-    this.connect();
+    this.room.connect().catch(() => {}); // a room closed before its first welcome: stop() said why
   }
 
   /** Closes the socket for good and rejects what is pending. */
   stop(reason = 'stopped') {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearInterval(this.pingTimer);
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      try {
-        ws.close(1000, reason);
-      } catch {
-        /* already closed */
-      }
-    }
-    this.failPending('closed', 'The connection was closed');
-    this.onState('stopped', { reason });
+    this.stopReason = reason;
+    this.room.close();
   }
 
   /** Sends a frame without waiting for an answer; false when not connected. */
   send(type, data) {
-    if (!this.isOpen) return false;
-    const env = { type };
-    if (data !== undefined) env.data = data;
-    this.ws.send(JSON.stringify(env));
-    return true;
+    return this.room.send(type, data);
   }
 
   /** Sends a frame with an id; resolves with the ack's data, rejects with {code, message} from an error. */
-  request(type, data, timeoutMs = REQUEST_TIMEOUT_MS) {
-    return new Promise((resolve, reject) => {
-      if (!this.isOpen) {
-        reject({ code: 'unavailable', message: 'Not connected — reconnecting…' });
-        return;
-      }
-      const id = `c${this.nextId++}`;
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject({ code: 'timeout', message: 'No answer from the server' });
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      const env = { type, id };
-      if (data !== undefined) env.data = data;
-      this.ws.send(JSON.stringify(env));
-    });
-  }
-
-  connect() {
-    if (this.stopped) return;
-    this.onState('connecting', { attempt: this.attempt, failuresBeforeOpen: this.failuresBeforeOpen });
-    let ws;
-    try {
-      ws = new WebSocket(this.url());
-    } catch (err) {
-      this.scheduleRetry({ code: 0, reason: String(err) });
-      return;
-    }
-    this.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      opened = true;
-      this.attempt = 0;
-      this.failuresBeforeOpen = 0;
-      clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.send('ping'), PING_MS);
-      this.onState('open', {});
-    };
-    ws.onmessage = (ev) => {
-      if (this.ws !== ws || typeof ev.data !== 'string') return;
-      for (const line of ev.data.split('\n')) {
-        if (!line.trim()) continue;
-        let env;
-        try {
-          env = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        this.dispatch(env);
-      }
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      clearInterval(this.pingTimer);
-      this.failPending('unavailable', 'Connection lost');
-      if (!opened) this.failuresBeforeOpen++;
-      this.scheduleRetry({ code: ev.code, reason: ev.reason });
-    };
-  }
-
-  dispatch(env) {
-    const type = env.type;
-    const data = env.data || {};
-    const id = env.id || data.id;
-    if ((type === 'ack' || type === 'error' || type === 'pong') && id && this.pending.has(id)) {
-      const p = this.pending.get(id);
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      if (type === 'error') p.reject({ code: data.code || 'internal', message: data.message || 'Something went wrong' });
-      else p.resolve(data);
-      return;
-    }
-    if (type === 'pong') return;
-    this.onFrame(type, data, env);
-  }
-
-  failPending(code, message) {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject({ code, message });
-    }
-    this.pending.clear();
-  }
-
-  scheduleRetry(info) {
-    if (this.stopped) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
-    const delayMs = Math.round(base / 2 + Math.random() * (base / 2));
-    this.attempt++;
-    this.onState('reconnecting', { ...info, attempt: this.attempt, delayMs, failuresBeforeOpen: this.failuresBeforeOpen });
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.connect(), delayMs);
+  request(type, data, timeoutMs) {
+    return this.room.request(type, data, timeoutMs);
   }
 }
 

@@ -20,7 +20,7 @@
 //   #replay-open #replay-bar[data-state=playing|paused] #replay-play #replay-scrub #replay-time
 import {
   $, api, clock, compact, decodeJwt, errorText, h, hexBytes, hhmm, LiveSocket, loadJSON, pct, saveJSON,
-  sha256Hex, socketURL, toast, tokenFresh,
+  sha256Hex, toast, tokenFresh,
 } from './kudos.js';
 
 const params = new URLSearchParams(location.search);
@@ -54,7 +54,8 @@ const state = {
 };
 
 const socket = new LiveSocket({
-  url: () => socketURL(streamId, state.token),
+  stream: streamId,
+  getToken: () => state.token,
   onFrame: handleFrame,
   onState: handleSocketState,
 });
@@ -905,7 +906,7 @@ function setPoints(balance, tier) {
   $('#rewards-balance').textContent = String(state.points.balance);
   $('#rewards-tier').textContent = state.points.tier;
   for (const el of [$('#points-pill'), $('#rewards-tier')]) {
-    el.classList.remove('tier-bronze', 'tier-silver', 'tier-gold');
+    el.classList.remove(...[...el.classList].filter((c) => c.startsWith('tier-') && c !== 'tier-badge')); // tiers are the rules file's
     el.classList.add(`tier-${state.points.tier}`);
   }
   renderStore();
@@ -921,6 +922,7 @@ async function loadRules() {
   try {
     const rules = await api('GET', '/rules');
     state.tierPrivileges = Object.fromEntries((rules.tiers || []).map((t) => [t.tier, t.privileges || []]));
+    showPrivileges(state.tierPrivileges[state.points.tier] || []); // a tier reached while this loaded
   } catch {
     // optional: the welcome carries the privileges of the tier the viewer joined with
   }

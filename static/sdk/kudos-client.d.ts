@@ -37,7 +37,10 @@ export declare class KudosRoom {
   /** The last welcome (the room's whole state as of the last connection). */
   readonly welcome: Record<string, unknown> | null;
   on(type: 'state', fn: (s: RoomState) => void): () => void;
+  on(type: '*', fn: (data: any, type: string) => void): () => void;
   on(type: string, fn: (data: any) => void): () => void;
+  /** Sends a client frame without an id (nothing answers it); false when not connected. */
+  send(type: string, data?: unknown): boolean;
   connect(): Promise<Record<string, unknown>>;
   close(): void;
   request(type: string, data?: unknown, timeoutMs?: number): Promise<Ack>;

@@ -64,8 +64,9 @@ export class KudosRoom {
     this.connecting = null; // connect()'s promise
   }
 
-  /** on registers fn for a server frame type ('welcome', 'comment', 'poll.opened', …), or for 'state'
-   *  ({state: 'connecting'|'open'|'reconnecting'|'closed', code?, reason?}). It returns an unsubscribe. */
+  /** on registers fn for a server frame type ('welcome', 'comment', 'poll.opened', …), for '*' (every
+   *  server frame: fn(data, type)), or for 'state' ({state: 'connecting'|'open'|'reconnecting'|'closed',
+   *  code?, reason?, delayMs?}). It returns an unsubscribe. */
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
@@ -73,13 +74,15 @@ export class KudosRoom {
   }
 
   emit(type, data) {
-    for (const fn of this.listeners.get(type) || []) {
+    const call = (fn, ...args) => {
       try {
-        fn(data);
+        fn(...args);
       } catch (err) {
         queueMicrotask(() => { throw err; });
       }
-    }
+    };
+    for (const fn of this.listeners.get(type) || []) call(fn, data);
+    if (type !== 'state') for (const fn of this.listeners.get('*') || []) call(fn, data, type);
   }
 
   /** connect opens the room; it resolves with the first welcome and keeps the room open until close(). */
@@ -230,13 +233,18 @@ export class KudosRoom {
     return this.request('auth.refresh', { token: await this.getToken() });
   }
 
-  comment(text) { return this.request('comment.send', { text }); }
-  /** like sends count coalesced taps (1..50); likes are not acknowledged. */
-  like(count = 1) {
+  /** send sends a client frame without an id, so nothing answers it; false when not connected. */
+  send(type, data) {
     if (!this.ws || this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify({ type: 'like.send', data: { count } }));
+    const env = { type };
+    if (data !== undefined) env.data = data;
+    this.ws.send(JSON.stringify(env));
     return true;
   }
+
+  comment(text) { return this.request('comment.send', { text }); }
+  /** like sends count coalesced taps (1..50); likes are not acknowledged. */
+  like(count = 1) { return this.send('like.send', { count }); }
   vote(pollId, option) { return this.request('poll.vote', { poll_id: pollId, option }); }
   answer(quizId, questionId, choice) { return this.request('quiz.answer', { quiz_id: quizId, question_id: questionId, choice }); }
   feedback(kind, score) { return this.request('feedback.send', { kind, score }); }

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/rewards"
 )
 
 // The embed tests run three origins on this machine: Kudos, reached as http://localhost:<port> (its test server
@@ -124,12 +125,23 @@ func (p *tab) cssVar(name string) string {
 // applies; messages from a foreign origin are ignored while the shop's own are taken.
 func TestBrowserEmbedInShop(t *testing.T) {
 	shop, foreign := shopServer(t), shopServer(t)
+	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.Award(context.Background(), rewards.Award{Key: "seed:ann", User: "ann", Points: 1000}); err != nil {
+		t.Fatal(err)
+	}
 	opts := fastLimits()
+	opts.svcCfg.Ledger = ledger
 	opts.frameAncestors = []string{shop.URL}
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	kudos := kudosOrigin(t, ts)
 	host := ts.token("host-s1", engagement.RoleHost, "s1")
+	if r := ts.do(http.MethodPut, "/api/v1/catalogue", ts.token("root", engagement.RoleAdmin, ""), map[string]any{"items": testStoreItems}); r.status != http.StatusOK {
+		t.Fatalf("PUT /catalogue: %d %s", r.status, r.body)
+	}
 	b := newBrowser(t)
 
 	page := b.open("shop", shopURL(ts, shop.URL, kudos, "ann", "s1"))
@@ -184,6 +196,24 @@ func TestBrowserEmbedInShop(t *testing.T) {
 	room.click("#buy-button")
 	page.waitText(`#kudos-events li[data-type="kudos:product.click"]`, "Added to cart: Glow serum (¥129.00)")
 	page.waitText("#cart-count", "1")
+
+	// A points-store redemption in the frame: the shop page gets kudos:reward.redeemed with the coupon's code.
+	if _, err := evalIn[bool](room, `(window.confirm = () => true, true)`); err != nil {
+		t.Fatal(err)
+	}
+	// In a frame this narrow the toasts (the claim's) cover the points pill until they go, as for a buyer.
+	room.waitUntil("the toasts to go", func() (bool, string, error) {
+		n, err := evalIn[int](room, `document.querySelectorAll('#toasts .toast').length`)
+		return n == 0, fmt.Sprint(n, " toasts"), err
+	})
+	room.click("#points-pill")
+	room.click(`#store-list .store-item[data-reward-id="c5"] .store-redeem`)
+	room.waitText("#store-result", "Your code: ")
+	storeCode, err := evalIn[string](room, `document.querySelector('#store-result').dataset.code`)
+	if err != nil || storeCode == "" {
+		t.Fatalf("no code in the room's store result: %q %v", storeCode, err)
+	}
+	page.waitText(`#kudos-events li[data-type="kudos:reward.redeemed"]`, "Reward redeemed: ¥5 off orders over ¥20 (100 points) code "+storeCode)
 
 	// Messages from a foreign origin (a frame of it beside the room) are ignored: the theme stays the shop's.
 	before, err := evalIn[string](room, `document.body.dataset.ignoredMessages || '0'`)

@@ -97,7 +97,7 @@ func retentionSVG(r Retention) template.HTML {
 		s.add(`<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, left, w-right, y(g), y(g))
 		s.text(left-6, y(g)+4, "end", "axis", fmt.Sprintf("%.0f%%", 100*g))
 	}
-	for _, n := range []int{0, 1, 7, 14, 21, 30} {
+	for _, n := range []int{0, 7, 14, 21, 30} {
 		s.text(x(n), h-bottom+18, "middle", "axis", fmt.Sprintf("D+%d", n))
 	}
 	s.text(left+pw/2, h-4, "middle", "axis", "首次访问后第 N 天 Day N after the first visit")

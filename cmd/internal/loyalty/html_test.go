@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -85,61 +83,63 @@ func TestBrowserHTMLReport(t *testing.T) {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser and opens the tab
+		cancel()
+		t.Fatalf("start chromium %s: %v", exe, err)
+	}
+	var mu sync.Mutex
+	var console []chromedp.ConsoleMessage
+	done := make(chan struct{})
+	messages := chromedp.Console(ctx)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			console = append(console, m)
+			mu.Unlock()
+		}
+	}()
 	defer func() {
 		cancel()
+		<-done
 		time.Sleep(100 * time.Millisecond) // let Chromium leave its profile before TempDir removes it
 	}()
 
-	var mu sync.Mutex
-	var problems, requests []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeWarning {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value))
-				}
-				problems = append(problems, fmt.Sprintf("console.%s %s", ev.Type, strings.Join(args, " ")))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, ev.Request.URL)
-		}
-	})
-
-	var (
-		curve     []map[string]string
-		polyline  string
-		funnel    []map[string]string
-		segments  []map[string]string
-		arms      []map[string]string
-		chartSize []float64
-	)
-	attrs := func(sel string, dst *[]map[string]string) chromedp.Action {
-		return chromedp.Evaluate(`[...document.querySelectorAll(`+"`"+sel+"`"+`)].map(e => {
-			const o = {}; for (const a of e.attributes) o[a.name] = a.value;
-			const b = e.getBoundingClientRect(); o.shownWidth = String(b.width); o.shownHeight = String(b.height);
-			return o })`, dst)
-	}
 	step, cancelStep := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelStep()
-	err := chromedp.Run(step,
-		network.Enable(), runtime.Enable(),
-		chromedp.Navigate("file://"+path),
-		chromedp.WaitVisible("#arms-chart", chromedp.ByQuery),
-		attrs("#retention-chart circle.pt", &curve),
-		chromedp.AttributeValue("#retention-chart polyline.line", "points", &polyline, nil, chromedp.ByQuery),
-		attrs("#funnel-chart rect.bar", &funnel),
-		attrs("#segments-chart rect.bar", &segments),
-		attrs("#arms-chart rect.bar", &arms),
-		chromedp.Evaluate(`[...document.querySelectorAll("svg.chart")].map(s => s.getBoundingClientRect().width * s.getBoundingClientRect().height)`, &chartSize),
-	)
+	if err := chromedp.Do(step, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#arms-chart"))); err != nil {
+		t.Fatal(err)
+	}
+	attrs := func(sel string) []map[string]string {
+		t.Helper()
+		v, err := chromedp.Run(step, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll(`+"`"+sel+"`"+`)].map(e => {
+			const o = {}; for (const a of e.attributes) o[a.name] = a.value;
+			const b = e.getBoundingClientRect(); o.shownWidth = String(b.width); o.shownHeight = String(b.height);
+			return o })`))
+		if err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return v
+	}
+	curve := attrs("#retention-chart circle.pt")
+	line := attrs("#retention-chart polyline.line")
+	funnel := attrs("#funnel-chart rect.bar")
+	segments := attrs("#segments-chart rect.bar")
+	arms := attrs("#arms-chart rect.bar")
+	chartSize, err := chromedp.Run(step, chromedp.Evaluate[[]float64](`[...document.querySelectorAll("svg.chart")].map(s => s.getBoundingClientRect().width * s.getBoundingClientRect().height)`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	fetched, err := chromedp.Run(step, chromedp.Evaluate[[]string](`performance.getEntriesByType("resource").map(e => e.name)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	polyline := ""
+	if len(line) == 1 {
+		polyline = line[0]["points"]
 	}
 
 	// The curve: day-N retention for N = 0..30, as TestPlaybookRetention works it out.
@@ -179,14 +179,14 @@ func TestBrowserHTMLReport(t *testing.T) {
 			t.Errorf("chart %d is drawn %.0f px² large", i, area)
 		}
 	}
+	if len(fetched) > 0 {
+		t.Errorf("the page fetched %v", fetched)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Errorf("console: %v", problems)
-	}
-	for _, u := range requests {
-		if u != "file://"+path {
-			t.Errorf("the page requested %s", u)
+	for _, m := range console {
+		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+			t.Errorf("console %s: %s", m.Type, m.Text)
 		}
 	}
 }

@@ -121,12 +121,21 @@ test('join, comment and vote: acks resolve, refusals reject with the code', asyn
       const welcome = await ann.connect();
       assert.equal(welcome.user, 'ann');
       assert.equal(welcome.stream.id, 'sdk-show');
+      const everyFrame = [];
+      bob.on('*', (data, type) => everyFrame.push([type, data]));
       await bob.connect();
 
       const seen = next(bob, 'comment');
       const ack = await ann.comment('hello from the SDK');
       assert.ok(ack.comment_id, 'the ack carries the comment id');
       assert.equal((await seen).text, 'hello from the SDK');
+      assert.equal(everyFrame[0][0], 'welcome', "'*' listeners get every frame with its type, the welcome first");
+      assert.ok(everyFrame.some(([type, d]) => type === 'comment' && d.text === 'hello from the SDK'), "'*' saw the comment");
+      assert.ok(!everyFrame.some(([type]) => type === 'state'), "'*' does not get the room's state events");
+
+      const liked = next(ann, 'likes');
+      assert.equal(bob.send('like.send', { count: 3 }), true, 'send on an open room');
+      assert.ok((await liked).total >= 3, 'a frame sent with send() takes effect');
 
       const opened = next(ann, 'poll.opened');
       const poll = await api(base, 'POST', '/streams/sdk-show/polls', hostToken, { question: 'Red or blue?', options: ['red', 'blue'] });
