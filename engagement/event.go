@@ -76,6 +76,13 @@ const (
 	EventRedemptionUsed = "kudos.redemption.used"
 )
 
+// Event types of personal data (privacy.go).
+const (
+	// EventUserErased: a user's personal data was erased (EraseUser); downstream consumers delete their
+	// copies. It carries the user's id only (the envelope's userid).
+	EventUserErased = "kudos.user.erased"
+)
+
 // Event types the sample consumer (cmd/kudos-loyalty) publishes to the signals topic, not the server.
 const (
 	// EventChurnWarning: a user was last active 15 to 30 business days ago; once per user and ISO week.

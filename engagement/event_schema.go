@@ -54,6 +54,7 @@ var eventSchemaVersions = map[string]int{
 	EventPointsExpired:       1,
 	EventPointsExpiring:      1,
 	EventChurnWarning:        1,
+	EventUserErased:          1,
 }
 
 // EventSchemaVersion returns the schema version of event type typ, 0 for a type that has none.

@@ -31,6 +31,7 @@ type MemoryStore struct {
 	*notificationMemory
 	*productMemory
 	*salesMemory
+	*privacyMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -72,6 +73,7 @@ func NewMemoryStoreWith(cfg MemoryConfig) *MemoryStore {
 		notificationMemory: newNotificationMemory(life),
 		productMemory:      newProductMemory(life),
 		salesMemory:        newSalesMemory(life),
+		privacyMemory:      newPrivacyMemory(life),
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 //   - a muted user may not post text everyone reads — comments and product questions — until the mute ends,
 //     and may do everything else (forbidden);
 //   - the show's own people are excluded where they could favour themselves: no host, admin or shop backend
-//     enters a draw, and the host does not play their own quiz (forbidden).
+//     enters a draw, and the host does not play their own quiz (forbidden);
+//   - an erased user does nothing at all (forbidden, reason erased: privacy.go), and whoever takes part is
+//     noted in their index of streams (PrivacyStore.NoteParticipant) for a later export or erasure.
 //
 // Moderation (bans, mutes) does not apply to whoever can host the stream.
 
@@ -107,7 +109,15 @@ func (s *Service) participate(ctx context.Context, actor Actor, stream string, a
 		}
 		p = participant{actor: actor, stream: st, mod: mod, staff: actor.CanHost(st)}
 	}
-	return p, p.permit(a, s.now())
+	if err := p.permit(a, s.now()); err != nil {
+		return p, err
+	}
+	// An erased user takes part in nothing (privacy.go); whoever takes part is noted in their index of
+	// streams, so that an export or an erasure finds what they wrote.
+	if err := s.CheckErased(ctx, actor.User); err != nil {
+		return p, err
+	}
+	return p, s.noteParticipant(ctx, actor.User, stream)
 }
 
 // permit decides whether p's actor may do a at now.

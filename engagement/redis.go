@@ -84,9 +84,11 @@ import (
 //	                                               product "p:<pid>:clicks", ":orders", ":units", ":gmv"
 //	stream:{id}:sales:orders               hash    order id → the SaleOrder counted, JSON (the idempotency)
 //	stream:{id}:sales:refunded             set     ids of the counted orders refunded whole
-//	stream:{id}:sales:buyers               hash    user → their counted orders not refunded whole
+//	stream:{id}:sales:buyer-orders         hash    user → their counted orders not refunded whole
 //	stream:{id}:sales:viewers              hll     users who joined as viewers (PFADD)
-//	                                               (every sales write renews all five sales keys together)
+//	stream:{id}:sales:buyers               set     the buyers as versions before partial refunds kept them:
+//	                                               read into buyer-orders by the next sales write, then gone
+//	                                               (every sales write renews all six sales keys together)
 //	user:{user}:last-stream                string  the stream user joined last
 //	coupon-code:{<hmac>}                   hash    the codes index: a claimed code's record under the hex HMAC of
 //	                                               the code (couponCodeKey), never the code: json (ClaimedCode as
@@ -97,6 +99,9 @@ import (
 //	                                               MaxUserCoupons are kept
 //	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<n>:<sender>:<id>" → the
 //	                                               decision of sender's notification id (n: the sender's length)
+//	user:{user}:streams                    zset    the streams user took part in or joined (privacy_redis.go): member
+//	                                               the stream, score the last note (µs); the newest MaxUserStreams
+//	user:{user}:erased                     string  "1": user was erased (EraseUser); every request of theirs is refused
 //
 // A timeline member is the item's Seq (16 hex digits), the length of its Key (8 hex digits), the Key, the
 // length of its Type (8 hex digits), the Type and the Data. Members of equal score (OffsetMS) sort by their
@@ -118,7 +123,8 @@ import (
 // list of claimed codes StreamTTL after the user's last claim and again after the redemption of one of them
 // (an entry is listed only while its code's record lives). A user's last stream expires StreamTTL after the user's last join, a notification hash notificationTTL
 // (two days) after its last write, so that a decision made on a day is still there on the next
-// (DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before).
+// (DecideNotification looks for an earlier decision of the id in the hashes of day and of the day before). A user's index of
+// streams expires Retention after its last note, the erased mark ErasedMarkTTL after the erasure.
 // No key lives without a TTL: storage is bounded by the traffic of the last Retention.
 //
 // Atomicity: read-modify-write of JSON values (UpdateStream, UpdateModeration, UpdateQuiz, UpdateDraw) is

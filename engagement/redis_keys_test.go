@@ -242,6 +242,12 @@ func keysOfExtras(t *testing.T) {
 	if _, _, err := s.DecideNotification(ctx, "shop", "n1", "ann", "2026-03-14", 3); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.NoteParticipant(ctx, "ann", "s1", conformanceT0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkErased(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
 	const month = 30 * 24 * time.Hour
 	tests := []struct {
 		key     string
@@ -262,6 +268,8 @@ func keysOfExtras(t *testing.T) {
 		{"stream:{s1}:audience", "set", ttl - time.Minute, ttl},
 		{"user:{ann}:last-stream", "string", ttl - time.Minute, ttl},
 		{"user:{ann}:notify:2026-03-14", "hash", 48*time.Hour - time.Minute, 48 * time.Hour},
+		{"user:{ann}:streams", "zset", month - time.Minute, month},
+		{"user:{bob}:erased", "string", ErasedMarkTTL - time.Minute, ErasedMarkTTL},
 	}
 	for _, tt := range tests {
 		key := prefix + tt.key

@@ -51,6 +51,9 @@ func (s *Service) Join(ctx context.Context, actor Actor, stream string) (Welcome
 			return Welcome{}, err
 		}
 	}
+	if err := s.noteParticipant(ctx, actor.User, stream); err != nil { // the user's index of streams (privacy.go)
+		return Welcome{}, err
+	}
 	if actor.Role == RoleViewer { // the audience of the sales' conversion: not the show's own people
 		if err := s.store.CountSaleViewer(ctx, stream, actor.User); err != nil {
 			s.log.Warn("count viewer", "stream", stream, "user", actor.User, "err", err)

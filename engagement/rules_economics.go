@@ -49,12 +49,12 @@ type CatalogueItem struct {
 
 // Bounds of the economics a rules file may set.
 const (
-	maxPendingDays   = 365
-	maxExpiryMonths  = 120
-	maxTierMult      = 10.0
-	maxPrivilegeLen  = 40 // characters of one privilege's display name
-	maxPrivileges    = 20 // per tier
-	maxTiers         = 20
+	maxPendingDays  = 365
+	maxExpiryMonths = 120
+	maxTierMult     = 10.0
+	maxPrivilegeLen = 40 // characters of one privilege's display name
+	maxPrivileges   = 20 // per tier
+	maxTiers        = 20
 )
 
 // EarnSources are the sources of points, as Award.Source and cap_sources name them.

@@ -63,10 +63,10 @@ func TestRulesJSONAndYAMLAgree(t *testing.T) {
 	dir := t.TempDir()
 	jsonText := `{"poll":{"points":7},"loyalty":{"monthly_cap":500,"tier_basis":"spend","tiers":[` +
 		`{"tier":"bronze","threshold":0,"multiplier":1},{"tier":"vip","threshold":300,"multiplier":1.5,"privileges":["包邮"]}],` +
-		`"catalogue":[{"id":"x","title":"X","cost":10}]}}`
+		`"catalogue":[{"id":"x","title":"X","cost":10,"kind":"gift"}]}}`
 	yamlText := "poll: {points: 7}\nloyalty:\n  monthly_cap: 500\n  tier_basis: spend\n  tiers:\n" +
 		"    - {tier: bronze, threshold: 0, multiplier: 1}\n    - {tier: vip, threshold: 300, multiplier: 1.5, privileges: [包邮]}\n" +
-		"  catalogue:\n    - {id: x, title: X, cost: 10}\n"
+		"  catalogue:\n    - {id: x, title: X, cost: 10, kind: gift}\n"
 	files := map[string]string{"r.json": jsonText, "r.yaml": yamlText, "r.yml": yamlText, "rules": yamlText, "rules.conf": jsonText}
 	var first *Rules
 	for _, name := range slices.Sorted(func(yield func(string) bool) {
@@ -129,7 +129,7 @@ loyalty:
 		"loyalty.monthly_cap", "loyalty.cap_sources[1]", "loyalty.cap_sources[2]", "loyalty.tier_basis",
 		"loyalty.tiers[1].privileges[1]", "loyalty.tiers[2].threshold", "loyalty.tiers[2].multiplier",
 		"loyalty.pending_days", "loyalty.expiry_months",
-		"loyalty.catalogue[0].cost", "loyalty.catalogue[1].id", "loyalty.catalogue[1].cost", "loyalty.catalogue[1].discount_fen",
+		"loyalty.catalogue[0].cost", "loyalty.catalogue[0].kind", "loyalty.catalogue[1].id", "loyalty.catalogue[1].cost", "loyalty.catalogue[1].discount_fen",
 		"loyalty.catalogue[2].kind", "loyalty.catalogue[2].stock",
 	}
 	var got []string
@@ -153,7 +153,7 @@ loyalty:
 }
 
 func TestRulesFileUnknownKeysAll(t *testing.T) {
-	_, err := parseRulesAs([]byte("loyalty:\n  monthly_cap: 10\n  monthy_cap: 5\n  tiers:\n    - {tier: bronze, threshold: 0, multiplier: 1, perks: [x]}\n  catalogue:\n    - {id: a, title: A, cost: 1, remaining: 3}\nextra: 1\n"), true)
+	_, err := parseRulesAs([]byte("loyalty:\n  monthly_cap: 10\n  monthy_cap: 5\n  tiers:\n    - {tier: bronze, threshold: 0, multiplier: 1, perks: [x]}\n  catalogue:\n    - {id: a, title: A, cost: 1, kind: gift, remaining: 3}\nextra: 1\n"), true)
 	var re *RulesError
 	if !errors.As(err, &re) {
 		t.Fatalf("err = %v", err)
@@ -188,7 +188,7 @@ func TestRulesFileBadSyntax(t *testing.T) {
 
 // Lists in the file replace the defaults whole; sections left out keep theirs.
 func TestRulesFileListsReplaceDefaults(t *testing.T) {
-	r, err := parseRules([]byte(`{"loyalty":{"tiers":[{"tier":"member","threshold":0,"multiplier":1}],"catalogue":[{"id":"x","title":"X","cost":3}]}}`))
+	r, err := parseRules([]byte(`{"loyalty":{"tiers":[{"tier":"member","threshold":0,"multiplier":1}],"catalogue":[{"id":"x","title":"X","cost":3,"kind":"gift"}]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +205,32 @@ func TestRulesFileListsReplaceDefaults(t *testing.T) {
 	}
 	if got := r.Loyalty.LedgerConfig().CapSources; !reflect.DeepEqual(got, []string{"watch", "comment"}) {
 		t.Errorf("CapSources %q", got)
+	}
+}
+
+// The file's catalogue follows PUT /api/v1/catalogue's policy too (ids, a gift without amounts, a coupon's
+// minimum spend), each problem under its loyalty.catalogue path.
+func TestRulesFileCatalogueAsPut(t *testing.T) {
+	_, err := parseRulesAs([]byte(`loyalty:
+  catalogue:
+    - {id: "bad id!", title: A, cost: 1, kind: gift}
+    - {id: g, title: G, cost: 1, kind: gift, discount_fen: 100}
+    - {id: c, title: C, cost: 1, kind: coupon, discount_fen: 500, min_spend_fen: 100}
+    - {id: ok, title: OK, cost: 1, kind: coupon, discount_fen: 500, min_spend_fen: 1000}
+`), true)
+	var re *RulesError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, p := range re.Problems {
+		got = append(got, p.Field)
+		if strings.Contains(p.Message, "items[") {
+			t.Errorf("%s: the message speaks of the HTTP body: %q", p.Field, p.Message)
+		}
+	}
+	want := []string{"loyalty.catalogue[0].id", "loyalty.catalogue[1].discount_fen", "loyalty.catalogue[2].min_spend_fen"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems at %q, want %q (%v)", got, want, err)
 	}
 }

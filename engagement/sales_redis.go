@@ -14,19 +14,21 @@ import (
 
 // recordSaleScript counts an order once. KEYS: salesKeys. ARGV: id, json, user, amount, ttl ms,
 // then product id, qty, gmv per item.
-var recordSaleScript = luaScript("sales_record.lua")
+var recordSaleScript = luaScript("sales_buyers.lua", "sales_record.lua")
 
 // refundSaleScript subtracts a refund of a counted order once. KEYS: salesKeys. ARGV: id, ttl ms, refund JSON.
-var refundSaleScript = luaScript("sales_refund.lua")
+var refundSaleScript = luaScript("sales_buyers.lua", "sales_refund.lua")
 
 func (s *RedisStore) salesKey(stream string) string { return s.streamSubKey(stream, "sales") }
 
-// salesKeys are a stream's sales keys: the counters, the orders, the buyers, the orders refunded whole and the
-// viewers. Every write renews all of them, so that they expire together: the orders (the idempotency) never
-// go before the counters they guard.
+// salesKeys are a stream's sales keys: the counters, the orders, the buyers, the orders refunded whole, the
+// viewers, and the buyers as a set of users (what the version before partial refunds wrote under :buyers, read
+// into the hash by the next script, sales_buyers.lua; a new name for the hash so that neither version meets
+// the other's type). Every write renews all of them, so that they expire together: the orders (the
+// idempotency) never go before the counters they guard.
 func (s *RedisStore) salesKeys(stream string) []string {
 	k := s.salesKey(stream)
-	return []string{k, k + ":orders", k + ":buyers", k + ":refunded", k + ":viewers"}
+	return []string{k, k + ":orders", k + ":buyer-orders", k + ":refunded", k + ":viewers", k + ":buyers"}
 }
 
 // renewSales queues the renewal of every sales key of stream on p.
@@ -102,21 +104,37 @@ func (s *RedisStore) CountSaleViewer(ctx context.Context, stream, user string) e
 	return nil
 }
 
-// Sales implements SalesStore: one MULTI reading the counters, the buyers and the viewers.
+// Sales implements SalesStore: one MULTI reading the counters, the buyers and the viewers (and, on a stream
+// whose buyers the version before partial refunds wrote as a set no script has read yet, a second reading
+// the set's users not in the hash).
 func (s *RedisStore) Sales(ctx context.Context, stream string) (Sales, error) {
-	k := s.salesKey(stream)
+	keys := s.salesKeys(stream)
+	k, buyersKey, legacyKey := keys[0], keys[2], keys[5]
 	var all *redis.MapStringStringCmd
 	var buyers, viewers *redis.IntCmd
+	var legacy *redis.StringSliceCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, k)
-		buyers = p.HLen(ctx, k+":buyers")
+		buyers = p.HLen(ctx, buyersKey)
 		viewers = p.PFCount(ctx, k+":viewers")
+		legacy = p.SMembers(ctx, legacyKey)
 		return nil
 	})
 	if err != nil {
 		return Sales{}, unavailable("sales of "+stream, err)
 	}
 	sa := Sales{Stream: stream, Buyers: buyers.Val(), Viewers: viewers.Val(), Products: []ProductSales{}}
+	if users := legacy.Val(); len(users) > 0 {
+		in, err := s.rdb.HMGet(ctx, buyersKey, users...).Result()
+		if err != nil {
+			return Sales{}, unavailable("sales of "+stream, err)
+		}
+		for _, v := range in {
+			if v == nil {
+				sa.Buyers++
+			}
+		}
+	}
 	byID := map[string]*ProductSales{}
 	var ids []string
 	for f, v := range all.Val() {

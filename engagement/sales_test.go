@@ -376,7 +376,7 @@ func TestRedisSalesKeys(t *testing.T) {
 		{"stream:{s1}:sales", "hash"},
 		{"stream:{s1}:sales:orders", "hash"},
 		{"stream:{s1}:sales:refunded", "set"},
-		{"stream:{s1}:sales:buyers", "hash"},
+		{"stream:{s1}:sales:buyer-orders", "hash"},
 		{"stream:{s1}:sales:viewers", "string"}, // a HyperLogLog
 	}
 	for _, k := range keys {

@@ -147,6 +147,7 @@ type Service struct {
 	likeSums likeSums
 	awards   AwardQueue
 	inflight inflightAwards
+	privacy  privacyNotes // privacy.go: the (user, stream) pairs noted lately
 }
 
 // New returns a Service over store, publishing events to sink.

@@ -31,6 +31,7 @@ type Store interface {
 	NotificationStore
 	ProductStore
 	SalesStore
+	PrivacyStore
 }
 
 // Lifetimes: what every Store keeps, and for how long, so that storage stays bounded by recent traffic

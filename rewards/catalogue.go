@@ -55,6 +55,8 @@ func ValidateCatalogue(rs []Reward) error {
 		switch {
 		case r.ID == "" || seen[r.ID]:
 			return fmt.Errorf("%w: Catalogue[%d] needs a unique id", ErrInvalid, i)
+		case r.ID == ForfeitRewardID:
+			return fmt.Errorf("%w: Catalogue[%d] takes the reserved id %q (forfeits on erasure)", ErrInvalid, i, r.ID)
 		case r.Cost <= 0:
 			return fmt.Errorf("%w: Catalogue[%d] needs a positive cost", ErrInvalid, i)
 		case r.Stock < 0 || r.PerUserLimit < 0 || r.DiscountFen < 0 || r.MinSpendFen < 0:

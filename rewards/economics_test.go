@@ -14,6 +14,31 @@ import (
 func runEconomicsConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("TiersBySpend", func(t *testing.T) { testTiersBySpend(t, newStore) })
 	t.Run("CapSources", func(t *testing.T) { testCapSources(t, newStore) })
+	t.Run("SpendDowngradeNotice", func(t *testing.T) { testSpendDowngrade(t, newStore) })
+}
+
+// testSpendDowngrade: with tiers by spend, the drop when a month's spend leaves the trailing twelve is
+// announced in yuan to spend.
+func testSpendDowngrade(t *testing.T, newStore func(t *testing.T) Store) {
+	clock := testenv.NewClock(t0) // 2026-03-10
+	l := newTestLedger(t, newStore(t), clock, func(c *Config) { c.TierBasis = BasisSpend; c.Tiers = spendTiers })
+	mustAward(t, l, Award{Key: "order:1", User: "u", Source: "purchase", Points: 600, Pending: true, Amount: 60_000})
+	clock.Set(time.Date(2026, time.April, 2, 0, 0, 0, 0, time.UTC))
+	mustAward(t, l, Award{Key: "order:2", User: "u", Source: "purchase", Points: 100, Pending: true, Amount: 10_000})
+	if acct := mustAccount(t, l, "u"); acct.Tier != "gold" || acct.Downgrade != nil {
+		t.Fatalf("in April: %+v", acct)
+	}
+	// 2027-02-20: March 2026 (¥600) leaves the window on March 1, ¥100 stay: bronze unless ¥500 more.
+	clock.Set(time.Date(2027, time.February, 20, 0, 0, 0, 0, time.UTC))
+	acct := mustAccount(t, l, "u")
+	want := Downgrade{From: "gold", To: "bronze", At: time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC), Needed: 500, Basis: BasisSpend}
+	if acct.Tier != "gold" || acct.Spent12Months != 700 || acct.Downgrade == nil || *acct.Downgrade != want {
+		t.Fatalf("before the drop: %+v (downgrade %+v), want %+v", acct, acct.Downgrade, want)
+	}
+	clock.Set(time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC))
+	if acct = mustAccount(t, l, "u"); acct.Tier != "bronze" || acct.Spent12Months != 100 {
+		t.Fatalf("after the drop: %+v", acct)
+	}
 }
 
 func TestMemoryEconomics(t *testing.T) {

@@ -297,6 +297,8 @@ type Downgrade struct {
 	To     Tier      `json:"to"`
 	At     time.Time `json:"at"`
 	Needed int64     `json:"needed"`
+	// Basis is the unit of Needed: BasisPoints (points to earn) or BasisSpend (whole yuan to spend).
+	Basis string `json:"basis"`
 }
 
 // Account is a user's loyalty summary.
@@ -514,7 +516,7 @@ func (l *Ledger) downgrade(p Policy, kept int64, tier TierRule) *Downgrade {
 	if to.Threshold >= tier.Threshold {
 		return nil
 	}
-	return &Downgrade{From: tier.Tier, To: to.Tier, At: next, Needed: tier.Threshold - kept}
+	return &Downgrade{From: tier.Tier, To: to.Tier, At: next, Needed: tier.Threshold - kept, Basis: p.TierBasis}
 }
 
 // Entries returns user's whole ledger, oldest first, after settling and expiring.

@@ -27,6 +27,7 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("FingerprintConflict", func(t *testing.T) { testFingerprintConflict(t, newStore) })
 	t.Run("PendingSettleRefund", func(t *testing.T) { testPendingSettleRefund(t, newStore) })
 	t.Run("PartialRefunds", func(t *testing.T) { testPartialRefunds(t, newStore) }) // refund_part_test.go
+	t.Run("RefundRecordsDueFacts", func(t *testing.T) { testRefundRecordsDueFacts(t, newStore) })
 	t.Run("ExpiryOldestFirst", func(t *testing.T) { testExpiry(t, newStore) })
 	t.Run("Redemption", func(t *testing.T) { testRedemption(t, newStore) })
 	t.Run("Leaderboard", func(t *testing.T) { testLeaderboard(t, newStore) })
@@ -580,7 +581,7 @@ func testTierWindow(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("at %s: tier %s earned12 %d downgrade %+v; want %s %d warn %v", s.at, acct.Tier, acct.Earned12Months, acct.Downgrade, s.wantTier, s.wantEarned12, s.wantWarn)
 		}
 		if s.wantWarn {
-			want := Downgrade{From: TierSilver, To: TierBronze, At: time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC), Needed: 3000}
+			want := Downgrade{From: TierSilver, To: TierBronze, At: time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC), Needed: 3000, Basis: BasisPoints}
 			if *acct.Downgrade != want {
 				t.Fatalf("downgrade %+v, want %+v", *acct.Downgrade, want)
 			}

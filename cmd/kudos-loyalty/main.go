@@ -89,8 +89,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 			return err
 		})
 	tz := fs.String("tz", or(getenv("KUDOS_TIME_ZONE"), "Asia/Shanghai"),
-		"business time zone of days for retention and churn (env KUDOS_TIME_ZONE, as the server's)")
-	fs.Func("now", "report time for retention and churn, RFC 3339 (default: the newest event's time)",
+		"business time zone: what a day is for every figure (env KUDOS_TIME_ZONE, as the server's)")
+	fs.Func("now", "report time (report day R of retention, segments, churn), RFC 3339 (default: the newest event's time)",
 		func(s string) (err error) {
 			o.now, err = time.Parse(time.RFC3339, s)
 			return err
@@ -114,6 +114,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	o.highFen = int64(math.Round(*highYuan * 100))
 	if o.signals == "none" {
 		o.signals = ""
+	}
+	if o.signals != "" && o.signals == o.consumer.Topic {
+		return o, fmt.Errorf("-signals-topic %q is the events topic: the signals need a topic of their own (or none)", o.signals)
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {

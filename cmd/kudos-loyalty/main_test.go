@@ -83,6 +83,7 @@ func TestParseFlags(t *testing.T) {
 			},
 		},
 		{name: "high value not positive", args: []string{"-high-value", "0"}, wantErr: "-high-value"},
+		{name: "signals into the events topic", args: []string{"-signals-topic", "kudos.events"}, wantErr: "is the events topic"},
 		{name: "zero interval", args: []string{"--interval", "0"}, wantErr: "positive"},
 		{name: "bad now", args: []string{"--now", "yesterday"}, wantErr: "now"},
 		{name: "no brokers", args: []string{"--brokers", " , "}, wantErr: "no Kafka brokers"},

@@ -188,7 +188,7 @@ func TestRulesCheckSubcommand(t *testing.T) {
 	}
 
 	out.Reset()
-	bad := writeFile(t, "bad.json", `{"loyalty":{"monthly_cap":-3,"tier_basis":"vibes","catalogue":[{"id":"x","title":"X"}]},"poll":{"pointz":1}}`)
+	bad := writeFile(t, "bad.json", `{"loyalty":{"monthly_cap":-3,"tier_basis":"vibes","catalogue":[{"id":"x","title":"X","kind":"gift"}]},"poll":{"pointz":1}}`)
 	err := run(context.Background(), []string{"rules", "check", bad}, getenv, &out, &out)
 	if !errors.Is(err, errRulesInvalid) {
 		t.Fatalf("rules check of a bad file: %v", err)

@@ -1,4 +1,4 @@
--- KEYS: sales hash, orders hash, buyers hash, refunded set, viewers (all renewed). ARGV: order id, ttl ms, refund json
+-- KEYS: sales hash, orders hash, buyers hash, refunded set, viewers, legacy buyers set (sales_buyers.lua) (all renewed). ARGV: order id, ttl ms, refund json
 -- {id, amount_fen, items, full} (SaleRefund). Subtracts a refund of a counted order once per refund id
 -- (SalesStore.RefundSale); the order's JSON keeps what is left of it and the refund ids counted.
 -- Returns 'none' (not counted, refund counted before, or refunded whole before) or 'ok'.
@@ -48,7 +48,7 @@ if r.full then
       take(it.product_id, o.units[it.product_id], o.gmv[it.product_id])
     end
   end
-  if redis.call('HINCRBY', KEYS[3], o.user, -1) <= 0 then redis.call('HDEL', KEYS[3], o.user) end
+  if o.b and redis.call('HINCRBY', KEYS[3], o.user, -1) <= 0 then redis.call('HDEL', KEYS[3], o.user) end
 end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(o))
 for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end

@@ -19,9 +19,16 @@
 //     .qa-hide)   moderation: #mod-chat (li[data-id][data-user] .mod-remove .mod-mute .mod-ban)
 //     #slow-mode-seconds #slow-mode-set #banned-words #banned-words-save
 //   every card shows HTTP problems in its .card-status line (and a toast).
+// Every text is the catalogue's (i18n.js: zh-CN or en by ?lang=, else the browser's language); host.html's static
+// text is localized by its data-i18n / data-i18n-attr attributes.
 import {
   $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, pct, toast, tokenFresh,
 } from './kudos.js';
+import {
+  formatYuan, isEnterToSend, localize, t, tn,
+} from './i18n.js';
+
+localize();
 
 const TOKEN_KEY = 'kudos.hostToken';
 const MAX_CHAT = 300;
@@ -89,16 +96,20 @@ function showClaims() {
     return;
   }
   if (!claims) {
-    box.replaceChildren(h('span.bad', {}, "That doesn't look like a JWT"));
+    box.replaceChildren(h('span.bad', {}, t('host.claims.notJwt')));
     return;
   }
   const exp = claims.exp ? new Date(claims.exp * 1000) : null;
   box.replaceChildren(
-    h('span', {}, 'Name ', h('b', {}, claims.name || '—')),
-    h('span', {}, 'Role ', h('b', {}, claims.role || '—')),
-    h('span', {}, 'Stream ', h('b', {}, claims.stream || 'any')),
-    exp ? h(`span${tokenFresh(token) ? '' : '.bad'}`, {}, tokenFresh(token) ? `Expires ${exp.toLocaleString()}` : 'Expired') : '',
+    h('span', {}, t('host.claims.name'), ' ', h('b', {}, claims.name || '—')),
+    h('span', {}, t('host.claims.role'), ' ', h('b', {}, claims.role ? roleName(claims.role) : '—')),
+    h('span', {}, t('host.claims.stream'), ' ', h('b', {}, claims.stream || t('host.claims.anyStream'))),
+    exp ? h(`span${tokenFresh(token) ? '' : '.bad'}`, {}, tokenFresh(token) ? t('host.claims.expires', { time: exp.toLocaleString() }) : t('host.claims.expired')) : '',
   );
+}
+
+function roleName(role) {
+  return { viewer: t('host.role.viewer'), host: t('host.role.host'), admin: t('host.role.admin') }[role] || role;
 }
 
 function signIn() {
@@ -106,15 +117,15 @@ function signIn() {
   const claims = decodeJwt(token);
   const status = $('#signin-status');
   if (!claims) {
-    status.textContent = 'Paste a valid token first';
+    status.textContent = t('host.signin.pasteValid');
     return false;
   }
   if (!tokenFresh(token)) {
-    status.textContent = 'This token has expired';
+    status.textContent = t('host.signin.expired');
     return false;
   }
   if (!['host', 'admin'].includes(claims.role)) {
-    status.textContent = `This is a ${claims.role || 'viewer'} token — the panel needs a host token`;
+    status.textContent = t('host.signin.wrongRole', { role: roleName(claims.role || 'viewer') });
     return false;
   }
   status.textContent = '';
@@ -125,8 +136,8 @@ function signIn() {
   } catch {
     /* storage unavailable */
   }
-  $('#user-name').textContent = claims.name || claims.sub || 'Host';
-  $('#user-role').textContent = claims.role;
+  $('#user-name').textContent = claims.name || claims.sub || t('host.defaultName');
+  $('#user-role').textContent = roleName(claims.role);
   $('#bar-user').hidden = false;
   $('#signin-view').hidden = true;
   $('#pick-view').hidden = false;
@@ -157,7 +168,7 @@ $('#host-signout').addEventListener('click', signOut);
 $('#stream-open').addEventListener('click', () => {
   const id = $('#stream-id').value.trim();
   if (!id) {
-    $('#open-status').textContent = 'Enter a stream id';
+    $('#open-status').textContent = t('host.pick.enterId');
     return;
   }
   openStream(id, '#open-status');
@@ -166,14 +177,14 @@ $('#stream-open').addEventListener('click', () => {
 $('#stream-create').addEventListener('click', async () => {
   const title = $('#stream-new-title').value.trim();
   if (!title) {
-    $('#create-status').textContent = 'Give your live a title';
+    $('#create-status').textContent = t('host.pick.needTitle');
     return;
   }
   const body = { title, video_delay_ms: Number($('#stream-new-delay').value) || 0 };
   if (state.claims.stream) body.id = state.claims.stream;
   const s = await call('POST', '/streams', body, '#create-status');
   if (s) {
-    toast('Stream created — you are live', 'success');
+    toast(t('host.toast.created'), 'success');
     await openStream(s.id, '#create-status');
   }
 });
@@ -194,7 +205,7 @@ async function openStream(id, statusSel) {
   renderStream(s);
   if (typeof s.viewers === 'number') $('#viewer-count').textContent = compact(s.viewers);
   $('#stream-id-chip').textContent = id;
-  $('#viewer-link').href = `/?stream=${encodeURIComponent(id)}`;
+  $('#viewer-link').href = `/?stream=${encodeURIComponent(id)}${params.get('lang') ? `&lang=${encodeURIComponent(params.get('lang'))}` : ''}`;
   connect();
   loadModeration();
   loadFeedback();
@@ -213,12 +224,13 @@ function renderStream(s) {
   $('#stream-title').value = s.title || '';
   $('#stream-delay').value = String(s.video_delay_ms || 0);
   const pill = $('#stream-status');
-  pill.textContent = s.status || 'live';
-  pill.dataset.status = s.status || 'live';
+  const status = s.status || 'live';
+  pill.textContent = { live: t('host.status.live'), ended: t('host.status.ended') }[status] || status;
+  pill.dataset.status = status;
   const ended = s.status === 'ended';
   document.body.classList.toggle('stream-ended', ended);
   $('#stream-end').disabled = ended;
-  document.title = `${s.title || s.id} — Kudos Studio`;
+  document.title = t('host.docTitleStream', { title: s.title || s.id });
 }
 
 // ---------- live socket ----------
@@ -232,7 +244,8 @@ function connect() {
     onState: (s, info) => {
       const dot = $('#conn-status');
       dot.dataset.state = s === 'connecting' && info.attempt ? 'reconnecting' : s;
-      dot.title = { open: 'Live connection: connected', connecting: 'Connecting…', reconnecting: 'Reconnecting…', stopped: 'Disconnected' }[dot.dataset.state] || '';
+      dot.title = { open: t('host.conn.open'), connecting: t('host.conn.connecting'), reconnecting: t('host.conn.reconnecting'), stopped: t('host.conn.stopped') }[dot.dataset.state] || '';
+      dot.setAttribute('aria-label', dot.title);
       if (s === 'reconnecting' && info.failuresBeforeOpen === 2) checkToken();
     },
   });
@@ -257,10 +270,10 @@ function tokenRejected() {
   }
   clearInterval(leaderboardTimer);
   clearInterval(salesTimer);
-  toast('Your host token is no longer accepted — paste a fresh one', 'error', 8000);
+  toast(t('host.token.rejectedToast'), 'error', 8000);
   $('#pick-view').hidden = true;
   $('#signin-view').hidden = false;
-  $('#signin-status').textContent = 'The server rejected this token. Paste a new host token and sign in again.';
+  $('#signin-status').textContent = t('host.token.rejected');
   window.scrollTo(0, 0);
 }
 
@@ -338,16 +351,16 @@ $('#stream-save').addEventListener('click', async () => {
   const s = await call('PATCH', sp(), body, '#stream-status-msg');
   if (s) {
     renderStream(s);
-    ok('#stream-status-msg', 'Saved');
+    ok('#stream-status-msg', t('host.saved'));
   }
 });
 
 $('#stream-end').addEventListener('click', async () => {
-  if (!confirm('End this live for everyone? This cannot be undone.')) return;
+  if (!confirm(t('host.stream.confirmEnd'))) return;
   const s = await call('POST', sp('/end'), undefined, '#stream-status-msg');
   if (s) {
     renderStream(s);
-    toast('The live has ended', 'info');
+    toast(t('host.toast.ended'), 'info');
   }
 });
 
@@ -370,14 +383,15 @@ function addChat(c) {
   if (c.user && c.name) state.names.set(c.user, c.name);
   const stick = nearBottom(modChat);
   const isHost = c.role === 'host' || c.role === 'admin';
+  const who = c.name || c.user;
   const actions = isHost ? h('span.mod-actions') : h('span.mod-actions', {},
-    h('button.mod-remove', { type: 'button', title: 'Remove message', onclick: () => moderate({ action: 'remove_comment', comment_id: c.id }, 'Message removed') }, '✕'),
-    h('button.mod-mute', { type: 'button', title: 'Mute for 10 minutes', onclick: () => moderate({ action: 'mute', user: c.user, duration_s: 600 }, `${c.name || c.user} muted for 10 min`) }, 'Mute'),
-    h('button.mod-ban', { type: 'button', title: 'Ban from this live', onclick: () => confirm(`Ban ${c.name || c.user} from this live?`) && moderate({ action: 'ban', user: c.user }, `${c.name || c.user} banned`) }, 'Ban'),
+    h('button.mod-remove', { type: 'button', title: t('host.mod.remove'), 'aria-label': t('host.mod.remove'), onclick: () => moderate({ action: 'remove_comment', comment_id: c.id }, t('host.mod.removed')) }, '✕'),
+    h('button.mod-mute', { type: 'button', title: t('host.mod.muteTitle'), onclick: () => moderate({ action: 'mute', user: c.user, duration_s: 600 }, t('host.mod.muted', { name: who })) }, t('host.mod.mute')),
+    h('button.mod-ban', { type: 'button', title: t('host.mod.banTitle'), onclick: () => confirm(t('host.mod.confirmBan', { name: who })) && moderate({ action: 'ban', user: c.user }, t('host.mod.banned', { name: who })) }, t('host.mod.ban')),
   );
   const li = h('li.mod-item', { dataset: { id: c.id || '', user: c.user || '' } },
     h('span.mod-time', {}, hhmm(c.at)),
-    h('span.mod-msg', {}, isHost ? h('span.role-badge', {}, 'Host') : '', h('b', {}, c.name || c.user || 'Guest'), ' ', c.text),
+    h('span.mod-msg', {}, isHost ? h('span.role-badge', {}, t('host.badge.host')) : '', h('b', {}, c.name || c.user || t('host.guest')), ' ', c.text),
     actions,
   );
   modChat.append(li);
@@ -407,18 +421,27 @@ async function loadModeration() {
   if (document.activeElement !== $('#banned-words')) $('#banned-words').value = (m.banned_words || []).join(', ');
   const list = (title, users, action, label) => (users && users.length ? h('div.mod-list', {}, h('span.mod-list-title', {}, title),
     ...users.map((u) => h('span.user-chip', {}, state.names.get(u) || u,
-      h('button', { type: 'button', title: label, onclick: () => moderate({ action, user: u }, `${label}: ${state.names.get(u) || u}`) }, '×')))) : '');
-  $('#mod-lists').replaceChildren(list('Muted', m.muted, 'unmute', 'Unmute'), list('Banned', m.banned, 'unban', 'Unban'));
+      h('button', { type: 'button', title: label, 'aria-label': `${label}: ${state.names.get(u) || u}`, onclick: () => moderate({ action, user: u }, t('host.mod.done', { action: label, name: state.names.get(u) || u })) }, '×')))) : '');
+  $('#mod-lists').replaceChildren(list(t('host.mod.mutedList'), m.muted, 'unmute', t('host.mod.unmute')), list(t('host.mod.bannedList'), m.banned, 'unban', t('host.mod.unban')));
 }
 
 $('#slow-mode-set').addEventListener('click', () => {
   const seconds = Math.max(0, Number($('#slow-mode-seconds').value) || 0);
-  moderate({ action: 'slow_mode', seconds }, seconds ? `Slow mode: ${seconds} s` : 'Slow mode off');
+  moderate({ action: 'slow_mode', seconds }, seconds ? t('host.mod.slowOn', { seconds }) : t('host.mod.slowOff'));
 });
 
 $('#banned-words-save').addEventListener('click', () => {
   const words = $('#banned-words').value.split(/[,\n]/).map((w) => w.trim()).filter(Boolean);
-  moderate({ action: 'banned_words', words }, `${words.length} banned word${words.length === 1 ? '' : 's'} saved`);
+  moderate({ action: 'banned_words', words }, tn('host.mod.wordsSaved', words.length));
+});
+
+// Enter sends, except the Enter that ends an input method's composition (picking the characters of a pinyin
+// word): that one belongs to the IME. The form's own implicit submission is replaced by this handler.
+$('#host-chat-input').addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Enter') return;
+  if (!isEnterToSend(ev)) return;
+  ev.preventDefault();
+  $('#host-say').requestSubmit();
 });
 
 $('#host-say').addEventListener('submit', async (ev) => {
@@ -440,8 +463,8 @@ function addPollOption(value = '') {
   const list = $('#poll-options');
   if (list.children.length >= 10) return;
   const row = h('div.option-row', {},
-    h('input.poll-option-input', { maxlength: '80', value, placeholder: `Option ${list.children.length + 1}` }),
-    h('button.icon-btn', { type: 'button', title: 'Remove option', onclick: () => { if (list.children.length > 2) { row.remove(); syncPollButtons(); } } }, '−'),
+    h('input.poll-option-input', { maxlength: '80', value, placeholder: t('host.poll.optionPlaceholder', { n: list.children.length + 1 }), 'aria-label': t('host.poll.optionPlaceholder', { n: list.children.length + 1 }) }),
+    h('button.icon-btn', { type: 'button', title: t('host.poll.removeOption'), 'aria-label': t('host.poll.removeOption'), onclick: () => { if (list.children.length > 2) { row.remove(); syncPollButtons(); } } }, '−'),
   );
   list.append(row);
   syncPollButtons();
@@ -459,13 +482,13 @@ $('#poll-create').addEventListener('click', async () => {
   const question = $('#poll-question').value.trim();
   const options = [...document.querySelectorAll('.poll-option-input')].map((i) => i.value.trim()).filter(Boolean);
   if (!question || options.length < 2) {
-    $('#poll-status').textContent = 'A poll needs a question and at least two options';
+    $('#poll-status').textContent = t('host.poll.needOptions');
     return;
   }
   const poll = await call('POST', sp('/polls'), { question, options, duration_s: Math.max(0, Number($('#poll-duration').value) || 0) }, '#poll-status');
   if (poll) {
     showPollTally(poll);
-    ok('#poll-status', 'Poll is live');
+    ok('#poll-status', t('host.poll.live'));
   }
 });
 
@@ -517,11 +540,11 @@ function updateTally(d, closed) {
     row.querySelector('.tally-fill').style.width = `${pct(n, p.total)}%`;
     row.classList.toggle('winner', closed && p.winner === i);
   });
-  $('#poll-total').textContent = `${p.total} vote${p.total === 1 ? '' : 's'}${closed ? (p.winner >= 0 ? ` · winner: ${p.options[p.winner]}` : ' · no votes') : ''}`;
+  $('#poll-total').textContent = `${tn('host.votes', p.total)}${closed ? (p.winner >= 0 ? t('host.poll.winner', { option: p.options[p.winner] }) : t('host.poll.noVotes')) : ''}`;
   const open = p.status !== 'closed';
   $('#poll-close').hidden = !open;
   $('#poll-builder').hidden = open;
-  $('#poll-state').textContent = open ? 'live' : 'closed';
+  $('#poll-state').textContent = open ? t('host.state.live') : t('host.state.closed');
   $('#poll-state').dataset.state = open ? 'live' : 'closed';
 }
 
@@ -536,18 +559,18 @@ function addQuizQuestion(q = { text: '', choices: ['', '', ''], answer: 0, time_
     if (choices.children.length >= 6) return;
     const idx = choices.children.length;
     choices.append(h('label.choice-row', {},
-      h('input.quiz-q-answer', { type: 'radio', name, value: String(idx), checked, title: 'Correct answer' }),
-      h('input.quiz-q-choice', { maxlength: '80', value, placeholder: `Choice ${idx + 1}` })));
+      h('input.quiz-q-answer', { type: 'radio', name, value: String(idx), checked, title: t('host.quiz.correctAnswer'), 'aria-label': t('host.quiz.correctAnswer') }),
+      h('input.quiz-q-choice', { maxlength: '80', value, placeholder: t('host.quiz.choicePlaceholder', { n: idx + 1 }), 'aria-label': t('host.quiz.choicePlaceholder', { n: idx + 1 }) })));
   };
   q.choices.forEach((c, i) => addChoice(c, i === q.answer));
   const li = h('li.quiz-q', {},
     h('div.quiz-q-head', {},
-      h('input.quiz-q-text', { maxlength: '200', value: q.text, placeholder: 'Question' }),
-      h('label.field.inline', {}, h('span', {}, 'Time (s)'), h('input.quiz-q-time', { type: 'number', min: '5', max: '120', value: String(q.time_limit_s) })),
-      h('button.icon-btn', { type: 'button', title: 'Remove question', onclick: () => { if (list.children.length > 1) li.remove(); } }, '−')),
+      h('input.quiz-q-text', { maxlength: '200', value: q.text, placeholder: t('host.quiz.questionPlaceholder'), 'aria-label': t('host.quiz.questionPlaceholder') }),
+      h('label.field.inline', {}, h('span', {}, t('host.quiz.time')), h('input.quiz-q-time', { type: 'number', min: '5', max: '120', value: String(q.time_limit_s) })),
+      h('button.icon-btn', { type: 'button', title: t('host.quiz.removeQuestion'), 'aria-label': t('host.quiz.removeQuestion'), onclick: () => { if (list.children.length > 1) li.remove(); } }, '−')),
     choices,
-    h('button.link-btn', { type: 'button', onclick: () => addChoice() }, '+ Add choice'),
-    h('div.hint', {}, 'Pick the radio button of the correct answer.'),
+    h('button.link-btn', { type: 'button', onclick: () => addChoice() }, t('host.quiz.addChoice')),
+    h('div.hint', {}, t('host.quiz.pickHint')),
   );
   list.append(li);
 }
@@ -568,10 +591,10 @@ function readQuiz() {
       choices.push(v);
     }
     const limit = Number(li.querySelector('.quiz-q-time').value) || 20;
-    if (!text) throw new Error(`Question ${i + 1} has no text`);
-    if (choices.length < 2) throw new Error(`Question ${i + 1} needs at least two choices`);
-    if (answer < 0) throw new Error(`Mark the correct answer of question ${i + 1}`);
-    if (limit < 5 || limit > 120) throw new Error(`Question ${i + 1}: time limit must be 5–120 s`);
+    if (!text) throw new Error(t('host.quiz.errNoText', { n: i + 1 }));
+    if (choices.length < 2) throw new Error(t('host.quiz.errChoices', { n: i + 1 }));
+    if (answer < 0) throw new Error(t('host.quiz.errAnswer', { n: i + 1 }));
+    if (limit < 5 || limit > 120) throw new Error(t('host.quiz.errTime', { n: i + 1 }));
     questions.push({ text, choices, answer, time_limit_s: limit });
   }
   return questions;
@@ -601,7 +624,7 @@ $('#quiz-new').addEventListener('click', () => {
   $('#quiz-next').hidden = true;
   $('#quiz-new').hidden = true;
   $('#quiz-leaderboard').hidden = true;
-  $('#quiz-state').textContent = 'draft';
+  $('#quiz-state').textContent = t('host.state.draft');
 });
 
 async function nextQuestion() {
@@ -618,10 +641,10 @@ async function nextQuestion() {
 }
 
 function finishQuiz(res) {
-  $('#quiz-state').textContent = 'finished';
+  $('#quiz-state').textContent = t('host.state.finished');
   $('#quiz-next').hidden = true;
   $('#quiz-new').hidden = false;
-  $('#quiz-live').replaceChildren(h('div.quiz-done', {}, '🏁 Quiz finished — final leaderboard below'));
+  $('#quiz-live').replaceChildren(h('div.quiz-done', {}, t('host.quiz.finishedLine')));
   if (Array.isArray(res.top)) renderQuizBoard(res.top, true);
 }
 
@@ -632,17 +655,17 @@ function onQuizQuestion(q) {
   const known = state.quiz.questions && state.quiz.questions[q.index];
   const live = $('#quiz-live');
   live.replaceChildren(
-    h('div.quiz-live-head', {}, h('span', {}, `Question ${q.index + 1} of ${q.count}`), h('span.countdown', { dataset: { deadline: String(q.deadline_ms || 0) } })),
+    h('div.quiz-live-head', {}, h('span', {}, t('host.quiz.progress', { n: q.index + 1, count: q.count })), h('span.countdown', { dataset: { deadline: String(q.deadline_ms || 0) } })),
     h('div.quiz-live-q', {}, q.text),
     h('ol.quiz-live-choices', {}, (q.choices || []).map((c, i) => h(`li${known && known.answer === i ? '.answer' : ''}`, { dataset: { index: String(i) } },
       h('div.tally-label', {}, h('span', {}, c), h('span.tally-count')), h('div.tally-track', {}, h('span.tally-fill'))))),
-    h('div.tally-foot#quiz-reveal-foot', {}, 'Answers are revealed when the time runs out'),
+    h('div.tally-foot#quiz-reveal-foot', {}, t('host.quiz.revealHint')),
   );
   live.hidden = false;
   $('#quiz-builder').hidden = true;
   $('#quiz-next').hidden = false;
-  $('#quiz-next').textContent = q.index + 1 >= q.count ? 'Finish quiz' : 'Next question';
-  $('#quiz-state').textContent = 'live';
+  $('#quiz-next').textContent = q.index + 1 >= q.count ? t('host.quiz.finish') : t('host.quiz.next');
+  $('#quiz-state').textContent = t('host.state.live');
 }
 
 function onQuizReveal(d) {
@@ -657,25 +680,25 @@ function onQuizReveal(d) {
   const cd = document.querySelector('#quiz-live .countdown');
   if (cd) {
     delete cd.dataset.deadline;
-    cd.textContent = 'revealed';
+    cd.textContent = t('host.quiz.revealed');
   }
   const right = typeof d.correct === 'number' ? d.correct : counts[d.answer] || 0;
-  $('#quiz-reveal-foot').textContent = `${total} answered · ${right} correct (${pct(right, total)}%)`;
+  $('#quiz-reveal-foot').textContent = t('host.quiz.revealFoot', { total, right, pct: pct(right, total) });
 }
 
 function renderQuizBoard(top, final) {
   const board = $('#quiz-leaderboard');
   board.hidden = false;
   board.replaceChildren(
-    h('li.board-head', {}, final ? '🏆 Final leaderboard' : 'Quiz leaderboard'),
+    h('li.board-head', {}, final ? t('host.quiz.finalBoard') : t('host.quiz.board')),
     ...top.slice(0, 10).map((r) => h('li.board-row', {}, h('span.rank', {}, `#${r.rank}`), h('span.who', {}, r.name || r.user), h('span.score', {}, compact(r.score)))),
   );
-  if (!top.length) board.append(h('li.empty', {}, 'No scores yet'));
+  if (!top.length) board.append(h('li.empty', {}, t('host.quiz.noScores')));
   if (final) finishQuizState();
 }
 
 function finishQuizState() {
-  $('#quiz-state').textContent = 'finished';
+  $('#quiz-state').textContent = t('host.state.finished');
   $('#quiz-next').hidden = true;
   $('#quiz-new').hidden = false;
 }
@@ -687,13 +710,13 @@ $('#coupon-drop').addEventListener('click', async () => {
   const stock = Number($('#coupon-stock').value);
   const expires = Number($('#coupon-expires').value);
   if (!title || !(stock > 0) || !(expires > 0)) {
-    $('#coupon-status').textContent = 'Enter a title, a stock above zero and an expiry';
+    $('#coupon-status').textContent = t('host.coupon.invalid');
     return;
   }
   const c = await call('POST', sp('/coupons'), { title, stock, expires_s: expires }, '#coupon-status');
   if (c) {
     addCoupon(c);
-    ok('#coupon-status', 'Coupon dropped');
+    ok('#coupon-status', t('host.coupon.dropped'));
   }
 });
 
@@ -717,7 +740,7 @@ function onCouponStock(d) {
   if (!c || !li) return;
   c.remaining = d.remaining;
   const claimed = c.stock - c.remaining;
-  li.querySelector('.remaining').textContent = `${c.remaining} of ${c.stock} left · ${claimed} claimed`;
+  li.querySelector('.remaining').textContent = t('host.coupon.left', { remaining: c.remaining, stock: c.stock, claimed });
   li.querySelector('.remaining').dataset.value = String(c.remaining);
   li.querySelector('.tally-fill').style.width = `${pct(claimed, c.stock)}%`;
 }
@@ -733,21 +756,21 @@ $('#draw-open').addEventListener('click', async () => {
   const winners = Number($('#draw-winners').value) || 1;
   const eligible = $('#draw-eligible').value;
   if (!prize) {
-    $('#draw-status').textContent = 'Name the prize first';
+    $('#draw-status').textContent = t('host.draw.needPrize');
     return;
   }
   const body = { prize, winners, eligible };
   if (eligible === 'keyword') {
     body.keyword = $('#draw-keyword').value.trim();
     if (!body.keyword) {
-      $('#draw-status').textContent = 'Enter the keyword viewers must comment';
+      $('#draw-status').textContent = t('host.draw.needKeyword');
       return;
     }
   }
   const d = await call('POST', sp('/draws'), body, '#draw-status');
   if (d) {
     showDraw(d);
-    ok('#draw-status', 'Draw is open — viewers can enter now');
+    ok('#draw-status', t('host.draw.isOpen'));
   }
 });
 
@@ -769,7 +792,7 @@ function showDraw(d) {
   const drawn = d.status === 'drawn';
   $('#draw-run').disabled = drawn;
   $('#draw-open').disabled = !drawn;
-  $('#draw-state').textContent = drawn ? 'drawn' : 'open';
+  $('#draw-state').textContent = drawn ? t('host.state.drawn') : t('host.state.open');
 }
 
 function showDrawResult(r) {
@@ -777,17 +800,17 @@ function showDrawResult(r) {
   const winners = r.winners || [];
   const box = $('#draw-result');
   box.replaceChildren(
-    h('div.draw-title', {}, `🎉 ${r.prize || 'Prize'} — ${winners.length ? `${winners.length} winner${winners.length === 1 ? '' : 's'}` : 'no eligible entrants'}`),
+    h('div.draw-title', {}, t('host.draw.result', { prize: r.prize || t('host.draw.prizeFallback'), outcome: winners.length ? tn('host.draw.winnersCount', winners.length) : t('host.draw.noEntrants') })),
     h('ul.draw-winners', {}, winners.map((w) => h('li', { dataset: { user: w.user } }, w.name || w.user))),
-    h('div.commit', {}, 'Seed ', h('code#draw-seed', {}, r.seed || '')),
-    h('div.hint', {}, `${(r.entrants || []).length} entrants. Anyone can check SHA-256(seed) against the commitment published when the draw opened.`),
+    h('div.commit', {}, t('host.draw.seed'), ' ', h('code#draw-seed', {}, r.seed || '')),
+    h('div.hint', {}, t('host.draw.verifyHint', { count: (r.entrants || []).length })),
   );
   box.hidden = false;
   $('#draw-commitment').textContent = r.commitment || $('#draw-commitment').textContent;
   $('#draw-commitment-box').hidden = !$('#draw-commitment').textContent;
   $('#draw-run').disabled = true;
   $('#draw-open').disabled = false;
-  $('#draw-state').textContent = 'drawn';
+  $('#draw-state').textContent = t('host.state.drawn');
 }
 
 // ---------- feedback ----------
@@ -803,7 +826,7 @@ $('#feedback-refresh').addEventListener('click', loadFeedback);
 for (const btn of [$('#feedback-ask-rating'), $('#feedback-ask-nps')]) {
   btn.addEventListener('click', async () => {
     const p = await call('POST', sp('/feedback/prompt'), { kind: btn.dataset.kind }, '#feedback-status');
-    if (p) ok('#feedback-status', `Asked: “${p.question}”`);
+    if (p) ok('#feedback-status', t('host.feedback.asked', { question: p.question }));
   });
 }
 
@@ -817,18 +840,18 @@ function renderFeedback(f) {
   $('#feedback-summary').replaceChildren(
     h('div.fb-block', {},
       h('div.fb-big', {}, h('span#feedback-average', {}, avg.toFixed(1)), h('span.fb-stars', { style: { '--avg': String(avg) } }, '★★★★★')),
-      h('div.fb-sub', {}, `${r.count} rating${r.count === 1 ? '' : 's'}`),
+      h('div.fb-sub', {}, tn('host.feedback.ratings', r.count)),
       h('div.fb-dist', {}, [5, 4, 3, 2, 1].map((s) => h('div.fb-row', {},
         h('span', {}, `${s}★`), h('div.tally-track', {}, h('span.tally-fill', { style: { width: `${(100 * (dist[s - 1] || 0)) / maxD}%` } })), h('span.fb-n', {}, String(dist[s - 1] || 0))))),
     ),
     h('div.fb-block', {},
-      h(`div.fb-big.nps-${npsClass}`, {}, h('span#feedback-nps', {}, String(Math.round(n.score || 0))), h('span.fb-unit', {}, 'NPS')),
-      h('div.fb-sub', {}, `${n.count} response${n.count === 1 ? '' : 's'}`),
+      h(`div.fb-big.nps-${npsClass}`, {}, h('span#feedback-nps', {}, String(Math.round(n.score || 0))), h('span.fb-unit', {}, t('host.feedback.nps'))),
+      h('div.fb-sub', {}, tn('host.feedback.responses', n.count)),
       h('div.nps-bar', {},
-        h('span.det', { style: { flex: String(n.detractors || 0) }, title: 'Detractors (0–6)' }),
-        h('span.pas', { style: { flex: String(n.passives || 0) }, title: 'Passives (7–8)' }),
-        h('span.pro', { style: { flex: String(n.promoters || 0) }, title: 'Promoters (9–10)' })),
-      h('div.nps-legend', {}, h('span.det', {}, `${n.detractors || 0} detractors`), h('span.pas', {}, `${n.passives || 0} passives`), h('span.pro', {}, `${n.promoters || 0} promoters`)),
+        h('span.det', { style: { flex: String(n.detractors || 0) }, title: t('host.feedback.detractorsTitle') }),
+        h('span.pas', { style: { flex: String(n.passives || 0) }, title: t('host.feedback.passivesTitle') }),
+        h('span.pro', { style: { flex: String(n.promoters || 0) }, title: t('host.feedback.promotersTitle') })),
+      h('div.nps-legend', {}, h('span.det', {}, t('host.feedback.detractors', { count: n.detractors || 0 })), h('span.pas', {}, t('host.feedback.passives', { count: n.passives || 0 })), h('span.pro', {}, t('host.feedback.promoters', { count: n.promoters || 0 }))),
     ),
   );
 }
@@ -850,12 +873,12 @@ async function loadLeaderboard() {
   $('#leaderboard').replaceChildren(...top.map((r) => h('li.board-row', { dataset: { user: r.user } },
     h('span.rank', {}, r.rank <= 3 ? ['🥇', '🥈', '🥉'][r.rank - 1] : `#${r.rank}`),
     h('span.who', {}, r.name || state.names.get(r.user) || r.user),
-    h('span.score', {}, `${compact(r.points)} pts`))));
+    h('span.score', {}, t('host.points', { points: compact(r.points) })))));
 }
 
 // ---------- sales ----------
 
-const yuan = (fen) => `¥${((Number(fen) || 0) / 100).toFixed(2)}`;
+const yuan = formatYuan;
 
 async function loadSales() {
   if (!state.streamId || document.hidden) return;
@@ -875,8 +898,8 @@ async function loadSales() {
   $('#sales-empty').hidden = ps.length > 0;
   $('#sales-products').replaceChildren(...ps.map((p) => h('li.board-row', { dataset: { id: p.product_id } },
     h('span.who', {}, p.title || p.product_id),
-    h('span.score', {}, h('span.clicks', {}, `${p.clicks || 0} clicks`), ' → ', h('span.orders', {}, `${p.orders || 0} orders`),
-      ` · ${p.units || 0} units · ${yuan(p.gmv_fen)}`))));
+    h('span.score', {}, h('span.clicks', {}, t('host.sales.clicks', { count: p.clicks || 0 })), ' → ', h('span.orders', {}, t('host.sales.ordersN', { count: p.orders || 0 })),
+      ` · ${t('host.sales.units', { count: p.units || 0 })} · ${yuan(p.gmv_fen)}`))));
 }
 
 // ---------- product shelf ----------
@@ -902,10 +925,10 @@ async function loadProducts(pinned) {
             toast(text, 'error', 5000);
             return;
           }
-          ok('#product-status', `${isPinned ? 'Unpinned' : 'Pinned'} “${p.title}”`);
+          ok('#product-status', t(isPinned ? 'host.products.unpinned' : 'host.products.pinned', { title: p.title }));
           loadProducts(isPinned ? '' : p.id);
         },
-      }, isPinned ? 'Unpin' : 'Pin'));
+      }, isPinned ? t('host.products.unpin') : t('host.products.pin')));
   }));
 }
 
@@ -919,7 +942,7 @@ $('#product-add').addEventListener('click', async () => {
   };
   const p = await call('POST', sp('/products'), body, '#product-status');
   if (!p) return;
-  ok('#product-status', `Added “${p.title}”`);
+  ok('#product-status', t('host.products.added', { title: p.title }));
   for (const f of ['#product-id', '#product-title', '#product-price', '#product-url']) $(f).value = '';
   loadProducts();
 });
@@ -935,15 +958,15 @@ function renderQuestions(list) {
       type: 'button',
       onclick: async () => {
         const res = await call('POST', sp(`/questions/${encodeURIComponent(q.id)}/${verb}`), undefined, '#qa-status');
-        if (res) ok('#qa-status', `${label}: “${q.text.slice(0, 40)}”`);
+        if (res) ok('#qa-status', t('host.qa.done', { action: label, text: q.text.slice(0, 40) }));
       },
     }, label);
     const li = h('li', { dataset: { id: q.id } },
       h('span.qa-votes', {}, `▲ ${q.votes || 0}`),
       h('div.qa-main', {},
         h('div', {}, q.text),
-        h('div.hint', {}, `${q.name || q.user || 'Guest'} · ${hhmm(q.at)}`, q.pinned ? ' · 📌 pinned' : '', q.answered ? ' · ✓ answered' : '')),
-      h('div.qa-acts', {}, act('pin', q.pinned ? 'Unpin' : 'Pin'), q.answered ? '' : act('answer', 'Answered'), act('hide', 'Hide')),
+        h('div.hint', {}, `${q.name || q.user || t('host.guest')} · ${hhmm(q.at)}`, q.pinned ? t('host.qa.pinnedTag') : '', q.answered ? t('host.qa.answeredTag') : '')),
+      h('div.qa-acts', {}, act('pin', q.pinned ? t('host.qa.unpin') : t('host.qa.pin')), q.answered ? '' : act('answer', t('host.qa.answered')), act('hide', t('host.qa.hide'))),
     );
     li.classList.toggle('pinned', !!q.pinned);
     li.classList.toggle('answered', !!q.answered);
@@ -958,7 +981,7 @@ setInterval(() => {
   document.querySelectorAll('[data-deadline]').forEach((el) => {
     const deadline = Number(el.dataset.deadline);
     if (!deadline) return;
-    el.textContent = deadline > now ? clock(deadline - now) : 'ended';
+    el.textContent = deadline > now ? clock(deadline - now) : t('host.countdown.ended');
     el.classList.toggle('urgent', deadline > now && deadline - now < 5000);
   });
 }, 250);

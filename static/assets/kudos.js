@@ -1,8 +1,10 @@
 // Shared browser helpers for the Kudos viewer page and host panel: tokens, the HTTP API with problem+json
 // errors, the live socket (the client SDK's KudosRoom, so the pages and shops use one client) and a few
-// small DOM and formatting helpers. Plain ES module; its one import is the SDK, served by this server.
+// small DOM and formatting helpers. Plain ES module; it imports the SDK, served by this server, and the pages'
+// languages (i18n.js: the texts and the number format).
 
 import { KudosRoom } from '/sdk/kudos-client.js';
+import { formatNumber, t } from './i18n.js';
 
 /** Decodes a JWT's payload without checking it (the server does that); null when it is not a JWT. */
 export function decodeJwt(token) {
@@ -50,7 +52,7 @@ export async function api(method, path, { token, body } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, 'unavailable', 'The server cannot be reached');
+    throw new ApiError(0, 'unavailable', t('error.unreachable'));
   }
   const text = await res.text();
   let payload = null;
@@ -63,7 +65,7 @@ export async function api(method, path, { token, body } = {}) {
   }
   if (!res.ok) {
     const p = payload || {};
-    throw new ApiError(res.status, p.code || `http_${res.status}`, p.detail || p.title || res.statusText || 'Request failed', p.field);
+    throw new ApiError(res.status, p.code || `http_${res.status}`, p.detail || p.title || res.statusText || t('error.requestFailed'), p.field);
   }
   return payload;
 }
@@ -178,12 +180,9 @@ export function h(spec, props = {}, ...children) {
 /** Shorthand for document.querySelector. */
 export const $ = (sel, root = document) => root.querySelector(sel);
 
-/** Formats counts compactly: 950, 1.2K, 3.4M. */
+/** Formats counts compactly in the page's language: 950, 1.2K, 12K, 3.4M (en); 950, 1.2万, 3.4亿 (zh-CN). */
 export function compact(n) {
-  n = Number(n) || 0;
-  if (n < 1000) return String(n);
-  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0).replace(/\.0$/, '')}K`;
-  return `${(n / 1_000_000).toFixed(1).replace(/\.0$/, '')}M`;
+  return formatNumber(n);
 }
 
 /** Formats milliseconds left as m:ss (or h:mm:ss). */
@@ -247,17 +246,17 @@ export function toast(message, kind = '', ms = 3500) {
 export function errorText(err) {
   const code = err && err.code;
   const friendly = {
-    rate_limited: "You're sending too fast — slow down a little",
-    duplicate: 'Already done',
-    closed: 'That has already closed',
-    not_found: 'That no longer exists',
-    forbidden: "You're not allowed to do that",
-    unauthorized: 'Please sign in again',
-    too_large: 'That message is too long',
-    unavailable: 'Connection lost — reconnecting…',
+    rate_limited: t('error.rate_limited'),
+    duplicate: t('error.duplicate'),
+    closed: t('error.closed'),
+    not_found: t('error.not_found'),
+    forbidden: t('error.forbidden'),
+    unauthorized: t('error.unauthorized'),
+    too_large: t('error.too_large'),
+    unavailable: t('error.unavailable'),
   };
   if (code === 'invalid' && err.message) return err.message;
-  return friendly[code] || (err && err.message) || 'Something went wrong';
+  return friendly[code] || (err && err.message) || t('error.generic');
 }
 
 /** Hex SHA-256 of a string (its UTF-8) or of bytes, or null where WebCrypto is unavailable (plain http off localhost). */

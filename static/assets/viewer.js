@@ -22,6 +22,11 @@ import {
   $, api, clock, compact, decodeJwt, errorText, h, hexBytes, hhmm, LiveSocket, loadJSON, pct, saveJSON,
   sha256Hex, toast, tokenFresh,
 } from './kudos.js';
+// Every text is the catalogue's (i18n.js: zh-CN or en by ?lang=, else the browser's language); index.html's
+// static text is localized by its data-i18n / data-i18n-attr attributes.
+import { isEnterToSend, localize, t, tn } from './i18n.js';
+
+localize();
 
 const params = new URLSearchParams(location.search);
 // The embeddable room (/embed/:stream): this page framed by a shop. embed.js takes the viewer's token from the
@@ -96,11 +101,11 @@ async function signIn(forceNew = false) {
       state.me.user = claims.sub || '';
       state.me.name = claims.name || '';
       state.me.role = claims.role || 'viewer';
-      $('#you-name').textContent = state.me.name ? `Watching as ${state.me.name}` : '';
+      $('#you-name').textContent = state.me.name ? t('viewer.watchingAs', { name: state.me.name }) : '';
       return;
     } catch (err) {
       const wait = Math.min(15_000, 1000 * 2 ** attempt);
-      setConn('reconnecting', `Can't sign in (${err.message}). Retrying in ${Math.round(wait / 1000)} s…`);
+      setConn('reconnecting', t('viewer.conn.signInFailed', { error: err.message, seconds: Math.round(wait / 1000) }));
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -118,10 +123,10 @@ let recovering = false;
 
 function handleSocketState(s, info) {
   if (state.ended) return;
-  if (s === 'open') setConn('open', 'Connected');
-  else if (s === 'connecting') setConn(info.attempt ? 'reconnecting' : 'connecting', info.attempt ? 'Reconnecting…' : 'Connecting…');
+  if (s === 'open') setConn('open', t('viewer.conn.open'));
+  else if (s === 'connecting') setConn(info.attempt ? 'reconnecting' : 'connecting', info.attempt ? t('viewer.conn.reconnecting') : t('viewer.conn.connecting'));
   else if (s === 'reconnecting') {
-    setConn('reconnecting', `Reconnecting… (retry in ${Math.max(1, Math.round(info.delayMs / 1000))} s)`);
+    setConn('reconnecting', t('viewer.conn.retryIn', { seconds: Math.max(1, Math.round(info.delayMs / 1000)) }));
     // 4001 token_expired: the server closed the socket at the token's expiry; dial again with a fresh one.
     if (info.code === 4001 && !queryToken && !recovering) signIn(false).catch(() => {});
     else if (info.failuresBeforeOpen >= 2 && !recovering) recover();
@@ -138,8 +143,8 @@ async function recover() {
   } catch (err) {
     if (err.status === 404) {
       socket.stop('not found');
-      setConn('stopped', "This live doesn't exist (yet). Check the link.");
-      $('#stream-title').textContent = 'Live not found';
+      setConn('stopped', t('viewer.conn.notFound'));
+      $('#stream-title').textContent = t('viewer.notFoundTitle');
     }
   } finally {
     recovering = false;
@@ -167,7 +172,7 @@ function handleFrame(type, d) {
     case 'draw.result': return onDrawResult(d);
     case 'points': return onPoints(d);
     case 'notice': return onNotice(d);
-    case 'notification': return toast([d.title, d.body].filter(Boolean).join(' — ') || d.message || 'You have a new notification', 'info', 6000);
+    case 'notification': return toast([d.title, d.body].filter(Boolean).join(' — ') || d.message || t('viewer.notification'), 'info', 6000);
     case 'questions': return renderQuestions(d.questions || []);
     case 'product.pinned': return onPinned(d.product);
     case 'product.unpinned': return hideProduct(d.product_id);
@@ -206,9 +211,9 @@ function onWelcome(d) {
 
 function renderStream(s) {
   state.stream = s;
-  const title = s.title || 'Live';
+  const title = s.title || t('viewer.liveTitle');
   $('#stream-title').textContent = title;
-  document.title = `${title} · Kudos Live`;
+  document.title = t('viewer.docTitleStream', { title });
   $('#host-avatar').textContent = (title.trim()[0] || 'K').toUpperCase();
 }
 
@@ -240,8 +245,8 @@ function commentItem(c) {
   if (mine) li.classList.add('mine');
   if (host) li.classList.add('host');
   li.append(
-    host ? h('span.role-badge', {}, 'Host') : '',
-    h('span.chat-name', {}, mine ? `${c.name || 'You'} (you)` : c.name || 'Guest'),
+    host ? h('span.role-badge', {}, t('viewer.badge.host')) : '',
+    h('span.chat-name', {}, mine ? t('viewer.chat.mine', { name: c.name || t('viewer.you') }) : c.name || t('viewer.guest')),
     h('span.chat-text', {}, c.text || ''),
   );
   return li;
@@ -306,17 +311,29 @@ function updateCounter() {
 
 chatInput.addEventListener('input', updateCounter);
 
+// Enter sends, except the Enter that ends an input method's composition (choosing the characters of a pinyin
+// word): that one belongs to the IME. The form's implicit submission is replaced by this handler.
+function sendOnEnter(input, form) {
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Enter' || !isEnterToSend(ev)) return;
+    ev.preventDefault();
+    form.requestSubmit();
+  });
+}
+sendOnEnter(chatInput, $('#chat-form'));
+sendOnEnter($('#qa-input'), $('#qa-form'));
+
 $('#chat-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   if (state.ended) return;
   const text = chatInput.value.trim();
   if (!text) return;
   if (runes(text) > 200) {
-    showChatError('Keep it under 200 characters');
+    showChatError(t('viewer.chat.tooLong'));
     return;
   }
   if (Date.now() < state.cooldownUntil) {
-    showChatError(`Slow mode — wait ${Math.ceil((state.cooldownUntil - Date.now()) / 1000)} s`);
+    showChatError(t('viewer.chat.slowWait', { seconds: Math.ceil((state.cooldownUntil - Date.now()) / 1000) }));
     return;
   }
   const send = $('#chat-send');
@@ -340,7 +357,7 @@ function setSlowMode(seconds, message) {
   state.slowModeS = Number(seconds) || 0;
   const el = $('#slow-mode');
   el.hidden = state.slowModeS <= 0 && !message;
-  el.textContent = message || (state.slowModeS > 0 ? `Slow mode is on: one message every ${state.slowModeS} s` : '');
+  el.textContent = message || (state.slowModeS > 0 ? t('viewer.slow.on', { seconds: state.slowModeS }) : '');
 }
 
 function onNotice(d) {
@@ -348,14 +365,14 @@ function onNotice(d) {
     case 'slow_mode': {
       const seconds = d.seconds ?? d.slow_mode_s ?? 0;
       setSlowMode(seconds, seconds > 0 ? null : '');
-      toast(d.message || (seconds > 0 ? `Slow mode on (${seconds} s)` : 'Slow mode off'), 'info');
+      toast(seconds > 0 ? t('viewer.slow.toastOn', { seconds }) : t('viewer.slow.toastOff'), 'info');
       break;
     }
     case 'muted':
-      showChatError(d.message || 'You have been muted by the host', true);
+      showChatError(d.until ? t('viewer.mutedUntil', { time: hhmm(d.until) }) : t('viewer.muted'), true);
       break;
     case 'banned':
-      showChatError(d.message || 'You have been removed from this live chat', true);
+      showChatError(t('viewer.banned'), true);
       chatInput.disabled = true;
       $('#chat-send').disabled = true;
       break;
@@ -371,9 +388,9 @@ function endLive() {
   if (state.ended) return;
   state.ended = true;
   socket.stop('stream ended');
-  setConn('stopped', 'This live has ended');
+  setConn('stopped', t('viewer.conn.ended'));
   const badge = $('#live-badge');
-  badge.textContent = 'ENDED';
+  badge.textContent = t('viewer.endedBadge');
   badge.classList.add('ended');
   $('#ended-overlay').hidden = false;
   $('#replay-open').hidden = false;
@@ -442,9 +459,12 @@ function renderLikes() {
 
 const HEART_COLORS = ['#ff2d55', '#ff6b81', '#ff9f43', '#feca57', '#ff6bd6', '#a55eea', '#48dbfb'];
 
+// Floating hearts are motion: none for a viewer who asked for reduced motion (app.css hides them too).
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+
 function spawnHeart(mine) {
   const box = $('#hearts');
-  if (box.childElementCount >= MAX_HEARTS) return;
+  if (reducedMotion.matches || box.childElementCount >= MAX_HEARTS) return;
   const heart = h('span.heart', {
     style: {
       color: mine ? '#ff2d55' : HEART_COLORS[Math.floor(Math.random() * HEART_COLORS.length)],
@@ -471,7 +491,7 @@ function showPoll(p) {
   state.poll.myVote = votes[p.id] ?? null;
   pollCard.dataset.pollId = p.id;
   pollCard.replaceChildren(
-    cardHead('Poll', '📊', h('span.countdown#poll-countdown')),
+    cardHead(t('viewer.poll.kicker'), '📊', h('span.countdown#poll-countdown')),
     h('h3.card-question', {}, p.question),
     h('div.poll-options', {}, p.options.map((label, i) => h('button.poll-option', {
       type: 'button',
@@ -494,7 +514,7 @@ function bringToFront(card) {
 }
 
 function cardHead(kicker, icon, ...extra) {
-  const close = h('button.card-close', { type: 'button', 'aria-label': 'Hide', html: '<svg><use href="#i-close"/></svg>' });
+  const close = h('button.card-close', { type: 'button', 'aria-label': t('viewer.hide'), html: '<svg><use href="#i-close"/></svg>' });
   close.addEventListener('click', (ev) => {
     ev.currentTarget.closest('.live-card').hidden = true;
   });
@@ -516,18 +536,18 @@ function updatePoll() {
     btn.classList.toggle('voted', p.myVote === i);
     btn.classList.toggle('winner', closed && p.winner === i);
     btn.disabled = closed || p.myVote !== null;
-    btn.title = `${n} vote${n === 1 ? '' : 's'}`;
+    btn.title = tn('viewer.votes', n);
   });
   const cd = $('#poll-countdown');
   if (!closed && p.closes_ms) cd.dataset.deadline = String(p.closes_ms);
   else {
     delete cd.dataset.deadline;
-    cd.textContent = closed ? 'Closed' : '';
+    cd.textContent = closed ? t('viewer.poll.closed') : '';
   }
-  let foot = `${compact(p.total)} vote${p.total === 1 ? '' : 's'}`;
-  if (closed) foot += p.winner >= 0 ? ` · Winner: ${p.options[p.winner]}` : ' · No votes';
-  else if (p.myVote !== null) foot += ' · Thanks for voting (+5 pts)';
-  else foot += ' · Tap an option to vote';
+  let foot = tn('viewer.votes', p.total, { count: compact(p.total) });
+  if (closed) foot += p.winner >= 0 ? t('viewer.poll.winner', { option: p.options[p.winner] }) : t('viewer.poll.noVotes');
+  else if (p.myVote !== null) foot += t('viewer.poll.thanks');
+  else foot += t('viewer.poll.tap');
   $('#poll-foot').textContent = foot;
 }
 
@@ -542,7 +562,7 @@ async function votePoll(i) {
   } catch (err) {
     if (err.code === 'duplicate') {
       rememberVote(p.id, i);
-      toast('You already voted in this poll', 'info');
+      toast(t('viewer.poll.already'), 'info');
     } else {
       if (state.poll === p) p.myVote = null;
       if (err.code === 'closed') p.status = 'closed';
@@ -587,7 +607,7 @@ function showQuizQuestion(q) {
   quizCard.classList.remove('revealed', 'final');
   const num = typeof q.index === 'number' ? q.index + 1 : 1;
   quizCard.replaceChildren(
-    cardHead(`Quiz · ${num}/${q.count || num}`, '🧠', h('span.countdown#quiz-countdown', { dataset: { deadline: String(q.deadline_ms || 0) } })),
+    cardHead(t('viewer.quiz.kicker', { n: num, count: q.count || num }), '🧠', h('span.countdown#quiz-countdown', { dataset: { deadline: String(q.deadline_ms || 0) } })),
     h('div.quiz-timer', {}, h('span.quiz-timer-fill#quiz-timer-fill')),
     h('h3.card-question', {}, q.text),
     h('div.quiz-choices', {}, (q.choices || []).map((c, i) => h('button.quiz-choice', {
@@ -595,7 +615,7 @@ function showQuizQuestion(q) {
       dataset: { index: String(i) },
       onclick: () => answerQuiz(i),
     }, h('span.quiz-bar'), h('span.choice-letter', {}, LETTERS[i]), h('span.choice-label', {}, c), h('span.choice-count')))),
-    h('div.card-foot#quiz-foot', {}, 'Answer fast — quicker right answers score more'),
+    h('div.card-foot#quiz-foot', {}, t('viewer.quiz.hint')),
     h('ol.quiz-board#quiz-leaderboard', { hidden: true }),
   );
   bringToFront(quizCard);
@@ -607,7 +627,7 @@ async function answerQuiz(i) {
   if (!q || q.myChoice !== null || q.revealed || Date.now() > q.deadline_ms) return;
   q.myChoice = i;
   markQuizChoices();
-  $('#quiz-foot').textContent = 'Answer locked in — waiting for the reveal…';
+  $('#quiz-foot').textContent = t('viewer.quiz.locked');
   try {
     await socket.request('quiz.answer', { quiz_id: q.quiz_id, question_id: q.question_id, choice: i });
   } catch (err) {
@@ -615,7 +635,7 @@ async function answerQuiz(i) {
       q.myChoice = null;
       markQuizChoices();
     }
-    $('#quiz-foot').textContent = err.code === 'closed' ? "Time's up for this question" : errorText(err);
+    $('#quiz-foot').textContent = err.code === 'closed' ? t('viewer.quiz.timeUp') : errorText(err);
   }
 }
 
@@ -634,7 +654,7 @@ function onQuizReveal(d) {
   q.revealed = true;
   quizCard.classList.add('revealed');
   delete $('#quiz-countdown').dataset.deadline;
-  $('#quiz-countdown').textContent = 'Revealed';
+  $('#quiz-countdown').textContent = t('viewer.quiz.revealed');
   const counts = d.counts || [];
   const total = d.total || counts.reduce((a, b) => a + b, 0);
   quizCard.querySelectorAll('.quiz-choice').forEach((btn, i) => {
@@ -645,9 +665,9 @@ function onQuizReveal(d) {
   });
   markQuizChoices();
   const right = typeof d.correct === 'number' ? d.correct : counts[d.answer] || 0;
-  let foot = `${right} of ${total} got it right`;
-  if (q.myChoice === d.answer) foot = `Correct! 🎉 ${foot}`;
-  else if (q.myChoice !== null) foot = `Not this time. ${foot}`;
+  let foot = t('viewer.quiz.rightCount', { right, total });
+  if (q.myChoice === d.answer) foot = t('viewer.quiz.correct', { result: foot });
+  else if (q.myChoice !== null) foot = t('viewer.quiz.wrong', { result: foot });
   $('#quiz-foot').textContent = foot;
 }
 
@@ -655,15 +675,15 @@ function onQuizLeaderboard(d) {
   if (!state.quiz || state.quiz.quiz_id !== d.quiz_id) {
     if (!d.final) return;
     state.quiz = { quiz_id: d.quiz_id, question_id: '', choices: [], myChoice: null, revealed: true };
-    quizCard.replaceChildren(cardHead('Quiz', '🧠'), h('div.card-foot#quiz-foot'), h('ol.quiz-board#quiz-leaderboard'));
+    quizCard.replaceChildren(cardHead(t('viewer.quiz.kickerPlain'), '🧠'), h('div.card-foot#quiz-foot'), h('ol.quiz-board#quiz-leaderboard'));
     quizCard.hidden = false;
   }
   const board = $('#quiz-leaderboard');
   board.hidden = false;
   board.replaceChildren(
-    h('li.board-title', {}, d.final ? '🏆 Final results' : 'Leaderboard'),
+    h('li.board-title', {}, d.final ? t('viewer.quiz.final') : t('viewer.quiz.board')),
     ...(d.top || []).slice(0, 10).map((row) => h(`li.board-row${row.user === state.me.user ? '.me' : ''}`, {},
-      h('span.rank', {}, `#${row.rank}`), h('span.who', {}, row.name || 'Guest'), h('span.score', {}, compact(row.score)))),
+      h('span.rank', {}, `#${row.rank}`), h('span.who', {}, row.name || t('viewer.guest')), h('span.score', {}, compact(row.score)))),
   );
   if (d.final) quizCard.classList.add('final');
 }
@@ -689,9 +709,9 @@ function renderCoupon(id) {
   const c = state.coupons.get(id);
   const code = loadJSON(CLAIMS_KEY, {})[id];
   couponCard.dataset.couponId = id;
-  const claim = h('button.btn.btn-claim#coupon-claim', { type: 'button', onclick: () => claimCoupon(id) }, 'Claim');
+  const claim = h('button.btn.btn-claim#coupon-claim', { type: 'button', onclick: () => claimCoupon(id) }, t('viewer.coupon.claim'));
   couponCard.replaceChildren(
-    cardHead('Coupon drop', '🎟️', h('span.countdown#coupon-countdown', { dataset: { deadline: String(c.expires_ms || 0) } })),
+    cardHead(t('viewer.coupon.kicker'), '🎟️', h('span.countdown#coupon-countdown', { dataset: { deadline: String(c.expires_ms || 0) } })),
     h('div.coupon-body', {},
       h('div.coupon-title', {}, c.title),
       couponValue(c),
@@ -721,17 +741,17 @@ function couponValue(c) {
 function couponValueText(c) {
   if (!(c.discount_fen > 0)) return '';
   const off = couponYuan(c.discount_fen);
-  return c.min_spend_fen > 0 ? `满 ${couponYuan(c.min_spend_fen)} 减 ${off}` : `减 ${off}`;
+  return c.min_spend_fen > 0 ? t('viewer.coupon.minSpend', { min: couponYuan(c.min_spend_fen), off }) : t('viewer.coupon.off', { off });
 }
 
 function couponCodeBox(code) {
   return h('div.coupon-code', {},
-    h('span', {}, 'Your code'),
+    h('span', {}, t('viewer.coupon.yourCode')),
     h('code#coupon-code', { 'data-testid': 'coupon-code' }, code),
     h('button.btn.btn-ghost', {
       type: 'button',
-      onclick: () => navigator.clipboard?.writeText(code).then(() => toast('Code copied', 'success'), () => {}),
-    }, 'Copy'),
+      onclick: () => navigator.clipboard?.writeText(code).then(() => toast(t('viewer.coupon.copied'), 'success'), () => {}),
+    }, t('viewer.copy')),
   );
 }
 
@@ -740,13 +760,13 @@ function updateCouponStock(id) {
   if (!c || couponCard.dataset.couponId !== id) return;
   const remaining = Math.max(0, c.remaining ?? c.stock ?? 0);
   const el = $('#coupon-remaining');
-  el.textContent = remaining > 0 ? `${remaining} of ${c.stock} left` : 'Sold out';
+  el.textContent = remaining > 0 ? t('viewer.coupon.left', { remaining, stock: c.stock }) : t('viewer.soldOut');
   el.dataset.value = String(remaining);
   $('#coupon-fill').style.width = `${pct(remaining, c.stock || 1)}%`;
   const claim = $('#coupon-claim');
   if (claim && remaining <= 0) {
     claim.disabled = true;
-    claim.textContent = 'Sold out';
+    claim.textContent = t('viewer.soldOut');
   }
 }
 
@@ -761,7 +781,7 @@ async function claimCoupon(id) {
   const btn = $('#coupon-claim');
   if (btn) {
     btn.disabled = true;
-    btn.textContent = 'Claiming…';
+    btn.textContent = t('viewer.coupon.claiming');
   }
   try {
     const ack = await socket.request('coupon.claim', { coupon_id: id });
@@ -769,7 +789,7 @@ async function claimCoupon(id) {
     claims[id] = ack.code || 'CLAIMED';
     saveJSON(CLAIMS_KEY, claims);
     if (couponCard.dataset.couponId === id && btn) btn.replaceWith(couponCodeBox(claims[id]));
-    toast('Coupon claimed! 🎉', 'success');
+    toast(t('viewer.coupon.claimed'), 'success');
     const c = state.coupons.get(id) || {};
     embed?.post('kudos:coupon.claimed', {
       coupon_id: id, code: ack.code || '', title: c.title || '', discount_fen: c.discount_fen || 0, min_spend_fen: c.min_spend_fen || 0,
@@ -777,9 +797,9 @@ async function claimCoupon(id) {
     loadMyCoupons();
   } catch (err) {
     const note = $('#coupon-note');
-    if (note) note.textContent = err.code === 'duplicate' ? 'You already claimed this coupon' : err.code === 'closed' ? 'Sorry — sold out or expired' : errorText(err);
+    if (note) note.textContent = err.code === 'duplicate' ? t('viewer.coupon.already') : err.code === 'closed' ? t('viewer.coupon.gone') : errorText(err);
     if (btn) {
-      btn.textContent = err.code === 'closed' ? 'Unavailable' : 'Claim';
+      btn.textContent = err.code === 'closed' ? t('viewer.coupon.unavailable') : t('viewer.coupon.claim');
       btn.disabled = err.code === 'closed' || err.code === 'duplicate';
     }
   }
@@ -790,10 +810,10 @@ async function claimCoupon(id) {
 const drawCard = $('#draw-card');
 const DRAWS_KEY = 'kudos.draws';
 const ELIGIBLE_TEXT = {
-  all: 'Everyone watching can enter',
-  voters: 'Open to everyone who voted in a poll',
-  commenters: 'Open to everyone who commented',
-  keyword: 'Comment the keyword to qualify',
+  all: t('viewer.draw.eligible.all'),
+  voters: t('viewer.draw.eligible.voters'),
+  commenters: t('viewer.draw.eligible.commenters'),
+  keyword: t('viewer.draw.eligible.keyword'),
 };
 
 function shortHash(hash) {
@@ -807,14 +827,14 @@ function showDraw(d) {
   drawCard.dataset.status = d.status || 'open';
   drawCard.classList.remove('won');
   const entered = !!loadJSON(DRAWS_KEY, {})[d.id];
-  const enter = h('button.btn.btn-primary.btn-wide#draw-enter', { type: 'button', onclick: enterDraw }, entered ? "You're in! 🍀" : 'Enter the draw');
+  const enter = h('button.btn.btn-primary.btn-wide#draw-enter', { type: 'button', onclick: enterDraw }, entered ? t('viewer.draw.in') : t('viewer.draw.enter'));
   enter.disabled = entered || d.status === 'drawn' || d.status === 'closed';
   drawCard.replaceChildren(
-    cardHead('Lucky draw', '🎁'),
+    cardHead(t('viewer.draw.kicker'), '🎁'),
     h('div.draw-prize', {}, d.prize),
-    h('div.draw-meta', {}, `${d.winners || 1} winner${d.winners === 1 ? '' : 's'} · ${ELIGIBLE_TEXT[d.eligible] || ELIGIBLE_TEXT.all}`),
+    h('div.draw-meta', {}, `${tn('viewer.draw.winners', d.winners || 1)} · ${ELIGIBLE_TEXT[d.eligible] || ELIGIBLE_TEXT.all}`),
     enter,
-    h('div.draw-commit', {}, 'Commitment ', h('code#draw-commitment', { title: d.commitment || '' }, shortHash(d.commitment))),
+    h('div.draw-commit', {}, t('viewer.draw.commitment'), ' ', h('code#draw-commitment', { title: d.commitment || '' }, shortHash(d.commitment))),
     h('div.draw-result#draw-result-box', { hidden: true }),
   );
   bringToFront(drawCard);
@@ -828,15 +848,15 @@ async function enterDraw() {
   try {
     await socket.request('draw.enter', { draw_id: d.id });
     markEntered(d.id);
-    btn.textContent = "You're in! 🍀";
+    btn.textContent = t('viewer.draw.in');
   } catch (err) {
     if (err.code === 'duplicate') {
       markEntered(d.id);
-      btn.textContent = "You're in! 🍀";
+      btn.textContent = t('viewer.draw.in');
     } else {
       btn.disabled = err.code === 'closed';
-      btn.textContent = err.code === 'closed' ? 'Entries closed' : 'Enter the draw';
-      toast(err.code === 'forbidden' ? "You're not eligible for this draw" : errorText(err), 'error');
+      btn.textContent = err.code === 'closed' ? t('viewer.draw.closed') : t('viewer.draw.enter');
+      toast(err.code === 'forbidden' ? t('viewer.draw.notEligible') : errorText(err), 'error');
     }
   }
 }
@@ -857,26 +877,25 @@ async function onDrawResult(r) {
   const won = winners.some((w) => w.user === state.me.user);
   drawCard.classList.toggle('won', won);
   const box = $('#draw-result-box');
-  const verify = h('div.draw-verify#draw-verify', {},
-    'Fair draw: SHA-256(seed) must equal the commitment published before entries opened.');
+  const verify = h('div.draw-verify#draw-verify', {}, t('viewer.draw.verifyHint'));
   box.replaceChildren(
-    won ? h('div.you-won#draw-you-won', {}, '🎉 You won! The host will contact you.') : '',
-    h('div.sub-title', {}, winners.length ? `Winner${winners.length === 1 ? '' : 's'}` : 'No entrants this time'),
+    won ? h('div.you-won#draw-you-won', {}, t('viewer.draw.youWon')) : '',
+    h('div.sub-title', {}, winners.length ? tn('viewer.draw.winnersTitle', winners.length) : t('viewer.draw.noEntrants')),
     h('ul.draw-winners#draw-winners', {}, winners.map((w) => h(`li${w.user === state.me.user ? '.me' : ''}`, {}, w.name || w.user))),
-    h('div.draw-seed', {}, 'Seed ', h('code#draw-seed', { title: r.seed || '' }, shortHash(r.seed))),
-    h('div.muted.small', {}, `${(r.entrants || []).length} entrant${(r.entrants || []).length === 1 ? '' : 's'}`),
+    h('div.draw-seed', {}, t('viewer.draw.seed'), ' ', h('code#draw-seed', { title: r.seed || '' }, shortHash(r.seed))),
+    h('div.muted.small', {}, tn('viewer.draw.entrants', (r.entrants || []).length)),
     verify,
   );
   box.hidden = false;
   drawCard.hidden = false;
-  if (won) toast('🎉 You won the lucky draw!', 'success', 8000);
+  if (won) toast(t('viewer.draw.wonToast'), 'success', 8000);
   const commitment = r.commitment || state.draw.commitment;
   if (r.seed && commitment) {
     // The commitment is SHA-256 of the seed's bytes, not of its hex text (docs/draws.md).
     const seed = hexBytes(r.seed);
     const digest = seed && (await sha256Hex(seed));
     if (digest && digest.toLowerCase() === String(commitment).toLowerCase()) {
-      verify.replaceChildren(h('strong.verified', {}, '✓ Verified in your browser'), ': SHA-256(seed) matches the commitment.');
+      verify.replaceChildren(h('strong.verified', {}, t('viewer.draw.verified')), t('viewer.draw.matches'));
     }
   }
 }
@@ -884,12 +903,19 @@ async function onDrawResult(r) {
 // ---------- points ----------
 
 const REASONS = {
-  watch: 'Watching', watching: 'Watching', comment: 'Comment', poll_vote: 'Poll vote', 'poll.vote': 'Poll vote',
-  quiz: 'Quiz answer', quiz_correct: 'Correct quiz answer', feedback: 'Feedback', purchase: 'Purchase',
+  watch: t('viewer.reason.watching'), watching: t('viewer.reason.watching'), comment: t('viewer.reason.comment'),
+  poll_vote: t('viewer.reason.pollVote'), 'poll.vote': t('viewer.reason.pollVote'), quiz: t('viewer.reason.quiz'),
+  quiz_correct: t('viewer.reason.quizCorrect'), feedback: t('viewer.reason.feedback'), purchase: t('viewer.reason.purchase'),
 };
 
+// tierName is a tier as the viewer reads it: the default tiers by the catalogue, a rules file's own by its name.
+const TIER_NAMES = { bronze: t('viewer.tier.bronze'), silver: t('viewer.tier.silver'), gold: t('viewer.tier.gold') };
+function tierName(tier) {
+  return TIER_NAMES[tier] || tier;
+}
+
 function reasonText(r) {
-  if (!r) return 'Points';
+  if (!r) return t('viewer.reason.points');
   if (REASONS[r]) return REASONS[r];
   const s = String(r).replace(/[._]/g, ' ');
   return s[0].toUpperCase() + s.slice(1);
@@ -902,9 +928,9 @@ function setPoints(balance, tier) {
   const b = $('#points-balance');
   b.textContent = compact(state.points.balance);
   b.dataset.value = String(state.points.balance);
-  $('#points-tier').textContent = state.points.tier;
+  $('#points-tier').textContent = tierName(state.points.tier);
   $('#rewards-balance').textContent = String(state.points.balance);
-  $('#rewards-tier').textContent = state.points.tier;
+  $('#rewards-tier').textContent = tierName(state.points.tier);
   for (const el of [$('#points-pill'), $('#rewards-tier')]) {
     el.classList.remove(...[...el.classList].filter((c) => c.startsWith('tier-') && c !== 'tier-badge')); // tiers are the rules file's
     el.classList.add(`tier-${state.points.tier}`);
@@ -954,12 +980,12 @@ function renderStore() {
   $('#store-empty').hidden = items.length > 0;
   list.replaceChildren(...items.map((r) => {
     const what = r.kind === 'coupon' && r.discount_fen
-      ? (r.min_spend_fen ? `满 ${yuan(r.min_spend_fen)} 减 ${yuan(r.discount_fen)}` : `${yuan(r.discount_fen)} off`)
-      : (r.kind === 'gift' ? 'Gift' : '');
+      ? (r.min_spend_fen ? t('viewer.coupon.minSpend', { min: yuan(r.min_spend_fen), off: yuan(r.discount_fen) }) : t('viewer.store.off', { amount: yuan(r.discount_fen) }))
+      : (r.kind === 'gift' ? t('viewer.store.gift') : '');
     const li = h('li.store-item', {},
       h('span.store-title', {}, r.title, what ? h('small.store-kind', {}, ` · ${what}`) : ''),
-      r.remaining !== undefined ? h('small.store-left', {}, `${r.remaining} left`) : '',
-      h('button.store-redeem', { type: 'button', onclick: () => redeemReward(r) }, `${r.cost} pts`));
+      r.remaining !== undefined ? h('small.store-left', {}, t('viewer.store.left', { count: r.remaining })) : '',
+      h('button.store-redeem', { type: 'button', onclick: () => redeemReward(r) }, t('viewer.store.cost', { cost: r.cost })));
     li.dataset.rewardId = r.id;
     return li;
   }));
@@ -970,7 +996,7 @@ function renderStore() {
 const pendingRedemptions = new Map();
 
 async function redeemReward(r) {
-  if (!state.me.user || !window.confirm(`Spend ${r.cost} points on “${r.title}”?`)) return;
+  if (!state.me.user || !window.confirm(t('viewer.store.confirm', { cost: r.cost, title: r.title }))) return;
   const requestId = pendingRedemptions.get(r.id) || `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   pendingRedemptions.set(r.id, requestId);
   try {
@@ -981,11 +1007,11 @@ async function redeemReward(r) {
     const out = $('#store-result');
     if (red.code) {
       const until = red.expires_at ? new Date(red.expires_at).toLocaleDateString() : '';
-      out.textContent = `Your code: ${red.code}${until ? ` (use it at checkout before ${until})` : ''}`;
+      out.textContent = until ? t('viewer.store.codeUntil', { code: red.code, date: until }) : t('viewer.store.code', { code: red.code });
     } else if (red.claim_id) {
-      out.textContent = `Redeemed! Your claim id: ${red.claim_id} — the shop will send your gift.`;
+      out.textContent = t('viewer.store.claim', { id: red.claim_id });
     } else {
-      out.textContent = `Redeemed “${r.title}”.`;
+      out.textContent = t('viewer.store.redeemed', { title: r.title });
     }
     out.dataset.code = red.code || '';
     out.dataset.claimId = red.claim_id || '';
@@ -1001,7 +1027,7 @@ async function redeemReward(r) {
     if (err && ['insufficient_points', 'out_of_stock', 'limit_reached', 'forbidden', 'invalid', 'not_found'].includes(err.code)) {
       pendingRedemptions.delete(r.id);
     }
-    const why = { insufficient_points: 'Not enough points', out_of_stock: 'Sold out', limit_reached: "You've already redeemed this as often as allowed" };
+    const why = { insufficient_points: t('viewer.store.insufficient'), out_of_stock: t('viewer.soldOut'), limit_reached: t('viewer.store.limit') };
     toast(why[err && err.code] || errorText(err), 'error');
   }
   loadStore();
@@ -1010,9 +1036,9 @@ async function redeemReward(r) {
 // ---------- my coupons: every code this viewer holds, with its state at the shop's checkout ----------
 
 const MY_COUPON_STATE = {
-  claimed: 'Ready · 可用',
-  redeemed: 'Used · 已使用',
-  expired: 'Expired · 已过期',
+  claimed: t('viewer.myCoupons.ready'),
+  redeemed: t('viewer.myCoupons.used'),
+  expired: t('viewer.myCoupons.expired'),
 };
 
 // loadMyCoupons reads the viewer's codes (GET /users/:uid/coupons): the drops claimed on any show and the
@@ -1029,7 +1055,7 @@ async function loadMyCoupons() {
   } catch (err) {
     if (seq === myCouponsSeq) {
       const note = $('#my-coupons-empty');
-      note.textContent = `Could not load your coupons: ${errorText(err)}`;
+      note.textContent = t('viewer.myCoupons.loadFailed', { error: errorText(err) });
       note.hidden = false;
     }
   } finally {
@@ -1040,7 +1066,7 @@ async function loadMyCoupons() {
 function renderMyCoupons(coupons) {
   const list = $('#my-coupons');
   const empty = $('#my-coupons-empty');
-  empty.textContent = 'No coupons yet — claim one when the host drops it, or get one in the points store.';
+  empty.textContent = t('viewer.myCoupons.empty');
   empty.hidden = coupons.length > 0;
   list.replaceChildren(...coupons.map((c) => {
     const status = MY_COUPON_STATE[c.status] ? c.status : 'claimed';
@@ -1053,9 +1079,9 @@ function renderMyCoupons(coupons) {
         h('code.my-coupon-code', { 'data-testid': 'my-coupon-code' }, c.code),
         h('span.my-coupon-state', { 'data-testid': 'my-coupon-state', dataset: { status } }, MY_COUPON_STATE[status])),
       h('div.my-coupon-meta', {},
-        h('span', {}, c.title || (c.source === 'store' ? 'Points store' : 'Coupon')),
-        h('span', {}, c.source === 'store' ? ' · Points store · 积分兑换' : ' · Live drop · 直播间领取'),
-        when ? h('span', {}, status === 'expired' ? ` · expired ${when}` : ` · use by ${when}`) : ''),
+        h('span', {}, c.title || (c.source === 'store' ? t('viewer.store.title') : t('viewer.myCoupons.coupon'))),
+        h('span', {}, c.source === 'store' ? t('viewer.myCoupons.fromStore') : t('viewer.myCoupons.fromDrop')),
+        when ? h('span', {}, status === 'expired' ? t('viewer.myCoupons.expiredAt', { when }) : t('viewer.myCoupons.useBy', { when })) : ''),
     );
     li.dataset.code = c.code;
     li.dataset.status = status;
@@ -1071,8 +1097,9 @@ function showDowngrade(dg) {
   const el = $('#tier-warning');
   if (!dg) { el.hidden = true; return; }
   const when = new Date(dg.at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
-  const cap = (t) => t[0].toUpperCase() + t.slice(1);
-  el.textContent = `Earn ${dg.needed} more points before ${when} to keep ${cap(dg.from)} — otherwise you move to ${cap(dg.to)}.`;
+  const cap = (tier) => (TIER_NAMES[tier] ? tierName(tier) : tier[0].toUpperCase() + tier.slice(1));
+  const need = dg.basis === 'spend' ? t('viewer.tier.spendMore', { amount: dg.needed }) : t('viewer.tier.earnMore', { count: dg.needed }); // tiers by spend or points
+  el.textContent = t('viewer.tier.warning', { need, date: when, from: cap(dg.from), to: cap(dg.to) });
   el.hidden = false;
   toast(el.textContent, 'info', 7000);
 }
@@ -1092,14 +1119,14 @@ function onPoints(d) {
     void f.offsetWidth;
     f.classList.add('go');
   }
-  if (d.capped) toast("You've reached this month's points cap — extra points are recorded but not added", 'info', 6000);
-  if (tierChanged) toast(`🏅 Welcome to ${state.points.tier[0].toUpperCase()}${state.points.tier.slice(1)} tier!`, 'success', 6000);
+  if (d.capped) toast(t('viewer.points.cap'), 'info', 6000);
+  if (tierChanged) toast(t('viewer.points.tierUp', { tier: TIER_NAMES[state.points.tier] ? tierName(state.points.tier) : state.points.tier[0].toUpperCase() + state.points.tier.slice(1) }), 'success', 6000);
 }
 
 function renderHistory() {
   $('#points-empty').hidden = state.history.length > 0;
   $('#points-history').replaceChildren(...state.history.map((e) => h('li.history-row', {},
-    h('span.history-reason', {}, reasonText(e.reason), e.capped ? h('span.capped', {}, ' (capped)') : ''),
+    h('span.history-reason', {}, reasonText(e.reason), e.capped ? h('span.capped', {}, t('viewer.points.capped')) : ''),
     h('span.history-time', {}, hhmm(e.at)),
     h(`span.history-delta${e.delta < 0 ? '.neg' : ''}`, {}, `${e.delta > 0 ? '+' : ''}${e.delta}`),
   )));
@@ -1114,7 +1141,7 @@ function renderQuestions(list) {
   const sorted = [...list].sort((a, b) => (b.pinned ? 1 : 0) - (a.pinned ? 1 : 0) || (b.votes || 0) - (a.votes || 0));
   $('#qa-empty').hidden = sorted.length > 0;
   $('#qa-list').replaceChildren(...sorted.map((q) => {
-    const up = h('button.qa-upvote', { type: 'button', 'aria-label': 'Upvote', onclick: () => upvoteQuestion(q.id, up) },
+    const up = h('button.qa-upvote', { type: 'button', 'aria-label': t('viewer.qa.upvote'), onclick: () => upvoteQuestion(q.id, up) },
       h('span.ico', { html: '<svg><use href="#i-up"/></svg>' }), h('span', {}, String(q.votes || 0)));
     up.classList.toggle('done', !!upvoted[q.id]);
     up.disabled = !!upvoted[q.id] || q.user === state.me.user;
@@ -1123,9 +1150,9 @@ function renderQuestions(list) {
       h('div.qa-body', {},
         h('div.qa-text', {}, q.text),
         h('div.qa-meta', {},
-          q.pinned ? h('span.tag.tag-pin', {}, '📌 Pinned') : '',
-          q.answered ? h('span.tag.tag-ok', {}, '✓ Answered') : '',
-          h('span', {}, q.user === state.me.user ? 'You' : q.name || 'Guest'),
+          q.pinned ? h('span.tag.tag-pin', {}, t('viewer.qa.pinned')) : '',
+          q.answered ? h('span.tag.tag-ok', {}, t('viewer.qa.answered')) : '',
+          h('span', {}, q.user === state.me.user ? t('viewer.you') : q.name || t('viewer.guest')),
           q.at ? h('span', {}, ` · ${hhmm(q.at)}`) : '',
         ),
       ),
@@ -1162,7 +1189,7 @@ $('#qa-form').addEventListener('submit', async (ev) => {
   try {
     await socket.request('question.ask', { text });
     input.value = '';
-    toast('Question sent to the host', 'success');
+    toast(t('viewer.qa.sent'), 'success');
   } catch (err) {
     note.textContent = errorText(err);
   }
@@ -1220,9 +1247,9 @@ function applyReplayItem(it) {
     case 'quiz.question':
       return showQuizQuestion({ ...d, deadline_ms: Date.now() + (d.time_limit_s || 20) * 1000 });
     case 'quiz.reveal': return onQuizReveal(d);
-    case 'coupon.drop': return toast(`🎟️ Coupon dropped: ${d.title}`, 'info');
+    case 'coupon.drop': return toast(t('viewer.replay.couponDropped', { title: d.title }), 'info');
     case 'draw.result':
-      return toast(`🎁 ${d.prize}: ${(d.winners || []).map((w) => w.name || w.user).join(', ') || 'no winners'}`, 'info', 6000);
+      return toast(t('viewer.replay.drawResult', { prize: d.prize, winners: (d.winners || []).map((w) => w.name || w.user).join(', ') || t('viewer.replay.noWinners') }), 'info', 6000);
     case 'likes': return onLikes(d);
     default: return undefined;
   }
@@ -1247,7 +1274,7 @@ function playReplay(on) {
   replay.last = Date.now();
   $('#replay-bar').dataset.state = on ? 'playing' : 'paused';
   $('#replay-play').textContent = on ? '❚❚' : '▶';
-  $('#replay-play').setAttribute('aria-label', on ? 'Pause' : 'Play');
+  $('#replay-play').setAttribute('aria-label', on ? t('viewer.replay.pause') : t('viewer.replay.play'));
 }
 
 function replayTick() {
@@ -1266,9 +1293,9 @@ async function answerReplayQuiz(i) {
     const res = await api('POST', `/streams/${encodeURIComponent(streamId)}/replay/answers`, {
       token: state.token, body: { quiz_id: q.quiz_id, question_id: q.question_id, choice: i },
     });
-    $('#quiz-foot').textContent = res.correct ? `Correct! +${res.points} pts (replay)` : 'Not this time (replay)';
+    $('#quiz-foot').textContent = res.correct ? t('viewer.replay.correct', { points: res.points }) : t('viewer.replay.wrong');
   } catch (err) {
-    $('#quiz-foot').textContent = err.code === 'duplicate' ? 'You already answered this one' : errorText(err);
+    $('#quiz-foot').textContent = err.code === 'duplicate' ? t('viewer.replay.alreadyAnswered') : errorText(err);
   }
 }
 
@@ -1289,7 +1316,7 @@ function buildFeedback() {
   const stars = $('#rating-stars');
   for (let s = 1; s <= 5; s++) {
     stars.append(h('button.rating-star', {
-      type: 'button', role: 'radio', 'aria-label': `${s} star${s > 1 ? 's' : ''}`, dataset: { score: String(s) },
+      type: 'button', role: 'radio', 'aria-label': tn('viewer.rate.stars', s), dataset: { score: String(s) },
       html: '<svg><use href="#i-star"/></svg>', onclick: () => sendFeedback('rating', s),
     }));
   }
@@ -1308,7 +1335,7 @@ function markFeedback(kind, score) {
     b.disabled = true;
     b.classList.toggle('on', kind === 'rating' ? v <= score : v === score);
   });
-  $(kind === 'rating' ? '#rating-note' : '#nps-note').textContent = 'Thanks for your feedback!';
+  $(kind === 'rating' ? '#rating-note' : '#nps-note').textContent = t('viewer.feedback.thanks');
 }
 
 // onFeedbackPrompt shows the question the host just asked (a rating or NPS), in the rate tab.
@@ -1316,13 +1343,13 @@ function onFeedbackPrompt(d) {
   const kind = d.kind === 'nps' ? 'nps' : 'rating';
   const answered = loadJSON(FEEDBACK_KEY, {})[kind] !== undefined;
   const q = $('#feedback-prompt');
-  q.textContent = answered ? `${d.question || ''} — thanks, you already answered` : (d.question || '');
+  q.textContent = answered ? t('viewer.feedback.alreadyAnswered', { question: d.question || '' }) : (d.question || '');
   q.dataset.kind = kind;
   q.hidden = false;
   $('#rating-block').classList.toggle('asked', kind === 'rating');
   $('#nps-block').classList.toggle('asked', kind === 'nps');
   openTab('rate');
-  if (!answered) toast(`The host asks: ${d.question}`, 'info', 6000);
+  if (!answered) toast(t('viewer.feedback.hostAsks', { question: d.question }), 'info', 6000);
 }
 
 async function sendFeedback(kind, score) {
@@ -1479,7 +1506,7 @@ function tick() {
     if (left === 0 && !q.lateMarked) {
       q.lateMarked = true;
       markQuizChoices();
-      if (q.myChoice === null) $('#quiz-foot').textContent = "Time's up — the answer is coming…";
+      if (q.myChoice === null) $('#quiz-foot').textContent = t('viewer.quiz.timeUpWaiting');
     }
   }
   for (const c of state.coupons.values()) {
@@ -1489,7 +1516,7 @@ function tick() {
         const claim = $('#coupon-claim');
         if (claim) {
           claim.disabled = true;
-          claim.textContent = 'Expired';
+          claim.textContent = t('viewer.expired');
         }
         setTimeout(() => {
           if (couponCard.dataset.couponId === c.id) couponCard.hidden = true;
@@ -1515,7 +1542,7 @@ else {
 }
 
 (async () => {
-  setConn('connecting', 'Connecting…');
+  setConn('connecting', t('viewer.conn.connecting'));
   await signIn();
   socket.start();
 })();

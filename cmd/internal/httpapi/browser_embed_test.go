@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/kudos-live/kudos/cmd/internal/authtoken"
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/rewards"
 )
@@ -24,9 +26,10 @@ import (
 // messages to the room. Chromium runs the room, a frame of another site, in its own process: roomFrame attaches
 // to it as a target of its own.
 
-// shopServer serves the sample shop page, and /forge.html: a page that posts messages to the first frame of its
-// parent (the room, when the shop frames it), as any page of a foreign origin framed beside the room could.
-func shopServer(t *testing.T) *httptest.Server {
+// shopServer serves the sample shop page; /forge.html, a page that posts messages to the first frame of its
+// parent (the room, when the shop frames it), as any page of a foreign origin framed beside the room could;
+// and, with mint, /kudos-token: the shop's back end handing its page a fresh token for the buyer.
+func shopServer(t *testing.T, mint func() string) *httptest.Server {
 	t.Helper()
 	page, err := os.ReadFile("../../../static/examples/shop.html")
 	if err != nil {
@@ -46,6 +49,12 @@ func shopServer(t *testing.T) *httptest.Server {
 			document.title = 'sent';
 		</script>`))
 	})
+	if mint != nil {
+		mux.HandleFunc("GET /kudos-token", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, `{"token":%q}`, mint())
+		})
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -124,7 +133,7 @@ func (p *tab) cssVar(name string) string {
 // chats, claims a coupon and taps Buy in the frame, and the shop page receives the postMessages; the shop's theme
 // applies; messages from a foreign origin are ignored while the shop's own are taken.
 func TestBrowserEmbedInShop(t *testing.T) {
-	shop, foreign := shopServer(t), shopServer(t)
+	shop, foreign := shopServer(t, nil), shopServer(t, nil)
 	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), rewards.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +216,10 @@ func TestBrowserEmbedInShop(t *testing.T) {
 		return n == 0, fmt.Sprint(n, " toasts"), err
 	})
 	room.click("#points-pill")
+	room.waitUntil("the rewards sheet to open", func() (bool, string, error) {
+		tr, err := evalIn[string](room, `getComputedStyle(document.querySelector('#side')).transform`)
+		return tr == "none", tr, err
+	})
 	room.click(`#store-list .store-item[data-reward-id="c5"] .store-redeem`)
 	room.waitText("#store-result", "Your code: ")
 	storeCode, err := evalIn[string](room, `document.querySelector('#store-result').dataset.code`)
@@ -248,7 +261,7 @@ func TestBrowserEmbedInShop(t *testing.T) {
 // KUDOS_FRAME_ANCESTORS cannot frame the room: the header names only the listed origins, Chromium refuses to
 // show the room in the frame, and the room never starts (no element of it, no kudos:ready, no viewer joins).
 func TestBrowserEmbedRefusedFromUnlistedOrigin(t *testing.T) {
-	shop, foreign := shopServer(t), shopServer(t)
+	shop, foreign := shopServer(t, nil), shopServer(t, nil)
 	opts := fastLimits()
 	opts.frameAncestors = []string{shop.URL}
 	ts := newTestServer(t, opts)
@@ -305,6 +318,59 @@ func TestBrowserEmbedRefusedFromUnlistedOrigin(t *testing.T) {
 		}
 	}
 	page.noExceptions()
+}
+
+// TestBrowserEmbedTokenRefresh: the room without a token asks its parent (kudos:token.request), which answers
+// with a token from the shop's back end (kudos:token); when that token expires the server closes the socket
+// (4001), the room asks again and rejoins with the fresh one.
+func TestBrowserEmbedTokenRefresh(t *testing.T) {
+	key, err := authtoken.NewKey([]byte("test-secret-0123456789")) // newTestServer's secret: the shop's signer
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted atomic.Int64
+	shop := shopServer(t, func() string {
+		life := time.Hour
+		if minted.Add(1) == 1 {
+			life = 3 * time.Second // the first token expires during the test
+		}
+		tok, _, err := key.Mint("ann", "Ann", engagement.RoleViewer, "", life)
+		if err != nil {
+			t.Error(err)
+		}
+		return tok
+	})
+	opts := fastLimits()
+	opts.frameAncestors = []string{shop.URL}
+	ts := newTestServer(t, opts)
+	ts.createStream("s1")
+	kudos := kudosOrigin(t, ts)
+	b := newBrowser(t)
+
+	q := url.Values{"kudos": {kudos}, "stream": {"s1"}, "token_url": {"/kudos-token"}}
+	page := b.open("shop", shop.URL+"/shop.html?"+q.Encode())
+	room := roomFrame(b, page, kudos+"/embed/s1")
+	room.waitFor(`#conn-status[data-state="open"]`)
+	room.waitText("#you-name", "Watching as Ann")
+	page.waitText(`#kudos-events li[data-type="kudos:token.request"]`, "The room asked for a token (none)")
+
+	// The first token expires: the room asks for another and is back in the room with it.
+	page.waitUntil("the room to ask again for an expired token", func() (bool, string, error) {
+		got, err := evalIn[string](page, `[...document.querySelectorAll('#kudos-events li[data-type="kudos:token.request"]')].map((li) => li.textContent).join(' | ')`)
+		return strings.Contains(got, "(expired)"), got, err
+	})
+	page.waitUntil("a second token from the shop", func() (bool, string, error) {
+		return minted.Load() >= 2, fmt.Sprint(minted.Load(), " minted"), nil
+	})
+	room.waitUntil("the room to rejoin with the fresh token", func() (bool, string, error) {
+		st, err := evalIn[string](room, `document.querySelector('#conn-status').dataset.state`)
+		return st == "open" && ts.reg.Viewers("s1") == 1, st, err
+	})
+	room.typeText("#chat-input", "Still here")
+	room.click("#chat-send")
+	room.waitText(`#chat-list li.chat-item.mine[data-user="ann"] .chat-text`, "Still here")
+	waitEvent(ts, engagement.EventCommentPosted, "ann")
+	room.noExceptions()
 }
 
 // atoi reads a decimal count written by the page (0 for anything else).

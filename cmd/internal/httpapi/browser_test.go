@@ -72,6 +72,9 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// The pages follow the browser's language (static/assets/i18n.js); the tests read the English
+		// catalogue's text unless they ask for a language with ?lang=.
+		chromedp.Flag("lang", "en-US"),
 	)
 	life, stopLife := context.WithTimeout(context.Background(), browserLife)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)

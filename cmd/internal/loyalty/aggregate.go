@@ -35,7 +35,7 @@ var interactionTypes = map[string]bool{
 }
 
 // activityTypes are the events a user does (as opposed to what the system does to them, like
-// points.awarded or tier.changed). A user is active on a UTC day when one of these happened that day;
+// points.awarded or tier.changed). A user is active on a business day when one of these happened that day;
 // retention and churn count active days.
 var activityTypes = map[string]bool{
 	engagement.EventViewerJoined:     true,
@@ -119,7 +119,7 @@ type streamState struct {
 
 // userState is what retention, churn and tiers are computed from.
 type userState struct {
-	activeDays map[int64]struct{} // UTC days (days since the Unix epoch) with activity
+	activeDays map[int64]struct{} // business days (Aggregator.day) with activity
 	tier       stamped            // latest tier.changed; zero when never changed
 	arm        stamped            // the variant of the user's earliest event that has one (name)
 }

@@ -182,6 +182,19 @@ func TestBrowserHTMLReport(t *testing.T) {
 	if len(fetched) > 0 {
 		t.Errorf("the page fetched %v", fetched)
 	}
+	// On a phone (390 px wide) the page does not scroll sideways: the charts shrink, wide tables scroll
+	// inside their box.
+	if err := chromedp.Do(step, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	overflow, err := chromedp.Run(step, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, window.innerWidth,
+		document.querySelector("#retention-chart").getBoundingClientRect().width]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow[0] > overflow[1] || overflow[2] < 200 || overflow[2] > overflow[1] {
+		t.Errorf("on a phone: page %v px wide in a %v px window, retention chart %v px", overflow[0], overflow[1], overflow[2])
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, m := range console {

@@ -73,8 +73,9 @@ type StreamMetrics struct {
 	Title  string `json:"title,omitempty"`
 
 	// Viewers joined with the viewer role; Participants are those of them who also did an interaction
-	// on the stream (comment, like, poll vote, quiz answer, feedback, coupon claim, draw entry). Overall,
-	// a user counts once: a viewer of any stream, a participant of any stream.
+	// on the stream (ParticipationRule: comment, like, poll vote, quiz answer, feedback, coupon claim, draw
+	// entry, question, product click, order). Overall, a user counts once: a viewer of any stream, a
+	// participant of any stream.
 	Viewers           int     `json:"viewers"`
 	Participants      int     `json:"participants"`
 	ParticipationRate float64 `json:"participation_rate"`
@@ -188,7 +189,7 @@ type ChurnRisk struct {
 	User                string  `json:"user"`
 	Reason              string  `json:"reason"`
 	Risk                float64 `json:"risk"`
-	LastActive          string  `json:"last_active"` // UTC date
+	LastActive          string  `json:"last_active"` // business date
 	ActiveDaysLast7     int     `json:"active_days_last_7"`
 	WeeklyAvgPrev4Weeks float64 `json:"weekly_avg_active_days_prev_4_weeks"`
 }

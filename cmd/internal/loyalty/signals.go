@@ -73,11 +73,14 @@ func SignalMessages(topic string, r Report) ([]kafka.Message, error) {
 	return msgs, nil
 }
 
-// SignalWriter publishes the churn warnings of a report to the signals topic.
+// SignalWriter publishes the churn warnings of a report to the signals topic. It remembers the ids it has
+// written, so the reports of one run (follow mode) publish each warning once; another run publishes them
+// again, with the same ids.
 type SignalWriter struct {
 	topic     string
 	w         *kafka.Writer
 	transport *kafka.Transport
+	sent      map[string]bool
 }
 
 // NewSignalWriter returns a writer to topic (DefaultSignalsTopic when empty) on brokers; sec may be nil
@@ -87,7 +90,7 @@ func NewSignalWriter(brokers []string, topic string, sec *kafkasec.Security) *Si
 		topic = DefaultSignalsTopic
 	}
 	transport := sec.Transport(&kafka.Transport{})
-	return &SignalWriter{topic: topic, transport: transport, w: &kafka.Writer{
+	return &SignalWriter{topic: topic, transport: transport, sent: map[string]bool{}, w: &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
 		Balancer:               kafka.Murmur2Balancer{}, // as the server's: one user, one partition
 		RequiredAcks:           kafka.RequireAll,
@@ -97,12 +100,21 @@ func NewSignalWriter(brokers []string, topic string, sec *kafkasec.Security) *Si
 	}}
 }
 
-// Publish writes the report's churn warnings and returns how many it wrote. Publishing a report again
-// writes records with the same ids.
+// Publish writes the report's churn warnings that this writer has not written yet, and returns how many it
+// wrote.
 func (s *SignalWriter) Publish(ctx context.Context, r Report) (int, error) {
-	msgs, err := SignalMessages(s.topic, r)
-	if err != nil || len(msgs) == 0 {
+	all, err := SignalMessages(s.topic, r)
+	if err != nil {
 		return 0, err
+	}
+	var msgs []kafka.Message
+	for _, m := range all {
+		if id := headerValue(m, headerID); !s.sent[id] {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) == 0 {
+		return 0, nil
 	}
 	// A topic the writer creates needs a moment for its leader: retry those errors for a while.
 	for deadline := time.Now().Add(positionsRetry); ; {
@@ -118,7 +130,19 @@ func (s *SignalWriter) Publish(ctx context.Context, r Report) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("publish %d churn warnings to %s: %w", len(msgs), s.topic, err)
 	}
+	for _, m := range msgs {
+		s.sent[headerValue(m, headerID)] = true
+	}
 	return len(msgs), nil
+}
+
+func headerValue(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
 
 // Close flushes and closes the writer.

@@ -110,9 +110,9 @@ func byUser(evs []engagement.Event) map[string]engagement.Event {
 	return out
 }
 
-// TestSignalsToKafka publishes the playbook set's warnings twice, as two runs of the consumer would, to a
-// fresh topic of the real broker, and reads back 8 records: each id twice, keyed by user, with the
-// CloudEvents headers.
+// TestSignalsToKafka publishes the playbook set's warnings twice, as two runs of the consumer would (each
+// run reporting twice), to a fresh topic of the real broker, and reads back 8 records: each id twice, keyed
+// by user, with the CloudEvents headers.
 func TestSignalsToKafka(t *testing.T) {
 	brokers := kafkaBrokers(t)
 	topic := testTopic(t, brokers)
@@ -122,11 +122,15 @@ func TestSignalsToKafka(t *testing.T) {
 		r := playbookAggregator(t, playbookEvents(t)).Report(playbookNow)
 		w := NewSignalWriter(brokers, topic, nil)
 		n, err := w.Publish(ctx, r)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
 		if err != nil || n != 4 {
 			t.Fatalf("run %d: published %d, %v", run, n, err)
+		}
+		// The next report of the same run (follow mode) publishes nothing new.
+		if n, err = w.Publish(ctx, r); err != nil || n != 0 {
+			t.Fatalf("run %d, second report: published %d, %v", run, n, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -157,6 +161,11 @@ func TestSignalsToKafka(t *testing.T) {
 	}
 	if len(ids) != 4 {
 		t.Errorf("ids %v: want 4 ids, each twice", ids)
+	}
+	quiet, cancelQuiet := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelQuiet()
+	if m, err := reader.FetchMessage(quiet); err == nil {
+		t.Errorf("a 9th record: %s", m.Value)
 	}
 	for id, n := range ids {
 		if n != 2 {
