@@ -358,6 +358,8 @@ func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID str
 		return res, Errorf(CodeConflict, "refund_id %q of order %q was used for another amount", r.RefundID, orderID)
 	case partial && errors.Is(err, rewards.ErrLimitReached):
 		return res, Errorf(CodeLimitReached, "order %q has had %d partial refunds, the most it takes: refund the rest whole", orderID, rewards.MaxRefundParts)
+	case errors.Is(err, rewards.ErrDuplicate):
+		return res, Errorf(CodeDuplicate, "order %q is refunded whole already", orderID)
 	case err != nil:
 		return res, fmt.Errorf("refund %s: %w", orderID, ledgerError(err))
 	}
@@ -375,10 +377,10 @@ func (s *Service) doRefundPurchase(ctx context.Context, actor Actor, orderID str
 	if res.Total > 0 {
 		data["amount_fen"], data["refunded_fen"] = res.Amount, res.Refunded
 	}
-	name := "refund:" + orderID
+	name := "refund\x00" + orderID // order and refund ids may hold ':'; they never hold a NUL
 	if partial {
 		data["refund_id"] = r.RefundID
-		name += ":" + r.RefundID
+		name += "\x00" + r.RefundID
 	}
 	if len(r.Items) > 0 {
 		data["items"] = r.Items

@@ -34,7 +34,7 @@ type SaleItem struct {
 // SaleRefund is a refund of a counted order, as the sales store counts it.
 type SaleRefund struct {
 	OrderID   string
-	ID        string     // the refund's id within the order; "" for the refund of what is left
+	ID        string     // the refund's id within the order; wholeRefundID for the refund of what is left
 	AmountFen int64      // what it refunds
 	Items     []SaleItem // the units it returns at the price paid (optional)
 	Full      bool       // the order is refunded whole with it

@@ -299,7 +299,8 @@ func TestRedisStorageBounded(t *testing.T) {
 		}
 		var max time.Duration
 		switch shape := keyShape(key); {
-		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"):
+		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"),
+			shape == "e:user:{}:streams": // a user's index of streams lives as long as the replays it leads to
 			max = DefaultRetention
 		case strings.HasPrefix(shape, "e:"):
 			max = DefaultStreamTTL // hot state, a user's last stream, a day's notifications (notificationTTL)
@@ -354,7 +355,8 @@ func TestRedisStorageBounded(t *testing.T) {
 			bound = kept
 		case strings.HasPrefix(shape, "rw:"):
 			bound = simViewers // one account per user
-		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"):
+		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"),
+			shape == "e:user:{}:streams":
 			bound = sizes[simRetainedDay][shape]
 		default:
 			bound = sizes[simHotDay][shape]
@@ -399,7 +401,7 @@ var layoutWords = func() map[string]bool {
 		answered players feedback given coupons coupon claims draw entrants commenters questions votes hidden
 		pinned timeline seq keys audience user last-stream notify comment question upvote watch replay-quiz
 		replay-points tier-warning acct earned lots lotamt orders pend entries award board stock redeem order
-		out unwarned due settle expire warn roll outbox backlog scan scanned`) {
+		out unwarned due settle expire warn roll outbox backlog scan scanned streams erased`) {
 		m[w] = true
 	}
 	return m

@@ -256,6 +256,10 @@ type RefundPart struct {
 // MaxRefundParts bounds the partial refunds of one order (each is kept for idempotency with the order).
 const MaxRefundParts = 50
 
+// wholeRefundKey is where an order keeps the result of its whole refund (beside its parts, by id), so that a
+// retried whole refund answers as the first did. A space makes it no valid part id.
+const wholeRefundKey = " whole"
+
 // Standing is a user's place on a stream's leaderboard.
 type Standing struct {
 	User   string `json:"user"`

@@ -60,8 +60,8 @@ func testPartialRefunds(t *testing.T, newStore func(t *testing.T) Store) {
 		if _, err := l.RefundPart(ctx, "order:1", part("r3", 1), time.Time{}); !errors.Is(err, ErrDuplicate) {
 			t.Fatalf("part after the whole refund: %v, want ErrDuplicate", err)
 		}
-		if _, err := l.Refund(ctx, "order:1", time.Time{}); !errors.Is(err, ErrDuplicate) {
-			t.Fatalf("whole refund twice: %v, want ErrDuplicate", err)
+		if again, err := l.Refund(ctx, "order:1", time.Time{}); err != nil || !again.Replayed || again.Cancelled != 500 || again.At != res.At {
+			t.Fatalf("whole refund twice: %+v %v, want the first result replayed", again, err)
 		}
 		if again, err := l.RefundPart(ctx, "order:1", part("r1", 10000), time.Time{}); err != nil || !again.Replayed || again.Cancelled != 100 {
 			t.Fatalf("replay of the first part after the whole refund: %+v %v", again, err)
@@ -89,6 +89,9 @@ func testPartialRefunds(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if sum != 7 {
 			t.Fatalf("the parts took back %d points of 7", sum)
+		}
+		if _, err := l.Refund(ctx, "order:1", time.Time{}); !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("whole refund of an order its parts refunded: %v, want ErrDuplicate", err)
 		}
 	})
 

@@ -39,7 +39,9 @@ type Store interface {
 	// Granted × refunded ÷ Amount (rounded down) less what earlier parts took, all that is left once the
 	// whole amount is refunded. A replayed part ID returns its first result with Replayed set, or ErrConflict
 	// for another amount; ErrInvalid if the order has no amount or the part exceeds what is left;
-	// ErrLimitReached after MaxRefundParts parts. A whole refund (part.ID empty) refunds what is left. Parts
+	// ErrLimitReached after MaxRefundParts parts. A whole refund (part.ID empty) refunds what is left; once
+	// it is done, another whole refund returns its result with Replayed set (ErrDuplicate if parts refunded
+	// the whole order). Parts
 	// need Granted × Amount < 2^53 (exact in Lua's doubles): any real order, whose points are about its
 	// amount ÷ 100; a larger one is refunded whole.
 	Refund(ctx context.Context, orderKey string, part RefundPart, at time.Time, p Policy) (RefundResult, error)

@@ -391,6 +391,11 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, part RefundPart
 		}
 		refunded = o.refunded + part.Amount
 	} else if o.status == "refunded" {
+		if pr, ok := o.parts[wholeRefundKey]; ok { // a retried whole refund answers as the first did
+			res = pr.res
+			res.Replayed, res.Balance = true, u.balance
+			return res, nil
+		}
 		return RefundResult{}, ErrDuplicate
 	}
 	target := o.granted // points taken back in all once refunded reaches refunded
@@ -440,11 +445,13 @@ func (s *MemoryStore) Refund(_ context.Context, orderKey string, part RefundPart
 		}
 	}
 	res.Balance = u.balance
+	if o.parts == nil {
+		o.parts = map[string]memRefundPart{}
+	}
 	if part.ID != "" {
-		if o.parts == nil {
-			o.parts = map[string]memRefundPart{}
-		}
 		o.parts[part.ID] = memRefundPart{amount: part.Amount, res: res}
+	} else {
+		o.parts[wholeRefundKey] = memRefundPart{res: res}
 	}
 	return res, nil
 }

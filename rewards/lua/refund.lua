@@ -31,6 +31,13 @@ if R.part ~= '' then
   if n >= R.max_parts then finish() return {'limit', ''} end
   refunded = rf + R.amount
 elseif o.st == 'refunded' then
+  local pr = type(o.parts) == 'table' and o.parts[' whole'] -- wholeRefundKey: a retried whole refund replays
+  if pr then
+    pr.r.replayed = true
+    pr.r.balance = acct('balance')
+    finish()
+    return {'ok', cjson.encode(pr.r)}
+  end
   finish() return {'duplicate', ''}
 end
 
@@ -82,6 +89,9 @@ res.balance = acct('balance')
 if R.part ~= '' then
   if type(o.parts) ~= 'table' then o.parts = {} end
   o.parts[R.part] = {a = R.amount, r = res}
+else
+  if type(o.parts) ~= 'table' then o.parts = {} end
+  o.parts[' whole'] = {a = 0, r = res}
 end
 redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
 finish()

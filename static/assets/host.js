@@ -25,7 +25,7 @@ import {
   $, api, clock, compact, decodeJwt, errorText, h, hhmm, LiveSocket, pct, toast, tokenFresh,
 } from './kudos.js';
 import {
-  formatYuan, isEnterToSend, localize, t, tn,
+  formatYuan, isEnterToSend, lang, localize, t, tn,
 } from './i18n.js';
 
 localize();
@@ -104,7 +104,7 @@ function showClaims() {
     h('span', {}, t('host.claims.name'), ' ', h('b', {}, claims.name || '—')),
     h('span', {}, t('host.claims.role'), ' ', h('b', {}, claims.role ? roleName(claims.role) : '—')),
     h('span', {}, t('host.claims.stream'), ' ', h('b', {}, claims.stream || t('host.claims.anyStream'))),
-    exp ? h(`span${tokenFresh(token) ? '' : '.bad'}`, {}, tokenFresh(token) ? t('host.claims.expires', { time: exp.toLocaleString() }) : t('host.claims.expired')) : '',
+    exp ? h(`span${tokenFresh(token) ? '' : '.bad'}`, {}, tokenFresh(token) ? t('host.claims.expires', { time: exp.toLocaleString(lang) }) : t('host.claims.expired')) : '',
   );
 }
 

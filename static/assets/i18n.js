@@ -4,9 +4,9 @@
 // The language is ?lang= (zh-CN or en; zh, zh-Hans… count as zh-CN), else the browser's first preferred
 // language (navigator.languages: zh* → zh-CN, anything else → en). <html lang> is set to it.
 //
-//   t('chat.send')                       → the text of a key
-//   t('poll.winner', { name: 'Teal' })   → "{name}" placeholders filled in
-//   tn('poll.votes', 3)                  → plural forms: key.one / key.other by Intl.PluralRules, {count} set
+//   t('viewer.chat.send')                        → the text of a key
+//   t('viewer.poll.winner', { option: 'Teal' })  → "{option}" placeholders filled in
+//   tn('viewer.votes', 3)                        → plurals: key.one / key.other by Intl.PluralRules, {count} = 3
 //   formatNumber(12345)                  → 1.2万 (zh-CN) or 12K (en): the buyer's convention for counts
 //   formatYuan(1234)                     → ¥12.34 (amounts are in fen)
 //   localize(root)                       → the static markup: [data-i18n] text, [data-i18n-attr] attributes

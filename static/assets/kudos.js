@@ -4,7 +4,7 @@
 // languages (i18n.js: the texts and the number format).
 
 import { KudosRoom } from '/sdk/kudos-client.js';
-import { formatNumber, t } from './i18n.js';
+import { formatNumber, lang, t } from './i18n.js';
 
 /** Decodes a JWT's payload without checking it (the server does that); null when it is not a JWT. */
 export function decodeJwt(token) {
@@ -194,11 +194,11 @@ export function clock(ms) {
   return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
-/** Formats an RFC 3339 time as a local HH:MM. */
+/** Formats an RFC 3339 time as a local HH:MM, in the page's language. */
 export function hhmm(at) {
   const d = at ? new Date(at) : new Date();
   if (Number.isNaN(d.getTime())) return '';
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
 }
 
 /** Percent of part in total, rounded, 0 when total is 0. */

@@ -24,7 +24,7 @@ import {
 } from './kudos.js';
 // Every text is the catalogue's (i18n.js: zh-CN or en by ?lang=, else the browser's language); index.html's
 // static text is localized by its data-i18n / data-i18n-attr attributes.
-import { isEnterToSend, localize, t, tn } from './i18n.js';
+import { isEnterToSend, lang, localize, t, tn } from './i18n.js';
 
 localize();
 
@@ -70,9 +70,14 @@ const socket = new LiveSocket({
 const ADJECTIVES = ['Sunny', 'Lucky', 'Cosy', 'Happy', 'Swift', 'Bright', 'Gentle', 'Merry', 'Brave', 'Quiet', 'Witty', 'Zesty'];
 const ANIMALS = ['Panda', 'Otter', 'Koala', 'Fox', 'Robin', 'Lynx', 'Dolphin', 'Tiger', 'Owl', 'Bunny', 'Kitten', 'Heron'];
 
+const ADJECTIVES_ZH = ['阳光', '幸运', '快乐', '勇敢', '安静', '机灵', '温柔', '欢乐', '闪亮', '可爱'];
+const ANIMALS_ZH = ['熊猫', '水獭', '考拉', '狐狸', '知更鸟', '海豚', '老虎', '猫头鹰', '兔子', '小猫'];
+
 function friendlyName() {
   const pick = (list) => list[Math.floor(Math.random() * list.length)];
-  return `${pick(ADJECTIVES)} ${pick(ANIMALS)} ${Math.floor(10 + Math.random() * 90)}`;
+  const n = Math.floor(10 + Math.random() * 90);
+  if (lang === 'zh-CN') return `${pick(ADJECTIVES_ZH)}的${pick(ANIMALS_ZH)}${n}`;
+  return `${pick(ADJECTIVES)} ${pick(ANIMALS)} ${n}`;
 }
 
 async function obtainToken(forceNew = false) {
@@ -1006,7 +1011,7 @@ async function redeemReward(r) {
     setPoints(red.balance, state.points.tier);
     const out = $('#store-result');
     if (red.code) {
-      const until = red.expires_at ? new Date(red.expires_at).toLocaleDateString() : '';
+      const until = red.expires_at ? new Date(red.expires_at).toLocaleDateString(lang) : '';
       out.textContent = until ? t('viewer.store.codeUntil', { code: red.code, date: until }) : t('viewer.store.code', { code: red.code });
     } else if (red.claim_id) {
       out.textContent = t('viewer.store.claim', { id: red.claim_id });
@@ -1072,7 +1077,7 @@ function renderMyCoupons(coupons) {
     const status = MY_COUPON_STATE[c.status] ? c.status : 'claimed';
     const value = couponValueText(c);
     const until = c.expires_at ? new Date(c.expires_at) : null;
-    const when = until ? until.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '';
+    const when = until ? until.toLocaleString(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '';
     const li = h('li.my-coupon', { 'data-testid': 'my-coupon' },
       h('div.my-coupon-main', {},
         value ? h('span.my-coupon-value', { 'data-testid': 'my-coupon-value' }, value) : '',
@@ -1096,7 +1101,7 @@ $('#my-coupons-refresh')?.addEventListener('click', loadMyCoupons);
 function showDowngrade(dg) {
   const el = $('#tier-warning');
   if (!dg) { el.hidden = true; return; }
-  const when = new Date(dg.at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  const when = new Date(dg.at).toLocaleDateString(lang, { month: 'short', day: 'numeric' });
   const cap = (tier) => (TIER_NAMES[tier] ? tierName(tier) : tier[0].toUpperCase() + tier.slice(1));
   const need = dg.basis === 'spend' ? t('viewer.tier.spendMore', { amount: dg.needed }) : t('viewer.tier.earnMore', { count: dg.needed }); // tiers by spend or points
   el.textContent = t('viewer.tier.warning', { need, date: when, from: cap(dg.from), to: cap(dg.to) });

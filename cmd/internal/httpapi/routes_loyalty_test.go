@@ -220,8 +220,11 @@ func TestPartialRefunds(t *testing.T) {
 	if rest["cancelled"] != float64(350) || rest["full"] != true || rest["amount_fen"] != float64(35000) {
 		t.Fatalf("refund of the rest: %v", rest)
 	}
-	if p := refund(nil, http.StatusConflict); p["code"] != "duplicate" {
-		t.Fatalf("refund after the whole order: %v", p)
+	if again := refund(nil, http.StatusOK); again["replayed"] != true || again["cancelled"] != float64(350) || again["full"] != true {
+		t.Fatalf("a retried refund of the rest must answer as the first: %v", again)
+	}
+	if p := refund(map[string]any{"refund_id": "late", "amount_fen": 1}, http.StatusConflict); p["code"] != "duplicate" {
+		t.Fatalf("a part after the whole order: %v", p)
 	}
 	sa = sales()
 	if sa["gmv_fen"] != float64(0) || sa["orders"] != float64(0) || sa["buyers"] != float64(0) {
@@ -240,8 +243,11 @@ func TestPartialRefunds(t *testing.T) {
 			refunds = append(refunds, e)
 		}
 	}
-	if len(refunds) != 4 { // rma-1 twice (same id), goodwill, the rest
-		t.Fatalf("%d purchase.refunded events, want 4: %+v", len(refunds), refunds)
+	if len(refunds) != 5 { // rma-1 twice (same id), goodwill, the rest twice (same id)
+		t.Fatalf("%d purchase.refunded events, want 5: %+v", len(refunds), refunds)
+	}
+	if refunds[3].ID != refunds[4].ID {
+		t.Fatalf("a retried refund of the rest must repeat its event id: %s %s", refunds[3].ID, refunds[4].ID)
 	}
 	if refunds[0].ID != refunds[1].ID || refunds[0].ID == refunds[2].ID || refunds[2].ID == refunds[3].ID {
 		t.Fatalf("event ids: a replayed part must repeat its id, other refunds must not: %s %s %s %s",
