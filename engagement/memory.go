@@ -32,6 +32,7 @@ type MemoryStore struct {
 	*productMemory
 	*salesMemory
 	*privacyMemory
+	*dailyMemory
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -74,6 +75,7 @@ func NewMemoryStoreWith(cfg MemoryConfig) *MemoryStore {
 		productMemory:      newProductMemory(life),
 		salesMemory:        newSalesMemory(life),
 		privacyMemory:      newPrivacyMemory(life),
+		dailyMemory:        newDailyMemory(life),
 	}
 }
 

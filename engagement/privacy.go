@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -409,7 +410,7 @@ func (s *Service) doEraseUser(ctx context.Context, user string) (ErasureResult, 
 	for st := range gone.Questions {
 		streams[st] = true
 	}
-	for _, st := range slices.Sorted(mapsKeys(streams)) {
+	for _, st := range slices.Sorted(maps.Keys(streams)) {
 		out := Outcome{Stream: st}
 		for _, id := range gone.Comments[st] {
 			out.Broadcast = append(out.Broadcast, Frame{Type: "comment.removed", Data: map[string]any{"id": id}})
@@ -425,16 +426,6 @@ func (s *Service) doEraseUser(ctx context.Context, user string) (ErasureResult, 
 		outs = append(outs, out)
 	}
 	return res, outs, nil
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // scrubJSON rewrites a stored JSON value so that nothing of user's own remains in it: every object whose

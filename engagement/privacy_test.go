@@ -482,3 +482,81 @@ func TestScrubJSON(t *testing.T) {
 		})
 	}
 }
+
+// privacyStoreSuite is the PrivacyStore's part of the conformance suite (runStoreSuite).
+var privacyStoreSuite = []storeCase{
+	{"ErasedMark", testPrivacyErasedMark},
+	{"EraseKeepsOthers", testPrivacyEraseKeepsOthers},
+	{"ExportUnknown", testPrivacyExportUnknown},
+}
+
+func testPrivacyErasedMark(t *testing.T, s Store) {
+	ctx := context.Background()
+	if erased, err := s.Erased(ctx, "ann"); err != nil || erased {
+		t.Fatalf("Erased before = %v, %v; want false", erased, err)
+	}
+	noErr(t, s.MarkErased(ctx, "ann"))
+	noErr(t, s.MarkErased(ctx, "ann")) // idempotent
+	if erased, err := s.Erased(ctx, "ann"); err != nil || !erased {
+		t.Fatalf("Erased after = %v, %v; want true", erased, err)
+	}
+	if erased, err := s.Erased(ctx, "bob"); err != nil || erased {
+		t.Fatalf("Erased of another user = %v, %v; want false", erased, err)
+	}
+}
+
+func testPrivacyEraseKeepsOthers(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := conformanceT0
+	for i, u := range []string{"ann", "bob"} {
+		c := testComment(i + 1)
+		c.User, c.Name, c.Text = u, "Name "+u, "words of "+u
+		noErr(t, s.AddComment(ctx, "s1", c, 10))
+		noErr(t, s.AddQuestion(ctx, "s1", testQuestion("q-"+u, u), 10))
+		noErr(t, s.NoteParticipant(ctx, u, "s1", t0))
+	}
+	noErr(t, s.CreateDraw(ctx, "s1", Draw{ID: "d1", Prize: "P", Winners: 1, Eligible: DrawAll, Commitment: "c0ffee", Status: DrawOpen, OpensAt: t0, Seed: "5eed"}))
+	for _, u := range []string{"ann", "bob"} {
+		noErr(t, s.EnterDraw(ctx, "s1", "d1", DrawEntrant{User: u, Name: "Name " + u}, t0))
+	}
+
+	got, err := s.EraseUser(ctx, "ann", "X")
+	noErr(t, err)
+	if !slices.Equal(got.Comments["s1"], []string{"c1"}) || !slices.Equal(got.Questions["s1"], []string{"q-ann"}) {
+		t.Errorf("EraseUser = %+v, want comment c1 and question q-ann on s1", got)
+	}
+	cs, err := s.RecentComments(ctx, "s1", 10)
+	noErr(t, err)
+	if !slices.Equal(commentIDs(cs), []string{"c2"}) {
+		t.Errorf("comments after = %v, want [c2]", commentIDs(cs))
+	}
+	qs, err := s.Questions(ctx, "s1")
+	noErr(t, err)
+	if len(qs) != 1 || qs[0].ID != "q-bob" {
+		t.Errorf("questions after = %+v, want bob's only", qs)
+	}
+	es, err := s.DrawEntrants(ctx, "s1", "d1")
+	noErr(t, err)
+	slices.SortFunc(es, func(a, b DrawEntrant) int { return strings.Compare(a.User, b.User) })
+	if want := []DrawEntrant{{User: "ann", Name: "X"}, {User: "bob", Name: "Name bob"}}; !slices.Equal(es, want) {
+		t.Errorf("entrants after = %+v, want %+v", es, want)
+	}
+	again, err := s.EraseUser(ctx, "ann", "X")
+	noErr(t, err)
+	if len(again.Comments)+len(again.Questions) != 0 || again.Records != 0 {
+		t.Errorf("second EraseUser = %+v, want nothing", again)
+	}
+	d, err := s.ExportUser(ctx, "bob")
+	noErr(t, err)
+	if len(d.Comments) != 1 || len(d.Questions) != 1 || len(d.Draws) != 1 || d.Draws[0].Name != "Name bob" {
+		t.Errorf("bob's export after ann's erasure = %+v", d)
+	}
+}
+
+func testPrivacyExportUnknown(t *testing.T, s Store) {
+	d, err := s.ExportUser(context.Background(), "nobody")
+	noErr(t, err)
+	if !d.empty() || d.Comments == nil || d.Names == nil {
+		t.Errorf("export of an unknown user = %+v, want every list empty and not null", d)
+	}
+}

@@ -99,6 +99,8 @@ import (
 //	                                               MaxUserCoupons are kept
 //	user:{user}:notify:<day>               hash    "sent" → notifications sent on day; "id:<n>:<sender>:<id>" → the
 //	                                               decision of sender's notification id (n: the sender's length)
+//	user:{user}:daily:<kind>:<day>         hash    "taken" → slots of kind taken on day (TakeDaily: shop awards'
+//	                                               per_day); "id:<id>" → "1" for each id that took one; 48 h
 //	user:{user}:streams                    zset    the streams user took part in or joined (privacy_redis.go): member
 //	                                               the stream, score the last note (µs); the newest MaxUserStreams
 //	user:{user}:erased                     string  "1": user was erased (EraseUser); every request of theirs is refused

@@ -242,6 +242,9 @@ func keysOfExtras(t *testing.T) {
 	if _, _, err := s.DecideNotification(ctx, "shop", "n1", "ann", "2026-03-14", 3); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := s.TakeDaily(ctx, "ann", "shop-award:review", "r1", "2026-03-14", 3); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.NoteParticipant(ctx, "ann", "s1", conformanceT0); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +271,7 @@ func keysOfExtras(t *testing.T) {
 		{"stream:{s1}:audience", "set", ttl - time.Minute, ttl},
 		{"user:{ann}:last-stream", "string", ttl - time.Minute, ttl},
 		{"user:{ann}:notify:2026-03-14", "hash", 48*time.Hour - time.Minute, 48 * time.Hour},
+		{"user:{ann}:daily:shop-award:review:2026-03-14", "hash", 48*time.Hour - time.Minute, 48 * time.Hour},
 		{"user:{ann}:streams", "zset", month - time.Minute, month},
 		{"user:{bob}:erased", "string", ErasedMarkTTL - time.Minute, ErasedMarkTTL},
 	}

@@ -41,6 +41,9 @@ type Rules struct {
 	Variants map[string]RulesOverride `json:"variants,omitempty"`
 	// Loyalty is the economics, the same for every arm.
 	Loyalty Economics `json:"loyalty"`
+	// ShopAwards are the kinds of points the shop's backend awards (POST /api/v1/points/award: reviews,
+	// shares), by kind; a kind listed in a rules file replaces its default whole. The same for every arm.
+	ShopAwards map[string]ShopAwardRule `json:"shop_awards"`
 }
 
 // WatchRule scores watching: PerMinute points per full minute watched, at most MaxPerStream per stream.
@@ -102,6 +105,7 @@ func DefaultRules() Rules {
 		QuestionUpvote: LimitRule{Points: 1, MinIntervalS: 5, MaxPerStream: 10},
 		ReplayShare:    0.5,
 		Loyalty:        DefaultEconomics(),
+		ShopAwards:     DefaultShopAwards(),
 	}
 }
 
@@ -357,7 +361,8 @@ func (r Rules) Validate() error {
 		}
 		r.ForArm(arm).validateBase("variants."+arm+".", add)
 	}
-	r.Loyalty.validate("loyalty.", add)
+	r.Loyalty.validate("loyalty.", append(EarnSources(), slices.Sorted(maps.Keys(r.ShopAwards))...), add)
+	validateShopAwards(r.ShopAwards, add)
 	if len(problems) > 0 {
 		return &RulesError{Problems: problems}
 	}

@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -111,8 +112,9 @@ func (e Economics) LedgerConfig() rewards.Config {
 	return cfg
 }
 
-// validate appends a problem for every value of e that breaks a rule, each naming its field under prefix.
-func (e Economics) validate(prefix string, add func(field, format string, args ...any)) {
+// validate appends a problem for every value of e that breaks a rule, each naming its field under prefix;
+// sources are the sources of points there are (EarnSources and the rules' shop award kinds).
+func (e Economics) validate(prefix string, sources []string, add func(field, format string, args ...any)) {
 	if e.MonthlyCap < 1 {
 		add(prefix+"monthly_cap", "must be at least 1 (points per month), not %d", e.MonthlyCap)
 	}
@@ -120,8 +122,8 @@ func (e Economics) validate(prefix string, add func(field, format string, args .
 	for i, src := range e.CapSources {
 		f := fmt.Sprintf("%scap_sources[%d]", prefix, i)
 		switch {
-		case !slices.Contains(EarnSources(), src):
-			add(f, "%q is not a source of points; the sources are %v", src, EarnSources())
+		case !slices.Contains(sources, src):
+			add(f, "%q is not a source of points; the sources are %v", src, sources)
 		case seenSrc[src]:
 			add(f, "%q is listed twice", src)
 		}
@@ -252,6 +254,7 @@ type EarnRule struct {
 	Points int64  `json:"points"`
 	Per    string `json:"per"`
 	UpTo   bool   `json:"up_to,omitempty"`
+	PerDay int    `json:"per_day,omitempty"` // at most this many a business day (shop awards)
 }
 
 // PublicTier is a tier as viewers see it; Threshold counts points, or yuan with tier_basis "spend".
@@ -285,8 +288,12 @@ func (s *Service) PublicRules() PublicRules {
 		PendingDays:  int64(e.ReturnWindow / (24 * time.Hour)),
 		ExpiryMonths: int64(e.ExpiryMonths),
 	}
+	for _, kind := range slices.Sorted(maps.Keys(r.ShopAwards)) {
+		out.Earn = append(out.Earn, EarnRule{Kind: kind, Source: kind, Points: r.ShopAwards[kind].Points, Per: "award from the shop",
+			PerDay: r.ShopAwards[kind].PerDay})
+	}
 	if out.CapSources == nil {
-		out.CapSources = EarnSources()
+		out.CapSources = append(EarnSources(), slices.Sorted(maps.Keys(r.ShopAwards))...)
 	}
 	for _, t := range e.Tiers {
 		p := t.Privileges

@@ -32,6 +32,7 @@ type Store interface {
 	ProductStore
 	SalesStore
 	PrivacyStore
+	DailyStore
 }
 
 // Lifetimes: what every Store keeps, and for how long, so that storage stays bounded by recent traffic

@@ -50,6 +50,8 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) (Store, func(time.D
 		{"Notification", notificationStoreSuite, notificationAgedSuite},
 		{"Product", productStoreSuite, productAgedSuite},
 		{"Sales", salesStoreSuite, salesAgedSuite},
+		{"Privacy", privacyStoreSuite, nil},
+		{"Daily", dailyStoreSuite, nil},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

@@ -45,13 +45,16 @@ async function loadCatalogue(l) {
     const res = await fetch(`/assets/i18n/${l}.json`);
     if (res.ok) return await res.json();
   } catch {
-    /* fall through: the keys' English text is in the markup, and t() shows the key */
+    /* fall through */
   }
-  return {};
+  return null;
 }
 
-/** catalogue is the loaded catalogue of lang (key → text). */
-export const catalogue = await loadCatalogue(lang);
+/**
+ * catalogue is the loaded catalogue of lang (key → text); should it not load, the English one, and should
+ * that not either, none: the markup keeps its English text and t() shows keys.
+ */
+export const catalogue = (await loadCatalogue(lang)) || (lang !== 'en' && (await loadCatalogue('en'))) || {};
 
 function fill(text, vars) {
   if (!vars) return text;
@@ -92,11 +95,14 @@ export function formatYuan(fen) {
  * aria-label, title…).
  */
 export function localize(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  const has = (key) => typeof catalogue[key] === 'string';
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    if (has(el.dataset.i18n)) el.textContent = t(el.dataset.i18n);
+  }
   for (const el of root.querySelectorAll('[data-i18n-attr]')) {
     for (const pair of el.dataset.i18nAttr.split(';')) {
       const [attr, key] = pair.split(':').map((s) => s.trim());
-      if (attr && key) el.setAttribute(attr, t(key));
+      if (attr && has(key)) el.setAttribute(attr, t(key));
     }
   }
 }

@@ -466,6 +466,9 @@ const HEART_COLORS = ['#ff2d55', '#ff6b81', '#ff9f43', '#feca57', '#ff6bd6', '#a
 
 // Floating hearts are motion: none for a viewer who asked for reduced motion (app.css hides them too).
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+reducedMotion.addEventListener('change', () => {
+  if (reducedMotion.matches) $('#hearts').replaceChildren(); // hidden hearts never end their animation
+});
 
 function spawnHeart(mine) {
   const box = $('#hearts');

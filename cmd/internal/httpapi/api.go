@@ -140,6 +140,9 @@ func (a *API) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := a.refuseErased(c.Request().Context(), actor); err != nil {
+			return err
+		}
 		c.Set(actorKey, actor)
 		return next(c)
 	}

@@ -20,6 +20,8 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	Code   string `json:"code"`
 	Field  string `json:"field,omitempty"`
+	// Reason refines a forbidden code: "erased" for the token of an erased user.
+	Reason string `json:"reason,omitempty"`
 }
 
 // problemTypeBase prefixes the problem type URI; the code completes it.
@@ -88,6 +90,7 @@ func problemFor(err error) Problem {
 		Detail: engagement.MessageOf(err),
 		Code:   string(code),
 		Field:  engagement.FieldOf(err),
+		Reason: erasedReason(err),
 	}
 }
 
@@ -134,4 +137,12 @@ func bind(c echo.Context, v any) error {
 		return engagement.Errorf(engagement.CodeInvalid, "body holds more than one JSON value")
 	}
 	return nil
+}
+
+// erasedReason is "erased" for the refusal of an erased user's token (engagement.ErrErased), else "".
+func erasedReason(err error) string {
+	if errors.Is(err, engagement.ErrErased) {
+		return engagement.ReasonOf(err)
+	}
+	return ""
 }

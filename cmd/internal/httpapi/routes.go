@@ -84,6 +84,7 @@ func (a *API) routes() []route {
 		// Loyalty: purchases, points, rewards and the stream leaderboard.
 		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
 		{http.MethodPost, "/api/v1/purchases/:order_id/refund", a.refundPurchase, bearer},
+		{http.MethodPost, "/api/v1/points/award", a.awardShopPoints, bearer},
 		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
 		{http.MethodGet, "/api/v1/users/:uid/coupons", a.userCoupons, bearer}, // routes_coupons.go: "My coupons"
 		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
@@ -102,6 +103,10 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/api/v1/streams/:id/timeline", a.timeline, anyone},
 		{http.MethodPost, "/api/v1/streams/:id/replay/answers", a.replayAnswer, bearer},
 		{http.MethodPost, "/api/v1/notifications", a.notify, bearer},
+
+		// Personal data (routes_privacy.go): a user's export and erasure.
+		{http.MethodGet, "/api/v1/users/:uid/export", a.exportUser, bearer},
+		{http.MethodDelete, "/api/v1/users/:uid", a.eraseUser, bearer},
 
 		// This API's own description.
 		{http.MethodGet, "/api/v1/openapi.json", serveOpenAPI, anyone},

@@ -146,6 +146,9 @@ func (a *API) websocket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.refuseErased(req.Context(), actor); err != nil {
+		return err
+	}
 	if !a.reg.OriginAllowed(req) {
 		return engagement.Errorf(engagement.CodeForbidden, "origin %q is not allowed", req.Header.Get("Origin"))
 	}

@@ -123,3 +123,25 @@ func (a *API) leaderboard(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"stream": c.Param("id"), "top": top})
 }
+
+// awardShopPoints pays points the shop awards (a review, a share): 201 the first time, 200 with the same body
+// on a retry of the key.
+func (a *API) awardShopPoints(c echo.Context) error {
+	if err := engagement.RequireShop(actorOf(c), "awards points for reviews and shares"); err != nil {
+		return err
+	}
+	var req engagement.ShopAward
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	res, out, err := a.svc.AwardShopPoints(c.Request().Context(), actorOf(c), req)
+	if err != nil {
+		return err
+	}
+	a.deliver(c, out)
+	status := http.StatusCreated
+	if res.Replayed {
+		status = http.StatusOK
+	}
+	return c.JSON(status, res)
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -257,5 +258,47 @@ func TestPartialRefunds(t *testing.T) {
 		if e.Subject != "s1" {
 			t.Fatalf("refund event on stream %q, want s1: %+v", e.Subject, e)
 		}
+	}
+}
+
+// TestShopAwardOverHTTP: the shop awards a review: 201, then 200 with the same body on a retry; the user's
+// open room gets the points frame; a viewer is refused before the body is read; per_day is 409
+// limit_reached; an unknown kind is 400 naming it.
+func TestShopAwardOverHTTP(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	shop := ts.token("shop", engagement.RoleService, "")
+	ann := ts.token("ann", engagement.RoleViewer, "")
+	room := ts.dial("s1", ann)
+	room.expect("welcome")
+	body := map[string]any{"user_id": "ann", "kind": "review", "key": "review:SO-77"}
+	first := ts.do(http.MethodPost, "/api/v1/points/award", shop, body)
+	if first.status != http.StatusCreated {
+		t.Fatalf("award: %d %s", first.status, first.body)
+	}
+	if f := room.expect("points").data(t); f["delta"] != float64(10) || f["source"] != "review" {
+		t.Fatalf("points frame %v, want +10 from review", f)
+	}
+	again := ts.do(http.MethodPost, "/api/v1/points/award", shop, body)
+	if again.status != http.StatusOK || again.json(t)["replayed"] != true || again.json(t)["balance"] != first.json(t)["balance"] {
+		t.Fatalf("retry: %d %s", again.status, again.body)
+	}
+	if r := ts.do(http.MethodPost, "/api/v1/points/award", ann, `{"user_id":`); r.status != http.StatusForbidden {
+		t.Fatalf("viewer with a broken body: %d %s, want 403", r.status, r.body)
+	}
+	for i := 2; i <= 3; i++ {
+		if r := ts.do(http.MethodPost, "/api/v1/points/award", shop, map[string]any{"user_id": "ann", "kind": "review", "key": "review:" + strconv.Itoa(i)}); r.status != http.StatusCreated {
+			t.Fatalf("review %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := ts.do(http.MethodPost, "/api/v1/points/award", shop, map[string]any{"user_id": "ann", "kind": "review", "key": "review:4"}); r.status != http.StatusConflict || r.json(t)["code"] != "limit_reached" {
+		t.Fatalf("fourth review of the day: %d %s, want 409 limit_reached", r.status, r.body)
+	}
+	if r := ts.do(http.MethodPost, "/api/v1/points/award", shop, map[string]any{"user_id": "ann", "kind": "selfie", "key": "k"}); r.status != http.StatusBadRequest || r.json(t)["field"] != "kind" {
+		t.Fatalf("unknown kind: %d %s", r.status, r.body)
+	}
+	acc := ts.do(http.MethodGet, "/api/v1/users/ann/points", ann, nil).json(t)
+	if acc["balance"] != float64(30) {
+		t.Fatalf("balance %v, want 30 (three reviews)", acc["balance"])
 	}
 }
