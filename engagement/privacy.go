@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -303,7 +304,7 @@ func requireSelfOrShop(actor Actor, user string) error {
 	if actor.User == user && actor.User != "" {
 		return nil
 	}
-	return RequireShop(actor, "or the user themselves may read a user's data")
+	return RequireShop(actor, ", an admin or the user themselves may read a user's data")
 }
 
 // ExportUser returns everything Kudos holds about user: the user themselves, the shop's backend or an admin
@@ -434,7 +435,8 @@ func (s *Service) doEraseUser(ctx context.Context, user string) (ErasureResult, 
 // which the caller removes whole; changed that the value was rewritten (out). Values that do not mention the
 // user are returned unchanged without being decoded.
 func scrubJSON(raw []byte, user, label string) (out []byte, drop, changed bool) {
-	if !bytes.Contains(raw, []byte(user)) {
+	// An id with a character JSON escapes ("\<>&) may be stored escaped: then every value is decoded.
+	if !strings.ContainsAny(user, "\"\\<>&") && !bytes.Contains(raw, []byte(user)) {
 		return raw, false, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

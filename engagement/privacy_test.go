@@ -1,6 +1,7 @@
 package engagement
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -464,18 +465,21 @@ func TestScrubJSON(t *testing.T) {
 		name, in  string
 		out       string
 		drop, chg bool
+		user      string // "" → u1
 	}{
-		{"their comment goes whole", `{"id":"c1","user":"u1","name":"Ann","text":"hi"}`, "", true, true},
+		{"their comment goes whole", `{"id":"c1","user":"u1","name":"Ann","text":"hi"}`, "", true, true, ""},
 		{"a draw keeps them, nameless", `{"id":"d1","winners":[{"user":"u1","name":"Ann"},{"user":"u2","name":"Bo"}]}`,
-			`{"id":"d1","winners":[{"name":"X","user":"u1"},{"name":"Bo","user":"u2"}]}`, false, true},
+			`{"id":"d1","winners":[{"name":"X","user":"u1"},{"name":"Bo","user":"u2"}]}`, false, true, ""},
 		{"someone else's comment stays", `{"id":"c2","user":"u2","name":"Bo","text":"u1 is nice"}`,
-			`{"id":"c2","user":"u2","name":"Bo","text":"u1 is nice"}`, false, false},
-		{"a coupon code record has no name", `{"code":"K","user_id":"u1"}`, `{"code":"K","user_id":"u1"}`, false, false},
-		{"not JSON", `u1`, `u1`, false, false},
+			`{"id":"c2","user":"u2","name":"Bo","text":"u1 is nice"}`, false, false, ""},
+		{"a coupon code record has no name", `{"code":"K","user_id":"u1"}`, `{"code":"K","user_id":"u1"}`, false, false, ""},
+		{"not JSON", `u1`, `u1`, false, false, ""},
+		{"an id stored escaped", `{"user":"u\u003c1","name":"Lu"}`, `{"name":"X","user":"u<1"}`, false, true, "u<1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, drop, chg := scrubJSON([]byte(tt.in), "u1", "X")
+			user := cmp.Or(tt.user, "u1")
+			out, drop, chg := scrubJSON([]byte(tt.in), user, "X")
 			if string(out) != tt.out || drop != tt.drop || chg != tt.chg {
 				t.Errorf("scrubJSON(%s) = %s, %v, %v; want %s, %v, %v", tt.in, out, drop, chg, tt.out, tt.drop, tt.chg)
 			}

@@ -31,6 +31,31 @@ as_root() {
   if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# What the tests need from Debian, installed when missing (so this one command works on a fresh machine):
+# redis-server for the stores, chromium for the page tests, Java, Maven and openssl for the Kafka broker
+# (scripts/kafka.sh), kcat for the SQL quick start, python3 for free ports and DuckDB, Node.js for the client
+# SDK's tests, nginx for the load-balancer config test. KUDOS_TEST_NO_APT=1 only reports what is missing.
+section "system packages"
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
+if (( ${#need[@]} == 0 )); then
+  echo "all present"
+elif [[ "${KUDOS_TEST_NO_APT:-}" == 1 ]]; then
+  echo "missing (not installed: KUDOS_TEST_NO_APT=1): ${need[*]}"
+else
+  echo "installing from Debian: ${need[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+fi
+
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/kudos-test.XXXXXX")"
 redis_pidfile="$tmp/redis/redis.pid"
 export KUDOS_KAFKA_STATE="$tmp/kafka"

@@ -66,12 +66,18 @@ async function call(method, path, body, statusSel) {
   try {
     return await api(method, path, { token: state.token, body });
   } catch (err) {
-    const text = `${err.message}${err.code ? ` (${err.code})` : ''}`;
+    const text = problemText(err);
     if (status) status.textContent = text;
     toast(text, 'error', 5000);
     if (err.status === 401) tokenRejected();
     return null;
   }
+}
+
+// problemText words an HTTP problem for the panel: the server's detail (English) on an English panel, the
+// catalogue's text for its stable code on a Chinese one; the code follows in brackets either way.
+function problemText(err) {
+  return `${lang === 'en' ? err.message : errorText(err)}${err.code ? ` (${err.code})` : ''}`;
 }
 
 function ok(statusSel, text) {
@@ -154,7 +160,7 @@ function signOut() {
   if (socket) socket.stop('signed out');
   clearInterval(leaderboardTimer);
   clearInterval(salesTimer);
-  location.href = '/host';
+  location.href = params.get('lang') ? `/host?lang=${encodeURIComponent(params.get('lang'))}` : '/host'; // the panel keeps its language
 }
 
 $('#host-token').addEventListener('input', showClaims);
@@ -865,7 +871,7 @@ async function loadLeaderboard() {
     res = await api('GET', sp('/leaderboard'), { token: state.token });
     $('#leaderboard-status').textContent = '';
   } catch (err) {
-    $('#leaderboard-status').textContent = `${err.message} (${err.code})`;
+    $('#leaderboard-status').textContent = problemText(err);
     return;
   }
   const top = res.top || [];
@@ -887,7 +893,7 @@ async function loadSales() {
     s = await api('GET', sp('/sales'), { token: state.token });
     $('#sales-status').textContent = '';
   } catch (err) {
-    $('#sales-status').textContent = `${err.message} (${err.code})`;
+    $('#sales-status').textContent = problemText(err);
     return;
   }
   $('#sales-orders').textContent = compact(s.orders || 0);
@@ -920,7 +926,7 @@ async function loadProducts(pinned) {
           try { // not call(): unpin answers 204, which call() cannot tell from a failure
             await api('POST', sp(`/products/${encodeURIComponent(p.id)}/${verb}`), { token: state.token });
           } catch (err) {
-            const text = `${err.message}${err.code ? ` (${err.code})` : ''}`;
+            const text = problemText(err);
             $('#product-status').textContent = text;
             toast(text, 'error', 5000);
             return;

@@ -255,7 +255,21 @@ export function errorText(err) {
     too_large: t('error.too_large'),
     unavailable: t('error.unavailable'),
   };
-  if (code === 'invalid' && err.message) return err.message;
+  // The server words the other codes' details in English: an English page shows them, another its own text.
+  if (lang !== 'en') {
+    Object.assign(friendly, {
+      invalid: t('error.invalid'),
+      bad_frame: t('error.bad_frame'),
+      unknown_type: t('error.bad_frame'),
+      conflict: t('error.conflict'),
+      expired: t('error.expired'),
+      limit_reached: t('error.limit_reached'),
+      insufficient_points: t('error.insufficient_points'),
+      out_of_stock: t('error.out_of_stock'),
+      internal: t('error.internal'),
+    });
+  }
+  if (code === 'invalid' && err.message && lang === 'en') return err.message;
   return friendly[code] || (err && err.message) || t('error.generic');
 }
 

@@ -211,6 +211,10 @@ export class KudosRoom {
   /** request sends a client frame and resolves with its ack (or pong), rejecting with a KudosError. */
   request(type, data, timeoutMs = REQUEST_TIMEOUT_MS) {
     return new Promise((resolve, reject) => {
+      if (this.closed) { // close() was called: for good, unlike a connection being re-established
+        reject(new KudosError('closed', 'the room was closed'));
+        return;
+      }
       const ws = this.ws;
       if (!ws || ws.readyState !== 1) {
         reject(new KudosError('unavailable', 'not connected'));

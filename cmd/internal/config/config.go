@@ -126,7 +126,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("Kafka TLS or SASL is set (%s, %s, ...) but KUDOS_KAFKA_BROKERS is not: the embedded development broker speaks plaintext only; set KUDOS_KAFKA_BROKERS", kafkasec.EnvTLS, kafkasec.EnvSASLMechanism)
 	}
 	c.KafkaSecurity = sec
-	c.AllowedOrigins = splitList(getenv("KUDOS_ALLOWED_ORIGINS"))
+	if c.AllowedOrigins, err = allowedOrigins(getenv("KUDOS_ALLOWED_ORIGINS")); err != nil {
+		return c, err
+	}
 	if c.FrameAncestors, err = frameAncestors(getenv("KUDOS_FRAME_ANCESTORS")); err != nil {
 		return c, err
 	}

@@ -24,6 +24,7 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 		failing  bool
 		topicOK  bool
 		ackedSeg = r.pos.seg
+		dead     []kafka.Message // the batch's dead letters not yet delivered
 	)
 	for ctx.Err() == nil {
 		if len(batch) == 0 {
@@ -44,11 +45,10 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 			}
 			batch = recs
 			msgs = s.messages(msgs[:0], batch)
-			// Dead letters go first and once: their failure must never hold the events back.
-			var dead []kafka.Message
+			// Dead letters go first; if that fails they are tried again once Kafka takes the events (below).
 			msgs, dead = splitDead(msgs)
-			if len(dead) > 0 {
-				s.writeDead(ctx, dead)
+			if len(dead) > 0 && s.writeDead(ctx, dead) == nil {
+				dead = nil
 			}
 		}
 		if !topicOK {
@@ -61,6 +61,27 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 			err = s.kw.WriteMessages(ctx, msgs...)
 			if ctx.Err() == nil {
 				s.metrics.observeProduce(time.Since(start), err)
+			}
+		}
+		if err == nil && len(dead) > 0 {
+			// Their first try failed (Kafka unreachable, say). Before the batch is acknowledged, and its lines
+			// with it, try again: when Kafka answers (it took the events, or the topics exist) and the dead
+			// letters still fail, it is the dead-letter topic that fails, and they are logged and dropped rather
+			// than hold the events back; otherwise the batch is retried.
+			derr := s.writeDead(ctx, dead)
+			switch {
+			case derr == nil:
+			case ctx.Err() != nil:
+				return // not acknowledged: sent again after a restart
+			case len(msgs) > 0 || topicOK:
+				for _, m := range dead {
+					s.log.Error("dead letter not delivered; dropped", "topic", m.Topic, "err", derr, "line", string(m.Value))
+				}
+			default:
+				err = derr
+			}
+			if err == nil {
+				dead = nil
 			}
 		}
 		if err != nil {
@@ -174,19 +195,19 @@ func splitDead(msgs []kafka.Message) (live, dead []kafka.Message) {
 	return live, dead
 }
 
-// writeDead sends dead letters once, creating their topic first (a broker may not auto-create topics). If
-// that fails they are logged (their bytes included) and dropped: a corrupt line must never stop the events
-// behind it.
-func (s *Sink) writeDead(ctx context.Context, dead []kafka.Message) {
+// writeDead sends dead letters once, creating their topic first (a broker may not auto-create topics). The
+// forwarder tries them again when this fails (see forward); a corrupt line must never stop the events behind
+// it for long.
+func (s *Sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	topic := s.cfg.Topic + deadLetterSuffix
 	s.createTopics(ctx, topic)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.kw.WriteMessages(wctx, dead...); err != nil {
-		for _, m := range dead {
-			s.log.Error("dead letter not delivered; dropped", "topic", topic, "err", err, "line", string(m.Value))
-		}
+	err := s.kw.WriteMessages(wctx, dead...)
+	if err != nil {
+		s.log.Warn("dead letters not delivered yet", "topic", topic, "count", len(dead), "err", err)
 	}
+	return err
 }
 
 // createTopics creates topics with the broker's default partitions and replication, and returns the

@@ -168,19 +168,29 @@ func consumeAll(tb testing.TB, brokers []string, topic string, want int, timeout
 	return out
 }
 
-// endOffset returns the offset after the last message of a partition.
+// endOffset returns the offset after the last message of a partition. A partition of a topic just created
+// may have no leader for a moment (Not Leader For Partition, Leader Not Available): those answers are
+// retried for up to 15 s before the test fails.
 func endOffset(ctx context.Context, tb testing.TB, broker, topic string, partition int) int64 {
 	tb.Helper()
-	conn, err := kafka.DialLeader(ctx, "tcp", broker, topic, partition)
-	if err != nil {
-		tb.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		end, err := func() (int64, error) {
+			conn, err := kafka.DialLeader(ctx, "tcp", broker, topic, partition)
+			if err != nil {
+				return 0, fmt.Errorf("dial leader: %w", err)
+			}
+			defer conn.Close()
+			return conn.ReadLastOffset()
+		}()
+		if err == nil {
+			return end
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			tb.Fatalf("end offset of %s/%d: %v", topic, partition, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	defer conn.Close()
-	end, err := conn.ReadLastOffset()
-	if err != nil {
-		tb.Fatalf("end offset of %s/%d: %v", topic, partition, err)
-	}
-	return end
 }
 
 // distinctIDs returns the set of event ids in msgs.

@@ -62,14 +62,14 @@ const visibleTexts = `(() => {
 var latinWord = regexp.MustCompile(`[A-Za-z]{3,}`)
 
 // assertChinese fails on any visible text of the page that still holds English: a word of three Latin letters
-// once the names the test itself chose (allowed) are taken out.
-func assertChinese(t *testing.T, p *tab, allowed ...string) {
+// once the names the test itself chose (allowed) are taken out; and when it finds fewer than least texts to check.
+func assertChinese(t *testing.T, p *tab, least int, allowed ...string) {
 	t.Helper()
 	texts, err := evalIn[[]string](p, visibleTexts)
 	if err != nil {
 		t.Fatalf("tab %s: %v", p.name, err)
 	}
-	if len(texts) < 20 {
+	if len(texts) < least {
 		t.Fatalf("tab %s: only %d visible texts: %q", p.name, len(texts), texts)
 	}
 	for _, text := range texts {
@@ -183,15 +183,29 @@ func TestBrowserChineseRoomAndHostPanel(t *testing.T) {
 	}
 	// Nothing visible is left in English: the Latin words are names (of people, the brand, the NPS score) and
 	// the product form's examples of an id and a URL, which are Latin in every language.
-	assertChinese(t, ann, "Ann", "Kudos")
-	assertChinese(t, host, "Host-s1", "Ann", "Kudos", "Studio", "NPS", "https://shop.example/p/sneaker-42", "sneaker-42")
+	assertChinese(t, ann, 20, "Ann", "Kudos")
+	assertChinese(t, host, 20, "Host-s1", "Ann", "Kudos", "Studio", "NPS", "https://shop.example/p/sneaker-42", "sneaker-42")
+
+	// What the server tells in English reaches a Chinese buyer in Chinese: muted by the host, then refused.
+	if r := ts.do(http.MethodPost, "/api/v1/streams/s1/moderation", hostToken, map[string]any{"action": "mute", "user": "ann", "duration_s": 600}); r.status != http.StatusOK {
+		t.Fatalf("mute: %d %s", r.status, r.body)
+	}
+	mutedUntil, _, _ := strings.Cut(zh["viewer.mutedUntil"], "{time}")
+	ann.waitText("#chat-error", mutedUntil)
+	ann.typeText("#chat-input", "还在吗")
+	ann.click("#chat-send")
+	ann.waitText("#chat-error", zh["error.forbidden"])
+	host.click("#host-signout") // gone from the dashboard; the sign-in view is what remains to read
+	host.waitFor(`#signin-view:not([hidden])`)
+	expectTexts(t, host, zh, [][2]string{{"#signin-title", "host.signin.title"}, {"#host-signin", "host.signin.button"}})
+	assertChinese(t, host, 5, "JWT", "Kudos", "Studio", "eyJhbGciOi")
 
 	// The embeddable room is the same room: in a shop's Chinese page it speaks Chinese too.
 	room := b.open("embed", ts.URL+"/embed/s1?lang=zh-CN#token="+ts.token("cat", engagement.RoleViewer, ""))
 	room.waitFor(`body.embed-page #conn-status[data-state="open"]`)
 	room.waitText("#you-name", strings.ReplaceAll(zh["viewer.watchingAs"], "{name}", "Cat"))
 	expectTexts(t, room, zh, [][2]string{{"#tab-qa", "viewer.tab.qa"}, {"#poll-card .card-kicker", "viewer.poll.kicker"}, {"#chat-input@placeholder", "viewer.chat.placeholder"}})
-	assertChinese(t, room, "Cat", "Ann", "Kudos")
+	assertChinese(t, room, 20, "Cat", "Ann", "Kudos")
 
 	// The same room without ?lang= in the tests' English browser: English, and 12K.
 	bob := openViewer(ts, b, "bob", "s1")

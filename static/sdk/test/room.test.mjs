@@ -197,3 +197,19 @@ test('a token that expires closes the socket with 4001; the room gets a new toke
     }
   });
 });
+
+test('a call on a closed room rejects with closed, before and after it opened', async () => {
+  // Never opened: no server needed, the room was closed before its first dial finished.
+  const idle = new KudosRoom({ baseURL: 'http://127.0.0.1:9', stream: 'sdk-show', getToken: () => 'unused' });
+  idle.close();
+  await assert.rejects(idle.comment('anyone?'), (err) => err instanceof KudosError && err.code === 'closed');
+  assert.equal(idle.send('like.send', { count: 1 }), false);
+
+  await withShow(async ({ base }) => {
+    const room = new KudosRoom({ baseURL: base, stream: 'sdk-show', getToken: () => token({ sub: 'eve' }) });
+    await room.connect();
+    room.close();
+    await assert.rejects(room.vote('p1', 0), (err) => err instanceof KudosError && err.code === 'closed');
+    await assert.rejects(room.refreshToken(), (err) => err instanceof KudosError && err.code === 'closed');
+  });
+});
