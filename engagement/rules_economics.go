@@ -177,6 +177,11 @@ func (e Economics) validate(prefix string, sources []string, add func(field, for
 	}
 	if e.ExpiryMonths < 1 || e.ExpiryMonths > maxExpiryMonths {
 		add(prefix+"expiry_months", "must be between 1 and %d months, not %d", maxExpiryMonths, e.ExpiryMonths)
+	} else if e.PendingDays >= 28*e.ExpiryMonths && e.PendingDays <= maxPendingDays {
+		// Points expire ExpiryMonths after they were earned (a purchase's: at its order), and a pending order
+		// is refundable only as long: a window that long settles points straight into expiry.
+		add(prefix+"pending_days", "must be shorter than expiry_months (%d month(s), at least %d days): purchase points would expire as they settle, not %d",
+			e.ExpiryMonths, 28*e.ExpiryMonths, e.PendingDays)
 	}
 	if len(e.Catalogue) > MaxCatalogueItems {
 		add(prefix+"catalogue", "lists %d items; at most %d (as PUT /api/v1/catalogue)", len(e.Catalogue), MaxCatalogueItems)

@@ -22,6 +22,7 @@ type Config struct {
 	Addr             string        // KUDOS_ADDR, default ":8080"
 	PublicURL        string        // KUDOS_PUBLIC_URL, the base URL printed in logs; default from Addr
 	RedisURL         string        // KUDOS_REDIS_URL; empty: in-memory state, single node
+	Redis            RedisSettings // the Redis topology (redis.go): KUDOS_REDIS_URL, _CLUSTER or _SENTINEL; none: in-memory state
 	KafkaBrokers     []string      // KUDOS_KAFKA_BROKERS; empty: embedded development broker; "none": spool only
 	KafkaEmbedded    bool          // true when KUDOS_KAFKA_BROKERS is empty
 	KafkaDisabled    bool          // true when KUDOS_KAFKA_BROKERS is "none"
@@ -90,7 +91,7 @@ const (
 // process, guest tokens allowed) and neither Redis nor a real Kafka configured. FromEnv refuses a
 // configuration that sets Redis or Kafka without a secret, so a shared deployment never lands here by accident.
 func (c Config) DevMode() bool {
-	return c.TokenSecret == "" && c.RedisURL == "" && c.KafkaEmbedded
+	return c.TokenSecret == "" && c.RedisURL == "" && !c.Redis.Configured() && c.KafkaEmbedded
 }
 
 // FromEnv reads the configuration from getenv (os.Getenv in main; a map in tests).
@@ -118,6 +119,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	default:
 		c.KafkaBrokers = splitList(b)
 	}
+	rs, err := RedisFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.Redis = rs
 	sec, err := KafkaSecurityFromEnv(getenv)
 	if err != nil {
 		return c, err
@@ -199,11 +205,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.TokenSecret == "" && !c.DevMode() {
 		// Development mode only on a laptop: a node sharing Redis or Kafka is a deployment, and a random
 		// secret there means guest tokens for anyone and tokens that die with the process.
-		set := "KUDOS_REDIS_URL"
-		if c.RedisURL == "" {
-			set = "KUDOS_KAFKA_BROKERS"
+		set := "KUDOS_KAFKA_BROKERS"
+		for _, name := range []string{EnvRedisURL, EnvRedisCluster, EnvRedisSentinel} {
+			if getenv(name) != "" {
+				set = name
+			}
 		}
-		return c, fmt.Errorf("KUDOS_TOKEN_SECRET is not set but %s is: development mode (a random token secret, guest tokens) runs only with neither KUDOS_REDIS_URL nor KUDOS_KAFKA_BROKERS; set KUDOS_TOKEN_SECRET (at least 16 characters, the same on every node)", set)
+		return c, fmt.Errorf("KUDOS_TOKEN_SECRET is not set but %s is: development mode (a random token secret, guest tokens) runs only with neither Redis (KUDOS_REDIS_URL, _CLUSTER, _SENTINEL) nor KUDOS_KAFKA_BROKERS; set KUDOS_TOKEN_SECRET (at least 16 characters, the same on every node)", set)
 	}
 	if c.Node == "" {
 		c.Node = defaultNode()
