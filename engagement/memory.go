@@ -47,6 +47,9 @@ type MemoryConfig struct {
 	// Retention is how long a stream's record, timeline and replay marks live (RedisConfig.Retention).
 	// 0 → DefaultRetention; never less than StreamTTL.
 	Retention time.Duration
+	// TextRetention is how long the personal text of a replay's comments and of questions is kept
+	// (RedisConfig.TextRetention). 0 → DefaultTextRetention.
+	TextRetention time.Duration
 }
 
 // NewMemoryStore returns an empty MemoryStore on the real clock with the default lifetimes.
@@ -59,6 +62,7 @@ func NewMemoryStoreWith(cfg MemoryConfig) *MemoryStore {
 	}
 	life := &memLife{now: cfg.Now}
 	life.ttl, life.retention = lifetimes(cfg.StreamTTL, cfg.Retention)
+	life.textRetention = textRetention(cfg.TextRetention)
 	return &MemoryStore{
 		streamMemory:       newStreamMemory(life),
 		chatMemory:         newChatMemory(life),
@@ -87,6 +91,8 @@ type memLife struct {
 	now       func() time.Time
 	ttl       time.Duration // StreamTTL
 	retention time.Duration
+	// textRetention is how long personal text lives (MemoryConfig.TextRetention, text_retention.go).
+	textRetention time.Duration
 }
 
 // pruneEvery is how often, at most, by its clock, a concept's memory store prunes (during a write).

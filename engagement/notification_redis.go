@@ -20,10 +20,12 @@ func (s *RedisStore) notifyKey(user, day string) string {
 	return s.prefix + "user:{" + user + "}:notify:" + day
 }
 
-// AddParticipant implements NotificationStore: the audience's SADD and the user's last stream in one MULTI.
+// AddParticipant implements NotificationStore: the audience's SADD and the user's last stream in one
+// pipeline. Not a MULTI: the two keys are in different hash slots (the stream's and the user's), which a
+// Redis Cluster refuses in one transaction; each write is idempotent, and the next join writes both again.
 func (s *RedisStore) AddParticipant(ctx context.Context, stream, user string, _ time.Time) error {
 	audience := s.audienceKey(stream)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, audience, user)
 		p.PExpire(ctx, audience, s.ttl)
 		p.Set(ctx, s.lastStreamKey(user), stream, s.ttl)

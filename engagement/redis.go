@@ -74,6 +74,7 @@ import (
 //	stream:{id}:timeline:seq               string  the stream's next Seq (INCR)
 //	stream:{id}:timeline:keys              set     Keys of every item appended (the de-duplication)
 //	stream:{id}:timeline:hidden            set     Keys hidden by HideTimeline
+//	stream:{id}:timeline:text:<key>        string  a comment's full data (name, text), TextRetention after it was appended
 //	stream:{id}:audience                   set     users who joined the stream
 //	stream:{id}:products                   hash    product id → the Product as JSON (product_redis.go)
 //	stream:{id}:products:order             list    product ids in the order added
@@ -166,6 +167,9 @@ type RedisConfig struct {
 	// ended, and how long its timeline and the replay marks live after their last write: how long an ended
 	// stream can be replayed. 0 → DefaultRetention (30 days); never less than StreamTTL.
 	Retention time.Duration
+	// TextRetention is how long the personal text (name and text) of a replay's comments and of questions
+	// is kept (text_retention.go). 0 → DefaultTextRetention (30 days).
+	TextRetention time.Duration
 	// CodeIndexKey keys the HMAC that names claimed coupon codes in the codes index (couponCodeKey): the
 	// same on every node of a deployment and across restarts. nil → DevCodeIndexKey.
 	CodeIndexKey []byte
@@ -178,6 +182,8 @@ type RedisStore struct {
 	ttl       time.Duration // StreamTTL
 	retention time.Duration
 	codeKey   []byte // RedisConfig.CodeIndexKey
+	// textRetention is RedisConfig.TextRetention with the default applied.
+	textRetention time.Duration
 }
 
 var (
@@ -196,7 +202,8 @@ func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 	if len(cfg.CodeIndexKey) == 0 {
 		cfg.CodeIndexKey = DevCodeIndexKey
 	}
-	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention, codeKey: cfg.CodeIndexKey}
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention, codeKey: cfg.CodeIndexKey,
+		textRetention: textRetention(cfg.TextRetention)}
 }
 
 // maxTxAttempts bounds the optimistic retries of one update; past it the store reports itself unavailable

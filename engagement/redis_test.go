@@ -29,10 +29,13 @@ func newTestRedisStore(t *testing.T) Store {
 // TestRedisStoreSuite runs the one Store conformance suite on Redis.
 func TestRedisStoreSuite(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
+	guard := &testenv.SlotGuard{} // every script's keys in one hash slot, as a Redis Cluster requires
 	runStoreSuite(t, func(t *testing.T) (Store, func(time.Duration)) {
 		rdb, prefix := testRedis(t)
+		rdb.AddHook(guard)
 		return NewRedisStore(rdb, RedisConfig{Prefix: prefix}), ageRedis(t, rdb, prefix)
 	})
+	checkSlotGuard(t, guard)
 }
 
 // ageRedis returns the age function (runStoreSuite) of the keys under prefix: d off every key's TTL, the keys

@@ -108,15 +108,23 @@ func (s *Service) doAwardShopPoints(ctx context.Context, actor Actor, a ShopAwar
 		}
 	}
 	now := s.now()
-	day := s.notifyConfig().day(now) // the business day, as the notifications' daily limit counts it
-	taken, _, err := s.store.TakeDaily(ctx, a.UserID, "shop-award:"+a.Kind, a.Key, day, rule.PerDay)
-	if err != nil {
-		return ShopAwardResult{}, Outcome{}, fmt.Errorf("count %s awards of %s: %w", a.Kind, a.UserID, err)
-	}
-	if !taken {
-		return ShopAwardResult{}, Outcome{}, Errorf(CodeLimitReached, "%s has had %d %s awards today (the most per business day)", a.UserID, rule.PerDay, a.Kind)
-	}
 	key := "shop:" + a.Kind + ":" + a.Key
+	// A key the ledger has on record is a replay (or a conflict): it takes no slot of the day, however late
+	// the retry (the daily slots remember their ids for a day or two, the ledger until the month after).
+	recorded, err := s.ledger.Recorded(ctx, key)
+	if err != nil {
+		return ShopAwardResult{}, Outcome{}, fmt.Errorf("look up %s award %q: %w", a.Kind, a.Key, ledgerError(err))
+	}
+	if !recorded {
+		day := s.notifyConfig().day(now) // the business day, as the notifications' daily limit counts it
+		taken, _, err := s.store.TakeDaily(ctx, a.UserID, "shop-award:"+a.Kind, a.Key, day, rule.PerDay)
+		if err != nil {
+			return ShopAwardResult{}, Outcome{}, fmt.Errorf("count %s awards of %s: %w", a.Kind, a.UserID, err)
+		}
+		if !taken {
+			return ShopAwardResult{}, Outcome{}, Errorf(CodeLimitReached, "%s has had %d %s awards today (the most per business day)", a.UserID, rule.PerDay, a.Kind)
+		}
+	}
 	res, err := s.ledger.Award(ctx, rewards.Award{Key: key, User: a.UserID, Stream: a.StreamID, Source: a.Kind, Points: rule.Points,
 		Participation: true, Fingerprint: "user=" + a.UserID + " stream=" + a.StreamID, At: now})
 	if errors.Is(err, rewards.ErrConflict) {

@@ -26,9 +26,18 @@ func newTimelineMemory(life *memLife) *timelineMemory {
 	}
 }
 
-// write records a write to stream's timeline; a due prune drops the timelines idle for Retention.
+// write records a write to stream's timeline; a due prune drops the timelines idle for Retention and
+// purges the personal text whose time came in the others (text_retention.go).
 func (m *timelineMemory) write(stream string) {
-	dropStreams(m.timelines, m.prune.write(stream, m.life.now(), m.life.retention))
+	now := m.life.now()
+	gone := m.prune.write(stream, now, m.life.retention)
+	if gone == nil {
+		return
+	}
+	dropStreams(m.timelines, gone)
+	for _, tl := range m.timelines {
+		tl.purgeText(now)
+	}
 }
 
 type memTimeline struct {
@@ -36,6 +45,7 @@ type memTimeline struct {
 	keys    map[string]bool
 	hidden  map[string]bool
 	nextSeq int64
+	texts   []memText // items with personal text, in the order it is due to be purged
 }
 
 func timelineLess(aOffset, aSeq, bOffset, bSeq int64) int {
@@ -64,6 +74,7 @@ func (m *timelineMemory) AppendTimeline(_ context.Context, stream string, item T
 		return timelineLess(e.OffsetMS, e.Seq, t.OffsetMS, t.Seq)
 	})
 	tl.items = slices.Insert(tl.items, i, item)
+	tl.noteText(item, m.life.now(), m.life.textRetention)
 	return true, nil
 }
 
@@ -89,6 +100,7 @@ func (m *timelineMemory) TimelineItems(_ context.Context, stream string, from, t
 	if tl == nil {
 		return []TimelineItem{}, nil
 	}
+	tl.purgeText(m.life.now())
 	startOffset, startSeq := from, int64(-1)
 	if timelineLess(afterOffset, afterSeq, startOffset, startSeq) > 0 {
 		startOffset, startSeq = afterOffset, afterSeq

@@ -17,8 +17,9 @@ const notificationTTL = 48 * time.Hour
 // replayed as long as its record lives.
 func (s *RedisStore) timelineTTL() time.Duration { return s.retention }
 
-// appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys. ARGV: key, offset,
-// type, data, max, ttl in ms. Returns the item's Seq, or -1 when it was not appended.
+// appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys, the item's text key.
+// ARGV: key, offset, type, data, max, ttl in ms, the full data when data has its personal text emptied
+// (else ""), the text key's ttl in ms. Returns the item's Seq, or -1 when it was not appended.
 var appendTimelineScript = luaScript("timeline_append.lua")
 
 // timelineItemsScript reads a page. KEYS: timeline, hidden. ARGV: min score, max score (exclusive, "(to"),
@@ -31,12 +32,28 @@ func (s *RedisStore) timelineKeys(stream string) (timeline, seq, keys, hidden st
 		s.streamSubKey(stream, "timeline:keys"), s.streamSubKey(stream, "timeline:hidden")
 }
 
+// timelineTextKey holds the full data of the item with key (a comment's name and text), for TextRetention
+// (text_retention.go).
+func (s *RedisStore) timelineTextKey(stream, key string) string {
+	return s.streamSubKey(stream, "timeline:text:"+key)
+}
+
 // AppendTimeline implements TimelineStore with one script: the Key's de-duplication (SADD, the "set if not
 // there" of every node recording the same like sample), the bound, the Seq and the append are one step.
 func (s *RedisStore) AppendTimeline(ctx context.Context, stream string, item TimelineItem, max int) (bool, error) {
 	timeline, seq, keys, _ := s.timelineKeys(stream)
-	n, err := appendTimelineScript.Run(ctx, s.rdb, []string{timeline, seq, keys},
-		item.Key, item.OffsetMS, item.Type, []byte(item.Data), max, s.timelineTTL().Milliseconds()).Int64()
+	// An item with personal text is stored with it emptied; its full data goes in a key of its own that
+	// expires after TextRetention (without a Key to name it, the text is not kept at all).
+	data, full := item.Data, ""
+	if public, personal := publicTimelineData(item.Type, item.Data); personal {
+		data = public
+		if item.Key != "" {
+			full = string(item.Data)
+		}
+	}
+	n, err := appendTimelineScript.Run(ctx, s.rdb, []string{timeline, seq, keys, s.timelineTextKey(stream, item.Key)},
+		item.Key, item.OffsetMS, item.Type, []byte(data), max, s.timelineTTL().Milliseconds(),
+		full, min(s.textRetention, s.timelineTTL()).Milliseconds()).Int64()
 	if err != nil {
 		return false, unavailable("append to the timeline of "+stream, err)
 	}
@@ -49,6 +66,7 @@ func (s *RedisStore) HideTimeline(ctx context.Context, stream, key string) error
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, hidden, key)
 		p.PExpire(ctx, hidden, s.timelineTTL())
+		p.Del(ctx, s.timelineTextKey(stream, key))
 		return nil
 	})
 	if err != nil {
@@ -76,7 +94,32 @@ func (s *RedisStore) TimelineItems(ctx context.Context, stream string, from, to,
 		}
 		out = append(out, it)
 	}
-	return out, nil
+	return out, s.timelineTexts(ctx, stream, out)
+}
+
+// timelineTexts puts back the full data of the items whose personal text is still kept.
+func (s *RedisStore) timelineTexts(ctx context.Context, stream string, items []TimelineItem) error {
+	var keys []string
+	var at []int
+	for i, it := range items {
+		if it.Key != "" && len(personalTimelineFields[it.Type]) > 0 {
+			keys = append(keys, s.timelineTextKey(stream, it.Key))
+			at = append(at, i)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vs, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return unavailable("read the timeline texts of "+stream, err)
+	}
+	for j, v := range vs {
+		if full, ok := v.(string); ok {
+			items[at[j]].Data = []byte(full)
+		}
+	}
+	return nil
 }
 
 // decodeTimelineMember decodes a timeline member and its score (see the layout above).

@@ -501,6 +501,7 @@ func TestTimelineRecordsTickAndEnd(t *testing.T) {
 // timelineAgedSuite is TimelineStore's part of the suite's lifetime cases (runStoreSuite).
 var timelineAgedSuite = []agedCase{
 	{"Lifetime", testTimelineLifetime},
+	{"TextRetention", testTimelineTextRetention},
 }
 
 // testTimelineLifetime: a timeline lives Retention after its last write.

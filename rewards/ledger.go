@@ -419,6 +419,19 @@ func (l *Ledger) Award(ctx context.Context, a Award) (AwardResult, error) {
 	return res, nil
 }
 
+// Recorded reports whether an award under key is on record (within its idempotency window, see Award): an
+// Award with that key would replay it, or be ErrConflict, rather than pay again.
+func (l *Ledger) Recorded(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, fmt.Errorf("read award record: %w: empty key", ErrInvalid)
+	}
+	ok, err := l.store.Recorded(ctx, key, l.policy(l.cfg.Now()))
+	if err != nil {
+		return false, fmt.Errorf("read award record %q: %w", key, err)
+	}
+	return ok, nil
+}
+
 // Refund undoes the purchase awarded under orderKey, refunded at at (zero → now): inside the return
 // window its pending points are cancelled; after it its points are taken back from the balance, never
 // below zero, and what could not be taken is reported as Shortfall. An order is refundable for ExpiryMonths

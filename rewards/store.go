@@ -30,6 +30,9 @@ type Store interface {
 	// ErrConflict if both the recorded and a.Fingerprint are set and differ. Only a participation award
 	// (a.Participation) adds to the stream's leaderboard.
 	Award(ctx context.Context, a Award, p Policy) (AwardResult, error)
+	// Recorded reports whether an award's record is kept under key at p.Now: whether Award with that key
+	// would replay it (or find it a conflict) rather than apply it.
+	Recorded(ctx context.Context, key string, p Policy) (bool, error)
 	// Refund cancels the pending points of the purchase awarded under orderKey if at is inside its return
 	// window, or reverses its settled points (never below zero, recording the shortfall) otherwise.
 	// ErrNotFound if no such award (or its record is gone) or it was made at or before p.ExpireBefore,

@@ -260,6 +260,14 @@ func (u *memUser) dropOldOrders(p Policy) {
 	maps.DeleteFunc(u.orders, func(_ string, o *memOrder) bool { return o.status != "pending" && o.at <= before })
 }
 
+// Recorded implements Store.
+func (s *MemoryStore) Recorded(_ context.Context, key string, p Policy) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.record(key, p.Now)
+	return ok, nil
+}
+
 // Award implements Store.
 func (s *MemoryStore) Award(_ context.Context, a Award, p Policy) (AwardResult, error) {
 	s.mu.Lock()

@@ -222,6 +222,23 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	}, nil
 }
 
+// Recorded implements Store: a record past its exp by the ledger's clock is gone, as the award script
+// judges it, whether or not Redis expired it yet.
+func (s *RedisStore) Recorded(ctx context.Context, key string, p Policy) (bool, error) {
+	raw, err := s.rdb.Get(ctx, s.prefix+"award:"+key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("redis read award record: %w", err)
+	}
+	var rec awardRecord
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return false, fmt.Errorf("decode award record: %w", err)
+	}
+	return rec.Exp == 0 || rec.Exp > p.Now.UnixMilli(), nil
+}
+
 // statusReply reads the {status, payload} pair the scripts return.
 func statusReply(reply []any) (status, payload string, err error) {
 	if len(reply) != 2 {

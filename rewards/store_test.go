@@ -37,6 +37,7 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ConcurrentRedeem", func(t *testing.T) { testConcurrentRedeem(t, newStore) })
 	t.Run("Remaining", func(t *testing.T) { testRemaining(t, newStore) })
 	t.Run("IdempotencyWindow", func(t *testing.T) { testIdempotencyWindow(t, newStore) })
+	t.Run("Recorded", func(t *testing.T) { testRecorded(t, newStore) }) // recorded_test.go
 	t.Run("OrdersKeptForExpiryMonths", func(t *testing.T) { testOrdersKept(t, newStore) })
 	t.Run("CatalogueReplaced", func(t *testing.T) { testCatalogueReplaced(t, newStore) })
 	t.Run("ConcurrentStockAndPerUserLimit", func(t *testing.T) { testConcurrentStockAndLimit(t, newStore) })

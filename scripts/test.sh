@@ -10,6 +10,7 @@
 # Exported for the tests:
 #   KUDOS_TEST_REDIS_URL        redis://127.0.0.1:PORT/0
 #   KUDOS_TEST_REDIS_SERVER_BIN path of redis-server, for tests that start their own instances
+#   KUDOS_TEST_REDIS_CLUSTER    127.0.0.1:PORT,... the six nodes of a 3-primary Redis Cluster (one replica each)
 #   KUDOS_TEST_KAFKA_BROKERS    127.0.0.1:PORT
 #   KUDOS_TEST_KAFKA_CTL        command taking stop|start|kill|restart for that broker (same port and data)
 #   KUDOS_KAFKA_STATE           the broker's state dir, read by KUDOS_TEST_KAFKA_CTL
@@ -38,6 +39,7 @@ as_root() {
 section "system packages"
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
@@ -71,6 +73,16 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
     echo "redis-server stopped"
+  fi
+  local f cpids=()
+  for f in "$tmp"/redis-cluster/*/redis.pid; do
+    [[ -f "$f" ]] && cpids+=("$(cat "$f")")
+  done
+  if (( ${#cpids[@]} > 0 )); then
+    kill "${cpids[@]}" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "${cpids[@]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${cpids[@]}" 2>/dev/null
+    echo "redis cluster stopped"
   fi
   if [[ -d "$KUDOS_KAFKA_STATE" ]]; then
     bash "$root/scripts/kafka.sh" stop
@@ -112,6 +124,41 @@ if [[ "${KUDOS_TEST_NO_REDIS:-}" != 1 ]]; then
   export KUDOS_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
   export KUDOS_TEST_REDIS_SERVER_BIN="$redis_bin"
   echo "redis-server $("$redis_bin" --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$redis_port"
+
+  # A Redis Cluster of three primaries, each with one replica: six redis-server processes and
+  # redis-cli --cluster create (the engagement store, the fan-out and presence run on it too).
+  section "redis cluster"
+  cluster_started=$SECONDS
+  cluster_nodes=()
+  for _ in 1 2 3 4 5 6; do
+    p="$(free_port)"
+    bus="$(free_port)" # the cluster bus, given its own port: the default (port + 10000) may be taken or too high
+    mkdir -p "$tmp/redis-cluster/$p"
+    "$redis_bin" --bind 127.0.0.1 --port "$p" --cluster-enabled yes --cluster-port "$bus" --cluster-config-file nodes.conf \
+      --cluster-node-timeout 2000 --save '' --appendonly no --dir "$tmp/redis-cluster/$p" --daemonize yes \
+      --pidfile "$tmp/redis-cluster/$p/redis.pid" --logfile "$tmp/redis-cluster/$p/redis.log"
+    cluster_nodes+=("127.0.0.1:$p")
+  done
+  for node in "${cluster_nodes[@]}"; do
+    for i in $(seq 1 100); do
+      if redis-cli -h 127.0.0.1 -p "${node##*:}" ping >/dev/null 2>&1; then break; fi
+      if (( i == 100 )); then echo "cluster node $node did not start" >&2; exit 1; fi
+      sleep 0.05
+    done
+  done
+  redis-cli --cluster create "${cluster_nodes[@]}" --cluster-replicas 1 --cluster-yes >"$tmp/redis-cluster/create.log" 2>&1 \
+    || { cat "$tmp/redis-cluster/create.log"; echo "redis-cli --cluster create failed" >&2; exit 1; }
+  for i in $(seq 1 200); do
+    ok=1
+    for node in "${cluster_nodes[@]}"; do
+      redis-cli -h 127.0.0.1 -p "${node##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ok=0; break; }
+    done
+    if (( ok == 1 )); then break; fi
+    if (( i == 200 )); then redis-cli -p "${cluster_nodes[0]##*:}" cluster info; echo "the Redis Cluster did not reach cluster_state:ok" >&2; exit 1; fi
+    sleep 0.05
+  done
+  export KUDOS_TEST_REDIS_CLUSTER="$(IFS=,; echo "${cluster_nodes[*]}")"
+  echo "redis cluster of 3 primaries and 3 replicas on $KUDOS_TEST_REDIS_CLUSTER (took $((SECONDS - cluster_started)) s)"
 fi
 
 section "nginx"

@@ -24,6 +24,12 @@ type RedisFanoutConfig struct {
 
 // RedisFanout is the Fanout shared by several nodes through Redis Pub/Sub.
 //
+// On a Redis Cluster (rdb is a *redis.ClusterClient) it uses sharded Pub/Sub instead (SPUBLISH/SSUBSCRIBE):
+// a stream's channel lives on the shard that owns its hash slot, so its messages go to that shard only and
+// not to every node of the cluster. Each stream the node has hubs for then has its own subscription
+// connection (to the shard of its channel) and its own reader goroutine: the order of one stream's messages
+// is kept, and go-redis reconnects a subscription to the channel's new owner after a failover.
+//
 // Each node holds one Pub/Sub connection, subscribed to the channels of the streams it has hubs for, and one
 // goroutine that reads it and calls the handlers, in the order Redis delivered the messages. A node receives
 // its own publications too. If the connection drops (Redis restarts), go-redis reconnects and subscribes the
@@ -36,8 +42,12 @@ type RedisFanout struct {
 	prefix  string
 	timeout time.Duration
 	log     *slog.Logger
-	ps      *redis.PubSub
-	done    chan struct{} // closed when the dispatch goroutine has returned
+	ps      *redis.PubSub            // the node's one subscription; nil on a cluster
+	cluster *redis.ClusterClient     // non-nil: sharded Pub/Sub, one subscription per channel (shards)
+	closing chan struct{}            // closed when Close starts
+	done    chan struct{}            // closed when the dispatch goroutine (every shard's, on a cluster) has returned
+	shards  map[string]*redis.PubSub // channel → its sharded subscription; guarded by subMu
+	readers sync.WaitGroup           // the shards' dispatch goroutines
 
 	subMu sync.Mutex // serialises Subscribe and cancel, network commands included, so SUBSCRIBE/UNSUBSCRIBE stay in step with subs
 
@@ -73,15 +83,27 @@ func NewRedisFanout(rdb redis.UniversalClient, cfg RedisFanoutConfig) *RedisFano
 		prefix:  cfg.Prefix,
 		timeout: cfg.SubscribeTimeout,
 		log:     cfg.Logger,
-		ps:      rdb.Subscribe(context.Background()), // no channel yet: connects on first use
+		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		subs:    map[string]map[int]func(Message){},
 		waiters: map[string][]chan struct{}{},
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		f.cluster = cc
+		f.shards = map[string]*redis.PubSub{}
+		return f
+	}
+	f.ps = rdb.Subscribe(context.Background()) // no channel yet: connects on first use
 	// The channel's reader goroutine (go-redis's) pings the connection when idle and reconnects on failure.
-	go f.dispatch(f.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	go func() {
+		defer close(f.done)
+		f.dispatch(f.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	}()
 	return f
 }
+
+// Sharded reports whether the fan-out uses sharded Pub/Sub (SPUBLISH/SSUBSCRIBE): on a Redis Cluster.
+func (f *RedisFanout) Sharded() bool { return f.cluster != nil }
 
 func (f *RedisFanout) channel(stream string) string { return f.prefix + "fan:{" + stream + "}" }
 
@@ -91,7 +113,12 @@ func (f *RedisFanout) Publish(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("encode fan-out message of %s: %w", m.Stream, err)
 	}
-	if err := f.rdb.Publish(ctx, f.channel(m.Stream), b).Err(); err != nil {
+	if f.cluster != nil {
+		err = f.cluster.SPublish(ctx, f.channel(m.Stream), b).Err()
+	} else {
+		err = f.rdb.Publish(ctx, f.channel(m.Stream), b).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("publish to stream %s: %w", m.Stream, err)
 	}
 	return nil
@@ -134,7 +161,12 @@ func (f *RedisFanout) Subscribe(ctx context.Context, stream string, handle func(
 	if !first {
 		return cancel, nil
 	}
-	err := f.ps.Subscribe(ctx, ch)
+	var err error
+	if f.cluster != nil {
+		err = f.subscribeShard(ctx, ch)
+	} else {
+		err = f.ps.Subscribe(ctx, ch)
+	}
 	if err == nil {
 		err = f.awaitConfirmation(ctx, confirmed)
 	}
@@ -155,7 +187,7 @@ func (f *RedisFanout) awaitConfirmation(ctx context.Context, confirmed <-chan st
 		return ctx.Err()
 	case <-timer.C:
 		return fmt.Errorf("redis did not confirm the subscription within %v", f.timeout)
-	case <-f.done:
+	case <-f.closing:
 		return errFanoutClosed
 	}
 }
@@ -174,6 +206,15 @@ func (f *RedisFanout) unsubscribe(ch string, id int) {
 	if !last || closed {
 		return
 	}
+	if f.cluster != nil {
+		if ps := f.shards[ch]; ps != nil {
+			delete(f.shards, ch)
+			if err := ps.Close(); err != nil {
+				f.log.Warn("close sharded fan-out subscription", "channel", ch, "err", err)
+			}
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	if err := f.ps.Unsubscribe(ctx, ch); err != nil {
@@ -182,14 +223,33 @@ func (f *RedisFanout) unsubscribe(ch string, id int) {
 	}
 }
 
-// dispatch is the node's one reader of Pub/Sub: it confirms subscriptions and calls handlers in delivery
-// order. It returns when the PubSub is closed (go-redis then closes in).
+// subscribeShard opens the sharded subscription of ch (on a cluster), on a connection to the shard that owns
+// ch's slot, and starts its reader. Callers hold subMu.
+func (f *RedisFanout) subscribeShard(ctx context.Context, ch string) error {
+	ps := f.cluster.SSubscribe(ctx) // no channel: no connection yet
+	// SSUBSCRIBE before the reader starts: the connection is then opened to the owner of ch's slot (the
+	// reader's first read would open one to a random node). The confirmation waits in the socket meanwhile.
+	if err := ps.SSubscribe(ctx, ch); err != nil {
+		_ = ps.Close()
+		return err
+	}
+	f.shards[ch] = ps
+	f.readers.Add(1)
+	go func() {
+		defer f.readers.Done()
+		f.dispatch(ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	}()
+	return nil
+}
+
+// dispatch reads one subscription (the node's only one; on a cluster, one stream's): it confirms
+// subscriptions and calls handlers in delivery order. It returns when the PubSub is closed (go-redis then
+// closes in).
 func (f *RedisFanout) dispatch(in <-chan any) {
-	defer close(f.done)
 	for v := range in {
 		switch v := v.(type) {
 		case *redis.Subscription:
-			if v.Kind == "subscribe" {
+			if v.Kind == "subscribe" || v.Kind == "ssubscribe" {
 				f.confirm(v.Channel)
 			}
 		case *redis.Message:
@@ -232,9 +292,23 @@ func (f *RedisFanout) Close() error {
 		f.closed = true
 		clear(f.subs)
 		f.mu.Unlock()
-		if err := f.ps.Close(); err != nil {
-			f.closeErr = fmt.Errorf("close fan-out subscription: %w", err)
+		close(f.closing) // a Subscribe waiting for its confirmation gives up, and lets go of subMu
+		if f.cluster == nil {
+			if err := f.ps.Close(); err != nil {
+				f.closeErr = fmt.Errorf("close fan-out subscription: %w", err)
+			}
+			return
 		}
+		f.subMu.Lock()
+		for ch, ps := range f.shards {
+			if err := ps.Close(); err != nil && f.closeErr == nil {
+				f.closeErr = fmt.Errorf("close fan-out subscription of %s: %w", ch, err)
+			}
+		}
+		clear(f.shards)
+		f.subMu.Unlock()
+		f.readers.Wait()
+		close(f.done)
 	})
 	<-f.done
 	return f.closeErr

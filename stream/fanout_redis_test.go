@@ -53,9 +53,14 @@ func twoRedisNodes(t *testing.T, url string) (a, b *redis.Client, prefix string)
 	return a, b, testPrefix(t, a)
 }
 
-func newTestRedisFanout(t *testing.T, rdb *redis.Client, prefix string) *RedisFanout {
+// newTestRedisFanout returns a fan-out over rdb (or, given, over cluster) closed when the test ends.
+func newTestRedisFanout(t *testing.T, rdb *redis.Client, prefix string, cluster ...*redis.ClusterClient) *RedisFanout {
 	t.Helper()
-	f := NewRedisFanout(rdb, RedisFanoutConfig{Prefix: prefix})
+	var c redis.UniversalClient = rdb
+	if len(cluster) > 0 {
+		c = cluster[0]
+	}
+	f := NewRedisFanout(c, RedisFanoutConfig{Prefix: prefix})
 	t.Cleanup(func() {
 		if err := f.Close(); err != nil {
 			t.Errorf("close fan-out: %v", err)

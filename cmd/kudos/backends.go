@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -26,7 +25,7 @@ type backends struct {
 	ledger   *rewards.Ledger
 	econ     rewards.Config // the ledger's configuration
 	ready    func(context.Context) error
-	rdb      *redis.Client // the shared Redis client; nil with in-memory state
+	rdb      redis.UniversalClient // the shared Redis client; nil with in-memory state
 	closers  []func() error
 }
 
@@ -42,15 +41,16 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 	}
 	b.sink = sink
 	b.closers = append(b.closers, closers...)
-	if cfg.RedisURL != "" {
+	if cfg.Redis.Configured() {
 		if err := b.useRedis(ctx, cfg, log, reg); err != nil {
 			b.close(log)
 			return nil, err
 		}
 		return b, nil
 	}
-	log.Info("state: in-memory (KUDOS_REDIS_URL not set): single node, lost on restart")
-	b.store = engagement.NewMemoryStoreWith(engagement.MemoryConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention})
+	log.Info("state: in-memory (no KUDOS_REDIS_URL, _CLUSTER or _SENTINEL): single node, lost on restart")
+	b.store = engagement.NewMemoryStoreWith(engagement.MemoryConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention,
+		TextRetention: cfg.TextRetention})
 	ledger, err := rewards.NewLedger(rewards.NewMemoryStore(), b.econ)
 	if err != nil {
 		return nil, err
@@ -64,31 +64,28 @@ func buildBackends(ctx context.Context, cfg config.Config, log *slog.Logger, reg
 // redisPingTimeout bounds the startup and readiness pings of Redis.
 const redisPingTimeout = 3 * time.Second
 
-// useRedis shares state between nodes through the Redis at url: the store, the fan-out and presence.
-// Startup fails if Redis does not answer, rather than serving a node that shares nothing. Every call of the
-// client is timed and its failures counted (redismetrics.go).
+// useRedis shares state between nodes through the configured Redis topology (redisclient.go: one instance,
+// a Redis Cluster or a Sentinel-managed primary): the store, the ledger, the fan-out and presence. Startup
+// fails if Redis does not answer, rather than serving a node that shares nothing; a cluster is refused until
+// the ledger is cluster-ready (errLedgerNotClusterReady). Every call of the client is timed and its failures
+// counted (redismetrics.go).
 func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) error {
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		// Not wrapped: the parser's error quotes the whole URL, password included.
-		return errors.New("KUDOS_REDIS_URL is not a valid redis:// or rediss:// URL")
+	if cfg.Redis.Topology() == config.RedisCluster {
+		return errLedgerNotClusterReady
 	}
 	rm, err := newRedisMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("register Redis metrics: %w", err)
 	}
-	rdb := redis.NewClient(opts)
-	rdb.AddHook(rm)
-	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close()
-		return fmt.Errorf("ping Redis at %s: %w", opts.Addr, err)
+	rdb, topology, err := newRedisClient(ctx, cfg.Redis, log)
+	if err != nil {
+		return err
 	}
+	rdb.AddHook(rm)
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
 	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention,
-		CodeIndexKey: cfg.CodeIndexSecret()})
+		TextRetention: cfg.TextRetention, CodeIndexKey: cfg.CodeIndexSecret()})
 	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), b.econ)
 	if err != nil {
 		return err
@@ -106,7 +103,7 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 		}
 		return nil
 	}
-	log.Info("state: Redis at "+opts.Addr, "db", opts.DB)
+	log.Info("state: "+topology, "topology", cfg.Redis.Topology())
 	return nil
 }
 
@@ -123,7 +120,7 @@ func (b *backends) close(log *slog.Logger) {
 // event spool (under its lock) when the ledger is shared, so that a restart keeps what is owed; memory in
 // development mode, where the ledger itself is memory. A queue that cannot be opened stops the server.
 func openAwardQueue(cfg config.Config, log *slog.Logger) (engagement.AwardQueue, error) {
-	if cfg.RedisURL == "" {
+	if !cfg.Redis.Configured() {
 		return engagement.NewMemoryAwardQueue(), nil
 	}
 	dir := filepath.Join(cfg.SpoolDir, "awards")

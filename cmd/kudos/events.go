@@ -42,6 +42,9 @@ func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg pro
 			"addr", cfg.DevBrokerAddr, "topic", cfg.KafkaTopic, "try", "kcat -b "+cfg.DevBrokerAddr+" -t "+cfg.KafkaTopic+" -C")
 	default:
 		log.Info("events: Kafka", "brokers", brokers, "topic", cfg.KafkaTopic, "security", security.String())
+		if security != nil && security.SASL() != nil && security.TLSConfig() == nil {
+			log.Warn("events: Kafka SASL without TLS: the password is not sent (SCRAM) but every event, chat text included, travels in clear; set KUDOS_KAFKA_TLS=1 unless the network is private")
+		}
 	}
 	sink, err := eventsink.New(ctx, eventsink.Config{
 		Dir:          cfg.SpoolDir,

@@ -106,7 +106,10 @@ export class KudosRoom {
     this.connecting = null;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    if (this.ws) this.ws.close(1000, 'bye');
+    // Forget the socket first: its close event, arriving after a connect() that followed, must not dial again.
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000, 'bye');
     this.failPending('closed', 'the room was closed');
     this.emit('state', { state: 'closed' });
   }

@@ -2,6 +2,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -57,6 +58,7 @@ type Config struct {
 
 	StreamTTL       time.Duration // KUDOS_STREAM_TTL: a stream's hot state lives this long after its last write; 0 = the default (48h)
 	StreamRetention time.Duration // KUDOS_STREAM_RETENTION: an ended stream's record, timeline and replay live this long; 0 = the default (720h, 30 days)
+	TextRetention   time.Duration // KUDOS_TEXT_RETENTION: the names and text of a replay's comments live this long; 0 = the default (30 days)
 
 	TokenMaxLifetime time.Duration // KUDOS_TOKEN_MAX_LIFETIME: longest token accepted; 0 = the default (24h), -1 = no limit
 	TokenIssuer      string        // KUDOS_TOKEN_ISSUER: required iss, written into minted tokens
@@ -248,6 +250,18 @@ func (c *Config) readLimits(getenv func(string) string) error {
 			}
 			*d.dst = t
 		}
+	}
+	if v := strings.TrimSpace(getenv("KUDOS_TEXT_RETENTION")); v != "" {
+		t, err := engagement.ParseTextRetention(v)
+		if err != nil {
+			return fmt.Errorf("KUDOS_TEXT_RETENTION: %v", err)
+		}
+		// The live state (recent comments, the Q&A) keeps text for KUDOS_STREAM_TTL after the stream's last
+		// write: a shorter text retention would be a promise that state does not keep.
+		if ttl := cmp.Or(c.StreamTTL, engagement.DefaultStreamTTL); t < ttl {
+			return fmt.Errorf("KUDOS_TEXT_RETENTION (%s) must be at least KUDOS_STREAM_TTL (%s): the live chat and Q&A keep text that long", t, ttl)
+		}
+		c.TextRetention = t
 	}
 	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
 	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))

@@ -92,7 +92,7 @@ func RedisFromEnv(getenv func(string) string) (RedisSettings, error) {
 	switch {
 	case r.URL != "":
 		u, err := url.Parse(r.URL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		if err != nil || !((u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "" || u.Scheme == "unix" && u.Path != "") {
 			// Not quoted: the URL may hold a password.
 			return r, fmt.Errorf("%s is not a valid redis:// or rediss:// URL", EnvRedisURL)
 		}

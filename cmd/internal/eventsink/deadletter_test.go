@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/kudos-live/kudos/engagement"
 	"github.com/kudos-live/kudos/internal/testenv"
 )
 
@@ -118,5 +120,46 @@ func TestDeadLetterSurvivesKafkaOutage(t *testing.T) {
 	}
 	if got := readDeadLetters(t, addr, topic+deadLetterSuffix); len(got) != 1 || got[0] != corrupt {
 		t.Fatalf("dead-letter topic holds %q, want the corrupt line once", got)
+	}
+}
+
+// TestDeadLetterAloneSurvivesKafkaOutage: the same when the line that is not an event is all that is left to
+// send, so no event in its batch shows whether Kafka is back, and Kafka went away after an earlier batch went
+// through: it is retried as a failed write until it is delivered.
+func TestDeadLetterAloneSurvivesKafkaOutage(t *testing.T) {
+	addr, stop := startDevBroker(t, "")
+	topic := DefaultTopic
+	s, err := New(context.Background(), Config{Dir: t.TempDir(), Brokers: []string{addr}, Topic: topic, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Publish(ctx, testEvent(t, "ann", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil { // Kafka took it: the forwarder has seen the topic
+		t.Fatal(err)
+	}
+	stop() // Kafka is down
+	// An event with no id, type or time is spooled as it is, and is a dead letter when sent.
+	if err := s.Publish(ctx, engagement.Event{Source: "kudos/test"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Stats().SendErrors == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the undelivered dead letter was not retried as a failed write while the broker is down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	startDevBroker(t, addr) // a new, empty broker
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := readDeadLetters(t, addr, topic+deadLetterSuffix)
+	if len(got) != 1 || !strings.Contains(got[0], `"source":"kudos/test"`) {
+		t.Fatalf("dead-letter topic holds %q, want the event without id once", got)
 	}
 }

@@ -65,15 +65,15 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 		}
 		if err == nil && len(dead) > 0 {
 			// Their first try failed (Kafka unreachable, say). Before the batch is acknowledged, and its lines
-			// with it, try again: when Kafka answers (it took the events, or the topics exist) and the dead
-			// letters still fail, it is the dead-letter topic that fails, and they are logged and dropped rather
-			// than hold the events back; otherwise the batch is retried.
+			// with it, try again: when Kafka answers (it just took the events or, with none, the events topic is
+			// there) and the dead letters still fail, it is the dead-letter topic that fails, and they are
+			// logged and dropped rather than hold the events back; otherwise the batch is retried.
 			derr := s.writeDead(ctx, dead)
 			switch {
 			case derr == nil:
 			case ctx.Err() != nil:
 				return // not acknowledged: sent again after a restart
-			case len(msgs) > 0 || topicOK:
+			case len(msgs) > 0 || s.ensureTopic(ctx):
 				for _, m := range dead {
 					s.log.Error("dead letter not delivered; dropped", "topic", m.Topic, "err", derr, "line", string(m.Value))
 				}

@@ -96,6 +96,9 @@ type Aggregator struct {
 
 	// highValueFen is the high-value segment's threshold: GMV in the last 90 business days.
 	highValueFen int64
+
+	// erased maps the SHA-256 digest of each erased user's id to their anonymous key (erase.go).
+	erased map[string]string
 }
 
 // productState is what one product's click → order figures are computed from.
@@ -285,7 +288,11 @@ func (a *Aggregator) fold(e engagement.Event, d eventData) {
 	if streamID == "" {
 		streamID = d.Stream
 	}
-	user := e.UserID
+	if e.Type == engagement.EventUserErased {
+		a.erase(e.UserID)
+		return
+	}
+	user := a.alias(e.UserID)
 
 	var u *userState
 	if user != "" {

@@ -27,6 +27,7 @@ type BalanceFold struct {
 	firstTier string
 	seen      map[string]bool
 	users     map[string]*foldUser
+	erased    map[string]bool // SHA-256 digests of erased ids: their balance events are dropped
 }
 
 type foldUser struct {
@@ -60,13 +61,24 @@ func (f *BalanceFold) Add(ev engagement.Event) error {
 	switch ev.Type {
 	case engagement.EventPointsAwarded, engagement.EventPointsSettled, engagement.EventPurchaseRefunded,
 		engagement.EventPointsRedeemed, engagement.EventPointsExpired, engagement.EventTierChanged:
+	case engagement.EventUserErased:
+		// The user's row goes, and their balance events delivered later are dropped (the server
+		// forfeits the balance before it publishes user.erased): Balances no longer names them.
+		if ev.UserID != "" {
+			if f.erased == nil {
+				f.erased = map[string]bool{}
+			}
+			f.erased[erasedDigest(ev.UserID)] = true
+			delete(f.users, ev.UserID)
+		}
+		return nil
 	default:
 		return nil
 	}
 	if ev.ID == "" || ev.UserID == "" {
 		return fmt.Errorf("%w: %s without id or user", ErrInvalidEvent, ev.Type)
 	}
-	if f.seen[ev.ID] {
+	if f.seen[ev.ID] || f.erased[erasedDigest(ev.UserID)] {
 		return nil
 	}
 	if err := json.Unmarshal(ev.Data, &data); err != nil {

@@ -323,7 +323,7 @@ func (a *Aggregator) segmentOf(today int64) (map[string]string, []ChurnWarning) 
 		default:
 			seg[user] = SegmentChurned
 		}
-		if gone >= 15 && gone <= 30 {
+		if gone >= 15 && gone <= 30 && !anonymous(user) { // an erased user is counted, never named
 			warnings = append(warnings, ChurnWarning{
 				User: user, Arm: u.arm.name, Segment: seg[user], LastActive: dayDate(last),
 				DaysInactive: int(gone), GMV90dFen: spend[user], Week: week, weekStart: weekStart,

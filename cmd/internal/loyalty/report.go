@@ -422,6 +422,9 @@ func firstDay(days map[int64]struct{}, today int64) (int64, bool) {
 func (a *Aggregator) churn(today int64) []ChurnRisk {
 	risks := []ChurnRisk{}
 	for user, u := range a.users {
+		if anonymous(user) { // erased: counted, never named
+			continue
+		}
 		var last7, prev4w, last14, before int
 		last := int64(-1 << 62)
 		for d := range u.activeDays {

@@ -213,3 +213,24 @@ test('a call on a closed room rejects with closed, before and after it opened', 
     await assert.rejects(room.refreshToken(), (err) => err instanceof KudosError && err.code === 'closed');
   });
 });
+
+test('connect again right after close: one socket, one welcome', async () => {
+  await withShow(async ({ base }) => {
+    // getToken takes a while (a shop's back end): the old socket's close arrives while the new dial waits.
+    const room = new KudosRoom({
+      baseURL: base, stream: 'sdk-show', backoffMinMs: 100, backoffMaxMs: 400,
+      getToken: async () => { await sleep(300); return token({ sub: 'fay' }); },
+    });
+    try {
+      await room.connect();
+      room.close();
+      let welcomes = 0;
+      room.on('welcome', () => { welcomes++; });
+      await room.connect();
+      await sleep(1500);
+      assert.equal(welcomes, 1, 'one welcome after connecting again: the closed socket started no second dial');
+    } finally {
+      room.close();
+    }
+  });
+});

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kudos-live/kudos/cmd/internal/config"
+	"github.com/kudos-live/kudos/internal/testenv"
+)
+
+// TestServeRefusesRedisCluster checks that the server refuses a Redis Cluster, naming the variable and why,
+// before it connects to anything: the ledger is not cluster-ready (errLedgerNotClusterReady).
+func TestServeRefusesRedisCluster(t *testing.T) {
+	env := map[string]string{
+		"KUDOS_REDIS_CLUSTER": "127.0.0.1:1,127.0.0.1:2", "KUDOS_KAFKA_BROKERS": "none",
+		"KUDOS_SPOOL_DIR": t.TempDir(), "KUDOS_TOKEN_SECRET": testSecret, "KUDOS_ADDR": testenv.FreeAddr(t),
+	}
+	var stderr testenv.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, nil, func(k string) string { return env[k] }, &stderr, &stderr)
+	if !errors.Is(err, errLedgerNotClusterReady) {
+		t.Fatalf("run with KUDOS_REDIS_CLUSTER: err = %v, want errLedgerNotClusterReady", err)
+	}
+	for _, want := range []string{"KUDOS_REDIS_CLUSTER", "ledger is not cluster-ready", "KUDOS_REDIS_URL", "KUDOS_REDIS_SENTINEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestRedisClientCluster builds the client of a real Redis Cluster from its seeds, one of them unreachable:
+// a warning names it, the client works, and the description names the topology and its three primaries.
+func TestRedisClientCluster(t *testing.T) {
+	addrs := testenv.RedisClusterAddrs(t)
+	dead := testenv.FreeAddr(t)
+	rs := config.RedisSettings{Cluster: append([]string{dead}, addrs[:2]...)}
+	var logs testenv.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	rdb, desc, err := newRedisClient(context.Background(), rs, log)
+	if err != nil {
+		t.Fatalf("newRedisClient: %v", err)
+	}
+	defer rdb.Close()
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		t.Errorf("client is %T, want a *redis.ClusterClient", rdb)
+	}
+	if !strings.Contains(desc, "Redis Cluster of 3 primaries") {
+		t.Errorf("description %q does not name a cluster of 3 primaries", desc)
+	}
+	if !strings.Contains(logs.String(), "seed node does not answer") || !strings.Contains(logs.String(), dead) {
+		t.Errorf("no warning naming the unreachable seed %s in the log:\n%s", dead, logs.String())
+	}
+	ctx := context.Background()
+	for _, k := range []string{"kudostest:{a}", "kudostest:{b}", "kudostest:{c}"} { // three slots
+		if err := rdb.Set(ctx, k, "1", time.Minute).Err(); err != nil {
+			t.Errorf("SET %s on the cluster: %v", k, err)
+		}
+		rdb.Del(ctx, k)
+	}
+
+	// Every seed unreachable: an error naming the variable.
+	_, _, err = newRedisClient(context.Background(), config.RedisSettings{Cluster: []string{dead}}, log)
+	if err == nil || !strings.Contains(err.Error(), "no node of KUDOS_REDIS_CLUSTER answers") {
+		t.Errorf("all seeds unreachable: err = %v, want no node answers", err)
+	}
+}
+
+// TestRedisClientClusterUnhealthy: a cluster node that answers but whose cluster serves no slots
+// (cluster_state:fail) is a startup error, not a warning.
+func TestRedisClientClusterUnhealthy(t *testing.T) {
+	bin := testenv.RedisServerBin(t)
+	addr := testenv.FreeAddr(t)
+	bus := testenv.FreeAddr(t)
+	dir := t.TempDir()
+	startRedisProcess(t, bin, addr, "--cluster-enabled", "yes", "--cluster-port", strings.Split(bus, ":")[1],
+		"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--dir", dir)
+	log := slog.New(slog.NewTextHandler(&testenv.Buffer{}, nil))
+	_, _, err := newRedisClient(context.Background(), config.RedisSettings{Cluster: []string{addr}}, log)
+	if err == nil || !strings.Contains(err.Error(), "is not healthy: cluster_state:fail") {
+		t.Fatalf("a cluster without slots: err = %v, want not healthy", err)
+	}
+}
+
+// TestRedisClientSentinel builds the client of a primary through a real Sentinel, and refuses a master name
+// the sentinel does not know, naming it.
+func TestRedisClientSentinel(t *testing.T) {
+	bin := testenv.RedisServerBin(t)
+	primary := testenv.StartRedis(t)
+	sentinel := testenv.FreeAddr(t)
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	host, port, _ := strings.Cut(primary.Addr, ":")
+	if err := os.WriteFile(conf, []byte("sentinel monitor kudosprimary "+host+" "+port+" 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startRedisProcess(t, bin, sentinel, conf, "--sentinel")
+	log := slog.New(slog.NewTextHandler(&testenv.Buffer{}, nil))
+	ctx := context.Background()
+
+	rdb, desc, err := newRedisClient(ctx, config.RedisSettings{SentinelMaster: "kudosprimary", Sentinels: []string{sentinel}}, log)
+	if err != nil {
+		t.Fatalf("newRedisClient: %v", err)
+	}
+	defer rdb.Close()
+	if want := `Redis Sentinel master "kudosprimary", now at ` + primary.Addr; !strings.Contains(desc, want) {
+		t.Errorf("description %q, want it to say %q", desc, want)
+	}
+	if err := rdb.Set(ctx, "kudostest:sentinel", "1", time.Minute).Err(); err != nil {
+		t.Errorf("SET through the sentinel's primary: %v", err)
+	}
+	direct := redis.NewClient(&redis.Options{Addr: primary.Addr})
+	defer direct.Close()
+	if v, err := direct.Get(ctx, "kudostest:sentinel").Result(); err != nil || v != "1" {
+		t.Errorf("the primary holds %q, %v; want the value written through the sentinel", v, err)
+	}
+
+	_, _, err = newRedisClient(ctx, config.RedisSettings{SentinelMaster: "nosuchprimary", Sentinels: []string{sentinel}}, log)
+	if err == nil || !strings.Contains(err.Error(), `no sentinel knows a master named "nosuchprimary"`) {
+		t.Errorf("unknown master: err = %v, want it named", err)
+	}
+}
+
+// startRedisProcess runs redis-server (bin) on addr with args, waits until it answers, and stops it at cleanup.
+func startRedisProcess(t *testing.T, bin, addr string, args ...string) {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	// A config file must come first (the sentinel's); the rest are options.
+	var full []string
+	if len(args) > 0 && strings.HasSuffix(args[0], ".conf") {
+		full, args = append(full, args[0]), args[1:]
+	}
+	full = append(full, "--bind", host, "--port", port, "--save", "", "--appendonly", "no")
+	full = append(full, args...)
+	cmd := exec.Command(bin, full...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if i == 100 {
+			t.Fatalf("redis-server %v on %s did not start: %v", args, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
