@@ -15,7 +15,7 @@ var eventSchemaVersions = map[string]int{
 	EventStreamEnded:         1,
 	EventViewerJoined:        1,
 	EventViewerLeft:          1,
-	EventCommentPosted:       1,
+	EventCommentPosted:       2, // 2: the text may be absent (KUDOS_EVENTS_TEXT=omit)
 	EventCommentRemoved:      1,
 	EventLikeSent:            1,
 	EventPollOpened:          1,
@@ -37,10 +37,10 @@ var eventSchemaVersions = map[string]int{
 	EventPointsRedeemed:      1,
 	EventTierChanged:         1,
 	EventTierWarning:         1,
-	EventQuestionAsked:       1,
+	EventQuestionAsked:       2, // 2: the text may be absent (KUDOS_EVENTS_TEXT=omit)
 	EventQuestionUpvoted:     1,
 	EventQuestionAnswered:    1,
-	EventNotificationSent:    1,
+	EventNotificationSent:    2, // 2: the text may be absent (KUDOS_EVENTS_TEXT=omit)
 	EventNotificationCapped:  1,
 	EventProductAdded:        1,
 	EventProductPinned:       1,

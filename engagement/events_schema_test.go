@@ -127,7 +127,11 @@ func TestEventSchemasCoverConstants(t *testing.T) {
 }
 
 // showScript drives one whole show through a Service and returns what its sink received.
-func showScript(t *testing.T) []Event {
+func showScript(t *testing.T) []Event { t.Helper(); return showScriptWith(t, false) }
+
+// showScriptWith is showScript on a Service that omits personal text from its events or not
+// (Config.OmitEventText).
+func showScriptWith(t *testing.T, omitText bool) []Event {
 	t.Helper()
 	ctx := context.Background()
 	clk := testenv.NewClock(time.Date(2026, 3, 14, 19, 30, 0, 0, time.UTC))
@@ -146,7 +150,7 @@ func showScript(t *testing.T) []Event {
 		t.Fatal(err)
 	}
 	sink := NewMemorySink()
-	svc := New(Config{Node: "node-1", Now: clk.Now, CommentRate: rate.Inf, Ledger: ledger}, NewMemoryStore(), sink)
+	svc := New(Config{Node: "node-1", Now: clk.Now, CommentRate: rate.Inf, Ledger: ledger, OmitEventText: omitText}, NewMemoryStore(), sink)
 
 	const stream = "spring-sneakers"
 	host := Actor{User: "host-mei", Name: "Mei", Role: RoleHost}

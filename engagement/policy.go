@@ -164,3 +164,17 @@ func RequireShop(actor Actor, doing string) error {
 	}
 	return nil
 }
+
+// AuthorizeStream is the policy of a stream's staff routes (host tools, moderation, the shelf, sales), asked
+// by the HTTP layer before it reads a body: the stream must exist (not_found), and actor must run it (its host
+// or an admin, CanHost) or, when shop is true, be the shop's backend. The actions check the same again.
+func (s *Service) AuthorizeStream(ctx context.Context, actor Actor, stream string, shop bool) error {
+	st, err := s.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	if actor.CanHost(st) || (shop && actor.Role == RoleService) {
+		return nil
+	}
+	return Errorf(CodeForbidden, "only the host of stream %q or an admin may do this", stream)
+}

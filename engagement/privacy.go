@@ -392,9 +392,11 @@ func (s *Service) doEraseUser(ctx context.Context, user string) (ErasureResult, 
 		return ErasureResult{}, nil, fmt.Errorf("erase %s: %w", user, err)
 	}
 	res := ErasureResult{User: user, Erased: gone}
-	red, err := s.ledger.Forfeit(ctx, user, "erasure:"+user)
-	if err != nil {
-		return ErasureResult{}, nil, fmt.Errorf("forfeit the balance of %s: %w", user, ledgerError(err))
+	var red rewards.Redemption
+	if s.cfg.Rules.Loyalty.OnErase != OnEraseKeep { // the rules file's loyalty.on_erase; forfeit by default
+		if red, err = s.ledger.Forfeit(ctx, user, "erasure:"+user); err != nil {
+			return ErasureResult{}, nil, fmt.Errorf("forfeit the balance of %s: %w", user, ledgerError(err))
+		}
 	}
 	if red.Cost > 0 {
 		res.Forfeited = red.Cost

@@ -29,7 +29,8 @@ func newTestRedisStore(t *testing.T) Store {
 // TestRedisStoreSuite runs the one Store conformance suite on Redis.
 func TestRedisStoreSuite(t *testing.T) {
 	newTestRedisStore(t) // skip or fail once, up front
-	guard := &testenv.SlotGuard{} // every script's keys in one hash slot, as a Redis Cluster requires
+	// Every script's keys in one hash slot, as a Redis Cluster requires.
+	guard := &testenv.SlotGuard{}
 	runStoreSuite(t, func(t *testing.T) (Store, func(time.Duration)) {
 		rdb, prefix := testRedis(t)
 		rdb.AddHook(guard)

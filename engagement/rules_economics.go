@@ -33,7 +33,19 @@ type Economics struct {
 	// Catalogue is the points store's catalogue until one is stored with PUT /api/v1/catalogue (the same
 	// item shape).
 	Catalogue []CatalogueItem `json:"catalogue"`
+	// OnErase is what becomes of an erased user's spendable balance (EraseUser): OnEraseForfeit (the
+	// default; "" in a Rules built in code means it too) or OnEraseKeep.
+	OnErase string `json:"on_erase,omitempty"`
 }
+
+// What loyalty.on_erase may say.
+const (
+	// OnEraseForfeit forfeits the balance: a redemption of ForfeitRewardID, published as points.redeemed.
+	OnEraseForfeit = "forfeit"
+	// OnEraseKeep leaves the balance in the ledger under the id (no one can spend it: the id's tokens are
+	// refused), for a shop whose terms give it back another way.
+	OnEraseKeep = "keep"
+)
 
 // CatalogueItem is a reward of the catalogue in the rules file, as PUT /api/v1/catalogue takes it. Cost is
 // a pointer so that a missing cost is told apart from a wrong one.
@@ -79,6 +91,7 @@ func DefaultEconomics() Economics {
 		PendingDays:  7,
 		ExpiryMonths: 12,
 		Catalogue:    cat,
+		OnErase:      OnEraseForfeit,
 	}
 }
 
@@ -182,6 +195,9 @@ func (e Economics) validate(prefix string, sources []string, add func(field, for
 		// is refundable only as long: a window that long settles points straight into expiry.
 		add(prefix+"pending_days", "must be shorter than expiry_months (%d month(s), at least %d days): purchase points would expire as they settle, not %d",
 			e.ExpiryMonths, 28*e.ExpiryMonths, e.PendingDays)
+	}
+	if e.OnErase != "" && e.OnErase != OnEraseForfeit && e.OnErase != OnEraseKeep {
+		add(prefix+"on_erase", "must be %q or %q, not %q", OnEraseForfeit, OnEraseKeep, e.OnErase)
 	}
 	if len(e.Catalogue) > MaxCatalogueItems {
 		add(prefix+"catalogue", "lists %d items; at most %d (as PUT /api/v1/catalogue)", len(e.Catalogue), MaxCatalogueItems)

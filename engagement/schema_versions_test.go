@@ -224,8 +224,8 @@ func TestSchemaCompatCheckerReports(t *testing.T) {
 			data(s)["required"] = append(slices.Clone(data(s)["required"].([]any)), "items")
 		}, `field "items" became required`},
 		{"field no longer required", EventQuestionAsked, func(_, s map[string]any) {
-			removeRequired(s, "text")
-		}, `field "text" no longer required`},
+			removeRequired(s, "question_id")
+		}, `field "question_id" no longer required`},
 		{"changed type", EventCommentPosted, func(_, s map[string]any) {
 			field(s, "length")["type"] = "string"
 		}, `data.length: changed type from "integer" to "string"`},

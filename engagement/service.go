@@ -90,6 +90,8 @@ type Config struct {
 	// Awards holds every award until it is paid and its events are durable (see award.go). Default: a
 	// MemoryAwardQueue, which a restart empties; a server with a shared ledger gives a FileAwardQueue.
 	Awards AwardQueue
+	// OmitEventText publishes events without their personal text (OmitEventText, KUDOS_EVENTS_TEXT=omit).
+	OmitEventText bool
 }
 
 func (c *Config) applyDefaults() {
@@ -191,6 +193,9 @@ func (s *Service) emitEvent(ctx context.Context, name string, at time.Time, typ,
 	}
 	ev, err := NewEvent("kudos/"+s.cfg.Node, typ, stream, user, variant, at, data)
 	if err == nil {
+		if s.cfg.OmitEventText {
+			ev = OmitEventText(ev)
+		}
 		if name != "" {
 			ev.ID = DerivedEventID(at, typ+"\x00"+name)
 		}

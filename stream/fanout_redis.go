@@ -97,7 +97,7 @@ func NewRedisFanout(rdb redis.UniversalClient, cfg RedisFanoutConfig) *RedisFano
 	// The channel's reader goroutine (go-redis's) pings the connection when idle and reconnects on failure.
 	go func() {
 		defer close(f.done)
-		f.dispatch(f.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+		f.dispatch(f.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)), nil)
 	}()
 	return f
 }
@@ -237,20 +237,71 @@ func (f *RedisFanout) subscribeShard(ctx context.Context, ch string) error {
 	f.readers.Add(1)
 	go func() {
 		defer f.readers.Done()
-		f.dispatch(ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+		f.dispatch(ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)), func() {
+			f.readers.Add(1) // from a reader: the count is above zero, so Close's Wait sees it
+			go func() {
+				defer f.readers.Done()
+				f.moveShard(ch, ps)
+			}()
+		})
 	}()
 	return nil
 }
 
+// moveShard subscribes ch again after its shard dropped it: when a slot moves to another primary (a
+// resharding, a failover) the old owner ends its sharded subscriptions with SUNSUBSCRIBE, which go-redis does
+// not repeat on its own. lost is the subscription that ended; if it is no longer ch's (cancelled, replaced)
+// or nobody on the node wants ch any more, nothing is done. Failures are retried with a growing pause (up to
+// 2 s), the cluster's slot map reloaded between tries, until it succeeds or the fan-out closes; messages
+// published meanwhile are lost, as the Fanout contract allows.
+func (f *RedisFanout) moveShard(ch string, lost *redis.PubSub) {
+	pause := 50 * time.Millisecond
+	for {
+		f.subMu.Lock()
+		f.mu.RLock()
+		wanted := !f.closed && len(f.subs[ch]) > 0
+		f.mu.RUnlock()
+		if !wanted || f.shards[ch] != lost {
+			f.subMu.Unlock()
+			return
+		}
+		if lost != nil {
+			_ = lost.Close()
+			delete(f.shards, ch)
+			lost = nil // ch has no subscription now: the next try expects none
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		err := f.subscribeShard(ctx, ch)
+		cancel()
+		f.subMu.Unlock()
+		if err == nil {
+			f.log.Info("stream fan-out subscribed again after its shard dropped it", "channel", ch)
+			return
+		}
+		f.log.Warn("subscribe stream fan-out again after its shard dropped it", "channel", ch, "err", err)
+		f.cluster.ReloadState(context.Background())
+		select {
+		case <-f.closing:
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
 // dispatch reads one subscription (the node's only one; on a cluster, one stream's): it confirms
-// subscriptions and calls handlers in delivery order. It returns when the PubSub is closed (go-redis then
-// closes in).
-func (f *RedisFanout) dispatch(in <-chan any) {
+// subscriptions and calls handlers in delivery order; dropped (sharded only) is called when the server ends
+// the subscription (SUNSUBSCRIBE: the channel's slot moved). It returns when the PubSub is closed (go-redis
+// then closes in).
+func (f *RedisFanout) dispatch(in <-chan any, dropped func()) {
 	for v := range in {
 		switch v := v.(type) {
 		case *redis.Subscription:
-			if v.Kind == "subscribe" || v.Kind == "ssubscribe" {
+			switch {
+			case v.Kind == "subscribe" || v.Kind == "ssubscribe":
 				f.confirm(v.Channel)
+			case v.Kind == "sunsubscribe" && dropped != nil:
+				dropped()
 			}
 		case *redis.Message:
 			f.deliver(v)

@@ -3,7 +3,9 @@ package stream
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -149,5 +151,62 @@ func TestRedisClusterFanoutClose(t *testing.T) {
 	}
 	for _, cancel := range cancels[1:] {
 		cancel() // after Close: harmless
+	}
+}
+
+// TestRedisClusterFanoutSlotMoves moves a stream's slot to another primary of a private cluster, as a
+// resharding or a failover does: the old owner ends the sharded subscription (SUNSUBSCRIBE), the fan-out
+// subscribes again at the new owner, and messages published afterwards arrive.
+func TestRedisClusterFanoutSlotMoves(t *testing.T) {
+	pc := testenv.StartRedisCluster(t, 3)
+	client := func() *redis.ClusterClient {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: pc.Addrs})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	const prefix = "kudostest:move:"
+	a, b := newClusterFanout(t, client(), prefix), newClusterFanout(t, client(), prefix)
+	ch := a.channel("moving")
+	slot := testenv.KeySlot(ch)
+	from := pc.Owner(slot)
+	to := (from + 1) % 3
+	c := newCollector()
+	subscribe(t, a, "moving", c)
+	publish(t, b, Message{Stream: "moving", Payload: []byte("before")})
+	c.waitFor(t, "the message before the move", hasPayload("before"))
+
+	pc.MoveSlot(t, slot, from, to)
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; ; i++ {
+		// SPUBLISH from b follows the MOVED answer to the new owner.
+		if err := b.Publish(ctx, Message{Stream: "moving", Payload: []byte(fmt.Sprint("after-", i))}); err != nil {
+			t.Logf("publish after the move: %v", err)
+		}
+		got := false
+		for _, m := range c.snapshot() {
+			if strings.HasPrefix(string(m.Payload), "after-") {
+				got = true
+			}
+		}
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message after the slot moved from %s to %s: the subscription was not renewed", pc.Addrs[from], pc.Addrs[to])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i, addr := range pc.Addrs {
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		subs, err := n.PubSubShardNumSub(ctx, ch).Result()
+		_ = n.Close()
+		want := int64(0)
+		if i == to {
+			want = 1
+		}
+		if err != nil || subs[ch] != want {
+			t.Errorf("%s (owner now %s): %v sharded subscribers of %s, %v; want %d", addr, pc.Addrs[to], subs[ch], ch, err, want)
+		}
 	}
 }

@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 	svc := engagement.New(engagement.Config{
-		Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger, Awards: awards,
+		Node: cfg.Node, Logger: log, Rules: &rules, Ledger: parts.ledger, Awards: awards, OmitEventText: cfg.OmitEventText,
 		Notify: engagement.NotifyConfig{
 			DailyLimit: cfg.NotifyDailyLimit, QuietStart: cfg.QuietStart, QuietEnd: cfg.QuietEnd,
 			NoQuietHours: cfg.NoQuietHours, Location: cfg.TimeZone,

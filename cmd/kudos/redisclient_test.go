@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"os"
@@ -162,12 +163,76 @@ func startRedisProcess(t *testing.T, bin, addr string, args ...string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
+		var reply redis.Error // an error reply (NOAUTH with --requirepass): the server is up
+		if err == nil || errors.As(err, &reply) {
 			return
 		}
 		if i == 100 {
 			t.Fatalf("redis-server %v on %s did not start: %v", args, addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRedisClientSingle: one instance from KUDOS_REDIS_URL, described as such; KUDOS_REDIS_USERNAME and
+// KUDOS_REDIS_PASSWORD are what the client authenticates with (a server requiring a password refuses a
+// wrong or missing one, and the error does not quote it).
+func TestRedisClientSingle(t *testing.T) {
+	bin := testenv.RedisServerBin(t)
+	addr := testenv.FreeAddr(t)
+	startRedisProcess(t, bin, addr, "--requirepass", "right-password-42")
+	url := "redis://" + addr + "/0"
+	log := slog.New(slog.NewTextHandler(&testenv.Buffer{}, nil))
+	rdb, desc, err := newRedisClient(context.Background(), config.RedisSettings{URL: url, Username: "default", Password: "right-password-42"}, log)
+	if err != nil {
+		t.Fatalf("newRedisClient: %v", err)
+	}
+	defer rdb.Close()
+	if _, ok := rdb.(*redis.Client); !ok || desc != "one Redis instance at "+addr+" (db 0)" {
+		t.Errorf("client %T described %q, want one instance at %s", rdb, desc, addr)
+	}
+	for _, pw := range []string{"", "wrong-password-42"} {
+		_, _, err = newRedisClient(context.Background(), config.RedisSettings{URL: url, Password: pw}, log)
+		if err == nil {
+			t.Fatalf("password %q accepted by a server requiring another", pw)
+		}
+		if strings.Contains(err.Error(), "password-42") {
+			t.Errorf("error %q quotes a password", err)
+		}
+	}
+}
+
+// TestRedisTLSSettings: TLS off is no TLS configuration; a CA file that cannot be read or holds no
+// certificate is an error naming KUDOS_REDIS_TLS_CA; a real PEM certificate becomes the only root.
+func TestRedisTLSSettings(t *testing.T) {
+	if c, err := redisTLS(config.RedisSettings{URL: "redis://x:1/0"}); c != nil || err != nil {
+		t.Errorf("TLS off: %v, %v", c, err)
+	}
+	if c, err := redisTLS(config.RedisSettings{TLS: true}); err != nil || c == nil || c.RootCAs != nil {
+		t.Errorf("TLS with the system's CAs: %+v, %v", c, err)
+	}
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "missing.pem"), junk} {
+		if _, err := redisTLS(config.RedisSettings{TLS: true, TLSCAFile: f}); err == nil || !strings.Contains(err.Error(), "KUDOS_REDIS_TLS_CA") {
+			t.Errorf("CA file %s: err = %v, want one naming KUDOS_REDIS_TLS_CA", f, err)
+		}
+	}
+	ca := otherCA(t) // a real CA certificate (kafka_security_test.go)
+	c, err := redisTLS(config.RedisSettings{TLS: true, TLSCAFile: ca})
+	if err != nil {
+		t.Fatalf("CA file: %v", err)
+	}
+	b, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := x509.NewCertPool()
+	want.AppendCertsFromPEM(b)
+	if c.RootCAs == nil || !c.RootCAs.Equal(want) {
+		t.Error("the CA file's certificate is not the only root")
 	}
 }

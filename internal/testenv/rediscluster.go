@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -71,8 +74,9 @@ func KeySlot(key string) int {
 	return int(crc) % 16384
 }
 
-// SlotGuard is a go-redis hook that records every Lua script call (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO) whose
-// keys lie in more than one hash slot, which a Redis Cluster refuses (CROSSSLOT). It works on one instance
+// SlotGuard is a go-redis hook that records every Lua script call (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO), and
+// every MULTI/EXEC transaction, whose keys lie in more than one hash slot, which a Redis Cluster refuses
+// (CROSSSLOT). It works on one instance
 // too, so a single-instance suite catches a script that would fail on a cluster. Scripts counts the calls
 // checked, so a test can tell that the guard saw any.
 type SlotGuard struct {
@@ -100,7 +104,34 @@ func (g *SlotGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 		for _, c := range cmds {
 			g.check(c)
 		}
+		if len(cmds) > 0 && cmds[0].Name() == "multi" {
+			g.checkTx(cmds)
+		}
 		return next(ctx, cmds)
+	}
+}
+
+// checkTx records a MULTI/EXEC transaction whose commands name keys of more than one slot, which a cluster
+// refuses as well. A command's key is taken to be its first argument (true of every keyed command the
+// stores send in a transaction); commands without a key are left out.
+func (g *SlotGuard) checkTx(cmds []redis.Cmder) {
+	slots := map[int]bool{}
+	var keys []string
+	for _, c := range cmds {
+		switch c.Name() {
+		case "multi", "exec", "discard", "ping", "eval", "evalsha", "eval_ro", "evalsha_ro": // scripts: check
+			continue
+		}
+		if args := c.Args(); len(args) > 1 {
+			key := fmt.Sprint(args[1])
+			keys = append(keys, key)
+			slots[KeySlot(key)] = true
+		}
+	}
+	if len(slots) > 1 {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.violations = append(g.violations, fmt.Sprintf("a transaction's keys lie in %d hash slots: %s", len(slots), strings.Join(keys, " ")))
 	}
 }
 
@@ -145,4 +176,123 @@ func (g *SlotGuard) Violations() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.violations...)
+}
+
+// PrivateCluster is a Redis Cluster of the test's own (StartRedisCluster), for faults that must not touch the
+// shared test cluster: moving a slot, failing a primary over.
+type PrivateCluster struct {
+	Addrs []string // the primaries, in the order their slot ranges follow
+	IDs   []string // their node ids, in the same order
+}
+
+// StartRedisCluster starts n cluster-enabled redis-servers (KUDOS_TEST_REDIS_SERVER_BIN, no replicas, no
+// persistence), splits the 16384 slots between them in order, joins them and waits for cluster_state:ok on
+// every node. They are stopped at cleanup.
+func StartRedisCluster(tb testing.TB, n int) *PrivateCluster {
+	tb.Helper()
+	bin := RedisServerBin(tb)
+	pc := &PrivateCluster{}
+	var buses []string
+	dir := tb.TempDir()
+	for i := 0; i < n; i++ {
+		addr, bus := FreeAddr(tb), FreeAddr(tb)
+		_, port, _ := strings.Cut(addr, ":")
+		_, busPort, _ := strings.Cut(bus, ":")
+		nodeDir := fmt.Sprintf("%s/%d", dir, i)
+		if err := os.MkdirAll(nodeDir, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--cluster-enabled", "yes", "--cluster-port", busPort,
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000", "--dir", nodeDir, "--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		pc.Addrs = append(pc.Addrs, addr)
+		buses = append(buses, busPort)
+	}
+	ctx := context.Background()
+	clients := make([]*redis.Client, n)
+	for i, addr := range pc.Addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		clients[i] = c
+		for try := 0; ; try++ {
+			id, err := c.Do(ctx, "CLUSTER", "MYID").Text()
+			if err == nil {
+				pc.IDs = append(pc.IDs, id)
+				break
+			}
+			if try == 100 {
+				tb.Fatalf("cluster node %s did not start: %v", addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		lo, hi := i*16384/n, (i+1)*16384/n-1
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			tb.Fatalf("CLUSTER ADDSLOTSRANGE on %s: %v", addr, err)
+		}
+	}
+	for i := 1; i < n; i++ {
+		host, port, _ := strings.Cut(pc.Addrs[i], ":")
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", host, port, buses[i]).Err(); err != nil {
+			tb.Fatalf("CLUSTER MEET %s: %v", pc.Addrs[i], err)
+		}
+	}
+	for try := 0; ; try++ {
+		ok := true
+		for _, c := range clients {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", n)) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return pc
+		}
+		if try == 200 {
+			tb.Fatalf("the private cluster %v did not reach cluster_state:ok", pc.Addrs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// MoveSlot gives slot (empty of keys) from primary from to primary to, as a resharding does: IMPORTING and
+// MIGRATING, then the new owner announced to every node. The old owner drops the slot's sharded
+// subscriptions (its clients get SUNSUBSCRIBE).
+func (pc *PrivateCluster) MoveSlot(tb testing.TB, slot, from, to int) {
+	tb.Helper()
+	ctx := context.Background()
+	do := func(i int, args ...any) {
+		c := redis.NewClient(&redis.Options{Addr: pc.Addrs[i]})
+		defer c.Close()
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			tb.Fatalf("%v on %s: %v", args, pc.Addrs[i], err)
+		}
+	}
+	do(to, "CLUSTER", "SETSLOT", slot, "IMPORTING", pc.IDs[from])
+	do(from, "CLUSTER", "SETSLOT", slot, "MIGRATING", pc.IDs[to])
+	do(from, "CLUSTER", "SETSLOT", slot, "NODE", pc.IDs[to])
+	do(to, "CLUSTER", "SETSLOT", slot, "NODE", pc.IDs[to])
+	for i := range pc.Addrs {
+		if i != from && i != to {
+			do(i, "CLUSTER", "SETSLOT", slot, "NODE", pc.IDs[to])
+		}
+	}
+}
+
+// Owner returns the index of the primary serving slot, by the ranges StartRedisCluster assigned (before any
+// MoveSlot).
+func (pc *PrivateCluster) Owner(slot int) int {
+	n := len(pc.Addrs)
+	for i := 0; i < n; i++ {
+		if slot <= (i+1)*16384/n-1 {
+			return i
+		}
+	}
+	return n - 1
 }

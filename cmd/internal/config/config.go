@@ -59,6 +59,7 @@ type Config struct {
 	StreamTTL       time.Duration // KUDOS_STREAM_TTL: a stream's hot state lives this long after its last write; 0 = the default (48h)
 	StreamRetention time.Duration // KUDOS_STREAM_RETENTION: an ended stream's record, timeline and replay live this long; 0 = the default (720h, 30 days)
 	TextRetention   time.Duration // KUDOS_TEXT_RETENTION: the names and text of a replay's comments live this long; 0 = the default (30 days)
+	OmitEventText   bool          // KUDOS_EVENTS_TEXT=omit: events are published without personal text (engagement.EventTextFields)
 
 	TokenMaxLifetime time.Duration // KUDOS_TOKEN_MAX_LIFETIME: longest token accepted; 0 = the default (24h), -1 = no limit
 	TokenIssuer      string        // KUDOS_TOKEN_ISSUER: required iss, written into minted tokens
@@ -262,6 +263,13 @@ func (c *Config) readLimits(getenv func(string) string) error {
 			return fmt.Errorf("KUDOS_TEXT_RETENTION (%s) must be at least KUDOS_STREAM_TTL (%s): the live chat and Q&A keep text that long", t, ttl)
 		}
 		c.TextRetention = t
+	}
+	switch v := strings.TrimSpace(getenv("KUDOS_EVENTS_TEXT")); v {
+	case "", "keep":
+	case "omit":
+		c.OmitEventText = true
+	default:
+		return fmt.Errorf("KUDOS_EVENTS_TEXT must be keep or omit, not %q", v)
 	}
 	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
 	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))

@@ -202,6 +202,7 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 		"KUDOS_STREAM_TTL":               "24h",
 		"KUDOS_STREAM_RETENTION":         "168h",
 		"KUDOS_TEXT_RETENTION":           "7d",
+		"KUDOS_EVENTS_TEXT":              "omit",
 	}
 	c, err := FromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -209,7 +210,7 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 	}
 	if c.TokenMaxLifetime != 2*time.Hour || c.TokenIssuer != "https://shop.example" || c.TokenAudience != "kudos" ||
 		c.HandshakeRatePerUser != 0.5 || c.HandshakeBurstPerUser != 4 || c.HandshakeRatePerIP != -1 || c.HandshakeBurstPerIP != 0 ||
-		c.StreamTTL != 24*time.Hour || c.StreamRetention != 7*24*time.Hour || c.TextRetention != 7*24*time.Hour {
+		c.StreamTTL != 24*time.Hour || c.StreamRetention != 7*24*time.Hour || c.TextRetention != 7*24*time.Hour || !c.OmitEventText {
 		t.Fatalf("config %+v", c)
 	}
 	for _, bad := range []map[string]string{
@@ -221,6 +222,7 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 		{"KUDOS_TEXT_RETENTION": "0d"},
 		{"KUDOS_TEXT_RETENTION": "12h"}, // shorter than the default KUDOS_STREAM_TTL
 		{"KUDOS_TEXT_RETENTION": "30h", "KUDOS_STREAM_TTL": "36h"},
+		{"KUDOS_EVENTS_TEXT": "drop"},
 		{"KUDOS_LOG_FORMAT": "xml"},
 	} {
 		if _, err := FromEnv(func(k string) string { return bad[k] }); err == nil {

@@ -75,8 +75,8 @@ func New(cfg Config) *echo.Echo {
 	}
 	for _, r := range a.routes() {
 		var mw []echo.MiddlewareFunc
-		if r.access == bearer {
-			mw = append(mw, a.auth)
+		if r.access != anyone {
+			mw = append(mw, a.auth, a.authorize(r.access))
 		}
 		if sub, ok := strings.CutPrefix(r.path, apiPrefix); ok && strings.HasPrefix(sub, "/") {
 			g.Add(r.method, sub, r.handler, mw...)
@@ -174,5 +174,26 @@ func (a *API) readyz(c echo.Context) error {
 func (a *API) deliver(c echo.Context, out engagement.Outcome) {
 	if err := a.reg.Deliver(context.WithoutCancel(c.Request().Context()), out); err != nil {
 		a.log.Error("deliver outcome", "stream", out.Stream, "err", err)
+	}
+}
+
+// authorize applies the one policy (engagement) that access names, after auth and before the handler reads
+// a body: a refusal answers for the request whatever its body holds.
+func (a *API) authorize(acc access) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			actor := actorOf(c)
+			var err error
+			switch acc {
+			case hostOf, staffOf:
+				err = a.svc.AuthorizeStream(c.Request().Context(), actor, c.Param("id"), acc == staffOf)
+			case shop:
+				err = engagement.RequireShop(actor, "may call the shop's APIs")
+			}
+			if err != nil {
+				return err
+			}
+			return next(c)
+		}
 	}
 }

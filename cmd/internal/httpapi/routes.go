@@ -20,6 +20,10 @@ type access int
 const (
 	anyone access = iota // no token, or one the handler checks itself
 	bearer               // a valid bearer token (auth); openapi.json declares bearer security
+	// The next ones are bearer plus the one policy (engagement), checked before the handler reads a body:
+	hostOf  // the host of the stream in :id, or an admin (Service.AuthorizeStream)
+	staffOf // hostOf, or the shop's backend (the shelf, the sales)
+	shop    // the shop's backend or an admin (engagement.RequireShop)
 )
 
 // route is one endpoint of the server.
@@ -51,47 +55,47 @@ func (a *API) routes() []route {
 		{http.MethodPost, "/api/v1/tokens/guest", a.guestToken, anyone},
 		{http.MethodPost, "/api/v1/streams", a.createStream, bearer},
 		{http.MethodGet, "/api/v1/streams/:id", a.getStream, anyone},
-		{http.MethodPatch, "/api/v1/streams/:id", a.updateStream, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/end", a.endStream, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/moderation", a.moderate, bearer},
-		{http.MethodGet, "/api/v1/streams/:id/moderation", a.getModeration, bearer},
+		{http.MethodPatch, "/api/v1/streams/:id", a.updateStream, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/end", a.endStream, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/moderation", a.moderate, hostOf},
+		{http.MethodGet, "/api/v1/streams/:id/moderation", a.getModeration, hostOf},
 
 		// Host tools: polls, quizzes, coupon drops (and, for the shop's checkout, their codes), lucky draws and
 		// the feedback summary.
-		{http.MethodPost, "/api/v1/streams/:id/polls", a.openPoll, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/polls", a.openPoll, hostOf},
 		{http.MethodGet, "/api/v1/streams/:id/polls/:pid", a.getPoll, anyone},
-		{http.MethodPost, "/api/v1/streams/:id/polls/:pid/close", a.closePoll, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/quizzes", a.createQuiz, bearer},
-		{http.MethodGet, "/api/v1/streams/:id/quizzes/:qid", a.getQuiz, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/quizzes/:qid/next", a.nextQuestion, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/coupons", a.dropCoupon, bearer},
-		{http.MethodGet, "/api/v1/coupons/codes/:code", a.couponCode, bearer},
-		{http.MethodPost, "/api/v1/coupons/codes/:code/redeem", a.redeemCouponCode, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/draws", a.openDraw, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/draws/:did/run", a.runDraw, bearer},
-		{http.MethodGet, "/api/v1/streams/:id/feedback", a.feedbackSummary, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/feedback/prompt", a.promptFeedback, bearer}, // routes_feedback.go
+		{http.MethodPost, "/api/v1/streams/:id/polls/:pid/close", a.closePoll, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/quizzes", a.createQuiz, hostOf},
+		{http.MethodGet, "/api/v1/streams/:id/quizzes/:qid", a.getQuiz, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/quizzes/:qid/next", a.nextQuestion, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/coupons", a.dropCoupon, hostOf},
+		{http.MethodGet, "/api/v1/coupons/codes/:code", a.couponCode, shop},
+		{http.MethodPost, "/api/v1/coupons/codes/:code/redeem", a.redeemCouponCode, shop},
+		{http.MethodPost, "/api/v1/streams/:id/draws", a.openDraw, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/draws/:did/run", a.runDraw, hostOf},
+		{http.MethodGet, "/api/v1/streams/:id/feedback", a.feedbackSummary, hostOf},
+		{http.MethodPost, "/api/v1/streams/:id/feedback/prompt", a.promptFeedback, hostOf}, // routes_feedback.go
 
 		// The product shelf (routes_products.go): anyone reads it; its host, an admin or the shop changes it.
-		{http.MethodPost, "/api/v1/streams/:id/products", a.addProduct, bearer},
+		{http.MethodPost, "/api/v1/streams/:id/products", a.addProduct, staffOf},
 		{http.MethodGet, "/api/v1/streams/:id/products", a.listProducts, anyone},
-		{http.MethodDelete, "/api/v1/streams/:id/products/:pid", a.removeProduct, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/products/:pid/pin", a.pinProduct, bearer},
-		{http.MethodPost, "/api/v1/streams/:id/products/:pid/unpin", a.unpinProduct, bearer},
+		{http.MethodDelete, "/api/v1/streams/:id/products/:pid", a.removeProduct, staffOf},
+		{http.MethodPost, "/api/v1/streams/:id/products/:pid/pin", a.pinProduct, staffOf},
+		{http.MethodPost, "/api/v1/streams/:id/products/:pid/unpin", a.unpinProduct, staffOf},
 		// Sales per show (routes_products.go): its host, an admin or the shop.
-		{http.MethodGet, "/api/v1/streams/:id/sales", a.streamSales, bearer},
+		{http.MethodGet, "/api/v1/streams/:id/sales", a.streamSales, staffOf},
 
 		// Loyalty: purchases, points, rewards and the stream leaderboard.
-		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, bearer},
-		{http.MethodPost, "/api/v1/purchases/:order_id/refund", a.refundPurchase, bearer},
-		{http.MethodPost, "/api/v1/points/award", a.awardShopPoints, bearer},
+		{http.MethodPost, "/api/v1/purchases", a.recordPurchase, shop},
+		{http.MethodPost, "/api/v1/purchases/:order_id/refund", a.refundPurchase, shop},
+		{http.MethodPost, "/api/v1/points/award", a.awardShopPoints, shop},
 		{http.MethodGet, "/api/v1/users/:uid/points", a.userPoints, bearer},
 		{http.MethodGet, "/api/v1/users/:uid/coupons", a.userCoupons, bearer}, // routes_coupons.go: "My coupons"
 		{http.MethodGet, "/api/v1/rewards", a.listRewards, anyone},
 		{http.MethodGet, "/api/v1/rules", a.getRules, anyone}, // routes_rules.go: what viewers may see of the rules
 		{http.MethodPost, "/api/v1/users/:uid/redemptions", a.redeem, bearer},
-		{http.MethodPut, "/api/v1/catalogue", a.putCatalogue, bearer},
-		{http.MethodPost, "/api/v1/redemptions/:id/fulfil", a.fulfilRedemption, bearer},
+		{http.MethodPut, "/api/v1/catalogue", a.putCatalogue, shop},
+		{http.MethodPost, "/api/v1/redemptions/:id/fulfil", a.fulfilRedemption, shop},
 		{http.MethodGet, "/api/v1/streams/:id/leaderboard", a.leaderboard, bearer},
 
 		// Product Q&A, the replay timeline and capped notifications. The question list reads an optional

@@ -10,9 +10,6 @@ import (
 )
 
 func (a *API) recordPurchase(c echo.Context) error {
-	if err := engagement.RequireShop(actorOf(c), "records purchases"); err != nil {
-		return err
-	}
 	// engagement.Purchase's fields, with paid_at read as text so that a bad time is a problem about paid_at.
 	var req struct {
 		OrderID   string                `json:"order_id"`
@@ -48,9 +45,6 @@ func (a *API) recordPurchase(c echo.Context) error {
 // refundPurchase refunds an order: with no body (or {}) what is left of it, with {"refund_id", "amount_fen"}
 // or {"refund_id", "items"} a part of it.
 func (a *API) refundPurchase(c echo.Context) error {
-	if err := engagement.RequireShop(actorOf(c), "refunds purchases"); err != nil {
-		return err
-	}
 	var req engagement.Refund
 	if c.Request().ContentLength != 0 {
 		if err := bind(c, &req); err != nil {
@@ -127,9 +121,6 @@ func (a *API) leaderboard(c echo.Context) error {
 // awardShopPoints pays points the shop awards (a review, a share): 201 the first time, 200 with the same body
 // on a retry of the key.
 func (a *API) awardShopPoints(c echo.Context) error {
-	if err := engagement.RequireShop(actorOf(c), "awards points for reviews and shares"); err != nil {
-		return err
-	}
 	var req engagement.ShopAward
 	if err := bind(c, &req); err != nil {
 		return err

@@ -302,3 +302,43 @@ func TestShopAwardOverHTTP(t *testing.T) {
 		t.Fatalf("balance %v, want 30 (three reviews)", acc["balance"])
 	}
 }
+
+// TestAuthorisationBeforeBody: on every staff and shop route, someone the policy refuses gets 403 (or 404 for
+// a stream that does not exist) whatever the body holds, a broken one included; the route's staff then get
+// the body's own answer (400), so the refusal above was the policy's.
+func TestAuthorisationBeforeBody(t *testing.T) {
+	ts := newTestServer(t, serverOpts{})
+	ts.createStream("s1")
+	ann := ts.token("ann", engagement.RoleViewer, "")
+	otherHost := ts.token("host-9", engagement.RoleHost, "s9")
+	admin := ts.token("root", engagement.RoleAdmin, "")
+	routes := []struct{ method, path string }{
+		{http.MethodPatch, "/api/v1/streams/s1"},
+		{http.MethodPost, "/api/v1/streams/s1/moderation"},
+		{http.MethodPost, "/api/v1/streams/s1/polls"},
+		{http.MethodPost, "/api/v1/streams/s1/quizzes"},
+		{http.MethodPost, "/api/v1/streams/s1/coupons"},
+		{http.MethodPost, "/api/v1/streams/s1/draws"},
+		{http.MethodPost, "/api/v1/streams/s1/feedback/prompt"},
+		{http.MethodPost, "/api/v1/streams/s1/products"},
+		{http.MethodPost, "/api/v1/purchases"},
+		{http.MethodPost, "/api/v1/purchases/o1/refund"},
+		{http.MethodPost, "/api/v1/points/award"},
+		{http.MethodPut, "/api/v1/catalogue"},
+		{http.MethodPost, "/api/v1/coupons/codes/ABC/redeem"},
+	}
+	for _, r := range routes {
+		for name, tok := range map[string]string{"viewer": ann, "host of another stream": otherHost} {
+			res := ts.do(r.method, r.path, tok, `{"broken":`)
+			if res.status != http.StatusForbidden {
+				t.Errorf("%s %s as %s with a broken body: %d %s, want 403", r.method, r.path, name, res.status, res.body)
+			}
+		}
+		if res := ts.do(r.method, r.path, admin, `{"broken":`); res.status != http.StatusBadRequest {
+			t.Errorf("%s %s as admin with a broken body: %d %s, want 400 (the body's answer)", r.method, r.path, res.status, res.body)
+		}
+	}
+	if res := ts.do(http.MethodPost, "/api/v1/streams/nope/polls", ann, `{"broken":`); res.status != http.StatusNotFound {
+		t.Errorf("a stream that does not exist: %d, want 404", res.status)
+	}
+}
