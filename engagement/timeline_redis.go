@@ -17,7 +17,8 @@ const notificationTTL = 48 * time.Hour
 // replayed as long as its record lives.
 func (s *RedisStore) timelineTTL() time.Duration { return s.retention }
 
-// appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys, the item's text key.
+// appendTimelineScript appends an item with the next Seq. KEYS: timeline, seq, keys, the item's text key,
+// the hidden items (renewed with the timeline, so that a hidden item never comes back).
 // ARGV: key, offset, type, data, max, ttl in ms, the full data when data has its personal text emptied
 // (else ""), the text key's ttl in ms. Returns the item's Seq, or -1 when it was not appended.
 var appendTimelineScript = luaScript("timeline_append.lua")
@@ -41,7 +42,7 @@ func (s *RedisStore) timelineTextKey(stream, key string) string {
 // AppendTimeline implements TimelineStore with one script: the Key's de-duplication (SADD, the "set if not
 // there" of every node recording the same like sample), the bound, the Seq and the append are one step.
 func (s *RedisStore) AppendTimeline(ctx context.Context, stream string, item TimelineItem, max int) (bool, error) {
-	timeline, seq, keys, _ := s.timelineKeys(stream)
+	timeline, seq, keys, hidden := s.timelineKeys(stream)
 	// An item with personal text is stored with it emptied; its full data goes in a key of its own that
 	// expires after TextRetention (without a Key to name it, the text is not kept at all).
 	data, full := item.Data, ""
@@ -51,7 +52,7 @@ func (s *RedisStore) AppendTimeline(ctx context.Context, stream string, item Tim
 			full = string(item.Data)
 		}
 	}
-	n, err := appendTimelineScript.Run(ctx, s.rdb, []string{timeline, seq, keys, s.timelineTextKey(stream, item.Key)},
+	n, err := appendTimelineScript.Run(ctx, s.rdb, []string{timeline, seq, keys, s.timelineTextKey(stream, item.Key), hidden},
 		item.Key, item.OffsetMS, item.Type, []byte(data), max, s.timelineTTL().Milliseconds(),
 		full, min(s.textRetention, s.timelineTTL()).Milliseconds()).Int64()
 	if err != nil {

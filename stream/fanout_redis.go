@@ -251,34 +251,13 @@ func (f *RedisFanout) subscribeShard(ctx context.Context, ch string) error {
 // moveShard subscribes ch again after its shard dropped it: when a slot moves to another primary (a
 // resharding, a failover) the old owner ends its sharded subscriptions with SUNSUBSCRIBE, which go-redis does
 // not repeat on its own. lost is the subscription that ended; if it is no longer ch's (cancelled, replaced)
-// or nobody on the node wants ch any more, nothing is done. Failures are retried with a growing pause (up to
-// 2 s), the cluster's slot map reloaded between tries, until it succeeds or the fan-out closes; messages
-// published meanwhile are lost, as the Fanout contract allows.
+// or nobody on the node wants ch any more, nothing is done. The cluster's slot map is reloaded first (the
+// client's still names the old owner), and a try counts only once the new owner confirms; failures are
+// retried with a growing pause (up to 2 s) until one succeeds or the fan-out closes. Messages published
+// meanwhile are lost, as the Fanout contract allows.
 func (f *RedisFanout) moveShard(ch string, lost *redis.PubSub) {
-	pause := 50 * time.Millisecond
+	pause := 100 * time.Millisecond
 	for {
-		f.subMu.Lock()
-		f.mu.RLock()
-		wanted := !f.closed && len(f.subs[ch]) > 0
-		f.mu.RUnlock()
-		if !wanted || f.shards[ch] != lost {
-			f.subMu.Unlock()
-			return
-		}
-		if lost != nil {
-			_ = lost.Close()
-			delete(f.shards, ch)
-			lost = nil // ch has no subscription now: the next try expects none
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-		err := f.subscribeShard(ctx, ch)
-		cancel()
-		f.subMu.Unlock()
-		if err == nil {
-			f.log.Info("stream fan-out subscribed again after its shard dropped it", "channel", ch)
-			return
-		}
-		f.log.Warn("subscribe stream fan-out again after its shard dropped it", "channel", ch, "err", err)
 		f.cluster.ReloadState(context.Background())
 		select {
 		case <-f.closing:
@@ -286,7 +265,55 @@ func (f *RedisFanout) moveShard(ch string, lost *redis.PubSub) {
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 2*time.Second)
+		done, err := f.resubscribeShard(ch, lost)
+		if done {
+			if err == nil {
+				f.log.Info("stream fan-out subscribed again after its shard dropped it", "channel", ch)
+			}
+			return
+		}
+		lost = nil // ch has no subscription now: the next try expects none
+		f.log.Warn("subscribe stream fan-out again after its shard dropped it", "channel", ch, "err", err)
 	}
+}
+
+// resubscribeShard is one try of moveShard: done is true when ch was subscribed again (err nil) or needs
+// no subscription from this try; otherwise err says why the try failed, and ch is left without one.
+func (f *RedisFanout) resubscribeShard(ch string, lost *redis.PubSub) (done bool, err error) {
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	f.mu.Lock()
+	wanted := !f.closed && len(f.subs[ch]) > 0
+	var confirmed chan struct{}
+	if wanted && f.shards[ch] == lost {
+		confirmed = make(chan struct{})
+		f.waiters[ch] = append(f.waiters[ch], confirmed)
+	}
+	f.mu.Unlock()
+	if confirmed == nil {
+		return true, nil
+	}
+	if lost != nil {
+		_ = lost.Close()
+		delete(f.shards, ch)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	err = f.subscribeShard(ctx, ch)
+	if err == nil {
+		err = f.awaitConfirmation(ctx, confirmed)
+	}
+	if err == nil {
+		return true, nil
+	}
+	if ps := f.shards[ch]; ps != nil {
+		_ = ps.Close()
+		delete(f.shards, ch)
+	}
+	f.mu.Lock()
+	delete(f.waiters, ch)
+	f.mu.Unlock()
+	return false, err
 }
 
 // dispatch reads one subscription (the node's only one; on a cluster, one stream's): it confirms
