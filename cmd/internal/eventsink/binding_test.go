@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -115,31 +113,8 @@ func TestCorruptLineGoesToTheDeadLetterTopic(t *testing.T) {
 	brokers := kafkaBrokers(t)
 	topic := testTopic(t)
 	dir := t.TempDir()
-	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}) // spool only, for now
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Publish(context.Background(), testEvent(t, "ann", 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
-	if err != nil || len(segs) != 1 {
-		t.Fatalf("spool segments %v (%v), want one", segs, err)
-	}
-	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString("{\"not\": \"an event\"}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = New(context.Background(), Config{Dir: dir, Brokers: brokers, Topic: topic, Logger: quietLogger()})
+	spoolWithLine(t, dir, "{\"not\": \"an event\"}\n")
+	s, err := New(context.Background(), Config{Dir: dir, Brokers: brokers, Topic: topic, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

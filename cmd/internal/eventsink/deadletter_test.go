@@ -2,8 +2,6 @@ package eventsink
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,30 +16,7 @@ import (
 func spoolWithCorruptLine(t *testing.T, corrupt string) string {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}) // spool only
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Publish(context.Background(), testEvent(t, "ann", 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
-	if err != nil || len(segs) != 1 {
-		t.Fatalf("spool segments %v (%v), want one", segs, err)
-	}
-	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(corrupt + "\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	spoolWithLine(t, dir, corrupt+"\n")
 	return dir
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,34 @@ func distinctIDs(msgs []consumed) map[string]int {
 		ids[m.event.ID]++
 	}
 	return ids
+}
+
+// spoolWithLine writes a spool in dir holding one event (ann's) and then line, as written (a corrupt line
+// for the dead-letter tests: line carries its own "\n").
+func spoolWithLine(t *testing.T, dir, line string) {
+	t.Helper()
+	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}) // spool only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(context.Background(), testEvent(t, "ann", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("spool segments %v (%v), want one", segs, err)
+	}
+	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

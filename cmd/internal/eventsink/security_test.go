@@ -3,8 +3,6 @@ package eventsink
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -31,32 +29,9 @@ func TestSecureSinkDeliversEventsAndDeadLetters(t *testing.T) {
 	}
 	topic := testTopic(t)
 	dir := t.TempDir()
-	s, err := New(context.Background(), Config{Dir: dir, Logger: quietLogger()}) // spool only, for now
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Publish(context.Background(), testEvent(t, "ann", 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
-	if err != nil || len(segs) != 1 {
-		t.Fatalf("spool segments %v (%v), want one", segs, err)
-	}
-	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString("not json\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	spoolWithLine(t, dir, "not json\n")
 
-	s, err = New(context.Background(), Config{Dir: dir, Brokers: k.Brokers, Topic: topic, Logger: quietLogger(), Security: sec})
+	s, err := New(context.Background(), Config{Dir: dir, Brokers: k.Brokers, Topic: topic, Logger: quietLogger(), Security: sec})
 	if err != nil {
 		t.Fatal(err)
 	}
