@@ -123,7 +123,7 @@ func (s *RedisStore) ClaimCoupon(ctx context.Context, stream, id, user, code str
 		return Coupon{}, "", ErrNotFound
 	}
 	key := s.couponKey(stream, id)
-	res, data, err := s.runScript(ctx, "claim coupon "+id+" of "+stream, claimCouponScript,
+	res, data, err := s.runScriptWait(ctx, "claim coupon "+id+" of "+stream, s.wait, claimCouponScript,
 		[]string{key, key + ":claims", key + ":pool"}, user, code, now.UnixMicro(), ttlMS(s.ttl))
 	if err != nil {
 		return Coupon{}, "", err

@@ -137,7 +137,7 @@ func (s *RedisStore) VotePoll(ctx context.Context, stream, id, user string, opti
 		return Poll{}, ErrNotFound
 	}
 	key, counts, voters := s.pollKeys(stream, id)
-	res, data, err := s.runScript(ctx, "vote in poll "+id+" of "+stream, votePollScript,
+	res, data, err := s.runScriptWait(ctx, "vote in poll "+id+" of "+stream, s.wait, votePollScript,
 		[]string{key, counts, voters, s.streamSubKey(stream, "voters"), s.streamSubKey(stream, "poll")},
 		user, option, now.UnixMicro(), ttlMS(s.ttl), PollOpen)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kudos-live/kudos/internal/redisack"
 )
 
 // The Redis key layout of the Store, every key under RedisConfig.Prefix (default "kudos:"). The stream id sits
@@ -173,6 +175,9 @@ type RedisConfig struct {
 	// CodeIndexKey keys the HMAC that names claimed coupon codes in the codes index (couponCodeKey): the
 	// same on every node of a deployment and across restarts. nil → DevCodeIndexKey.
 	CodeIndexKey []byte
+	// Wait is how many replicas must hold a vote or a coupon claim before it is acknowledged (redisack);
+	// fewer within its timeout is ErrUnavailable. The zero value waits for none.
+	Wait redisack.Wait
 }
 
 // RedisStore is the Store shared by every node through one Redis server (or one cluster slot per stream).
@@ -182,6 +187,7 @@ type RedisStore struct {
 	ttl       time.Duration // StreamTTL
 	retention time.Duration
 	codeKey   []byte // RedisConfig.CodeIndexKey
+	wait      redisack.Wait
 	// textRetention is RedisConfig.TextRetention with the default applied.
 	textRetention time.Duration
 }
@@ -203,7 +209,7 @@ func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 		cfg.CodeIndexKey = DevCodeIndexKey
 	}
 	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, ttl: ttl, retention: retention, codeKey: cfg.CodeIndexKey,
-		textRetention: textRetention(cfg.TextRetention)}
+		textRetention: textRetention(cfg.TextRetention), wait: cfg.Wait}
 }
 
 // maxTxAttempts bounds the optimistic retries of one update; past it the store reports itself unavailable
@@ -297,7 +303,13 @@ func replyStrings(v any) []string {
 
 // runScript runs sc and returns its outcome and data; Redis failures are wrapped as unavailable for op.
 func (s *RedisStore) runScript(ctx context.Context, op string, sc *redis.Script, keys []string, args ...any) (string, []string, error) {
-	v, err := sc.Run(ctx, s.rdb, keys, args...).Result()
+	return s.runScriptWait(ctx, op, redisack.Wait{}, sc, keys, args...)
+}
+
+// runScriptWait is runScript that, with w.Replicas > 0, reports the write done only once w.Replicas
+// replicas hold it (redisack.Run); fewer is unavailable, the cause wrapping redisack.ErrNotReplicated.
+func (s *RedisStore) runScriptWait(ctx context.Context, op string, w redisack.Wait, sc *redis.Script, keys []string, args ...any) (string, []string, error) {
+	v, err := redisack.Run(ctx, s.rdb, w, sc, keys, args...).Result()
 	if err != nil {
 		return "", nil, unavailable(op, err)
 	}

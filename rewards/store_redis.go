@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/redisack"
 )
 
 // Redis layout, every key under RedisConfig.Prefix (default "kudos:rw:"). The type comes before the id,
@@ -94,12 +96,18 @@ func mustLua(name string) string {
 type RedisConfig struct {
 	// Prefix starts every key. "" → "kudos:rw:".
 	Prefix string
+	// Wait is how many replicas must hold a write that moves points or a redemption (Award, Refund, Redeem,
+	// Fulfil) before it is reported done; fewer within its timeout is an error wrapping
+	// redisack.ErrNotReplicated (the write is on the primary and is idempotent when retried). The zero value
+	// waits for none.
+	Wait redisack.Wait
 }
 
 // RedisStore keeps the ledger in Redis so that several nodes share it.
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
+	wait   redisack.Wait
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -109,7 +117,7 @@ func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "kudos:rw:"
 	}
-	return &RedisStore{rdb: rdb, prefix: cfg.Prefix}
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, wait: cfg.Wait}
 }
 
 func (s *RedisStore) userKeys(user string) []string {
@@ -191,7 +199,7 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 		"unc": a.Uncapped, "spent": a.spendFen(),
 		"exp": p.keepUntil(a).UnixMilli(), "ttl": p.keepTTL(a).Milliseconds(),
 	})
-	reply, err := scriptAward.Run(ctx, s.rdb, s.tail(keys, a.User), encodePolicy(p), arg, a.User).Slice()
+	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptAward, s.tail(keys, a.User), encodePolicy(p), arg, a.User).Slice()
 	if err != nil {
 		return AwardResult{}, fmt.Errorf("redis award script: %w", err)
 	}
@@ -278,7 +286,7 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, part RefundPar
 	keys := append(s.userKeys(rec.User), s.prefix+"board:"+rec.Stream)
 	arg := mustJSON(map[string]any{"key": orderKey, "user": rec.User, "at": at.UnixMilli(), "part": part.ID, "amount": part.Amount,
 		"max_parts": MaxRefundParts})
-	reply, err := scriptRefund.Run(ctx, s.rdb, s.tail(keys, rec.User), encodePolicy(p), arg, rec.User).Slice()
+	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptRefund, s.tail(keys, rec.User), encodePolicy(p), arg, rec.User).Slice()
 	if err != nil {
 		return RefundResult{}, fmt.Errorf("redis refund script: %w", err)
 	}
@@ -326,7 +334,7 @@ func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p 
 	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID, s.prefix+"sold", s.prefix+"rcount:"+user, claimKey)
 	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost, "stock": r.Stock,
 		"limit": r.PerUserLimit, "kind": r.Kind, "dfen": r.DiscountFen, "mfen": r.MinSpendFen, "code": req.Code, "claim": req.ClaimID})
-	reply, err := scriptRedeem.Run(ctx, s.rdb, s.tail(keys, user), encodePolicy(p), arg, user).Slice()
+	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptRedeem, s.tail(keys, user), encodePolicy(p), arg, user).Slice()
 	if err != nil {
 		return Redemption{}, fmt.Errorf("redis redeem script: %w", err)
 	}
@@ -393,7 +401,7 @@ func (s *RedisStore) Fulfil(ctx context.Context, claimID string, p Policy) (Rede
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return Redemption{}, fmt.Errorf("decode claim: %w", err)
 	}
-	rec, err := scriptFulfil.Run(ctx, s.rdb, []string{s.prefix + "redeem:" + c.User}, c.Req, p.Now.UnixMilli()).Text()
+	rec, err := redisack.Run(ctx, s.rdb, s.wait, scriptFulfil, []string{s.prefix + "redeem:" + c.User}, c.Req, p.Now.UnixMilli()).Text()
 	if errors.Is(err, redis.Nil) {
 		return Redemption{}, ErrNotFound
 	}

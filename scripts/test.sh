@@ -11,6 +11,8 @@
 #   KUDOS_TEST_REDIS_URL        redis://127.0.0.1:PORT/0
 #   KUDOS_TEST_REDIS_SERVER_BIN path of redis-server, for tests that start their own instances
 #   KUDOS_TEST_REDIS_CLUSTER    127.0.0.1:PORT,... the six nodes of a 3-primary Redis Cluster (one replica each)
+#   KUDOS_TEST_REDIS_SENTINEL   kudostest@127.0.0.1:PORT,... three sentinels watching a primary with one replica
+#   KUDOS_TEST_REDIS_SENTINEL_PRIMARY, KUDOS_TEST_REDIS_SENTINEL_REPLICA   127.0.0.1:PORT of that primary, replica
 #   KUDOS_TEST_KAFKA_BROKERS    127.0.0.1:PORT
 #   KUDOS_TEST_KAFKA_CTL        command taking stop|start|kill|restart for that broker (same port and data)
 #   KUDOS_KAFKA_STATE           the broker's state dir, read by KUDOS_TEST_KAFKA_CTL
@@ -83,6 +85,16 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "${cpids[@]}" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "${cpids[@]}" 2>/dev/null
     echo "redis cluster stopped"
+  fi
+  local spids=()
+  for f in "$tmp"/redis-sentinel/*/redis.pid; do
+    [[ -f "$f" ]] && spids+=("$(cat "$f")")
+  done
+  if (( ${#spids[@]} > 0 )); then
+    kill "${spids[@]}" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "${spids[@]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${spids[@]}" 2>/dev/null
+    echo "redis sentinel group stopped"
   fi
   if [[ -d "$KUDOS_KAFKA_STATE" ]]; then
     bash "$root/scripts/kafka.sh" stop
@@ -159,6 +171,49 @@ if [[ "${KUDOS_TEST_NO_REDIS:-}" != 1 ]]; then
   done
   export KUDOS_TEST_REDIS_CLUSTER="$(IFS=,; echo "${cluster_nodes[*]}")"
   echo "redis cluster of 3 primaries and 3 replicas on $KUDOS_TEST_REDIS_CLUSTER (took $((SECONDS - cluster_started)) s)"
+
+  # A Sentinel group: a primary, one replica and three sentinels (redis-server --sentinel), quorum 2. Tests
+  # that kill a primary start a group of their own (testenv.StartSentinelGroup); this one is never failed over.
+  section "redis sentinel"
+  sentinel_started=$SECONDS
+  start_node() { # dir port [args...]
+    local d="$1" p="$2"; shift 2
+    mkdir -p "$d"
+    "$redis_bin" "$@" --bind 127.0.0.1 --port "$p" --save '' --appendonly no --dir "$d" --daemonize yes \
+      --pidfile "$d/redis.pid" --logfile "$d/redis.log"
+  }
+  wait_ping() { # port
+    for i in $(seq 1 100); do
+      if redis-cli -h 127.0.0.1 -p "$1" ping >/dev/null 2>&1; then return 0; fi
+      sleep 0.05
+    done
+    echo "redis on 127.0.0.1:$1 did not start" >&2
+    return 1
+  }
+  sentinel_primary="$(free_port)"
+  sentinel_replica="$(free_port)"
+  start_node "$tmp/redis-sentinel/$sentinel_primary" "$sentinel_primary" --repl-diskless-sync yes --repl-diskless-sync-delay 0
+  wait_ping "$sentinel_primary"
+  start_node "$tmp/redis-sentinel/$sentinel_replica" "$sentinel_replica" --replicaof 127.0.0.1 "$sentinel_primary"
+  sentinels=()
+  for _ in 1 2 3; do
+    p="$(free_port)"
+    mkdir -p "$tmp/redis-sentinel/$p"
+    printf 'sentinel monitor kudostest 127.0.0.1 %s 2\nsentinel down-after-milliseconds kudostest 5000\n' "$sentinel_primary" \
+      >"$tmp/redis-sentinel/$p/sentinel.conf"
+    start_node "$tmp/redis-sentinel/$p" "$p" "$tmp/redis-sentinel/$p/sentinel.conf" --sentinel
+    sentinels+=("127.0.0.1:$p")
+  done
+  for s in "${sentinels[@]}"; do wait_ping "${s##*:}"; done
+  for i in $(seq 1 200); do
+    if redis-cli -h 127.0.0.1 -p "$sentinel_primary" info replication | grep -q 'state=online'; then break; fi
+    if (( i == 200 )); then echo "the Sentinel group's replica did not sync" >&2; exit 1; fi
+    sleep 0.05
+  done
+  export KUDOS_TEST_REDIS_SENTINEL="kudostest@$(IFS=,; echo "${sentinels[*]}")"
+  export KUDOS_TEST_REDIS_SENTINEL_PRIMARY="127.0.0.1:$sentinel_primary"
+  export KUDOS_TEST_REDIS_SENTINEL_REPLICA="127.0.0.1:$sentinel_replica"
+  echo "redis sentinel group: primary $KUDOS_TEST_REDIS_SENTINEL_PRIMARY, replica $KUDOS_TEST_REDIS_SENTINEL_REPLICA, $KUDOS_TEST_REDIS_SENTINEL (took $((SECONDS - sentinel_started)) s)"
 fi
 
 section "nginx"

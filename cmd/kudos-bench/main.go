@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Scenario, "scenario", bench.ScenarioFanout, "fanout, votes, idle, kafka or twonode")
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the server (loopback only)")
-	fs.StringVar(&cfg.URL2, "url2", "", "the second server of twonode (same Redis)")
+	fs.StringVar(&cfg.URL2, "url2", "", "the other servers of twonode, comma-separated (same Redis)")
 	fs.StringVar(&cfg.Secret, "secret", getenv("KUDOS_TOKEN_SECRET"), "the server's KUDOS_TOKEN_SECRET (default from the environment)")
 	fs.StringVar(&cfg.Stream, "stream", "", "stream id (default a fresh bench-<time> stream)")
 	fs.IntVar(&cfg.Viewers, "viewers", 100, "viewer sockets")

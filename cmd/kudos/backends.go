@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/kudos-live/kudos/cmd/internal/config"
 	"github.com/kudos-live/kudos/engagement"
+	"github.com/kudos-live/kudos/internal/redisack"
 	"github.com/kudos-live/kudos/rewards"
 	"github.com/kudos-live/kudos/stream"
 )
@@ -84,9 +87,13 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 	rdb.AddHook(rm)
 	b.rdb = rdb
 	b.closers = append(b.closers, rdb.Close)
+	wait := redisack.Wait{Replicas: cfg.Redis.WaitReplicas, Timeout: cfg.Redis.WaitTimeout}
+	if err := checkReplicas(ctx, rdb, wait); err != nil {
+		return err
+	}
 	b.store = engagement.NewRedisStore(rdb, engagement.RedisConfig{StreamTTL: cfg.StreamTTL, Retention: cfg.StreamRetention,
-		TextRetention: cfg.TextRetention, CodeIndexKey: cfg.CodeIndexSecret()})
-	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{}), b.econ)
+		TextRetention: cfg.TextRetention, CodeIndexKey: cfg.CodeIndexSecret(), Wait: wait})
+	ledger, err := rewards.NewLedger(rewards.NewRedisStore(rdb, rewards.RedisConfig{Wait: wait}), b.econ)
 	if err != nil {
 		return err
 	}
@@ -103,7 +110,31 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 		}
 		return nil
 	}
-	log.Info("state: "+topology, "topology", cfg.Redis.Topology())
+	log.Info("state: "+topology, "topology", cfg.Redis.Topology(), "wait_replicas", wait.Replicas)
+	return nil
+}
+
+// checkReplicas refuses to start when writes are to wait for more replicas than the primary has connected:
+// every ledger write, vote and claim would be reported unavailable.
+func checkReplicas(ctx context.Context, rdb redis.UniversalClient, w redisack.Wait) error {
+	if w.Replicas == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	info, err := rdb.Info(ctx, "replication").Result()
+	if err != nil {
+		return fmt.Errorf("read the Redis primary's replicas (%s): %w", config.EnvRedisWaitReplicas, err)
+	}
+	var connected int
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			connected, _ = strconv.Atoi(v)
+		}
+	}
+	if connected < w.Replicas {
+		return fmt.Errorf("%s=%d but the Redis primary has %d replica(s) connected: every ledger write, vote and coupon claim would be refused", config.EnvRedisWaitReplicas, w.Replicas, connected)
+	}
 	return nil
 }
 

@@ -33,7 +33,8 @@ const (
 // Config is one run. The zero value of each field has the documented default, applied by Run.
 type Config struct {
 	Scenario string // fanout (default), votes, idle, kafka or twonode
-	// URL is the server (default http://127.0.0.1:8080); URL2 the second node of twonode.
+	// URL is the server (default http://127.0.0.1:8080); URL2 the other nodes of twonode (one, or several
+	// separated by commas), all on the same Redis.
 	URL  string
 	URL2 string
 	// Secret is the server's KUDOS_TOKEN_SECRET: the bench mints its own tokens with it.
@@ -143,6 +144,20 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// nodes are the servers the viewers are spread over: URL, and with twonode each node of URL2.
+func (c *Config) nodes() []string {
+	urls := []string{c.URL}
+	if c.Scenario != ScenarioTwoNode {
+		return urls
+	}
+	for _, u := range strings.Split(c.URL2, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
 // validate refuses targets off this machine: the bench only loads loopback addresses.
 func (c *Config) validate() error {
 	switch c.Scenario {
@@ -150,12 +165,9 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("unknown scenario %q (fanout, votes, idle, kafka, twonode)", c.Scenario)
 	}
-	urls := []string{c.URL}
-	if c.Scenario == ScenarioTwoNode {
-		if c.URL2 == "" {
-			return errors.New("twonode needs -url2 (the second server on the same Redis)")
-		}
-		urls = append(urls, c.URL2)
+	urls := c.nodes()
+	if c.Scenario == ScenarioTwoNode && len(urls) < 2 {
+		return errors.New("twonode needs -url2 (the second server on the same Redis)")
 	}
 	if c.Scenario == ScenarioKafka {
 		if len(c.Brokers) == 0 {

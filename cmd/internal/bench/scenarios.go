@@ -25,13 +25,10 @@ const serverCommentRate = 1.0
 // ackWait bounds the wait for the answers to the last comments.
 const ackWait = 5 * time.Second
 
-// runFanout: viewers on one node (or two, twonode), posters on the first, comments at cfg.Rate for
-// cfg.Duration; every viewer should receive every comment.
+// runFanout: viewers on one node (or spread over several, twonode), posters on the first, comments at
+// cfg.Rate for cfg.Duration; every viewer should receive every comment.
 func runFanout(ctx context.Context, cfg Config, rep *Report) error {
-	urls := []string{cfg.URL}
-	if cfg.Scenario == ScenarioTwoNode {
-		urls = append(urls, cfg.URL2)
-	}
+	urls := cfg.nodes()
 	if per := cfg.Rate / float64(cfg.Posters); per > serverCommentRate {
 		fmt.Fprintf(cfg.stderr(), "kudos-bench: warning: %.1f comments/s per poster is over the server's %.0f/s per user; use more -posters\n", per, serverCommentRate)
 	}

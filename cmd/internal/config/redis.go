@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The Redis topologies (README.md, "Configuration"): exactly one of these names where the shared state is.
@@ -19,6 +20,15 @@ const (
 	EnvRedisSentinelPassword = "KUDOS_REDIS_SENTINEL_PASSWORD" // password of the sentinels themselves
 	EnvRedisTLS              = "KUDOS_REDIS_TLS"               // 1: TLS to every node
 	EnvRedisTLSCA            = "KUDOS_REDIS_TLS_CA"            // PEM file of the CAs the nodes' certificates chain to
+	EnvRedisWaitReplicas     = "KUDOS_REDIS_WAIT_REPLICAS"     // replicas that must hold a ledger write, vote or claim before its ack
+	EnvRedisWaitTimeout      = "KUDOS_REDIS_WAIT_TIMEOUT"      // how long to wait for them (Go duration)
+)
+
+// DefaultRedisWaitTimeout is KUDOS_REDIS_WAIT_TIMEOUT's default; MaxRedisWaitTimeout its bound, below the
+// client's 3 s read timeout so that a WAIT is answered before the connection is given up.
+const (
+	DefaultRedisWaitTimeout = 500 * time.Millisecond
+	MaxRedisWaitTimeout     = 2 * time.Second
 )
 
 // Redis topologies, as RedisSettings.Topology names them.
@@ -40,6 +50,11 @@ type RedisSettings struct {
 	SentinelPassword string   // KUDOS_REDIS_SENTINEL_PASSWORD
 	TLS              bool     // KUDOS_REDIS_TLS, or a rediss:// URL
 	TLSCAFile        string   // KUDOS_REDIS_TLS_CA; empty: the system's CAs
+	// WaitReplicas (KUDOS_REDIS_WAIT_REPLICAS, default 0: none) replicas must hold a ledger write, a vote or
+	// a coupon claim, within WaitTimeout (KUDOS_REDIS_WAIT_TIMEOUT, default 500ms), before it is
+	// acknowledged; fewer and the write is reported unavailable (docs/reliability.md).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Configured reports whether a Redis topology is set (otherwise the state is in memory, one node).
@@ -120,8 +135,11 @@ func RedisFromEnv(getenv func(string) string) (RedisSettings, error) {
 		}
 		r.SentinelMaster, r.Sentinels = master, addrs
 	}
+	if err := r.readWait(getenv); err != nil {
+		return r, err
+	}
 	if !r.Configured() {
-		for _, name := range []string{EnvRedisUsername, EnvRedisPassword, EnvRedisSentinelPassword, EnvRedisTLS, EnvRedisTLSCA} {
+		for _, name := range []string{EnvRedisUsername, EnvRedisPassword, EnvRedisSentinelPassword, EnvRedisTLS, EnvRedisTLSCA, EnvRedisWaitReplicas, EnvRedisWaitTimeout} {
 			if getenv(name) != "" {
 				return r, fmt.Errorf("%s is set but no Redis topology is (%s, %s or %s)", name, EnvRedisURL, EnvRedisCluster, EnvRedisSentinel)
 			}
@@ -134,6 +152,34 @@ func RedisFromEnv(getenv func(string) string) (RedisSettings, error) {
 		return r, fmt.Errorf("%s is set but TLS is off: set %s=1 (or use a rediss:// URL)", EnvRedisTLSCA, EnvRedisTLS)
 	}
 	return r, nil
+}
+
+// readWait reads KUDOS_REDIS_WAIT_REPLICAS (a whole number, 0 to 16) and KUDOS_REDIS_WAIT_TIMEOUT (a Go
+// duration from 1ms to MaxRedisWaitTimeout, and only with replicas to wait for). Waiting is refused on a
+// Redis Cluster: its pipelines are split by node, and a WAIT would not follow the write it must confirm.
+func (r *RedisSettings) readWait(getenv func(string) string) error {
+	r.WaitTimeout = DefaultRedisWaitTimeout
+	if v := strings.TrimSpace(getenv(EnvRedisWaitReplicas)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 16 {
+			return fmt.Errorf("%s must be a whole number of replicas from 0 to 16, not %q", EnvRedisWaitReplicas, v)
+		}
+		r.WaitReplicas = n
+	}
+	if v := strings.TrimSpace(getenv(EnvRedisWaitTimeout)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > MaxRedisWaitTimeout {
+			return fmt.Errorf("%s must be a duration from 1ms to %s (like 500ms), not %q", EnvRedisWaitTimeout, MaxRedisWaitTimeout, v)
+		}
+		if r.WaitReplicas == 0 {
+			return fmt.Errorf("%s is set but %s is 0 (no replica is waited for)", EnvRedisWaitTimeout, EnvRedisWaitReplicas)
+		}
+		r.WaitTimeout = d
+	}
+	if r.WaitReplicas > 0 && r.Topology() == RedisCluster {
+		return fmt.Errorf("%s is not supported with %s: waiting for replicas runs on one instance or a Sentinel-managed primary", EnvRedisWaitReplicas, EnvRedisCluster)
+	}
+	return nil
 }
 
 // redisAddrs splits a comma-separated list of host:port, refusing an empty list and a bad address.

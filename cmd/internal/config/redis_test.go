@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedisFromEnv(t *testing.T) {
@@ -68,6 +69,15 @@ func TestRedisFromEnv(t *testing.T) {
 		{"TLS not a bool", map[string]string{EnvRedisCluster: "a:1", EnvRedisTLS: "yes please"}, []string{EnvRedisTLS}},
 		{"CA without TLS", map[string]string{EnvRedisCluster: "a:1", EnvRedisTLSCA: "ca.pem"}, []string{EnvRedisTLSCA, EnvRedisTLS}},
 		{"sentinel password without sentinel", map[string]string{EnvRedisCluster: "a:1", EnvRedisSentinelPassword: "x"}, []string{EnvRedisSentinelPassword, EnvRedisSentinel}},
+		{"wait replicas not a number", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "one"}, []string{EnvRedisWaitReplicas, `"one"`}},
+		{"wait replicas negative", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "-1"}, []string{EnvRedisWaitReplicas}},
+		{"wait replicas too many", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "17"}, []string{EnvRedisWaitReplicas}},
+		{"wait timeout not a duration", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "1", EnvRedisWaitTimeout: "500"}, []string{EnvRedisWaitTimeout, `"500"`}},
+		{"wait timeout zero", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "1", EnvRedisWaitTimeout: "0s"}, []string{EnvRedisWaitTimeout}},
+		{"wait timeout too long", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "1", EnvRedisWaitTimeout: "3s"}, []string{EnvRedisWaitTimeout, "2s"}},
+		{"wait timeout without replicas", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitTimeout: "1s"}, []string{EnvRedisWaitTimeout, EnvRedisWaitReplicas}},
+		{"wait on a cluster", map[string]string{EnvRedisCluster: "a:1", EnvRedisWaitReplicas: "1"}, []string{EnvRedisWaitReplicas, EnvRedisCluster}},
+		{"wait without topology", map[string]string{EnvRedisWaitReplicas: "1"}, []string{EnvRedisWaitReplicas, "no Redis topology"}},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -101,5 +111,19 @@ func TestRedisTopologyNeedsSecret(t *testing.T) {
 		if err != nil || c.DevMode() || !c.Redis.Configured() {
 			t.Errorf("%s with a secret: dev mode %v, configured %v, err %v", name, c.DevMode(), c.Redis.Configured(), err)
 		}
+	}
+}
+
+// TestRedisWaitSettings: waiting for replicas is off by default, and KUDOS_REDIS_WAIT_REPLICAS and
+// _TIMEOUT are read as given.
+func TestRedisWaitSettings(t *testing.T) {
+	r, err := RedisFromEnv(func(k string) string { return map[string]string{EnvRedisURL: "redis://r:6379/0"}[k] })
+	if err != nil || r.WaitReplicas != 0 || r.WaitTimeout != DefaultRedisWaitTimeout {
+		t.Fatalf("defaults: %+v, %v; want no replicas, %s", r, err, DefaultRedisWaitTimeout)
+	}
+	env := map[string]string{EnvRedisSentinel: "m@s:26379", EnvRedisWaitReplicas: "2", EnvRedisWaitTimeout: "250ms"}
+	r, err = RedisFromEnv(func(k string) string { return env[k] })
+	if err != nil || r.WaitReplicas != 2 || r.WaitTimeout != 250*time.Millisecond {
+		t.Fatalf("set: %d replicas, %s, %v; want 2, 250ms", r.WaitReplicas, r.WaitTimeout, err)
 	}
 }

@@ -77,6 +77,7 @@ func (s *Sink) forward(ctx context.Context, r *spoolReader) {
 				for _, m := range dead {
 					s.log.Error("dead letter not delivered; dropped", "topic", m.Topic, "err", derr, "line", string(m.Value))
 				}
+				s.deadDropped.Add(uint64(len(dead)))
 			default:
 				err = derr
 			}

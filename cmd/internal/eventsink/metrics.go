@@ -51,6 +51,10 @@ func newMetrics(reg prometheus.Registerer, s *Sink) (*metrics, error) {
 			Namespace: "kudos", Subsystem: "eventsink", Name: "send_errors_total",
 			Help: "Failed Kafka writes; each is retried from the spool.",
 		}, func() float64 { return float64(s.sendErrors.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "kudos", Subsystem: "eventsink", Name: "dead_letters_dropped_total",
+			Help: "Spool lines that are not events which the dead-letter topic refused while Kafka answered: dropped, logged with their content.",
+		}, func() float64 { return float64(s.deadDropped.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "kudos", Subsystem: "eventsink", Name: "spool_bytes",
 			Help: "Bytes in the spool not yet acknowledged by Kafka.",

@@ -123,8 +123,11 @@ type Sink struct {
 	spooled    atomic.Uint64
 	sent       atomic.Uint64
 	sendErrors atomic.Uint64
-	warned     atomic.Bool
-	commits    atomic.Uint64 // group commits (write+fsync) done
+	// deadDropped counts dead letters (spool lines that are not events) dropped because the dead-letter
+	// topic refused them while Kafka answered: their only trace is the log line and this counter.
+	deadDropped atomic.Uint64
+	warned      atomic.Bool
+	commits     atomic.Uint64 // group commits (write+fsync) done
 
 	// pendingEvents are the unacknowledged spool lines (events), for kudos_eventsink_spool_events; a spool
 	// left by an earlier process is counted on open only with a Registerer.

@@ -1,0 +1,80 @@
+package redisack_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kudos-live/kudos/internal/redisack"
+	"github.com/kudos-live/kudos/internal/testenv"
+)
+
+var setScript = redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]`)
+
+// TestRunWaitsForTheReplica runs a script through the shared Sentinel group's primary with WAIT 1: the
+// value is on the replica as soon as Run returns, also after the script cache was flushed (NOSCRIPT) and
+// for a write that changes nothing (a replay); asking for more replicas than there are is ErrNotReplicated,
+// with the write still on the primary.
+func TestRunWaitsForTheReplica(t *testing.T) {
+	g := testenv.SharedSentinel(t)
+	ctx := context.Background()
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: g.Master, SentinelAddrs: g.Sentinels})
+	defer rdb.Close()
+	replica := redis.NewClient(&redis.Options{Addr: g.Replicas[0]})
+	defer replica.Close()
+	direct := redis.NewClient(&redis.Options{Addr: g.Primary})
+	t.Cleanup(func() { _ = direct.Close() }) // after Prefix's cleanup deleted the keys
+	prefix := testenv.Prefix(t, direct)
+	one := redisack.Wait{Replicas: 1, Timeout: time.Second}
+
+	for i, flush := range []bool{true, false, false} {
+		if flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := prefix + "k"
+		want := "v1"
+		if i == 0 {
+			want = "v0"
+		}
+		got, err := redisack.Run(ctx, rdb, one, setScript, []string{key}, want).Text()
+		if err != nil || got != want {
+			t.Fatalf("run %d: %q, %v", i, got, err)
+		}
+		// No wait here: WAIT said the replica holds it.
+		if v, err := replica.Get(ctx, key).Result(); err != nil || v != want {
+			t.Fatalf("run %d: the replica holds %q, %v right after the ack; want %q", i, v, err, want)
+		}
+	}
+
+	three := redisack.Wait{Replicas: 3, Timeout: 50 * time.Millisecond}
+	start := time.Now()
+	got, err := redisack.Run(ctx, rdb, three, setScript, []string{prefix + "three"}, "x").Text()
+	if !errors.Is(err, redisack.ErrNotReplicated) {
+		t.Fatalf("WAIT 3 with one replica: %q, %v; want ErrNotReplicated", got, err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("WAIT 3 returned after %s, before its 50ms timeout", d)
+	}
+	if v, err := rdb.Get(ctx, prefix+"three").Result(); err != nil || v != "x" {
+		t.Errorf("the unconfirmed write on the primary: %q, %v (it was applied, only not confirmed)", v, err)
+	}
+}
+
+// TestRunWithoutReplicas: no wait runs the script alone, and a wait on an instance without replicas is
+// ErrNotReplicated.
+func TestRunWithoutReplicas(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	ctx := context.Background()
+	if got, err := redisack.Run(ctx, rdb, redisack.Wait{}, setScript, []string{prefix + "a"}, "1").Text(); err != nil || got != "1" {
+		t.Fatalf("no wait: %q, %v", got, err)
+	}
+	_, err := redisack.Run(ctx, rdb, redisack.Wait{Replicas: 1, Timeout: 20 * time.Millisecond}, setScript, []string{prefix + "b"}, "2").Text()
+	if !errors.Is(err, redisack.ErrNotReplicated) {
+		t.Fatalf("WAIT 1 on an instance without replicas: %v, want ErrNotReplicated", err)
+	}
+}
