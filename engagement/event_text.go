@@ -12,7 +12,7 @@ import (
 var EventTextFields = map[string][]string{
 	EventCommentPosted:    {"text"},
 	EventQuestionAsked:    {"text"},
-	EventNotificationSent: {"title"},
+	EventNotificationSent: {"body", "title"},
 }
 
 // OmitEventText returns ev without the personal text fields of its type (EventTextFields): what the

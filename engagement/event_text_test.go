@@ -80,12 +80,12 @@ func TestEventsOmitText(t *testing.T) {
 	}
 }
 
-// TestOmitEventTextNotification: notifications are not part of the show; their title goes too.
+// TestOmitEventTextNotification: notifications are not part of the show; their title and body go too.
 func TestOmitEventTextNotification(t *testing.T) {
 	schemas := eventSchemas(t)
 	ev, err := NewEvent("kudos/node-1", EventNotificationSent, "spring-sneakers", "u-4821", "", time.Now(), map[string]any{
 		"notification_id": "01kkpyv8v027h6p3amkdqg6stt", "kind": "stream_live",
-		"title": "Mei is live: Spring sneakers drop", "stream": "spring-sneakers",
+		"title": "Mei is live: Spring sneakers drop", "body": "Li Na, your size 38 is back", "stream": "spring-sneakers",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func TestOmitEventTextNotification(t *testing.T) {
 	if _, err := validateEventJSON(schemas, raw); err != nil {
 		t.Errorf("without its title: %v\n%s", err, raw)
 	}
-	if strings.Contains(string(raw), "Mei is live") || !strings.Contains(string(raw), "stream_live") {
-		t.Errorf("want the title gone and the rest kept: %s", out.Data)
+	if strings.Contains(string(raw), "Mei is live") || strings.Contains(string(raw), "Li Na") || !strings.Contains(string(raw), "stream_live") {
+		t.Errorf("want the title and the body gone and the rest kept: %s", out.Data)
 	}
 	if !strings.Contains(string(ev.Data), "Mei is live") {
 		t.Error("OmitEventText changed the event it was given")

@@ -287,6 +287,13 @@ func (s *Service) recordPurchase(ctx context.Context, p Purchase) (PurchaseResul
 		data["items"] = p.Items
 	}
 	s.emitOnce(ctx, sc.Key, at, EventPurchaseRecorded, p.StreamID, p.UserID, data)
+	// The buyer's index of streams (privacy.go) notes the show, so that their export and erasure find the
+	// order even if they never joined it (bought from a shared link); a failure is logged, never the purchase's.
+	if p.StreamID != "" {
+		if err := s.noteParticipant(ctx, p.UserID, p.StreamID); err != nil {
+			s.log.Warn("note the buyer's stream", "stream", p.StreamID, "order", p.OrderID, "err", err)
+		}
+	}
 	// Counted in the stream's sales on every call: the store counts an order id once, and a replay counts
 	// what a first call that failed to count missed.
 	s.countSale(ctx, p.StreamID, SaleOrder{ID: p.OrderID, User: p.UserID, AmountFen: p.AmountFen, Items: p.Items})

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kudos-live/kudos/internal/redisack"
 	"github.com/kudos-live/kudos/internal/testenv"
 )
 
@@ -127,8 +130,8 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	if st, p := n.do("GET", "/api/v1/streams/"+streamID+"/polls/"+pollID, "", nil); st != 200 || p["total"] != float64(voters) {
 		t.Fatalf("poll total after the failover: %d %v, want %d", st, p["total"], voters)
 	}
-	// Every acknowledged purchase is in the ledger: the points before any retry count at least those, and
-	// after retrying the refused ones there is exactly one point per order.
+	// The points before any retry count at least the acknowledged orders; after the retries there is exactly
+	// one point per order.
 	st, acc := n.do("GET", "/api/v1/users/"+buyer+"/points", shop, nil)
 	if st != 200 {
 		t.Fatalf("buyer's points: %d %v", st, acc)
@@ -136,14 +139,38 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	if pending, _ := acc["pending"].(float64); int(pending) < ackedOrders {
 		t.Fatalf("buyer's pending points after the failover: %v, want at least the %d acknowledged orders", acc["pending"], ackedOrders)
 	}
+	// Each acknowledged order is in the ledger: posting it again is a replay (200), not a new order (201).
+	// The refused ones are retried: 201 if they never applied, 200 if they did.
 	for i := range orders {
-		if orderStatus[i] != http.StatusCreated && orderStatus[i] != http.StatusOK {
-			if st := purchase(i); st != http.StatusCreated && st != http.StatusOK {
-				t.Fatalf("order %d retry after recovery: %d", i, st)
+		st := purchase(i)
+		if orderStatus[i] == http.StatusCreated || orderStatus[i] == http.StatusOK {
+			if st != http.StatusOK {
+				t.Errorf("order %d was acknowledged before the failover, but posting it again gives %d, not a replay: it was lost", i, st)
 			}
+		} else if st != http.StatusCreated && st != http.StatusOK {
+			t.Fatalf("order %d retry after recovery: %d", i, st)
 		}
 	}
 	if st, acc := n.do("GET", "/api/v1/users/"+buyer+"/points", shop, nil); st != 200 || acc["pending"] != float64(orders) {
 		t.Fatalf("buyer's pending points: %d %v, want %d (one per order, none lost, none twice)", st, acc["pending"], orders)
+	}
+}
+
+// TestStartRefusesTooFewReplicas: waiting for more replicas than the primary has connected is a startup
+// error naming KUDOS_REDIS_WAIT_REPLICAS (every such write would be refused); as many as it has is not.
+func TestStartRefusesTooFewReplicas(t *testing.T) {
+	g := testenv.SharedSentinel(t)
+	ctx := context.Background()
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: g.Master, SentinelAddrs: g.Sentinels})
+	defer rdb.Close()
+	if err := checkReplicas(ctx, rdb, redisack.Wait{Replicas: 1, Timeout: time.Second}); err != nil {
+		t.Errorf("one replica asked, one connected: %v", err)
+	}
+	err := checkReplicas(ctx, rdb, redisack.Wait{Replicas: 2, Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "KUDOS_REDIS_WAIT_REPLICAS=2 but the Redis primary has 1 replica(s) connected") {
+		t.Errorf("two replicas asked, one connected: %v", err)
+	}
+	if err := checkReplicas(ctx, rdb, redisack.Wait{}); err != nil {
+		t.Errorf("no wait: %v", err)
 	}
 }

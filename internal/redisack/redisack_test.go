@@ -78,3 +78,44 @@ func TestRunWithoutReplicas(t *testing.T) {
 		t.Fatalf("WAIT 1 on an instance without replicas: %v, want ErrNotReplicated", err)
 	}
 }
+
+var noopScript = redis.NewScript(`return redis.call('GET', KEYS[1])`)
+
+// TestReplayWaitsForTheOriginalWrite: with the replica paused, a write is not confirmed; a script that
+// writes nothing (a retry finding its work done), sent on a connection whose own writes the replica already
+// holds, must not be confirmed either while the replica lacks the earlier write (without the PUBLISH before
+// WAIT it would be: WAIT follows the connection's own last write). Once the replica is back, it is.
+func TestReplayWaitsForTheOriginalWrite(t *testing.T) {
+	g := testenv.StartSentinelGroup(t, 1)
+	ctx := context.Background()
+	writer := redis.NewClient(&redis.Options{Addr: g.Primary})
+	defer writer.Close()
+	replay := redis.NewClient(&redis.Options{Addr: g.Primary, PoolSize: 1}) // one connection
+	defer replay.Close()
+	// Load the scripts while the replica follows, and let it confirm: no NOSCRIPT reload later, and the
+	// replay's connection has nothing the replica lacks.
+	long := redisack.Wait{Replicas: 1, Timeout: 2 * time.Second}
+	if err := redisack.Run(ctx, writer, long, setScript, []string{"k"}, "v0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := redisack.Run(ctx, replay, long, noopScript, []string{"k"}).Text(); err != nil || got != "v0" {
+		t.Fatalf("the replay's script before the pause: %q, %v", got, err)
+	}
+
+	g.Pause(t, g.Replicas[0])
+	short := redisack.Wait{Replicas: 1, Timeout: 100 * time.Millisecond}
+	if err := redisack.Run(ctx, writer, short, setScript, []string{"k"}, "v1").Err(); !errors.Is(err, redisack.ErrNotReplicated) {
+		t.Fatalf("a write with the replica paused: %v, want ErrNotReplicated", err)
+	}
+	cmd := redisack.Run(ctx, replay, short, noopScript, []string{"k"})
+	if !errors.Is(cmd.Err(), redisack.ErrNotReplicated) {
+		t.Fatalf("a replay with the replica paused: %v, %v; want ErrNotReplicated (the write it reads is not on the replica)", cmd.Val(), cmd.Err())
+	}
+	if cmd.Val() != "v1" {
+		t.Errorf("the replay read %v, want v1 (the reply is kept with the error)", cmd.Val())
+	}
+	g.Resume(t, g.Replicas[0])
+	if got, err := redisack.Run(ctx, replay, long, noopScript, []string{"k"}).Text(); err != nil || got != "v1" {
+		t.Fatalf("the replay with the replica back: %q, %v", got, err)
+	}
+}

@@ -57,7 +57,7 @@ func StartSentinelGroup(tb testing.TB, replicas int) *SentinelGroup {
 		}
 		g.procs[addr] = cmd
 		tb.Cleanup(func() {
-			_ = cmd.Process.Kill()
+			_ = cmd.Process.Kill() // also ends a SIGSTOPped one
 			_ = cmd.Wait()
 		})
 	}
@@ -103,11 +103,23 @@ func StartSentinelGroup(tb testing.TB, replicas int) *SentinelGroup {
 // KillPrimary kills the group's first primary with SIGKILL: no shutdown, no last write to the replicas.
 func (g *SentinelGroup) KillPrimary(tb testing.TB) {
 	tb.Helper()
-	cmd := g.procs[g.Primary]
+	g.signal(tb, g.Primary, syscall.SIGKILL)
+}
+
+// Pause stops the process at addr (one of a private group's) with SIGSTOP: it keeps its connections and
+// answers nothing, as a replica cut off. Resume continues it; cleanup kills it either way.
+func (g *SentinelGroup) Pause(tb testing.TB, addr string) { g.signal(tb, addr, syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (g *SentinelGroup) Resume(tb testing.TB, addr string) { g.signal(tb, addr, syscall.SIGCONT) }
+
+func (g *SentinelGroup) signal(tb testing.TB, addr string, sig syscall.Signal) {
+	tb.Helper()
+	cmd := g.procs[addr]
 	if cmd == nil {
-		tb.Fatal("not a private group: its processes are not the test's")
+		tb.Fatalf("%s is not a process of a private group", addr)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -178,6 +178,11 @@ func TestValidateRefusesOtherHosts(t *testing.T) {
 		{"public name", Config{URL: "http://example.com", Secret: testSecret}, false},
 		{"no secret", Config{URL: "http://127.0.0.1:8080"}, false},
 		{"twonode without url2", Config{Scenario: ScenarioTwoNode, URL: "http://127.0.0.1:8080", Secret: testSecret}, false},
+		{"twonode on four nodes", Config{Scenario: ScenarioTwoNode, URL: "http://127.0.0.1:8080",
+			URL2: "http://127.0.0.1:8081, http://127.0.0.1:8082/,http://127.0.0.1:8083", Secret: testSecret}, true},
+		{"twonode with a node off loopback", Config{Scenario: ScenarioTwoNode, URL: "http://127.0.0.1:8080",
+			URL2: "http://127.0.0.1:8081,http://10.0.0.1:8082", Secret: testSecret}, false},
+		{"twonode with an empty list", Config{Scenario: ScenarioTwoNode, URL: "http://127.0.0.1:8080", URL2: " , ", Secret: testSecret}, false},
 		{"kafka on another host", Config{Scenario: ScenarioKafka, Brokers: []string{"192.168.1.2:9092"}}, false},
 		{"kafka on loopback", Config{Scenario: ScenarioKafka, Brokers: []string{"127.0.0.1:9092"}}, true},
 		{"unknown scenario", Config{Scenario: "soak", Secret: testSecret}, false},
@@ -336,4 +341,19 @@ func BenchmarkFanoutInProcess(b *testing.B) {
 		sum += r
 	}
 	b.ReportMetric(sum/float64(len(rates)), "deliveries/s")
+}
+
+// TestNodesSpreadOverURL2: twonode spreads the viewers over URL and every node listed in URL2; the other
+// scenarios use URL alone.
+func TestNodesSpreadOverURL2(t *testing.T) {
+	cfg := Config{Scenario: ScenarioTwoNode, URL: "http://127.0.0.1:8080/", URL2: "http://127.0.0.1:8081, http://127.0.0.1:8082/,,http://127.0.0.1:8083"}
+	cfg.applyDefaults()
+	want := []string{"http://127.0.0.1:8080", "http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"}
+	if got := cfg.nodes(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("nodes() = %q, want %q", got, want)
+	}
+	cfg.Scenario = ScenarioFanout
+	if got := cfg.nodes(); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("fanout: nodes() = %q, want only %q", got, want[0])
+	}
 }

@@ -152,7 +152,7 @@ func (a *API) websocket(c echo.Context) error {
 	if !a.reg.OriginAllowed(req) {
 		return engagement.Errorf(engagement.CodeForbidden, "origin %q is not allowed", req.Header.Get("Origin"))
 	}
-	sess := stream.Session{Actor: actor, Expires: exp, Refresh: a.tokens.VerifyExpiry}
+	sess := stream.Session{Actor: actor, Expires: exp, Refresh: a.refreshToken}
 	err = a.reg.ServeWS(c.Response(), req, sess, c.Param("id"))
 	var limited *stream.RateLimitedError
 	switch {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/kudos-live/kudos/engagement"
 	"github.com/labstack/echo/v4"
@@ -38,4 +39,20 @@ func (a *API) eraseUser(c echo.Context) error {
 // the bearer routes (auth) and the socket's handshake (websocket) alike.
 func (a *API) refuseErased(ctx context.Context, actor engagement.Actor) error {
 	return a.svc.CheckErased(ctx, actor.User)
+}
+
+// refreshToken is the socket's auth.refresh: the token verified as the handshake's was, and refused for an
+// erased user as the handshake refuses them, so that a socket opened before the erasure cannot be kept open.
+// It runs after the upgrade, outside the request: the erased mark is read under a context of its own.
+func (a *API) refreshToken(tok string) (engagement.Actor, time.Time, error) {
+	actor, exp, err := a.tokens.VerifyExpiry(tok)
+	if err != nil {
+		return engagement.Actor{}, time.Time{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.refuseErased(ctx, actor); err != nil {
+		return engagement.Actor{}, time.Time{}, err
+	}
+	return actor, exp, nil
 }

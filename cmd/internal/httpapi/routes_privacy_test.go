@@ -84,6 +84,9 @@ func TestPrivacyOverHTTP(t *testing.T) {
 	}
 	annWS.send("comment.send", "c2", map[string]any{"text": "back again"})
 	annWS.expectError("c2", engagement.CodeForbidden)
+	// A socket opened before the erasure cannot be kept alive with a fresh token either.
+	annWS.send("auth.refresh", "r1", map[string]string{"token": ts.token("ann", engagement.RoleViewer, "")})
+	annWS.expectError("r1", engagement.CodeForbidden)
 	if res := ts.do(http.MethodGet, "/api/v1/users/ann/export", admin, nil); res.status != http.StatusNotFound {
 		t.Errorf("export after the erasure: %d %s, want 404", res.status, res.body)
 	}
