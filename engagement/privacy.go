@@ -210,6 +210,29 @@ func (d *UserData) sort() {
 	d.Streams = slices.Compact(d.Streams)
 }
 
+// addReplayComments adds user's comments among a stream's replay items that d does not list yet: a comment
+// that later ones pushed out of the recent history stays in the replay, its text for TextRetention. A comment
+// in both is listed once, as the recent history has it.
+func (d *UserData) addReplayComments(stream, user string, items []TimelineItem) {
+	seen := map[string]bool{}
+	for _, c := range d.Comments {
+		if c.Stream == stream {
+			seen[c.ID] = true
+		}
+	}
+	for _, it := range items {
+		var c Comment
+		if it.Type != "comment" || json.Unmarshal(it.Data, &c) != nil || c.User != user || seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		d.Comments = append(d.Comments, UserComment{Stream: stream, Comment: c})
+		if c.Name != "" {
+			d.Names = append(d.Names, c.Name)
+		}
+	}
+}
+
 // empty reports whether the store holds nothing about the user.
 func (d *UserData) empty() bool {
 	return len(d.Comments)+len(d.Questions)+len(d.Votes)+len(d.QuizAnswers)+len(d.QuizScores)+len(d.Feedback)+

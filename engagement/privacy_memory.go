@@ -3,6 +3,7 @@ package engagement
 import (
 	"context"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +65,20 @@ func (s *MemoryStore) ExportUser(ctx context.Context, user string) (UserData, er
 			}
 		}
 	}()
+	// The replay, after the recent history: its comments that are no longer recent.
+	tstreams := func() []string {
+		m := s.timelineMemory
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return slices.Collect(maps.Keys(m.timelines))
+	}()
+	for _, st := range tstreams {
+		items, err := s.timelineMemory.TimelineItems(ctx, st, 0, math.MaxInt64, math.MinInt64, -1, MaxTimelineItems)
+		if err != nil {
+			return UserData{}, err
+		}
+		d.addReplayComments(st, user, items)
+	}
 	qstreams := func() []string {
 		m := s.questionMemory
 		m.mu.Lock()

@@ -2,6 +2,7 @@ package engagement
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -77,7 +78,7 @@ func TestPrivacyExportFindsReplayComments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if raw := fmt.Sprint(items); !strings.Contains(raw, early) {
+			if raw, _ := json.Marshal(items); !strings.Contains(string(raw), early) {
 				t.Fatalf("the replay does not hold ann's comment: the test cannot tell")
 			}
 			d, err := w.svc.ExportUser(ctx, ann, ann.User)
@@ -96,10 +97,21 @@ func TestPrivacyExportFindsReplayComments(t *testing.T) {
 			}
 		})
 	}
-	for i := range exports {
-		blankIDs(&exports[i])
+	var shapes [2]string
+	for i, d := range exports {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		blankIDs(v)
+		out, _ := json.Marshal(v)
+		shapes[i] = string(out)
 	}
-	if a, b := fmt.Sprintf("%+v", exports[0]), fmt.Sprintf("%+v", exports[1]); a != b {
-		t.Errorf("the exports differ:\nmemory %s\nredis  %s", a, b)
+	if shapes[0] != shapes[1] {
+		t.Errorf("the exports differ:\nmemory %s\nredis  %s", shapes[0], shapes[1])
 	}
 }

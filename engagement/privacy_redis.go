@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,11 +149,14 @@ func (s *RedisStore) ExportUser(ctx context.Context, user string) (UserData, err
 	fail := func(op string, err error) (UserData, error) {
 		return UserData{}, unavailable(op+" for the export of "+user, err)
 	}
+	var replays []string // the streams with a replay, read once the recent histories are
 	for _, st := range streams {
 		for _, k := range keys[st] {
 			suffix := s.keySuffix(st, k)
 			parts := strings.Split(suffix, ":")
 			switch {
+			case suffix == "timeline":
+				replays = append(replays, st)
 			case suffix == "comments":
 				vs, err := s.rdb.LRange(ctx, k, 0, -1).Result()
 				if err != nil {
@@ -267,6 +271,13 @@ func (s *RedisStore) ExportUser(ctx context.Context, user string) (UserData, err
 				}
 			}
 		}
+	}
+	for _, st := range replays {
+		items, err := s.TimelineItems(ctx, st, 0, math.MaxInt64, math.MinInt64, -1, MaxTimelineItems)
+		if err != nil {
+			return UserData{}, err
+		}
+		d.addReplayComments(st, user, items)
 	}
 	wallet, err := s.UserCoupons(ctx, user, MaxUserCoupons)
 	if err != nil {

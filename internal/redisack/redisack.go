@@ -34,11 +34,12 @@ type Wait struct {
 // connection and would then confirm nothing. A script the server does not hold yet (NOSCRIPT) is loaded and
 // the pipeline sent once more.
 //
-// WAIT waits for the connection's last write that reached the replication stream; a script that wrote
-// nothing (a retry finding its key done: a replay) would leave that at an older write, and the replay would
-// be acknowledged although the original, reported unavailable, may not be on a replica yet. So a PUBLISH to
-// ReplicationChannel (no subscriber; a PUBLISH is replicated) goes between the script and WAIT: it puts
-// everything the primary holds at that moment, the original write included, under the WAIT. If fewer replicas confirm, the returned command's error wraps
+// WAIT waits for the replication offset the server noted for the connection. A script that wrote nothing
+// (a retry finding its key done: a replay) must still wait for everything before it, the original write
+// included, which was reported unavailable and may not be on a replica yet. Redis 7.0 notes the offset after
+// every command, so it does; a server that noted it only after commands that replicate would leave it at the
+// connection's own last write. So a PUBLISH to ReplicationChannel (no subscriber; a PUBLISH is replicated)
+// goes between the script and WAIT, which makes the rule hold whatever the server's bookkeeping. If fewer replicas confirm, the returned command's error wraps
 // ErrNotReplicated; the script's reply is kept in it.
 func Run(ctx context.Context, rdb redis.UniversalClient, w Wait, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if w.Replicas <= 0 {

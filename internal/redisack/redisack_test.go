@@ -81,10 +81,11 @@ func TestRunWithoutReplicas(t *testing.T) {
 
 var noopScript = redis.NewScript(`return redis.call('GET', KEYS[1])`)
 
-// TestReplayWaitsForTheOriginalWrite: with the replica paused, a write is not confirmed; a script that
-// writes nothing (a retry finding its work done), sent on a connection whose own writes the replica already
-// holds, must not be confirmed either while the replica lacks the earlier write (without the PUBLISH before
-// WAIT it would be: WAIT follows the connection's own last write). Once the replica is back, it is.
+// TestReplayWaitsForTheOriginalWrite: with the replica paused, a script that writes nothing (a retry
+// finding its work done), sent on a connection whose own writes the replica already holds, is not confirmed
+// while the replica lacks an earlier write by another connection; once the replica is back, it is. (On
+// Redis 7.0 this holds with or without Run's PUBLISH, which is there for servers that note a connection's
+// offset only after commands that replicate.)
 func TestReplayWaitsForTheOriginalWrite(t *testing.T) {
 	g := testenv.StartSentinelGroup(t, 1)
 	ctx := context.Background()
@@ -104,8 +105,10 @@ func TestReplayWaitsForTheOriginalWrite(t *testing.T) {
 
 	g.Pause(t, g.Replicas[0])
 	short := redisack.Wait{Replicas: 1, Timeout: 100 * time.Millisecond}
-	if err := redisack.Run(ctx, writer, short, setScript, []string{"k"}, "v1").Err(); !errors.Is(err, redisack.ErrNotReplicated) {
-		t.Fatalf("a write with the replica paused: %v, want ErrNotReplicated", err)
+	// The original write, as a caller without a wait makes it (its own WAIT would make the primary ask the
+	// replicas for an ack, which moves the replication offset again and hides the case).
+	if err := redisack.Run(ctx, writer, redisack.Wait{}, setScript, []string{"k"}, "v1").Err(); err != nil {
+		t.Fatal(err)
 	}
 	cmd := redisack.Run(ctx, replay, short, noopScript, []string{"k"})
 	if !errors.Is(cmd.Err(), redisack.ErrNotReplicated) {

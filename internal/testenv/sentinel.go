@@ -49,7 +49,13 @@ func StartSentinelGroup(tb testing.TB, replicas int) *SentinelGroup {
 	g := &SentinelGroup{Master: "kudosfail", procs: map[string]*exec.Cmd{}}
 	start := func(addr string, args ...string) {
 		_, port, _ := strings.Cut(addr, ":")
-		full := append(args, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		// Each process in a directory of its own: a replica writes the primary's snapshot to its directory
+		// when it syncs (and a sentinel rewrites its config file), never into the package under test.
+		pdir := filepath.Join(dir, port)
+		if err := os.MkdirAll(pdir, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		full := append(args, "--bind", "127.0.0.1", "--port", port, "--dir", pdir, "--save", "", "--appendonly", "no",
 			"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
 		cmd := exec.Command(bin, full...)
 		if err := cmd.Start(); err != nil {
