@@ -132,6 +132,9 @@ func (s *Service) PostComment(ctx context.Context, actor Actor, stream, text str
 	if err := s.store.AddComment(ctx, stream, c, s.cfg.RecentComments); err != nil {
 		return Outcome{}, fmt.Errorf("add comment to %s: %w", stream, err)
 	}
+	if err := s.takeBackIfErased(ctx, actor.User); err != nil {
+		return Outcome{}, err
+	}
 	s.emit(ctx, EventCommentPosted, stream, actor.User, map[string]any{
 		"comment_id": c.ID, "stream": stream, "length": utf8.RuneCountInString(text), "text": text,
 	})

@@ -259,6 +259,21 @@ func ReasonOf(err error) string {
 	return ""
 }
 
+// takeBackIfErased is asked after a text of user's (a comment, a question) was written: if user was erased
+// meanwhile (the erasure ran between the policy's check and the write, and so may have missed it), the
+// erasure's store pass runs again, which removes it, and the action is refused. One more read of the mark per
+// written text; it keeps "the person's text is nowhere after an erasure" true under concurrency.
+func (s *Service) takeBackIfErased(ctx context.Context, user string) error {
+	err := s.CheckErased(ctx, user)
+	if err == nil {
+		return nil
+	}
+	if _, eerr := s.store.EraseUser(ctx, user, ErasedName); eerr != nil {
+		s.log.Error("erase a text written during an erasure", "user", user, "err", eerr)
+	}
+	return err
+}
+
 // CheckErased refuses an erased user (ErrErased): the one check of the token paths (HTTP and the socket's
 // handshake) and of the participation policy.
 func (s *Service) CheckErased(ctx context.Context, user string) error {

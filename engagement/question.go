@@ -115,6 +115,9 @@ func (s *Service) AskQuestion(ctx context.Context, actor Actor, stream, text str
 		}
 		return Question{}, Outcome{}, fmt.Errorf("add question to %s: %w", stream, err)
 	}
+	if err := s.takeBackIfErased(ctx, actor.User); err != nil {
+		return Question{}, Outcome{}, err
+	}
 	s.emit(ctx, EventQuestionAsked, stream, actor.User, map[string]any{"question_id": q.ID, "stream": stream, "text": text})
 	out := Outcome{Stream: stream, Reply: map[string]any{"question_id": q.ID}}
 	if !staff {

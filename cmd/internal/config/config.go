@@ -274,10 +274,12 @@ func (c *Config) readLimits(getenv func(string) string) error {
 	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
 	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))
 	if v := strings.TrimSpace(getenv("KUDOS_TOKEN_MAX_LIFETIME")); v != "" {
+		// Never longer than an erased user's mark lives (engagement.ErasedMarkTTL): a token minted before an
+		// erasure must not outlive the mark that refuses it. -1 asks for that longest lifetime.
 		if v == "-1" || v == "off" {
-			c.TokenMaxLifetime = -1
-		} else if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-			return fmt.Errorf("KUDOS_TOKEN_MAX_LIFETIME must be a positive duration (e.g. 24h) or -1, not %q", v)
+			c.TokenMaxLifetime = engagement.ErasedMarkTTL
+		} else if d, err := time.ParseDuration(v); err != nil || d <= 0 || d > engagement.ErasedMarkTTL {
+			return fmt.Errorf("KUDOS_TOKEN_MAX_LIFETIME must be a positive duration (e.g. 24h) up to %s (how long an erased user's mark refuses their tokens), or -1 for that longest, not %q", engagement.ErasedMarkTTL, v)
 		} else {
 			c.TokenMaxLifetime = d
 		}

@@ -213,8 +213,12 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 		c.StreamTTL != 24*time.Hour || c.StreamRetention != 7*24*time.Hour || c.TextRetention != 7*24*time.Hour || !c.OmitEventText {
 		t.Fatalf("config %+v", c)
 	}
+	if c, err := FromEnv(func(k string) string { return map[string]string{"KUDOS_TOKEN_MAX_LIFETIME": "-1"}[k] }); err != nil || c.TokenMaxLifetime != engagement.ErasedMarkTTL {
+		t.Fatalf("KUDOS_TOKEN_MAX_LIFETIME=-1: %v, %v; want the erased mark's lifetime", c.TokenMaxLifetime, err)
+	}
 	for _, bad := range []map[string]string{
 		{"KUDOS_TOKEN_MAX_LIFETIME": "forever"},
+		{"KUDOS_TOKEN_MAX_LIFETIME": "9601h"}, // longer than an erased user's mark refuses their tokens
 		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
 		{"KUDOS_HANDSHAKE_BURST_PER_IP": "-3"},
 		{"KUDOS_STREAM_RETENTION": "a month"},
