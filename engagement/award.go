@@ -114,6 +114,9 @@ func (s *Service) payAward(ctx context.Context, a QueuedAward) (out Outcome, pai
 	}
 	s.emitAward(ctx, a.User, a.Stream, Scored{Key: a.Key, Source: a.Source, Points: a.Points}, res)
 	s.publishFacts(ctx, a.User)
+	if res.Applied && res.Granted > 0 && a.Source != SourcePurchase {
+		s.forfeitLate(ctx, a.User, "award:"+a.Key) // paid after an erasure of the user: not theirs to keep
+	}
 	s.awardDone(ctx, a.Key)
 	if res.Applied {
 		out.Direct = append(out.Direct, Direct{User: a.User, Frame: Frame{Type: "points", Data: map[string]any{

@@ -54,6 +54,11 @@ func (s *Service) publishFacts(ctx context.Context, user string) {
 	if err := s.ledger.AckFacts(ctx, user, facts[len(facts)-1].Seq); err != nil {
 		s.log.Error("acknowledge ledger facts (they will be published again, same ids)", "user", user, "err", err)
 	}
+	for _, f := range facts {
+		if f.Kind == rewards.FactSettled && f.Points > 0 {
+			s.forfeitLate(ctx, user, "settled:"+strconv.FormatInt(f.Seq, 10)) // settled after an erasure
+		}
+	}
 }
 
 // factEvent is the event of one fact; its id derives from the user and the fact's number (and type and time),

@@ -274,6 +274,25 @@ func (s *Service) takeBackIfErased(ctx context.Context, user string) error {
 	return err
 }
 
+// forfeitLate forfeits, when the rules forfeit an erased user's balance, what reached it after the erasure: an
+// award that was in flight (or owed by the award queue) then, purchase points that settled later. why names
+// the cause in the forfeit's request id ("award:<key>", "settled:<seq>"), so each is taken once. It reads the
+// erased mark, so callers ask it only when points were just paid.
+func (s *Service) forfeitLate(ctx context.Context, user, why string) {
+	if s.cfg.Rules.Loyalty.OnErase == OnEraseKeep || !errors.Is(s.CheckErased(ctx, user), ErrErased) {
+		return
+	}
+	red, err := s.ledger.Forfeit(ctx, user, "erasure:"+user+":"+why)
+	if err != nil {
+		s.log.Error("forfeit points paid after an erasure", "user", user, "why", why, "err", ledgerError(err))
+		return
+	}
+	if red.Cost > 0 && !red.Replayed {
+		s.emitOnce(ctx, "redeem:"+user+":"+red.ID, red.At, EventPointsRedeemed, "", user,
+			map[string]any{"reward_id": ForfeitRewardID, "request_id": red.ID, "cost": red.Cost, "balance": red.Balance})
+	}
+}
+
 // CheckErased refuses an erased user (ErrErased): the one check of the token paths (HTTP and the socket's
 // handshake) and of the participation policy.
 func (s *Service) CheckErased(ctx context.Context, user string) error {
