@@ -55,6 +55,7 @@ func buildSink(ctx context.Context, cfg config.Config, log *slog.Logger, reg pro
 		Source:       "kudos/" + cfg.Node,
 		FlushTimeout: 5 * time.Second,
 		Security:     security,
+		MaxBytes:     cfg.SpoolMaxBytes, // 0: the default
 	})
 	if err != nil {
 		for i := len(stops) - 1; i >= 0; i-- {

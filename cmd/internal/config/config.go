@@ -30,6 +30,7 @@ type Config struct {
 	DevBrokerAddr    string        // KUDOS_DEV_BROKER_ADDR, default "127.0.0.1:9092"
 	KafkaTopic       string        // KUDOS_KAFKA_TOPIC, default engagement.EventTopic
 	SpoolDir         string        // KUDOS_SPOOL_DIR, default "<user cache dir>/kudos/spool"
+	SpoolMaxBytes    int64         // KUDOS_SPOOL_MAX_BYTES (e.g. 4GiB); 0: eventsink.DefaultMaxBytes (1 GiB)
 	TokenSecret      string        // KUDOS_TOKEN_SECRET; empty: development mode, refused with Redis or Kafka set
 	CodeIndexKey     string        // KUDOS_CODE_INDEX_KEY; empty: derived from TokenSecret (CodeIndexSecret)
 	AllowedOrigins   []string      // KUDOS_ALLOWED_ORIGINS, comma separated
@@ -271,6 +272,13 @@ func (c *Config) readLimits(getenv func(string) string) error {
 	default:
 		return fmt.Errorf("KUDOS_EVENTS_TEXT must be keep or omit, not %q", v)
 	}
+	if v := strings.TrimSpace(getenv("KUDOS_SPOOL_MAX_BYTES")); v != "" {
+		n, err := parseSize(v)
+		if err != nil || n < 16<<20 {
+			return fmt.Errorf("KUDOS_SPOOL_MAX_BYTES must be a size of at least 16MiB (e.g. 4GiB, 512MiB or a number of bytes), not %q", v)
+		}
+		c.SpoolMaxBytes = n
+	}
 	c.TokenIssuer = strings.TrimSpace(getenv("KUDOS_TOKEN_ISSUER"))
 	c.TokenAudience = strings.TrimSpace(getenv("KUDOS_TOKEN_AUDIENCE"))
 	if v := strings.TrimSpace(getenv("KUDOS_TOKEN_MAX_LIFETIME")); v != "" {
@@ -396,4 +404,24 @@ func (c Config) CodeIndexSecret() []byte {
 	m := hmac.New(sha256.New, []byte(c.TokenSecret))
 	m.Write([]byte("kudos/coupon-code-index/v1"))
 	return m.Sum(nil)
+}
+
+// parseSize reads a size: a number of bytes, or a number with KiB, MiB, GiB or TiB.
+func parseSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a size: %q", v)
+	}
+	return n * mult, nil
 }

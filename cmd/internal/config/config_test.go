@@ -219,6 +219,9 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"KUDOS_TOKEN_MAX_LIFETIME": "forever"},
 		{"KUDOS_TOKEN_MAX_LIFETIME": "9601h"}, // longer than an erased user's mark refuses their tokens
+		{"KUDOS_SPOOL_MAX_BYTES": "1MiB"},      // under 16 MiB
+		{"KUDOS_SPOOL_MAX_BYTES": "lots"},
+		{"KUDOS_SPOOL_MAX_BYTES": "-5GiB"},
 		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
 		{"KUDOS_HANDSHAKE_BURST_PER_IP": "-3"},
 		{"KUDOS_STREAM_RETENTION": "a month"},
@@ -231,6 +234,16 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 	} {
 		if _, err := FromEnv(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted, want an error naming the variable", bad)
+		}
+	}
+}
+
+// TestSpoolMaxBytes: KUDOS_SPOOL_MAX_BYTES takes bytes or KiB/MiB/GiB/TiB; unset leaves the sink's default.
+func TestSpoolMaxBytes(t *testing.T) {
+	for v, want := range map[string]int64{"": 0, "4GiB": 4 << 30, "512MiB": 512 << 20, "16777216": 16 << 20, "1TiB": 1 << 40} {
+		c, err := FromEnv(func(k string) string { return map[string]string{"KUDOS_SPOOL_MAX_BYTES": v}[k] })
+		if err != nil || c.SpoolMaxBytes != want {
+			t.Errorf("KUDOS_SPOOL_MAX_BYTES=%q: %d, %v; want %d", v, c.SpoolMaxBytes, err, want)
 		}
 	}
 }
