@@ -219,7 +219,7 @@ func TestTokenAndHandshakeSettings(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"KUDOS_TOKEN_MAX_LIFETIME": "forever"},
 		{"KUDOS_TOKEN_MAX_LIFETIME": "9601h"}, // longer than an erased user's mark refuses their tokens
-		{"KUDOS_SPOOL_MAX_BYTES": "1MiB"},      // under 16 MiB
+		{"KUDOS_SPOOL_MAX_BYTES": "1MiB"},     // under 16 MiB
 		{"KUDOS_SPOOL_MAX_BYTES": "lots"},
 		{"KUDOS_SPOOL_MAX_BYTES": "-5GiB"},
 		{"KUDOS_HANDSHAKE_RATE_PER_USER": "0"},
