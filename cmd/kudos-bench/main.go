@@ -4,11 +4,18 @@
 //
 //	kudos-bench -scenario fanout -url http://127.0.0.1:8080 -secret S -viewers 15000 -posters 40 -rate 20 -duration 30s -procs 2
 //
+// With -results it reads what scripts/bench.sh recorded instead, and writes its markdown tables (-tables) or
+// draws p50/p99 latency and deliveries/s against viewers (-svg FILE):
+//
+//	kudos-bench -results results.jsonl -tables -svg capacity.svg
+//
 // It targets loopback addresses only and stops by itself.
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,8 +67,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	jsonOnly := fs.Bool("json", false, "print only the JSON line on stdout (no table)")
 	fs.BoolVar(&cfg.Verbose, "v", false, "log every failed dial")
 	child := fs.Bool("child", false, "internal: run as a child process of another kudos-bench")
+	results := fs.String("results", "", "read scripts/bench.sh's results (JSON lines) instead of running: with -tables and/or -svg")
+	tables := fs.Bool("tables", false, "with -results: write the markdown tables (capacity at SLO, small room, idle, joins) on stdout")
+	svg := fs.String("svg", "", "with -results: draw p50/p99 latency and deliveries/s against viewers into this SVG file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *results != "" || *tables || *svg != "" {
+		return summarize(*results, *tables, *svg, stdout)
 	}
 	if *child {
 		return bench.RunChild(ctx, stdin, stdout)
@@ -95,4 +108,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return jerr
 	}
 	return err
+}
+
+// summarize turns the results file of scripts/bench.sh into its tables and its curve.
+func summarize(path string, tables bool, svg string, stdout io.Writer) error {
+	if path == "" {
+		return errors.New("-tables and -svg need -results FILE (the JSON lines of scripts/bench.sh)")
+	}
+	if !tables && svg == "" {
+		return errors.New("-results needs -tables and/or -svg FILE")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	res, err := bench.ReadResults(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if tables {
+		if err := bench.WriteTables(stdout, res); err != nil {
+			return err
+		}
+	}
+	if svg != "" {
+		var buf bytes.Buffer
+		if err := bench.WriteSVG(&buf, bench.Steps(res, "capacity")); err != nil {
+			return err
+		}
+		if err := os.WriteFile(svg, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

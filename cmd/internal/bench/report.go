@@ -27,7 +27,10 @@ type Report struct {
 	Load      string    `json:"load_before"` // /proc/loadavg at the start: the machine is shared
 	LoadAfter string    `json:"load_after"`
 
-	Connected   int              `json:"connected"`
+	Connected int `json:"connected"`
+	// JoinTime is the time to open every viewer socket and get each its welcome; JoinsPerSec is Connected ÷ JoinTime.
+	JoinTime    Seconds          `json:"join_s,omitempty"`
+	JoinsPerSec float64          `json:"joins_per_s,omitempty"`
 	DialErrors  int              `json:"dial_errors"`
 	Dropped     int              `json:"dropped"`
 	DropsByCode map[int]int      `json:"drops_by_code,omitempty"`
@@ -117,6 +120,9 @@ func (r Report) WriteTable(w io.Writer) error {
 		return tw.Flush()
 	}
 	row("viewers connected", "%d of %d (%d processes), %d dial errors", r.Connected, r.Viewers, r.Procs, r.DialErrors)
+	if r.JoinTime > 0 {
+		row("joins", "%.0f/s (%.2f s to open all)", r.JoinsPerSec, float64(r.JoinTime))
+	}
 	row("dropped by server", "%d %s", r.Dropped, codes(r.DropsByCode))
 	row("read errors", "%d", r.ReadErrors)
 	switch r.Scenario {
@@ -168,4 +174,13 @@ func errs(m map[string]int64) string {
 	}
 	sort.Strings(parts)
 	return "errors: " + strings.Join(parts, ", ")
+}
+
+// setJoin records how long opening the viewer sockets took (every socket dialled and welcomed, child
+// processes started included).
+func (r *Report) setJoin(d time.Duration) {
+	r.JoinTime = Seconds(d.Seconds())
+	if d > 0 {
+		r.JoinsPerSec = float64(r.Connected) / d.Seconds()
+	}
 }

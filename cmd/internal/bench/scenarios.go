@@ -36,10 +36,12 @@ func runFanout(ctx context.Context, cfg Config, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	joinStart := time.Now()
 	g, err := connectViewers(ctx, cfg, urls, cfg.Stream)
 	if err != nil {
 		return err
 	}
+	joined := time.Since(joinStart)
 	posters := newPool(cfg, cfg.Viewers, "bench-poster")
 	if err := posters.connect(ctx, urls[:1], cfg.Stream, cfg.Posters, m.viewer); err != nil {
 		posters.close()
@@ -74,6 +76,7 @@ func runFanout(ctx context.Context, cfg Config, rep *Report) error {
 	}
 	rep.LoadAfter = loadAvg()
 	rep.setStats(st)
+	rep.setJoin(joined)
 	rep.Posters, rep.Rate, rep.Posting = cfg.Posters, cfg.Rate, Seconds(posting.Seconds())
 	rep.CommentsSent, rep.CommentsAcked = sent.Load(), expected
 	rep.SendErrors = posters.snapshotSendErrors()
@@ -206,10 +209,12 @@ func runIdle(ctx context.Context, cfg Config, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	joinStart := time.Now()
 	g, err := connectViewers(ctx, cfg, []string{cfg.URL}, cfg.Stream)
 	if err != nil {
 		return err
 	}
+	joined := time.Since(joinStart)
 	stop := progress(cfg, "idle", g.snapshot, nil)
 	select {
 	case <-time.After(cfg.Settle):
@@ -220,6 +225,7 @@ func runIdle(ctx context.Context, cfg Config, rep *Report) error {
 	st := g.finish(ctx, 0, 0)
 	rep.LoadAfter = loadAvg()
 	rep.setStats(st)
+	rep.setJoin(joined)
 	if merr != nil {
 		return merr
 	}
