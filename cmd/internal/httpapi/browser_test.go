@@ -230,10 +230,25 @@ func (p *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// click waits for sel to be visible and enabled, then clicks its centre with the mouse.
+// click waits for sel to be visible and enabled, then clicks its centre with the mouse. A page that renders
+// the element again between the two (a list redrawn on a live update) detaches the node found first: it is
+// then found again, until browserStep.
 func (p *tab) click(sel string) {
 	p.t.Helper()
-	p.do("click "+sel, chromedp.WaitEnabled(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+	deadline := time.Now().Add(browserStep)
+	for {
+		ctx, cancel := context.WithDeadline(p.ctx, deadline)
+		err := chromedp.Do(ctx, chromedp.WaitEnabled(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if strings.Contains(err.Error(), "Could not find node") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		p.t.Fatalf("tab %s: click %s: %v", p.name, sel, err)
+	}
 }
 
 // typeText types text into sel key by key.
