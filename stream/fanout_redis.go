@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,13 @@ func (f *RedisFanout) Publish(ctx context.Context, m Message) error {
 	}
 	if f.cluster != nil {
 		err = f.cluster.SPublish(ctx, f.channel(m.Stream), b).Err()
+		// A moved slot (resharding, failover) answers MOVED until the client's slot map is reloaded; go-redis
+		// does not follow MOVED for SPUBLISH, so reload and send again, a few times while the cluster settles.
+		for i := 0; i < 3 && err != nil && strings.HasPrefix(err.Error(), "MOVED "); i++ {
+			f.cluster.ReloadState(ctx)
+			time.Sleep(time.Duration(50*(i+1)) * time.Millisecond)
+			err = f.cluster.SPublish(ctx, f.channel(m.Stream), b).Err()
+		}
 	} else {
 		err = f.rdb.Publish(ctx, f.channel(m.Stream), b).Err()
 	}
