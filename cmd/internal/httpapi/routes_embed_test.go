@@ -3,11 +3,11 @@ package httpapi
 import (
 	"html"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kudos-live/kudos/internal/testenv"
 )
 
 // TestEmbedHeaders: /embed/:stream may be framed by the server itself and the origins of KUDOS_FRAME_ANCESTORS
@@ -121,23 +121,10 @@ func TestSDKCORS(t *testing.T) {
 // TestEmbedThemeValidator runs the theme validator (static/assets/theme.js) under Node's test runner
 // (testdata/theme.test.mjs). Without Node it skips, and fails under CI=true.
 func TestEmbedThemeValidator(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed, and CI=true requires it")
-		}
-		t.Skip("node is not installed")
-	}
 	test, err := filepath.Abs("testdata/theme.test.mjs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(node, "--test", test).CombinedOutput()
-	if err != nil {
-		t.Fatalf("node --test %s: %v\n%s", test, err, out)
-	}
-	if !strings.Contains(string(out), "# fail 0") || strings.Contains(string(out), "# pass 0\n") {
-		t.Fatalf("node --test ran no passing test:\n%s", out)
-	}
+	out := testenv.RunNodeTests(t, testenv.Node(t, 20, 0), "", test)
 	t.Logf("node --test:\n%s", out)
 }
