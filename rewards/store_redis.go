@@ -15,52 +15,8 @@ import (
 	"github.com/kudos-live/kudos/internal/redisack"
 )
 
-// Redis layout, every key under RedisConfig.Prefix (default "kudos:rw:"). The type comes before the id,
-// so ids may contain any character without two keys colliding.
-//
-//	acct:<user>          hash    balance, pending, tier, capped, expired, shortfall
-//	earned:<user>        hash    "YYYY-MM" → points granted that month (the trailing twelve are kept); with
-//	                             them "YYYY-MM:spent" → fen spent, "YYYY-MM:uncapped" → points outside the cap
-//	lots:<user>          zset    award/order key scored by when its points were earned (expiry, FIFO spend)
-//	lotamt:<user>        hash    award/order key → points of that lot not yet spent or expired
-//	orders:<user>        hash    order key → {p, at, m, s, st, b} of a purchase (st: pending|settled|refunded;
-//	                             b: on the leaderboard, absent in orders written before it existed)
-//	pend:<user>          zset    order keys still pending, scored by purchase time
-//	entries:<user>       list    the append-only ledger, JSON entries, oldest first
-//	award:<key>          string  the original result of an award (idempotency), with its user, fingerprint and
-//	                             exp (Unix ms, Policy.keepUntil); it expires then (PX from the ledger's now)
-//	board:<stream>       zset    user → participation points granted in the stream; it expires with the
-//	                             record of the stream's last participation award
-//	stock:<reward>       string  legacy: units left, as stores before sold kept them (read once into sold)
-//	sold                 hash    reward id → units redeemed in all (units left: the reward's Stock − sold)
-//	rcount:<user>        hash    reward id → units the user redeemed (Reward.PerUserLimit)
-//	redeem:<user>        hash    request id → the original redemption (with its code, claim and fulfilment)
-//	claim:<id>           string  a gift's claim id → {user, req} of its redemption
-//	catalogue            string  the catalogue as JSON, once SetCatalogue stored one (else Config.Catalogue)
-//	out:<user>           list    facts not yet acknowledged (rewards/facts.go), JSON, oldest first; acct's
-//	                             fseq numbers them
-//	unwarned:<user>      zset    lot keys not yet announced as expiring, scored as in lots
-//	due:settle, due:expire, due:warn
-//	                     zset    user → the earliest pending order, lot, unannounced lot (Unix ms): what
-//	                             Sweep looks at; an entry may be early (the sweep then only updates it)
-//	due:roll             zset    user → the oldest month counted, as YYYYMM
-//	outbox               zset    users with facts not yet acknowledged, scored by when the first was recorded
-//	due:backlog, due:scan, due:scanned
-//	                     list, string, string: accounts from before the due indexes, queued for the sweep by
-//	                     one SCAN pass (its cursor; done once due:scanned is set)
-//
-// Expiry: award:<key> lives until the end of the month after its award's month, an order's for ExpiryMonths
-// (12) after it, each plus recordSlack (a day); a record found past its exp, by the ledger's clock, counts as
-// gone, so that the rule does not depend on when Redis gets to it. board:<stream> lives as long as the last
-// record that added to it. The rest is bounded by the number of users and rewards, and kept: the user's
-// account (acct, earned: the trailing twelve months; lots, lotamt: points not yet expired; orders: the
-// last ExpiryMonths of orders, older settled ones are dropped when the user's next order is recorded; pend:
-// the return window; entries: the ledger, append-only; redeem: one field per redemption, at most the points
-// earned allow; rcount: one field per reward redeemed), sold, claim:<id> (one per gift redeemed, at most the
-// points earned allow) and the catalogue.
-//
-// The multi-step rules run as Lua scripts (rewards/lua), so each call is atomic on one Redis server.
-// Keys of one call span several ids, so the store needs a single Redis (or one cluster slot), not a cluster.
+// The layout of the keys is in store_redis_keys.go. The multi-step rules run as Lua scripts (rewards/lua),
+// each on the keys of one hash slot, so each call is atomic on a single Redis and on a Redis Cluster alike.
 
 //go:embed lua/*.lua
 var luaFiles embed.FS
@@ -82,7 +38,12 @@ var (
 	scriptRefund   = luaScript("refund.lua")
 	scriptRedeem   = luaScript("redeem.lua")
 	scriptSnapshot = luaScript("snapshot.lua")
-	scriptFulfil   = redis.NewScript(mustLua("lua/fulfil.lua")) // no prelude: it reads no account
+	// no prelude: these read no account
+	scriptFulfil  = redis.NewScript(mustLua("lua/fulfil.lua"))
+	scriptClaim   = redis.NewScript(mustLua("lua/claim.lua"))
+	scriptReserve = redis.NewScript(mustLua("lua/reserve.lua"))
+	scriptRelease = redis.NewScript(mustLua("lua/release.lua"))
+	scriptBoard   = redis.NewScript(mustLua("lua/board.lua"))
 )
 
 func mustLua(name string) string {
@@ -113,20 +74,16 @@ type RedisStore struct {
 
 var _ Store = (*RedisStore)(nil)
 
-// NewRedisStore returns a RedisStore over rdb. The caller owns rdb and closes it.
+// NewRedisStore returns a RedisStore over rdb. The caller owns rdb and closes it. A prefix with '{' or '}'
+// would change the keys' hash tags (store_redis_keys.go): it panics, as a programming error.
 func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) *RedisStore {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "kudos:rw:"
 	}
-	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, wait: cfg.Wait}
-}
-
-func (s *RedisStore) userKeys(user string) []string {
-	keys := make([]string, 0, 9)
-	for _, kind := range []string{"acct:", "earned:", "lots:", "lotamt:", "orders:", "pend:", "entries:"} {
-		keys = append(keys, s.prefix+kind+user)
+	if strings.ContainsAny(cfg.Prefix, "{}") {
+		panic(fmt.Sprintf("rewards: Redis key prefix %q contains '{' or '}'", cfg.Prefix))
 	}
-	return keys
+	return &RedisStore{rdb: rdb, prefix: cfg.Prefix, wait: cfg.Wait}
 }
 
 // luaPolicy is the Policy as the scripts read it.
@@ -191,14 +148,28 @@ type awardRecord struct {
 	Exp     int64  `json:"exp,omitempty"` // Unix ms, Policy.keepUntil; 0 in records written before it was kept
 }
 
-// Award implements Store.
+// Award implements Store in three steps. (1) The key is claimed for the user ({k:<key>}claim): award keys are
+// one space across users, and the record lives in the user's shard. A key claimed by another user is answered
+// from that user's record, as a replay or a conflict. (2) One script on the user's shard applies the award
+// and writes its record, or finds the record and replays it. (3) A participation award's points are copied to
+// the stream's leaderboard (pushBoard). A crash after (1) leaves a claim without a record: a retry goes on
+// with (2); after (2) the board lags until the retry (a replay copies it again) or the user's next change on
+// the stream. Only (2) waits for replicas (RedisConfig.Wait): on one primary, a replica holding (2) holds the
+// claim written before it; on a cluster the claim is on another primary (docs/scaling.md).
 func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult, error) {
-	keys := append(s.userKeys(a.User), s.prefix+"award:"+a.Key, s.prefix+"board:"+a.Stream)
+	exp, ttl := p.keepUntil(a).UnixMilli(), p.keepTTL(a).Milliseconds()
+	owner, err := scriptClaim.Run(ctx, s.rdb, []string{s.claimKey(a.Key)}, a.User, exp, ttl, p.Now.UnixMilli()).Text()
+	if err != nil {
+		return AwardResult{}, fmt.Errorf("redis claim award key: %w", err)
+	}
+	if owner != a.User {
+		return s.replayOther(ctx, owner, a, p)
+	}
+	keys := append(s.userKeys(a.User), s.recordKey(a.User, a.Key), s.ukey(a.User, "bpts"))
 	arg := mustJSON(map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
 		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": p.monthOf(a.At), "fp": a.Fingerprint, "amt": a.Amount,
-		"unc": a.Uncapped, "spent": a.spendFen(),
-		"exp": p.keepUntil(a).UnixMilli(), "ttl": p.keepTTL(a).Milliseconds(),
+		"unc": a.Uncapped, "spent": a.spendFen(), "exp": exp, "ttl": ttl,
 	})
 	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptAward, s.tail(keys, a.User), encodePolicy(p), arg, a.User).Slice()
 	if err != nil {
@@ -211,16 +182,23 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 	if applied == "conflict" {
 		return AwardResult{}, ErrConflict
 	}
+	if err := s.pushBoard(ctx, a.Stream, a.User, reply, p); err != nil {
+		return AwardResult{}, err
+	}
 	var rec awardRecord
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		return AwardResult{}, fmt.Errorf("decode award record: %w", err)
 	}
+	return rec.result(applied == "1"), nil
+}
+
+func (rec awardRecord) result(applied bool) AwardResult {
 	var at time.Time
 	if rec.At > 0 {
 		at = time.UnixMilli(rec.At).UTC()
 	}
 	return AwardResult{
-		Applied:      applied == "1",
+		Applied:      applied,
 		Granted:      rec.Granted,
 		Capped:       rec.Capped,
 		Balance:      rec.Balance,
@@ -228,29 +206,89 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 		PreviousTier: rec.Prev,
 		TierChanged:  rec.Changed,
 		At:           at,
-	}, nil
+	}
+}
+
+// replayOther answers an award whose key belongs to another user, as the award script answers a replay:
+// the original result, or ErrConflict when both fingerprints are set and differ. A claim whose record is not
+// there (its award is in progress, or stopped after the claim) is ErrConflict: the key is taken.
+func (s *RedisStore) replayOther(ctx context.Context, owner string, a Award, p Policy) (AwardResult, error) {
+	rec, ok, err := s.record(ctx, owner, a.Key, p)
+	if err != nil {
+		return AwardResult{}, err
+	}
+	if !ok || (rec.FP != "" && a.Fingerprint != "" && rec.FP != a.Fingerprint) {
+		return AwardResult{}, ErrConflict
+	}
+	return rec.result(false), nil
+}
+
+// record reads the award record of key in user's shard; false if there is none or it is past its exp by the
+// ledger's clock (gone, whether or not Redis expired it yet).
+func (s *RedisStore) record(ctx context.Context, user, key string, p Policy) (awardRecord, bool, error) {
+	raw, err := s.rdb.Get(ctx, s.recordKey(user, key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return awardRecord{}, false, nil
+	}
+	if err != nil {
+		return awardRecord{}, false, fmt.Errorf("redis read award record: %w", err)
+	}
+	var rec awardRecord
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return awardRecord{}, false, fmt.Errorf("decode award record: %w", err)
+	}
+	return rec, rec.Exp == 0 || rec.Exp > p.Now.UnixMilli(), nil
+}
+
+// owner returns the user an award key is claimed by, or "" if none.
+func (s *RedisStore) owner(ctx context.Context, key string) (string, error) {
+	raw, err := s.rdb.Get(ctx, s.claimKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis read award claim: %w", err)
+	}
+	var c struct {
+		U string `json:"u"`
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return "", fmt.Errorf("decode award claim: %w", err)
+	}
+	return c.U, nil
+}
+
+// pushBoard copies a user's points on a stream (the third element of an award or refund script's reply, the
+// user's bpts of the stream; "" when the call did not touch the board) to the stream's leaderboard.
+func (s *RedisStore) pushBoard(ctx context.Context, stream, user string, reply []any, p Policy) error {
+	if len(reply) < 3 || stream == "" {
+		return nil
+	}
+	bp, _ := reply[2].(string)
+	if bp == "" {
+		return nil
+	}
+	err := scriptBoard.Run(ctx, s.rdb, []string{s.boardKey(stream), s.boardVerKey(stream)}, user, bp, p.Now.UnixMilli()).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis copy to the leaderboard: %w", err)
+	}
+	return nil
 }
 
 // Recorded implements Store: a record past its exp by the ledger's clock is gone, as the award script
 // judges it, whether or not Redis expired it yet.
 func (s *RedisStore) Recorded(ctx context.Context, key string, p Policy) (bool, error) {
-	raw, err := s.rdb.Get(ctx, s.prefix+"award:"+key).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
+	owner, err := s.owner(ctx, key)
+	if err != nil || owner == "" {
+		return false, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("redis read award record: %w", err)
-	}
-	var rec awardRecord
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return false, fmt.Errorf("decode award record: %w", err)
-	}
-	return rec.Exp == 0 || rec.Exp > p.Now.UnixMilli(), nil
+	_, ok, err := s.record(ctx, owner, key, p)
+	return ok, err
 }
 
 // statusReply reads the {status, payload} pair the scripts return.
 func statusReply(reply []any) (status, payload string, err error) {
-	if len(reply) != 2 {
+	if len(reply) < 2 {
 		return "", "", fmt.Errorf("unexpected script reply %v", reply)
 	}
 	switch v := reply[0].(type) {
@@ -265,12 +303,36 @@ func statusReply(reply []any) (status, payload string, err error) {
 	return status, payload, nil
 }
 
-// Redeem implements Store.
+// Redeem implements Store. A limited reward's unit is held first ({r:<id>}: reserve.lua), then one script on
+// the user's shard debits the points; the hold is then kept (the unit is sold) or released (the redemption was
+// refused). A gift's claim index is written before the debit (Fulfil checks that the redemption it finds
+// has that claim). A crash between the hold and its end leaves the hold in {held}held, where Sweep resolves
+// it (resolveHolds): stock is never oversold, and a unit held by a lost call comes back.
 func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p Policy) (Redemption, error) {
 	user := req.User
-	claimKey := s.prefix + "claim:" + req.ClaimID
-	keys := append(s.userKeys(user), s.prefix+"redeem:"+user, s.prefix+"stock:"+r.ID, s.prefix+"sold", s.prefix+"rcount:"+user, claimKey)
-	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost, "stock": r.Stock,
+	hold := user + "\x00" + req.RequestID
+	held := false
+	if r.Stock > 0 {
+		member := mustJSON(map[string]string{"r": r.ID, "u": user, "q": req.RequestID})
+		if err := s.rdb.ZAdd(ctx, s.heldKey(), redis.Z{Score: float64(p.Now.UnixMilli()), Member: member}).Err(); err != nil {
+			return Redemption{}, fmt.Errorf("redis index a hold: %w", err)
+		}
+		st, err := s.hold(ctx, r, hold, p)
+		if err != nil {
+			return Redemption{}, err
+		}
+		if st == "out_of_stock" {
+			return s.outOfStock(ctx, req, r)
+		}
+		held = true
+	}
+	if req.ClaimID != "" {
+		if err := s.rdb.Set(ctx, s.giftKey(req.ClaimID), mustJSON(map[string]string{"user": user, "req": req.RequestID}), 0).Err(); err != nil {
+			return Redemption{}, fmt.Errorf("redis index a gift claim: %w", err)
+		}
+	}
+	keys := append(s.userKeys(user), s.ukey(user, "redeem"), s.ukey(user, "rcount"))
+	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost,
 		"limit": r.PerUserLimit, "kind": r.Kind, "dfen": r.DiscountFen, "mfen": r.MinSpendFen, "code": req.Code, "claim": req.ClaimID})
 	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptRedeem, s.tail(keys, user), encodePolicy(p), arg, user).Slice()
 	if err != nil {
@@ -280,19 +342,112 @@ func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p 
 	if err != nil {
 		return Redemption{}, err
 	}
+	if held {
+		// The unit stays sold when the redemption was made (now, or by an earlier call with the same hold).
+		keep := status == "ok" || status == "replay"
+		if err := s.endHold(ctx, r.ID, hold, keep); err != nil {
+			return Redemption{}, err
+		}
+	}
 	switch status {
 	case "duplicate":
 		return Redemption{}, ErrDuplicate
 	case "limit":
 		return Redemption{}, ErrLimitReached
-	case "out_of_stock":
-		return Redemption{}, ErrOutOfStock
 	case "insufficient":
 		return Redemption{}, ErrInsufficientPoints
 	}
 	red, err := decodeRedemption(payload)
 	red.Replayed = status == "replay"
 	return red, err
+}
+
+// holdAttempts bounds how often a redemption asks for a unit while every unit is sold or held by
+// redemptions in progress (one may be refused and release its unit); holdBackoff is the first pause between
+// two asks, growing by itself each time (about 2 s in all).
+const (
+	holdAttempts = 40
+	holdBackoff  = 2 * time.Millisecond
+)
+
+// hold holds a unit of r for the hold (reserve.lua): "ok", "held" (a retry's) or "out_of_stock". While the
+// units are all sold or held and some holds are in progress it asks again, so that a redemption is refused
+// for stock only when every unit is sold, as if the redemptions had run one after another.
+func (s *RedisStore) hold(ctx context.Context, r Reward, hold string, p Policy) (string, error) {
+	keys := []string{s.soldKey(r.ID), s.resvKey(r.ID), s.legacyStockKey(r.ID), s.busyKey(r.ID)}
+	for i := range holdAttempts {
+		st, err := scriptReserve.Run(ctx, s.rdb, keys, hold, r.Stock, p.Now.UnixMilli()).Text()
+		if err != nil {
+			return "", fmt.Errorf("redis hold a unit: %w", err)
+		}
+		if st != "busy" {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Duration(i+1) * holdBackoff):
+		}
+	}
+	return "out_of_stock", nil
+}
+
+// outOfStock answers a redemption that found no unit to hold as the user's script would, which judges a
+// replay, then the per-user limit, before stock: the redemption replayed (one made before holds existed:
+// later ones find their own hold), ErrDuplicate for a request id used for another reward, ErrLimitReached,
+// else ErrOutOfStock.
+func (s *RedisStore) outOfStock(ctx context.Context, req RedeemRequest, r Reward) (Redemption, error) {
+	red, found, err := s.redemption(ctx, req.User, req.RequestID)
+	switch {
+	case err != nil:
+		return Redemption{}, err
+	case found && red.RewardID != r.ID:
+		return Redemption{}, ErrDuplicate
+	case found:
+		red.Replayed = true
+		return red, nil
+	}
+	if r.PerUserLimit > 0 {
+		n, err := s.rdb.HGet(ctx, s.ukey(req.User, "rcount"), r.ID).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return Redemption{}, fmt.Errorf("redis read units redeemed: %w", err)
+		}
+		if n >= r.PerUserLimit {
+			return Redemption{}, ErrLimitReached
+		}
+	}
+	return Redemption{}, ErrOutOfStock
+}
+
+// endHold keeps (the unit is sold) or releases a hold (release.lua), then drops it from the index of holds.
+func (s *RedisStore) endHold(ctx context.Context, reward, hold string, keep bool) error {
+	how := "release"
+	if keep {
+		how = "keep"
+	}
+	err := scriptRelease.Run(ctx, s.rdb, []string{s.soldKey(reward), s.resvKey(reward), s.busyKey(reward)}, hold, how).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis end a hold: %w", err)
+	}
+	user, req, _ := strings.Cut(hold, "\x00")
+	member := mustJSON(map[string]string{"r": reward, "u": user, "q": req})
+	if err := s.rdb.ZRem(ctx, s.heldKey(), member).Err(); err != nil {
+		return fmt.Errorf("redis drop a hold from its index: %w", err)
+	}
+	return nil
+}
+
+// redemption reads the user's redemption of request id req.
+func (s *RedisStore) redemption(ctx context.Context, user, req string) (Redemption, bool, error) {
+	raw, err := s.rdb.HGet(ctx, s.ukey(user, "redeem"), req).Result()
+	if errors.Is(err, redis.Nil) {
+		return Redemption{}, false, nil
+	}
+	if err != nil {
+		return Redemption{}, false, fmt.Errorf("redis read a redemption: %w", err)
+	}
+	red, err := decodeRedemption(raw)
+	return red, err == nil, err
 }
 
 // decodeRedemption reads a redemption as the scripts store it.
@@ -323,9 +478,10 @@ func decodeRedemption(payload string) (Redemption, error) {
 	return red, nil
 }
 
-// Fulfil implements Store: the claim's redemption is found by one GET, then marked by one script.
+// Fulfil implements Store: the claim's redemption is found by one GET of its index, then marked by one script
+// if it has that claim.
 func (s *RedisStore) Fulfil(ctx context.Context, claimID string, p Policy) (Redemption, error) {
-	raw, err := s.rdb.Get(ctx, s.prefix+"claim:"+claimID).Result()
+	raw, err := s.rdb.Get(ctx, s.giftKey(claimID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Redemption{}, ErrNotFound
 	}
@@ -339,7 +495,7 @@ func (s *RedisStore) Fulfil(ctx context.Context, claimID string, p Policy) (Rede
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return Redemption{}, fmt.Errorf("decode claim: %w", err)
 	}
-	rec, err := redisack.Run(ctx, s.rdb, s.wait, scriptFulfil, []string{s.prefix + "redeem:" + c.User}, c.Req, p.Now.UnixMilli()).Text()
+	rec, err := redisack.Run(ctx, s.rdb, s.wait, scriptFulfil, []string{s.ukey(c.User, "redeem")}, c.Req, p.Now.UnixMilli(), claimID).Text()
 	if errors.Is(err, redis.Nil) {
 		return Redemption{}, ErrNotFound
 	}
@@ -460,7 +616,7 @@ func (s *RedisStore) Entries(ctx context.Context, user string, n int) ([]Entry, 
 	if n > 0 {
 		start = int64(-n)
 	}
-	raw, err := s.rdb.LRange(ctx, s.prefix+"entries:"+user, start, -1).Result()
+	raw, err := s.rdb.LRange(ctx, s.ukey(user, "entries"), start, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis read entries: %w", err)
 	}
@@ -470,7 +626,7 @@ func (s *RedisStore) Entries(ctx context.Context, user string, n int) ([]Entry, 
 // Leaderboard implements Store. Users tied with the n-th are all read, so the cut at n is by user id,
 // as in every Store.
 func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]Standing, error) {
-	key := s.prefix + "board:" + stream
+	key := s.boardKey(stream)
 	top, err := s.rdb.ZRevRangeWithScores(ctx, key, 0, int64(n-1)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis read leaderboard: %w", err)
@@ -503,44 +659,36 @@ func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]S
 	return st, nil
 }
 
-// Remaining implements Store with one HMGET of sold and one MGET of the legacy counters.
+// Remaining implements Store with one pipeline of GETs (the units sold of each reward, and the legacy
+// counters): the keys lie in several slots, which a cluster pipeline sends to their nodes.
 func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int64, error) {
 	var limited []Reward
-	var ids, legacy []string
+	pipe := s.rdb.Pipeline()
+	var sold, legacy []*redis.StringCmd
 	for _, r := range rs {
 		if r.Stock > 0 {
 			limited = append(limited, r)
-			ids = append(ids, r.ID)
-			legacy = append(legacy, s.prefix+"stock:"+r.ID)
+			sold = append(sold, pipe.Get(ctx, s.soldKey(r.ID)))
+			legacy = append(legacy, pipe.Get(ctx, s.legacyStockKey(r.ID)))
 		}
 	}
 	out := map[string]int64{}
-	if len(ids) == 0 {
+	if len(limited) == 0 {
 		return out, nil
 	}
-	sold, err := s.rdb.HMGet(ctx, s.prefix+"sold", ids...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read reward stock: %w", err)
-	}
-	left, err := s.rdb.MGet(ctx, legacy...).Result()
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read reward stock: %w", err)
 	}
 	for i, r := range limited {
 		out[r.ID] = r.Stock
-		v, ok := sold[i].(string)
-		if ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("reward %s sold %q: %w", r.ID, v, err)
-			}
+		if n, err := sold[i].Int64(); err == nil {
 			out[r.ID] = max(0, r.Stock-n)
-		} else if v, ok := left[i].(string); ok { // a store from before sold
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("reward %s stock %q: %w", r.ID, v, err)
-			}
+		} else if !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("reward %s sold: %w", r.ID, err)
+		} else if n, err := legacy[i].Int64(); err == nil { // a store from before sold
 			out[r.ID] = max(0, min(n, r.Stock))
+		} else if !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("reward %s stock: %w", r.ID, err)
 		}
 	}
 	return out, nil
@@ -548,7 +696,7 @@ func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int
 
 // Redemptions implements Store: one HVALS of the user's redemptions.
 func (s *RedisStore) Redemptions(ctx context.Context, user string) ([]Redemption, error) {
-	raw, err := s.rdb.HVals(ctx, s.prefix+"redeem:"+user).Result()
+	raw, err := s.rdb.HVals(ctx, s.ukey(user, "redeem")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis read redemptions: %w", err)
 	}

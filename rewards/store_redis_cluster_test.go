@@ -1,23 +1,46 @@
 package rewards
 
 import (
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/kudos-live/kudos/internal/testenv"
 )
 
-// TestRedisLedgerNotClusterReady pins down why the server refuses a Redis Cluster (errLedgerNotClusterReady
-// in cmd/kudos): on a real cluster an award's script is refused (CROSSSLOT), because its keys (the user's
-// account, the award record, the stream's leaderboard, the due indexes, the outbox) lie in several hash
-// slots. When the ledger's layout is made cluster-ready this test fails: run the conformance suite on the
-// cluster instead, and lift the refusal.
-func TestRedisLedgerNotClusterReady(t *testing.T) {
-	rdb, prefix := testenv.RedisCluster(t)
-	l := newTestLedger(t, NewRedisStore(rdb, RedisConfig{Prefix: prefix}), testenv.NewClock(t0), nil)
-	_, err := l.Award(context.Background(), Award{Key: "poll:p1:u", User: "u", Stream: "s", Points: 5, Participation: true})
-	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
-		t.Fatalf("an award on the cluster: err = %v, want CROSSSLOT (if the ledger is cluster-ready now, lift errLedgerNotClusterReady)", err)
+// TestRedisClusterStoreConformance runs the one store suite on the test's 3-primary Redis Cluster: every
+// script touches keys of one hash slot (a cluster refuses the others with CROSSSLOT), and the steps that
+// span slots (award-key claims, leaderboards, reward holds, gift claims) keep the contract there too.
+func TestRedisClusterStoreConformance(t *testing.T) {
+	newStore := func(t *testing.T) Store {
+		rdb, prefix := testenv.RedisCluster(t)
+		return NewRedisStore(rdb, RedisConfig{Prefix: prefix})
+	}
+	newStore(t) // skip or fail once, up front
+	runStoreConformance(t, newStore)
+}
+
+// TestLedgerShardsSpreadOverTheCluster: users spread over every primary of the test cluster (their shard tags
+// hash to slots of all three), so one busy ledger is not one busy Redis node.
+func TestLedgerShardsSpreadOverTheCluster(t *testing.T) {
+	s := NewRedisStore(nil, RedisConfig{})
+	slots := map[int]bool{}
+	for sh := range LedgerShards {
+		slots[testenv.KeySlot(s.skey(sh, "outbox"))] = true
+	}
+	if len(slots) != LedgerShards {
+		t.Fatalf("%d shards hash to %d slots, want one slot each", LedgerShards, len(slots))
+	}
+	thirds := map[int]int{}
+	for slot := range slots {
+		thirds[slot*3/16384]++
+	}
+	for i := range 3 {
+		if thirds[i] < LedgerShards/5 {
+			t.Fatalf("shards per third of the slots: %v; want each third to hold at least %d", thirds, LedgerShards/5)
+		}
+	}
+	if testenv.KeySlot(s.ukey("alice", "acct")) != testenv.KeySlot(s.skey(shardOf("alice"), "due:settle")) ||
+		testenv.KeySlot(s.recordKey("alice", "order:1")) != testenv.KeySlot(s.ukey("alice", "entries")) ||
+		testenv.KeySlot(s.ukey("a}b{c", "acct")) != testenv.KeySlot(s.ukey("a}b{c", "out")) {
+		t.Fatal("a user's keys, records and shard indexes must share one slot")
 	}
 }

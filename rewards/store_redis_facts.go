@@ -1,9 +1,11 @@
 package rewards
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +17,6 @@ var (
 	scriptTouch = luaScript("touch.lua")
 	scriptAck   = redis.NewScript(mustLua("lua/ack.lua")) // no prelude: it reads no account
 )
-
-// tail appends the keys every script with the prelude takes last (prelude.lua): the user's outbox and
-// unannounced lots, the due indexes and the set of users with an outbox.
-func (s *RedisStore) tail(keys []string, user string) []string {
-	return append(keys, s.prefix+"out:"+user, s.prefix+"unwarned:"+user, s.prefix+"due:settle", s.prefix+"due:expire",
-		s.prefix+"due:warn", s.prefix+"due:roll", s.prefix+"outbox")
-}
 
 // luaFact is a Fact as the scripts write it.
 type luaFact struct {
@@ -40,7 +35,7 @@ type luaFact struct {
 
 // Facts implements Store.
 func (s *RedisStore) Facts(ctx context.Context, user string) ([]Fact, error) {
-	raw, err := s.rdb.LRange(ctx, s.prefix+"out:"+user, 0, -1).Result()
+	raw, err := s.rdb.LRange(ctx, s.ukey(user, "out"), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis read facts: %w", err)
 	}
@@ -62,16 +57,18 @@ func (s *RedisStore) Facts(ctx context.Context, user string) ([]Fact, error) {
 
 // AckFacts implements Store.
 func (s *RedisStore) AckFacts(ctx context.Context, user string, seq int64) error {
-	err := scriptAck.Run(ctx, s.rdb, []string{s.prefix + "out:" + user, s.prefix + "outbox"}, seq, user).Err()
+	err := scriptAck.Run(ctx, s.rdb, []string{s.ukey(user, "out"), s.skey(shardOf(user), "outbox")}, seq, user).Err()
 	if err != nil && err != redis.Nil {
 		return fmt.Errorf("redis acknowledge facts: %w", err)
 	}
 	return nil
 }
 
-// Sweep implements Store: the users the due indexes name (a pending order past its window, a lot expired or
-// within the notice, a month left the window), at most limit, each brought up to date by one script; then up
-// to limit users of the outbox set, oldest first.
+// Sweep implements Store: the users the shards' due indexes name (a pending order past its window, a lot
+// expired or within the notice, a month left the window), at most limit, each brought up to date by one
+// script; then up to limit users of the shards' outboxes, oldest first. The indexes of every shard are read
+// in one pipeline (a cluster sends each read to its node). Holds of reward units whose redemption never came
+// back are resolved too (resolveHolds).
 func (s *RedisStore) Sweep(ctx context.Context, p Policy, limit int) (SweepResult, error) {
 	warnBefore, _ := p.warnHorizon()
 	firstMonth, err := strconv.Atoi(strings.ReplaceAll(p.FirstMonth, "-", ""))
@@ -79,31 +76,31 @@ func (s *RedisStore) Sweep(ctx context.Context, p Policy, limit int) (SweepResul
 		return SweepResult{}, fmt.Errorf("sweep: first month %q: %w", p.FirstMonth, err)
 	}
 	due := []struct {
-		key string
-		max string
+		kind string
+		max  string
 	}{
 		{"due:settle", strconv.FormatInt(p.SettleBefore.UnixMilli(), 10)},
 		{"due:expire", strconv.FormatInt(p.ExpireBefore.UnixMilli(), 10)},
 		{"due:warn", strconv.FormatInt(warnBefore.UnixMilli(), 10)},
 		{"due:roll", "(" + strconv.Itoa(firstMonth)},
 	}
-	users, err := s.backfill(ctx, limit)
-	if err != nil {
+	if err := s.resolveHolds(ctx, p, limit); err != nil {
 		return SweepResult{}, err
 	}
-	seen := map[string]bool{}
-	for _, u := range users {
-		seen[u] = true
-	}
+	pipe := s.rdb.Pipeline()
+	reads := make([]*redis.StringSliceCmd, 0, len(due)*LedgerShards)
 	for _, d := range due {
-		if len(users) >= limit {
-			break
+		for sh := range LedgerShards {
+			reads = append(reads, pipe.ZRangeByScore(ctx, s.skey(sh, d.kind), &redis.ZRangeBy{Min: "-inf", Max: d.max, Count: int64(limit)}))
 		}
-		got, err := s.rdb.ZRangeByScore(ctx, s.prefix+d.key, &redis.ZRangeBy{Min: "-inf", Max: d.max, Count: int64(limit)}).Result()
-		if err != nil {
-			return SweepResult{}, fmt.Errorf("redis read %s: %w", d.key, err)
-		}
-		for _, u := range got {
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return SweepResult{}, fmt.Errorf("redis read the due indexes: %w", err)
+	}
+	var users []string
+	seen := map[string]bool{}
+	for _, r := range reads {
+		for _, u := range r.Val() {
 			if !seen[u] && len(users) < limit {
 				seen[u] = true
 				users = append(users, u)
@@ -116,54 +113,64 @@ func (s *RedisStore) Sweep(ctx context.Context, p Policy, limit int) (SweepResul
 			return SweepResult{}, fmt.Errorf("redis sweep script: %w", err)
 		}
 	}
-	out, err := s.rdb.ZRange(ctx, s.prefix+"outbox", 0, int64(limit-1)).Result()
+	out, err := s.outboxUsers(ctx, limit)
 	if err != nil {
-		return SweepResult{}, fmt.Errorf("redis read outbox: %w", err)
+		return SweepResult{}, err
 	}
 	return SweepResult{Visited: len(users), Users: out}, nil
 }
 
-// backfill returns up to limit users of accounts written before the due indexes existed, so that the sweep
-// indexes them too: one pass of SCAN over acct:* (a batch per sweep, queued in due:backlog) until due:scanned
-// marks it done. Touching an account that is already indexed only rewrites its entries.
-func (s *RedisStore) backfill(ctx context.Context, limit int) ([]string, error) {
-	backlog, scanned := s.prefix+"due:backlog", s.prefix+"due:scanned"
-	n, err := s.rdb.LLen(ctx, backlog).Result()
+// outboxUsers returns up to limit users with facts not yet acknowledged, oldest first, across the shards.
+func (s *RedisStore) outboxUsers(ctx context.Context, limit int) ([]string, error) {
+	pipe := s.rdb.Pipeline()
+	reads := make([]*redis.ZSliceCmd, 0, LedgerShards)
+	for sh := range LedgerShards {
+		reads = append(reads, pipe.ZRangeWithScores(ctx, s.skey(sh, "outbox"), 0, int64(limit-1)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redis read the outboxes: %w", err)
+	}
+	var all []redis.Z
+	for _, r := range reads {
+		all = append(all, r.Val()...)
+	}
+	slices.SortFunc(all, func(a, b redis.Z) int {
+		if c := cmp.Compare(a.Score, b.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Member.(string), b.Member.(string))
+	})
+	out := make([]string, 0, min(limit, len(all)))
+	for _, z := range all[:min(limit, len(all))] {
+		out = append(out, z.Member.(string))
+	}
+	return out, nil
+}
+
+// holdTimeout is how old a hold of a reward unit must be before Sweep resolves it: far longer than any
+// redemption call takes (they are bounded by request timeouts of seconds).
+const holdTimeout = 10 * time.Minute
+
+// resolveHolds ends up to limit holds older than holdTimeout whose call never ended them (it stopped between
+// the hold and the debit, or before ending the hold): kept if the user's redemption is there, else released.
+func (s *RedisStore) resolveHolds(ctx context.Context, p Policy, limit int) error {
+	old := strconv.FormatInt(p.Now.Add(-holdTimeout).UnixMilli(), 10)
+	members, err := s.rdb.ZRangeByScore(ctx, s.heldKey(), &redis.ZRangeBy{Min: "-inf", Max: old, Count: int64(limit)}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis read sweep backlog: %w", err)
+		return fmt.Errorf("redis read the holds: %w", err)
 	}
-	if n < int64(limit) {
-		done, err := s.rdb.Exists(ctx, scanned).Result()
+	for _, m := range members {
+		var h struct{ R, U, Q string }
+		if err := json.Unmarshal([]byte(m), &h); err != nil {
+			return fmt.Errorf("decode a hold: %w", err)
+		}
+		red, found, err := s.redemption(ctx, h.U, h.Q)
 		if err != nil {
-			return nil, fmt.Errorf("redis read sweep backlog: %w", err)
+			return err
 		}
-		if done == 0 {
-			cursor, err := s.rdb.Get(ctx, s.prefix+"due:scan").Uint64()
-			if err != nil && err != redis.Nil {
-				return nil, fmt.Errorf("redis read sweep cursor: %w", err)
-			}
-			keys, next, err := s.rdb.Scan(ctx, cursor, s.prefix+"acct:*", int64(limit)).Result()
-			if err != nil {
-				return nil, fmt.Errorf("redis scan accounts: %w", err)
-			}
-			pipe := s.rdb.TxPipeline()
-			for _, k := range keys {
-				pipe.RPush(ctx, backlog, strings.TrimPrefix(k, s.prefix+"acct:"))
-			}
-			if next == 0 {
-				pipe.Set(ctx, scanned, "1", 0)
-				pipe.Del(ctx, s.prefix+"due:scan")
-			} else {
-				pipe.Set(ctx, s.prefix+"due:scan", next, 0)
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				return nil, fmt.Errorf("redis queue sweep backlog: %w", err)
-			}
+		if err := s.endHold(ctx, h.R, h.U+"\x00"+h.Q, found && red.RewardID == h.R); err != nil {
+			return err
 		}
 	}
-	users, err := s.rdb.LPopCount(ctx, backlog, limit).Result()
-	if err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("redis pop sweep backlog: %w", err)
-	}
-	return users, nil
+	return nil
 }

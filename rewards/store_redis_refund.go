@@ -3,34 +3,33 @@ package rewards
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/kudos-live/kudos/internal/redisack"
-	"github.com/redis/go-redis/v9"
 )
 
-// Refund implements Store.
+// Refund implements Store: the order's user is read from the key's claim, its record from the user's shard;
+// one script on the shard refunds; the order stream's leaderboard then gets the user's points (pushBoard).
 func (s *RedisStore) Refund(ctx context.Context, orderKey string, part RefundPart, at time.Time, p Policy) (RefundResult, error) {
-	raw, err := s.rdb.Get(ctx, s.prefix+"award:"+orderKey).Result()
-	if errors.Is(err, redis.Nil) {
+	user, err := s.owner(ctx, orderKey)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	if user == "" {
 		return RefundResult{}, ErrNotFound
 	}
+	rec, ok, err := s.record(ctx, user, orderKey, p)
 	if err != nil {
-		return RefundResult{}, fmt.Errorf("redis read award: %w", err)
+		return RefundResult{}, err
 	}
-	var rec awardRecord
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return RefundResult{}, fmt.Errorf("decode award record: %w", err)
-	}
-	if rec.Exp > 0 && rec.Exp <= p.Now.UnixMilli() { // past its keepUntil: gone, whether or not Redis got to it
+	if !ok { // none, or past its keepUntil: gone, whether or not Redis got to it
 		return RefundResult{}, ErrNotFound
 	}
 	if !rec.Pending {
 		return RefundResult{}, ErrInvalid
 	}
-	keys := append(s.userKeys(rec.User), s.prefix+"board:"+rec.Stream)
+	keys := append(s.userKeys(rec.User), s.ukey(rec.User, "bpts"))
 	arg := mustJSON(map[string]any{"key": orderKey, "user": rec.User, "at": at.UnixMilli(), "part": part.ID, "amount": part.Amount,
 		"max_parts": MaxRefundParts})
 	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptRefund, s.tail(keys, rec.User), encodePolicy(p), arg, rec.User).Slice()
@@ -68,6 +67,9 @@ func (s *RedisStore) Refund(ctx context.Context, orderKey string, part RefundPar
 	}
 	if err := json.Unmarshal([]byte(payload), &out); err != nil {
 		return RefundResult{}, fmt.Errorf("decode refund: %w", err)
+	}
+	if err := s.pushBoard(ctx, out.Stream, rec.User, reply, p); err != nil {
+		return RefundResult{}, err
 	}
 	return RefundResult{OrderKey: orderKey, User: rec.User, Cancelled: out.Cancelled, Reversed: out.Reversed,
 		Shortfall: out.Shortfall, Balance: out.Balance, Stream: out.Stream, Amount: out.Amount, Refunded: out.Refunded,

@@ -26,7 +26,8 @@ func TestRedisStoreConformance(t *testing.T) {
 func TestRedisAwardRecordsExpire(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
 	clock := testenv.NewClock(t0) // 2026-03-10 12:00
-	l := newTestLedger(t, NewRedisStore(rdb, RedisConfig{Prefix: prefix}), clock, nil)
+	store := NewRedisStore(rdb, RedisConfig{Prefix: prefix})
+	l := newTestLedger(t, store, clock, nil)
 	mustAward(t, l, Award{Key: "poll:p1:u", User: "u", Stream: "s", Points: 5, Participation: true})
 	mustAward(t, l, Award{Key: "order:1", User: "u", Stream: "s", Source: "purchase", Points: 50, Pending: true})
 	lateAt := time.Date(2026, time.February, 20, 0, 0, 0, 0, time.UTC)
@@ -36,14 +37,17 @@ func TestRedisAwardRecordsExpire(t *testing.T) {
 		key   string
 		until time.Time
 	}{
-		{"award:poll:p1:u", time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
-		{"award:poll:p0:u", time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC).Add(day)},
-		{"award:order:1", t0.AddDate(1, 0, 0).Add(day)},
-		{"board:s", time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{store.recordKey("u", "poll:p1:u"), time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{store.claimKey("poll:p1:u"), time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{store.recordKey("u", "poll:p0:u"), time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{store.recordKey("u", "order:1"), t0.AddDate(1, 0, 0).Add(day)},
+		{store.claimKey("order:1"), t0.AddDate(1, 0, 0).Add(day)},
+		{store.boardKey("s"), time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
+		{store.boardVerKey("s"), time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC).Add(day)},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
-		got, err := rdb.PTTL(ctx, prefix+tt.key).Result()
+		got, err := rdb.PTTL(ctx, tt.key).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +58,8 @@ func TestRedisAwardRecordsExpire(t *testing.T) {
 }
 
 // TestRedisCatalogueSurvivesRestart: a catalogue stored by one RedisStore is read by a new one on the same
-// keys (a restarted node) with its units redeemed; a counter from before sold (stock:<reward>, units left)
-// is read as the units left until the first redemption records sold.
+// keys (a restarted node) with its units redeemed; a counter from before sold ({r:<reward>}legacy, units
+// left, as the migration moves it) is read as the units left until the first redemption records sold.
 func TestRedisCatalogueSurvivesRestart(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
 	ctx := context.Background()
@@ -69,7 +73,7 @@ func TestRedisCatalogueSurvivesRestart(t *testing.T) {
 	if _, err := l.Redeem(ctx, "u", "mug", "r1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Set(ctx, prefix+"stock:old", 3, 0).Err(); err != nil {
+	if err := rdb.Set(ctx, NewRedisStore(rdb, RedisConfig{Prefix: prefix}).legacyStockKey("old"), 3, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := newTestLedger(t, NewRedisStore(rdb, RedisConfig{Prefix: prefix}), clock, nil)

@@ -48,7 +48,7 @@ func TestRedisAwardOnReplica(t *testing.T) {
 		if _, err := l.Award(ctx, Award{Key: key, User: "u", Stream: "s", Points: 5, Participation: true}); err != nil {
 			t.Fatalf("award %s: %v", key, err)
 		}
-		if b, err := replica.HGet(ctx, prefix+"acct:u", "balance").Int(); err != nil || b != 5*(i+1) {
+		if b, err := replica.HGet(ctx, NewRedisStore(rdb, RedisConfig{Prefix: prefix}).ukey("u", "acct"), "balance").Int(); err != nil || b != 5*(i+1) {
 			t.Fatalf("the replica's balance right after award %d: %d, %v; want %d", i+1, b, err, 5*(i+1))
 		}
 	}

@@ -1,14 +1,18 @@
--- KEYS[8] award record, KEYS[9] stream leaderboard. ARGV[2] the award, with exp (when its record may be
--- forgotten, Unix ms) and ttl (ms from now until then).
--- Returns {applied (0|1), result JSON}, or {'conflict', ''} for a replayed key with another fingerprint.
+-- KEYS[8] award record, KEYS[9] the user's points per stream (bpts). ARGV[2] the award, with exp (when its
+-- record may be forgotten, Unix ms) and ttl (ms from now until then).
+-- Returns {applied (0|1), result JSON, the stream's bpts JSON or ''}, or {'conflict', '', ''} for a replayed
+-- key with another fingerprint. A replay returns the stream's bpts too, so that a retry copies it to the
+-- leaderboard again (RedisStore.pushBoard) if the first call stopped before it did.
 local A = cjson.decode(ARGV[2])
 local rec = redis.call('GET', KEYS[8])
 if rec then
   local r = cjson.decode(rec)
   -- a record past its exp by the ledger's clock is gone, whether or not Redis expired it yet
   if not (type(r.exp) == 'number' and r.exp <= P.now) then
-    if type(r.fp) == 'string' and r.fp ~= '' and A.fp ~= '' and r.fp ~= A.fp then return {'conflict', ''} end
-    return {0, rec}
+    if type(r.fp) == 'string' and r.fp ~= '' and A.fp ~= '' and r.fp ~= A.fp then return {'conflict', '', ''} end
+    local bp = ''
+    if A.s ~= '' and A.part then bp = redis.call('HGET', KEYS[9], A.s) or '' end
+    return {0, rec, bp}
   end
 end
 due()
@@ -43,11 +47,15 @@ elseif granted > 0 then
   add_lot(A.key, A.at, granted)
   entry({at = A.at, k = 'award', p = granted, key = A.key, s = A.s, src = A.src})
 end
+local bp = ''
 if granted > 0 and A.s ~= '' and A.part then
-  redis.call('ZINCRBY', KEYS[9], int(granted), A.user)
-  -- the board lasts as long as the record of its last award (a late award never shortens it)
-  local left = redis.call('PTTL', KEYS[9])
-  if left < A.ttl then redis.call('PEXPIRE', KEYS[9], int(A.ttl)) end
+  -- drop the streams whose boards are gone, then count the points (the board lasts as long as the record of
+  -- its last award: a late award never shortens it)
+  local flat = redis.call('HGETALL', KEYS[9])
+  for i = 1, #flat, 2 do
+    if flat[i] ~= A.s and cjson.decode(flat[i + 1]).exp <= P.now then redis.call('HDEL', KEYS[9], flat[i]) end
+  end
+  bp = board_add(KEYS[9], A.s, granted, A.exp)
 end
 if capped > 0 then
   redis.call('HINCRBY', K_ACCT, 'capped', int(capped))
@@ -62,4 +70,4 @@ local res = cjson.encode({
   balance = acct('balance'), tier = after.t, prev = prev, changed = (after.t ~= prev), at = A.at, exp = A.exp,
 })
 redis.call('SET', KEYS[8], res, 'PX', int(A.ttl))
-return {1, res}
+return {1, res, bp}

@@ -189,3 +189,21 @@ local function due()
   retier('window')
   reindex()
 end
+
+-- the user's participation points per stream (KEYS bpts: stream → {t, v, exp}), copied to the stream's
+-- leaderboard after the script (RedisStore.pushBoard): t the points, v a version counting the changes, exp
+-- until when the board lasts (Unix ms)
+local function board_get(key, s)
+  local raw = redis.call('HGET', key, s)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+local function board_add(key, s, delta, exp)
+  local b = board_get(key, s) or {t = 0, v = 0, exp = 0}
+  b.t = math.max(0, b.t + delta)
+  b.v = b.v + 1
+  if exp and exp > b.exp then b.exp = exp end
+  local raw = cjson.encode(b)
+  redis.call('HSET', key, s, raw)
+  return raw
+end

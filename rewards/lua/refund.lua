@@ -1,7 +1,12 @@
--- KEYS[8] stream leaderboard of the order. ARGV[2] {key, user, at, part, amount, max_parts}: a whole refund
+-- KEYS[8] the user's points per stream (bpts). ARGV[2] {key, user, at, part, amount, max_parts}: a whole refund
 -- when part is '', else a partial refund of amount under the id part (see Store.Refund).
--- Returns {status, result JSON}; status "ok", "not_found", "duplicate", "conflict", "invalid" or "limit".
+-- Returns {status, result JSON, the order stream's bpts JSON or ''}; status "ok", "not_found", "duplicate", "conflict", "invalid" or "limit".
 local R = cjson.decode(ARGV[2])
+-- a replayed refund returns the stream's bpts too, so that a retry copies it to the leaderboard again
+local function replay_board(o)
+  if o.s ~= '' then return redis.call('HGET', KEYS[8], o.s) or '' end
+  return ''
+end
 -- what every refund does last, whatever it answers, as the memory store does: settle what is due (after the
 -- refund, so that one dated inside the return window cancels) and announce the lots coming up to expiry
 local function finish() settle() warn() end
@@ -21,7 +26,7 @@ if R.part ~= '' then
     pr.r.replayed = true
     pr.r.balance = acct('balance')
     finish()
-    return {'ok', cjson.encode(pr.r)}
+    return {'ok', cjson.encode(pr.r), replay_board(o)}
   end
   if o.st == 'refunded' then finish() return {'duplicate', ''} end
   -- the share g × refunded ÷ amt is computed exactly only while g × amt < 2^53 (see Store.Refund)
@@ -36,7 +41,7 @@ elseif o.st == 'refunded' then
     pr.r.replayed = true
     pr.r.balance = acct('balance')
     finish()
-    return {'ok', cjson.encode(pr.r)}
+    return {'ok', cjson.encode(pr.r), replay_board(o)}
   end
   finish() return {'duplicate', ''}
 end
@@ -82,9 +87,8 @@ for field, less in pairs({[o.m .. ':spent'] = res.amount, [o.m .. ':uncapped'] =
 end
 retier('refund')
 -- only a participation award counted on the leaderboard; an order written before b existed did
-if o.s ~= '' and delta > 0 and o.b ~= false then
-  if num(redis.call('ZINCRBY', KEYS[8], int(-delta), R.user)) <= 0 then redis.call('ZREM', KEYS[8], R.user) end
-end
+local bp = ''
+if o.s ~= '' and delta > 0 and o.b ~= false then bp = board_add(KEYS[8], o.s, -delta, nil) end
 res.balance = acct('balance')
 if R.part ~= '' then
   if type(o.parts) ~= 'table' then o.parts = {} end
@@ -95,4 +99,4 @@ else
 end
 redis.call('HSET', K_ORDERS, R.key, cjson.encode(o))
 finish()
-return {'ok', cjson.encode(res)}
+return {'ok', cjson.encode(res), bp}
