@@ -73,9 +73,6 @@ const redisPingTimeout = 3 * time.Second
 // the ledger is cluster-ready (errLedgerNotClusterReady). Every call of the client is timed and its failures
 // counted (redismetrics.go).
 func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) error {
-	if cfg.Redis.Topology() == config.RedisCluster {
-		return errLedgerNotClusterReady
-	}
 	rm, err := newRedisMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("register Redis metrics: %w", err)
@@ -97,6 +94,9 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	if err := checkLedgerLayout(ctx, ledger); err != nil {
+		return err
+	}
 	b.ledger = ledger
 	fanout := stream.NewRedisFanout(rdb, stream.RedisFanoutConfig{Logger: log})
 	b.closers = append(b.closers, fanout.Close) // closed before rdb
@@ -114,28 +114,34 @@ func (b *backends) useRedis(ctx context.Context, cfg config.Config, log *slog.Lo
 	return nil
 }
 
-// checkReplicas refuses to start when writes are to wait for more replicas than the primary has connected:
-// every ledger write, vote and claim would be reported unavailable.
+// checkReplicas refuses to start when writes are to wait for more replicas than a primary has connected
+// (on a cluster, any of its primaries): every ledger write, vote and claim would be reported unavailable.
 func checkReplicas(ctx context.Context, rdb redis.UniversalClient, w redisack.Wait) error {
 	if w.Replicas == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
-	info, err := rdb.Info(ctx, "replication").Result()
-	if err != nil {
-		return fmt.Errorf("read the Redis primary's replicas (%s): %w", config.EnvRedisWaitReplicas, err)
-	}
-	var connected int
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
-			connected, _ = strconv.Atoi(v)
+	check := func(ctx context.Context, c redis.Cmdable) error {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return fmt.Errorf("read the Redis primary's replicas (%s): %w", config.EnvRedisWaitReplicas, err)
 		}
+		var connected int
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+				connected, _ = strconv.Atoi(v)
+			}
+		}
+		if connected < w.Replicas {
+			return fmt.Errorf("%s=%d but a Redis primary has %d replica(s) connected: every ledger write, vote and coupon claim would be refused", config.EnvRedisWaitReplicas, w.Replicas, connected)
+		}
+		return nil
 	}
-	if connected < w.Replicas {
-		return fmt.Errorf("%s=%d but the Redis primary has %d replica(s) connected: every ledger write, vote and coupon claim would be refused", config.EnvRedisWaitReplicas, w.Replicas, connected)
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
 	}
-	return nil
+	return check(ctx, rdb)
 }
 
 // close releases the backends in reverse order of creation.

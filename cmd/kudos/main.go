@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return rulesCmd(args[1:], stdout, stderr)
 		case "topics":
 			return topicsCmd(ctx, args[1:], getenv, stdout, stderr)
+		case "ledger":
+			return ledgerCmd(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("kudos", flag.ContinueOnError)

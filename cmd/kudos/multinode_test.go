@@ -236,7 +236,22 @@ func eventually(t *testing.T, what string, ok func() bool) {
 // reach the user's socket on the other, and both nodes show the stream-wide viewer count.
 func TestTwoNodesShareOneStream(t *testing.T) {
 	redisURL := needRedis(t)
-	a, b := startNode(t, "node-a", redisURL), startNode(t, "node-b", redisURL)
+	testTwoNodesShareOneStream(t, startNode(t, "node-a", redisURL), startNode(t, "node-b", redisURL))
+}
+
+// TestTwoNodesShareOneStreamOnCluster is TestTwoNodesShareOneStream with both nodes on the test's 3-primary
+// Redis Cluster (KUDOS_REDIS_CLUSTER): the stream's state, the fan-out (sharded Pub/Sub), presence and the
+// loyalty ledger all run there.
+func TestTwoNodesShareOneStreamOnCluster(t *testing.T) {
+	seeds := "KUDOS_REDIS_CLUSTER=" + strings.Join(testenv.RedisClusterAddrs(t), ",")
+	a, b := startNodeNoRedis(t, "node-a", seeds), startNodeNoRedis(t, "node-b", seeds)
+	for _, n := range []*node{a, b} {
+		eventually(t, n.name+" says it runs on the cluster", func() bool { return strings.Contains(n.logs.String(), "Redis Cluster") })
+	}
+	testTwoNodesShareOneStream(t, a, b)
+}
+
+func testTwoNodesShareOneStream(t *testing.T, a, b *node) {
 	streamID := randomID("mn-")
 	host := mint(t, "host-"+streamID, "host", streamID)
 	if st, body := a.do("POST", "/api/v1/streams", host, map[string]any{"id": streamID, "title": "two nodes"}); st != http.StatusCreated {

@@ -15,16 +15,6 @@ import (
 	"github.com/kudos-live/kudos/cmd/internal/config"
 )
 
-// errLedgerNotClusterReady refuses KUDOS_REDIS_CLUSTER at startup. The engagement store, the fan-out and
-// presence run on a cluster (every script's keys share one hash slot; the fan-out uses sharded Pub/Sub), but
-// the loyalty ledger's scripts do not yet: one award or redemption touches keys of several ids in one step
-// (the award record, the stream's leaderboard, the stock of a reward, the due indexes and the outbox that
-// the sweep reads), which a cluster refuses (CROSSSLOT) or, worse, would split. Points are money: the server
-// refuses the topology rather than run a ledger that fails half its calls (docs/decisions.md).
-var errLedgerNotClusterReady = errors.New(config.EnvRedisCluster + " is set, but the loyalty ledger is not cluster-ready yet: " +
-	"its scripts touch keys of several hash slots (award records, leaderboards, reward stock, the due indexes, the outbox); " +
-	"use one Redis instance (" + config.EnvRedisURL + ") or a Sentinel-managed primary (" + config.EnvRedisSentinel + ")")
-
 // redisTLS returns the TLS configuration of rs (nil: plaintext), with the CA file's certificates as roots
 // when KUDOS_REDIS_TLS_CA is set. An unreadable file, or one without a certificate, is an error naming it.
 func redisTLS(rs config.RedisSettings) (*tls.Config, error) {

@@ -19,27 +19,6 @@ import (
 	"github.com/kudos-live/kudos/internal/testenv"
 )
 
-// TestServeRefusesRedisCluster checks that the server refuses a Redis Cluster, naming the variable and why,
-// before it connects to anything: the ledger is not cluster-ready (errLedgerNotClusterReady).
-func TestServeRefusesRedisCluster(t *testing.T) {
-	env := map[string]string{
-		"KUDOS_REDIS_CLUSTER": "127.0.0.1:1,127.0.0.1:2", "KUDOS_KAFKA_BROKERS": "none",
-		"KUDOS_SPOOL_DIR": t.TempDir(), "KUDOS_TOKEN_SECRET": testSecret, "KUDOS_ADDR": testenv.FreeAddr(t),
-	}
-	var stderr testenv.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := run(ctx, nil, func(k string) string { return env[k] }, &stderr, &stderr)
-	if !errors.Is(err, errLedgerNotClusterReady) {
-		t.Fatalf("run with KUDOS_REDIS_CLUSTER: err = %v, want errLedgerNotClusterReady", err)
-	}
-	for _, want := range []string{"KUDOS_REDIS_CLUSTER", "ledger is not cluster-ready", "KUDOS_REDIS_URL", "KUDOS_REDIS_SENTINEL"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("refusal %q does not say %q", err, want)
-		}
-	}
-}
-
 // TestRedisClientCluster builds the client of a real Redis Cluster from its seeds, one of them unreachable:
 // a warning names it, the client works, and the description names the topology and its three primaries.
 func TestRedisClientCluster(t *testing.T) {

@@ -45,11 +45,20 @@ func Run(ctx context.Context, rdb redis.UniversalClient, w Wait, sc *redis.Scrip
 	if w.Replicas <= 0 {
 		return sc.Run(ctx, rdb, keys, args...)
 	}
-	if _, ok := rdb.(*redis.ClusterClient); ok {
-		// A cluster pipeline splits by node and a keyless WAIT would go to any of them.
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// A cluster pipeline splits by node and a keyless WAIT would go to any of them: the pipeline goes to
+		// the primary of the script's slot (every script's keys share one), where WAIT counts its replicas.
 		cmd := redis.NewCmd(ctx)
-		cmd.SetErr(errors.New("redis: waiting for replicas is not supported on a Redis Cluster client"))
-		return cmd
+		if len(keys) == 0 {
+			cmd.SetErr(errors.New("redis: waiting for replicas on a Redis Cluster needs the script's keys"))
+			return cmd
+		}
+		node, err := cc.MasterForKey(ctx, keys[0])
+		if err != nil {
+			cmd.SetErr(fmt.Errorf("redis: the primary of %s: %w", keys[0], err))
+			return cmd
+		}
+		rdb = node
 	}
 	cmd, acked := runWait(ctx, rdb, w, sc, keys, args)
 	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {

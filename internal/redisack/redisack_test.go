@@ -122,3 +122,25 @@ func TestReplayWaitsForTheOriginalWrite(t *testing.T) {
 		t.Fatalf("the replay with the replica back: %q, %v", got, err)
 	}
 }
+
+// TestRunWaitsOnTheClusterSlotsPrimary: on the test Redis Cluster (one replica per primary) a script run with
+// WAIT 1 goes with its WAIT to the primary of its keys' slot, whose replica confirms it; asking for two
+// replicas is ErrNotReplicated, with the write done.
+func TestRunWaitsOnTheClusterSlotsPrimary(t *testing.T) {
+	rdb, prefix := testenv.RedisCluster(t)
+	ctx := context.Background()
+	for i, key := range []string{prefix + "{a}k", prefix + "{b}k", prefix + "{c}k"} {
+		got, err := redisack.Run(ctx, rdb, redisack.Wait{Replicas: 1, Timeout: 2 * time.Second}, setScript, []string{key}, "v").Text()
+		if err != nil || got != "v" {
+			t.Fatalf("key %d: %q, %v; want v confirmed by one replica", i, got, err)
+		}
+	}
+	key := prefix + "{d}k"
+	_, err := redisack.Run(ctx, rdb, redisack.Wait{Replicas: 2, Timeout: 50 * time.Millisecond}, setScript, []string{key}, "w").Result()
+	if !errors.Is(err, redisack.ErrNotReplicated) {
+		t.Fatalf("two replicas asked of a primary with one: %v, want ErrNotReplicated", err)
+	}
+	if v, err := rdb.Get(ctx, key).Result(); err != nil || v != "w" {
+		t.Fatalf("the write: %q, %v; want it done on the primary", v, err)
+	}
+}

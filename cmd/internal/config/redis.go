@@ -176,9 +176,6 @@ func (r *RedisSettings) readWait(getenv func(string) string) error {
 		}
 		r.WaitTimeout = d
 	}
-	if r.WaitReplicas > 0 && r.Topology() == RedisCluster {
-		return fmt.Errorf("%s is not supported with %s: waiting for replicas runs on one instance or a Sentinel-managed primary", EnvRedisWaitReplicas, EnvRedisCluster)
-	}
 	return nil
 }
 

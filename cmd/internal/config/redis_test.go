@@ -76,7 +76,6 @@ func TestRedisFromEnv(t *testing.T) {
 		{"wait timeout zero", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "1", EnvRedisWaitTimeout: "0s"}, []string{EnvRedisWaitTimeout}},
 		{"wait timeout too long", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitReplicas: "1", EnvRedisWaitTimeout: "3s"}, []string{EnvRedisWaitTimeout, "2s"}},
 		{"wait timeout without replicas", map[string]string{EnvRedisSentinel: "m@s:1", EnvRedisWaitTimeout: "1s"}, []string{EnvRedisWaitTimeout, EnvRedisWaitReplicas}},
-		{"wait on a cluster", map[string]string{EnvRedisCluster: "a:1", EnvRedisWaitReplicas: "1"}, []string{EnvRedisWaitReplicas, EnvRedisCluster}},
 		{"wait without topology", map[string]string{EnvRedisWaitReplicas: "1"}, []string{EnvRedisWaitReplicas, "no Redis topology"}},
 	}
 	for _, c := range bad {
