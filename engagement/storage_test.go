@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kudos-live/kudos/internal/testenv"
-	"github.com/kudos-live/kudos/rewards"
-	"golang.org/x/time/rate"
+	"hash/fnv"
 	"maps"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kudos-live/kudos/internal/testenv"
+	"github.com/kudos-live/kudos/rewards"
+	"golang.org/x/time/rate"
 )
 
 // Bounded storage: 60 simulated days of the same daily show, on a settable clock, must leave the stores
@@ -269,7 +272,7 @@ func TestRedisStorageBounded(t *testing.T) {
 		sizes: func() map[string]int {
 			m := map[string]int{}
 			for _, k := range keys() {
-				m[keyShape(strings.TrimPrefix(k, prefix))]++
+				m[storageShape(strings.TrimPrefix(k, prefix))]++
 			}
 			return m
 		},
@@ -278,7 +281,7 @@ func TestRedisStorageBounded(t *testing.T) {
 	// Every key expires, but the user's account and the reward stock; and within its documented lifetime.
 	now := clock.Now()
 	// (and the ledger's facts: a user's outbox and unannounced lots, the sweep's indexes, one entry per user)
-	persistent := regexp.MustCompile(`^rw:(acct|earned|lots|lotamt|orders|pend|entries|redeem|stock|out|unwarned|due):|^rw:outbox$`)
+	persistent := regexp.MustCompile(`^rw:(user|shard|reward):|^rw:(held|layout|catalogue)$`)
 	const day = 24 * time.Hour
 	nextMonthEnd := func(t time.Time) time.Time { // the end of the month after t's, and the day of slack
 		return time.Date(t.Year(), t.Month()+2, 1, 0, 0, 0, 0, time.UTC).Add(day)
@@ -292,33 +295,46 @@ func TestRedisStorageBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ttl == -1 {
-			if !persistent.MatchString(key) {
+			if !persistent.MatchString(storageShape(key)) {
 				t.Errorf("%s has no TTL", key)
 			}
 			continue
 		}
 		var max time.Duration
-		switch shape := keyShape(key); {
+		switch shape := storageShape(key); {
 		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"),
 			shape == "e:user:{}:streams": // a user's index of streams lives as long as the replays it leads to
 			max = DefaultRetention
 		case strings.HasPrefix(shape, "e:"):
 			max = DefaultStreamTTL // hot state, a user's last stream, a day's notifications (notificationTTL)
-		case strings.HasPrefix(key, "rw:award:"):
+		case strings.HasPrefix(shape, "rw:award"), strings.HasPrefix(shape, "rw:claim"):
+			// a record, and its key's claim, live as long as the award: read its time from the record
+			rk := k
+			if strings.HasPrefix(shape, "rw:claim") {
+				var c struct {
+					U string `json:"u"`
+				}
+				raw, err := rdb.Get(ctx, k).Result()
+				if err != nil || json.Unmarshal([]byte(raw), &c) != nil {
+					t.Fatalf("award claim %s: %q, %v", key, raw, err)
+				}
+				awardKey := strings.TrimSuffix(strings.TrimPrefix(key, "rw:{k:"), "}claim")
+				rk = prefix + "rw:{u" + strconv.Itoa(ledgerShard(c.U)) + "}award:" + awardKey
+			}
 			var rec struct {
 				At int64 `json:"at"`
 			}
-			raw, err := rdb.Get(ctx, k).Result()
+			raw, err := rdb.Get(ctx, rk).Result()
 			if err != nil || json.Unmarshal([]byte(raw), &rec) != nil {
-				t.Fatalf("award record %s: %q, %v", key, raw, err)
+				t.Fatalf("award record of %s: %q, %v", key, raw, err)
 			}
 			at := time.UnixMilli(rec.At).UTC()
 			until := nextMonthEnd(at)
-			if strings.HasPrefix(key, "rw:award:order:") {
+			if strings.HasSuffix(shape, ":order") {
 				until = at.AddDate(1, 0, 0).Add(day) // ExpiryMonths (12), for refunds
 			}
 			max = until.Sub(now)
-		case strings.HasPrefix(key, "rw:board:"):
+		case shape == "rw:board", shape == "rw:bver":
 			max = nextMonthEnd(now).Sub(now)
 		default:
 			t.Errorf("%s: a key of no documented shape (%s)", key, keyShape(key))
@@ -336,25 +352,32 @@ func TestRedisStorageBounded(t *testing.T) {
 	last := sizes[simDays]
 	perDay := 0
 	for shape, n := range sizes[1] {
-		if strings.HasPrefix(shape, "rw:award:") && !strings.HasPrefix(shape, "rw:award:order:") {
+		if shape == "rw:award" {
 			perDay += n
 		}
 	}
 	kept := simDays - simFirstKeptDay + 1
-	participation := 0
+	participation, claims := 0, 0
 	for _, shape := range slices.Sorted(maps.Keys(last)) {
 		got := last[shape]
 		var bound int
 		switch {
-		case strings.HasPrefix(shape, "rw:award:order:"):
+		case shape == "rw:award:order", shape == "rw:claim:order":
 			bound = simDays * simViewers
-		case strings.HasPrefix(shape, "rw:award:"):
+		case shape == "rw:award":
 			participation += got
 			continue
-		case strings.HasPrefix(shape, "rw:board:"):
+		case shape == "rw:claim":
+			claims += got
+			continue
+		case shape == "rw:board", shape == "rw:bver":
 			bound = kept
-		case strings.HasPrefix(shape, "rw:"):
+		case strings.HasPrefix(shape, "rw:user:"):
 			bound = simViewers // one account per user
+		case strings.HasPrefix(shape, "rw:shard:"):
+			bound = rewards.LedgerShards
+		case strings.HasPrefix(shape, "rw:"):
+			bound = 1 // the catalogue, the layout, the index of holds
 		case shape == "e:stream:{}", strings.Contains(shape, ":timeline"), strings.Contains(shape, ":replay-"),
 			shape == "e:user:{}:streams":
 			bound = sizes[simRetainedDay][shape]
@@ -370,9 +393,63 @@ func TestRedisStorageBounded(t *testing.T) {
 	if participation > perDay*kept || participation >= perDay*simDays {
 		t.Errorf("%d participation award records after %d days, want at most %d (%d a day since the start of last month)", participation, simDays, perDay*kept, perDay)
 	}
+	for _, k := range keys() { // a user's points per stream: the streams whose boards are kept, and the day's
+		if storageShape(strings.TrimPrefix(k, prefix)) == "rw:user:bpts" {
+			if n := rdb.HLen(ctx, k).Val(); n > int64(kept)+1 {
+				t.Errorf("%s holds %d streams after %d days, want at most %d", k, n, simDays, kept+1)
+			}
+		}
+	}
+	if claims != participation {
+		t.Errorf("%d participation award-key claims after %d days, want one per record (%d)", claims, simDays, participation)
+	}
 	if last["e:stream:{}"] > 31 {
 		t.Errorf("%d stream records after %d days, want at most 31", last["e:stream:{}"], simDays)
 	}
+}
+
+// storageShape is keyShape, and for the ledger's keys (rewards/store_redis_keys.go) their kind: rw:user:<kind>
+// (a user's key), rw:shard:<kind> (a shard's index), rw:award and rw:claim (":order" for a purchase's),
+// rw:board, rw:bver, rw:reward:<kind>, or the singleton's name.
+func storageShape(key string) string {
+	rest, ok := strings.CutPrefix(key, "rw:")
+	if !ok {
+		return keyShape(key)
+	}
+	order := func(awardKey string) string {
+		if strings.HasPrefix(awardKey, "order:") {
+			return ":order"
+		}
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(rest, "{k:"):
+		return "rw:claim" + order(strings.TrimPrefix(rest, "{k:"))
+	case strings.HasPrefix(rest, "{b:"):
+		return "rw:" + rest[strings.LastIndex(rest, "}")+1:]
+	case strings.HasPrefix(rest, "{r:"):
+		return "rw:reward:" + rest[strings.LastIndex(rest, "}")+1:]
+	case strings.HasPrefix(rest, "{u"):
+		after := rest[strings.Index(rest, "}")+1:]
+		if k, ok := strings.CutPrefix(after, "award:"); ok {
+			return "rw:award" + order(k)
+		}
+		if strings.HasPrefix(after, "due:") || after == "outbox" {
+			return "rw:shard:" + after
+		}
+		kind, _, _ := strings.Cut(after, ":")
+		return "rw:user:" + kind
+	case strings.HasPrefix(rest, "{held}"):
+		return "rw:held"
+	}
+	return "rw:" + rest
+}
+
+// ledgerShard is the ledger shard of a user, as rewards computes it (FNV-1a modulo LedgerShards).
+func ledgerShard(user string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	return int(h.Sum32() % rewards.LedgerShards)
 }
 
 // keyShape is a key with its ids left out: the stream and user hash tags as {}, every other part that is not
