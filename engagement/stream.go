@@ -160,8 +160,11 @@ func (s *Service) doEndStream(ctx context.Context, actor Actor, id string) (Stre
 	if before.Live() {
 		// What is still open closes with the show, before it ends: the open poll gets its result and the open
 		// quiz question its reveal (and its correct answers their points), which no tick would do once the
-		// hubs stop.
-		out.Merge(s.closeOpenItems(ctx, id))
+		// hubs stop. They go into the replay's timeline now, inside the show: recorded after the end is
+		// stamped they would lie past its duration.
+		closed := s.closeOpenItems(ctx, id)
+		s.record(ctx, closed)
+		out.Merge(closed)
 	}
 	ended := false
 	st, err := s.store.UpdateStream(ctx, id, func(st *Stream) error {
@@ -177,9 +180,10 @@ func (s *Service) doEndStream(ctx context.Context, actor Actor, id string) (Stre
 	}
 	if ended {
 		s.emit(ctx, EventStreamEnded, id, actor.User, map[string]any{"stream": id, "duration_s": int64(st.EndedAt.Sub(st.StartedAt).Seconds())})
-		out.Broadcast = append(out.Broadcast, Frame{Type: "stream.ended", Data: map[string]any{"id": id}})
+		end := Frame{Type: "stream.ended", Data: map[string]any{"id": id}}
+		out.Broadcast = append(out.Broadcast, end)
+		s.record(ctx, Outcome{Stream: id, Broadcast: []Frame{end}})
 	}
-	s.record(ctx, out)
 	return st, out, nil
 }
 

@@ -167,7 +167,7 @@ func TestStartRefusesTooFewReplicas(t *testing.T) {
 		t.Errorf("one replica asked, one connected: %v", err)
 	}
 	err := checkReplicas(ctx, rdb, redisack.Wait{Replicas: 2, Timeout: time.Second})
-	if err == nil || !strings.Contains(err.Error(), "KUDOS_REDIS_WAIT_REPLICAS=2 but the Redis primary has 1 replica(s) connected") {
+	if err == nil || !strings.Contains(err.Error(), "KUDOS_REDIS_WAIT_REPLICAS=2 but a Redis primary has 1 replica(s) connected") {
 		t.Errorf("two replicas asked, one connected: %v", err)
 	}
 	if err := checkReplicas(ctx, rdb, redisack.Wait{}); err != nil {
