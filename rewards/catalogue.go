@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -125,6 +126,9 @@ func (l *Ledger) Redeem(ctx context.Context, user, rewardID, requestID string) (
 func (l *Ledger) RedeemItem(ctx context.Context, req RedeemRequest) (Redemption, error) {
 	if req.User == "" || req.RequestID == "" {
 		return Redemption{}, fmt.Errorf("redeem %q for %q: %w: user and request id required", req.RewardID, req.User, ErrInvalid)
+	}
+	if strings.ContainsRune(req.User+req.RequestID, 0) { // NUL separates them in a hold and a gift's claim id
+		return Redemption{}, fmt.Errorf("redeem %q for %q: %w: a NUL character in the user or request id", req.RewardID, req.User, ErrInvalid)
 	}
 	cat, err := l.Catalogue(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ForfeitRewardID is the reserved reward id of a forfeit: Forfeit records the balance it takes as a
@@ -18,8 +19,8 @@ const forfeitAttempts = 5
 // refunded), once per requestID: the erasure of a user. A user without a balance gets a zero Redemption and
 // nothing is recorded; a replayed requestID returns the first forfeit with Replayed set.
 func (l *Ledger) Forfeit(ctx context.Context, user, requestID string) (Redemption, error) {
-	if user == "" || requestID == "" {
-		return Redemption{}, fmt.Errorf("forfeit for %q: %w: user and request id required", user, ErrInvalid)
+	if user == "" || requestID == "" || strings.ContainsRune(user+requestID, 0) {
+		return Redemption{}, fmt.Errorf("forfeit for %q: %w: user and request id required, without NUL", user, ErrInvalid)
 	}
 	for range forfeitAttempts {
 		p := l.policy(l.cfg.Now())

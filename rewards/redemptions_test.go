@@ -2,6 +2,7 @@ package rewards
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -66,5 +67,19 @@ func testRedemptionsListed(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	if rs, err := l.Redemptions(ctx, "nobody", "", 0); err != nil || len(rs) != 0 {
 		t.Fatalf("unknown user: %+v, %v", rs, err)
+	}
+}
+
+// TestRedeemRefusesNUL: a NUL in the user or request id (it separates them in a hold and a gift's claim id,
+// where two pairs would then read alike) is ErrInvalid, before anything is read or written.
+func TestRedeemRefusesNUL(t *testing.T) {
+	l := newTestLedger(t, NewMemoryStore(), testenv.NewClock(t0), nil)
+	for _, req := range []RedeemRequest{{User: "u\x00a", RewardID: "small", RequestID: "r"}, {User: "u", RewardID: "small", RequestID: "\x00r"}} {
+		if _, err := l.RedeemItem(context.Background(), req); !errors.Is(err, ErrInvalid) {
+			t.Errorf("redeem %q / %q: %v, want ErrInvalid", req.User, req.RequestID, err)
+		}
+	}
+	if _, err := l.Forfeit(context.Background(), "u\x00a", "erasure"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("forfeit with a NUL: %v, want ErrInvalid", err)
 	}
 }

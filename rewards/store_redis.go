@@ -44,7 +44,20 @@ var (
 	scriptReserve = redis.NewScript(mustLua("lua/reserve.lua"))
 	scriptRelease = redis.NewScript(mustLua("lua/release.lua"))
 	scriptBoard   = redis.NewScript(mustLua("lua/board.lua"))
+	scriptIndex   = redis.NewScript(mustLua("lua/index.lua"))
 )
+
+// runStep runs the script of a step that comes before a user's script on a slot of its own (an award key's
+// claim, a gift's claim index, a reward's hold and the index of holds). On one Redis the user's script's WAIT
+// (RedisConfig.Wait) covers it, as every write before (redisack.Run); on a Redis Cluster the step is on
+// another primary, whose replicas that WAIT does not count: it waits for them itself, so that a failover never
+// loses a step whose user's script it let run.
+func (s *RedisStore) runStep(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if _, ok := s.rdb.(*redis.ClusterClient); ok {
+		return redisack.Run(ctx, s.rdb, s.wait, sc, keys, args...)
+	}
+	return sc.Run(ctx, s.rdb, keys, args...)
+}
 
 func mustLua(name string) string {
 	b, err := luaFiles.ReadFile(name)
@@ -154,11 +167,11 @@ type awardRecord struct {
 // and writes its record, or finds the record and replays it. (3) A participation award's points are copied to
 // the stream's leaderboard (pushBoard). A crash after (1) leaves a claim without a record: a retry goes on
 // with (2); after (2) the board lags until the retry (a replay copies it again) or the user's next change on
-// the stream. Only (2) waits for replicas (RedisConfig.Wait): on one primary, a replica holding (2) holds the
-// claim written before it; on a cluster the claim is on another primary (docs/scaling.md).
+// the stream. (1) and (2) wait for replicas (RedisConfig.Wait): on one primary the WAIT of (2) covers (1)
+// written before it; on a cluster (1) is on another primary and waits itself (runStep).
 func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult, error) {
 	exp, ttl := p.keepUntil(a).UnixMilli(), p.keepTTL(a).Milliseconds()
-	owner, err := scriptClaim.Run(ctx, s.rdb, []string{s.claimKey(a.Key)}, a.User, exp, ttl, p.Now.UnixMilli()).Text()
+	owner, err := s.runStep(ctx, scriptClaim, []string{s.claimKey(a.Key)}, a.User, exp, ttl, p.Now.UnixMilli()).Text()
 	if err != nil {
 		return AwardResult{}, fmt.Errorf("redis claim award key: %w", err)
 	}
@@ -166,18 +179,32 @@ func (s *RedisStore) Award(ctx context.Context, a Award, p Policy) (AwardResult,
 		return s.replayOther(ctx, owner, a, p)
 	}
 	keys := append(s.userKeys(a.User), s.recordKey(a.User, a.Key), s.ukey(a.User, "bpts"))
-	arg := mustJSON(map[string]any{
+	award := map[string]any{
 		"key": a.Key, "user": a.User, "s": a.Stream, "src": a.Source, "p": a.Points,
 		"part": a.Participation, "pend": a.Pending, "at": a.At.UnixMilli(), "month": p.monthOf(a.At), "fp": a.Fingerprint, "amt": a.Amount,
-		"unc": a.Uncapped, "spent": a.spendFen(), "exp": exp, "ttl": ttl,
-	})
-	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptAward, s.tail(keys, a.User), encodePolicy(p), arg, a.User).Slice()
-	if err != nil {
-		return AwardResult{}, fmt.Errorf("redis award script: %w", err)
+		"unc": a.Uncapped, "spent": a.spendFen(), "exp": exp, "ttl": ttl, "bexp": nil,
 	}
-	applied, raw, err := statusReply(reply)
-	if err != nil {
-		return AwardResult{}, err
+	var reply []any
+	var applied, raw string
+	for {
+		reply, err = redisack.Run(ctx, s.rdb, s.wait, scriptAward, s.tail(keys, a.User), encodePolicy(p), mustJSON(award), a.User).Slice()
+		if err != nil {
+			return AwardResult{}, fmt.Errorf("redis award script: %w", err)
+		}
+		if applied, raw, err = statusReply(reply); err != nil {
+			return AwardResult{}, err
+		}
+		if applied != "board" || award["bexp"] != nil {
+			break
+		}
+		// the user's points on some streams are past their exp: the script needs to know whether each board is
+		// gone (then they are dropped) or lasts by other users' awards
+		if award["bexp"], err = s.boardsUntil(ctx, raw); err != nil {
+			return AwardResult{}, err
+		}
+	}
+	if applied == "board" {
+		return AwardResult{}, errors.New("redis award script: asked twice until when leaderboards last")
 	}
 	if applied == "conflict" {
 		return AwardResult{}, ErrConflict
@@ -258,6 +285,32 @@ func (s *RedisStore) owner(ctx context.Context, key string) (string, error) {
 	return c.U, nil
 }
 
+// boardsUntil returns until when the leaderboard of each stream of the JSON array streams lasts (Unix ms), 0
+// for one that is gone: one pipeline of GETs (a cluster sends each to its node).
+func (s *RedisStore) boardsUntil(ctx context.Context, streams string) (map[string]int64, error) {
+	var names []string
+	if err := json.Unmarshal([]byte(streams), &names); err != nil {
+		return nil, fmt.Errorf("decode the streams of the award script: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	reads := make([]*redis.StringCmd, len(names))
+	for i, st := range names {
+		reads[i] = pipe.Get(ctx, s.boardExpKey(st))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis read until when the leaderboards last: %w", err)
+	}
+	out := make(map[string]int64, len(names))
+	for i, st := range names {
+		n, err := reads[i].Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redis read until when the leaderboard of %s lasts: %w", st, err)
+		}
+		out[st] = n
+	}
+	return out, nil
+}
+
 // pushBoard copies a user's points on a stream (the third element of an award or refund script's reply, the
 // user's bpts of the stream; "" when the call did not touch the board) to the stream's leaderboard.
 func (s *RedisStore) pushBoard(ctx context.Context, stream, user string, reply []any, p Policy) error {
@@ -268,7 +321,8 @@ func (s *RedisStore) pushBoard(ctx context.Context, stream, user string, reply [
 	if bp == "" {
 		return nil
 	}
-	err := scriptBoard.Run(ctx, s.rdb, []string{s.boardKey(stream), s.boardVerKey(stream)}, user, bp, p.Now.UnixMilli()).Err()
+	keys := []string{s.boardKey(stream), s.boardVerKey(stream), s.boardExpKey(stream)}
+	err := scriptBoard.Run(ctx, s.rdb, keys, user, bp, p.Now.UnixMilli()).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redis copy to the leaderboard: %w", err)
 	}
@@ -301,208 +355,6 @@ func statusReply(reply []any) (status, payload string, err error) {
 	}
 	payload, _ = reply[1].(string)
 	return status, payload, nil
-}
-
-// Redeem implements Store. A limited reward's unit is held first ({r:<id>}: reserve.lua), then one script on
-// the user's shard debits the points; the hold is then kept (the unit is sold) or released (the redemption was
-// refused). A gift's claim index is written before the debit (Fulfil checks that the redemption it finds
-// has that claim). A crash between the hold and its end leaves the hold in {held}held, where Sweep resolves
-// it (resolveHolds): stock is never oversold, and a unit held by a lost call comes back.
-func (s *RedisStore) Redeem(ctx context.Context, req RedeemRequest, r Reward, p Policy) (Redemption, error) {
-	user := req.User
-	hold := user + "\x00" + req.RequestID
-	held := false
-	if r.Stock > 0 {
-		member := mustJSON(map[string]string{"r": r.ID, "u": user, "q": req.RequestID})
-		if err := s.rdb.ZAdd(ctx, s.heldKey(), redis.Z{Score: float64(p.Now.UnixMilli()), Member: member}).Err(); err != nil {
-			return Redemption{}, fmt.Errorf("redis index a hold: %w", err)
-		}
-		st, err := s.hold(ctx, r, hold, p)
-		if err != nil {
-			return Redemption{}, err
-		}
-		if st == "out_of_stock" {
-			return s.outOfStock(ctx, req, r)
-		}
-		held = true
-	}
-	if req.ClaimID != "" {
-		if err := s.rdb.Set(ctx, s.giftKey(req.ClaimID), mustJSON(map[string]string{"user": user, "req": req.RequestID}), 0).Err(); err != nil {
-			return Redemption{}, fmt.Errorf("redis index a gift claim: %w", err)
-		}
-	}
-	keys := append(s.userKeys(user), s.ukey(user, "redeem"), s.ukey(user, "rcount"))
-	arg := mustJSON(map[string]any{"user": user, "reward": r.ID, "req": req.RequestID, "cost": r.Cost,
-		"limit": r.PerUserLimit, "kind": r.Kind, "dfen": r.DiscountFen, "mfen": r.MinSpendFen, "code": req.Code, "claim": req.ClaimID})
-	reply, err := redisack.Run(ctx, s.rdb, s.wait, scriptRedeem, s.tail(keys, user), encodePolicy(p), arg, user).Slice()
-	if err != nil {
-		return Redemption{}, fmt.Errorf("redis redeem script: %w", err)
-	}
-	status, payload, err := statusReply(reply)
-	if err != nil {
-		return Redemption{}, err
-	}
-	if held {
-		// The unit stays sold when the redemption was made (now, or by an earlier call with the same hold).
-		keep := status == "ok" || status == "replay"
-		if err := s.endHold(ctx, r.ID, hold, keep); err != nil {
-			return Redemption{}, err
-		}
-	}
-	switch status {
-	case "duplicate":
-		return Redemption{}, ErrDuplicate
-	case "limit":
-		return Redemption{}, ErrLimitReached
-	case "insufficient":
-		return Redemption{}, ErrInsufficientPoints
-	}
-	red, err := decodeRedemption(payload)
-	red.Replayed = status == "replay"
-	return red, err
-}
-
-// holdAttempts bounds how often a redemption asks for a unit while every unit is sold or held by
-// redemptions in progress (one may be refused and release its unit); holdBackoff is the first pause between
-// two asks, growing by itself each time (about 2 s in all).
-const (
-	holdAttempts = 40
-	holdBackoff  = 2 * time.Millisecond
-)
-
-// hold holds a unit of r for the hold (reserve.lua): "ok", "held" (a retry's) or "out_of_stock". While the
-// units are all sold or held and some holds are in progress it asks again, so that a redemption is refused
-// for stock only when every unit is sold, as if the redemptions had run one after another.
-func (s *RedisStore) hold(ctx context.Context, r Reward, hold string, p Policy) (string, error) {
-	keys := []string{s.soldKey(r.ID), s.resvKey(r.ID), s.legacyStockKey(r.ID), s.busyKey(r.ID)}
-	for i := range holdAttempts {
-		st, err := scriptReserve.Run(ctx, s.rdb, keys, hold, r.Stock, p.Now.UnixMilli()).Text()
-		if err != nil {
-			return "", fmt.Errorf("redis hold a unit: %w", err)
-		}
-		if st != "busy" {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(time.Duration(i+1) * holdBackoff):
-		}
-	}
-	return "out_of_stock", nil
-}
-
-// outOfStock answers a redemption that found no unit to hold as the user's script would, which judges a
-// replay, then the per-user limit, before stock: the redemption replayed (one made before holds existed:
-// later ones find their own hold), ErrDuplicate for a request id used for another reward, ErrLimitReached,
-// else ErrOutOfStock.
-func (s *RedisStore) outOfStock(ctx context.Context, req RedeemRequest, r Reward) (Redemption, error) {
-	red, found, err := s.redemption(ctx, req.User, req.RequestID)
-	switch {
-	case err != nil:
-		return Redemption{}, err
-	case found && red.RewardID != r.ID:
-		return Redemption{}, ErrDuplicate
-	case found:
-		red.Replayed = true
-		return red, nil
-	}
-	if r.PerUserLimit > 0 {
-		n, err := s.rdb.HGet(ctx, s.ukey(req.User, "rcount"), r.ID).Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return Redemption{}, fmt.Errorf("redis read units redeemed: %w", err)
-		}
-		if n >= r.PerUserLimit {
-			return Redemption{}, ErrLimitReached
-		}
-	}
-	return Redemption{}, ErrOutOfStock
-}
-
-// endHold keeps (the unit is sold) or releases a hold (release.lua), then drops it from the index of holds.
-func (s *RedisStore) endHold(ctx context.Context, reward, hold string, keep bool) error {
-	how := "release"
-	if keep {
-		how = "keep"
-	}
-	err := scriptRelease.Run(ctx, s.rdb, []string{s.soldKey(reward), s.resvKey(reward), s.busyKey(reward)}, hold, how).Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redis end a hold: %w", err)
-	}
-	user, req, _ := strings.Cut(hold, "\x00")
-	member := mustJSON(map[string]string{"r": reward, "u": user, "q": req})
-	if err := s.rdb.ZRem(ctx, s.heldKey(), member).Err(); err != nil {
-		return fmt.Errorf("redis drop a hold from its index: %w", err)
-	}
-	return nil
-}
-
-// redemption reads the user's redemption of request id req.
-func (s *RedisStore) redemption(ctx context.Context, user, req string) (Redemption, bool, error) {
-	raw, err := s.rdb.HGet(ctx, s.ukey(user, "redeem"), req).Result()
-	if errors.Is(err, redis.Nil) {
-		return Redemption{}, false, nil
-	}
-	if err != nil {
-		return Redemption{}, false, fmt.Errorf("redis read a redemption: %w", err)
-	}
-	red, err := decodeRedemption(raw)
-	return red, err == nil, err
-}
-
-// decodeRedemption reads a redemption as the scripts store it.
-func decodeRedemption(payload string) (Redemption, error) {
-	var w struct {
-		ID      string `json:"id"`
-		User    string `json:"user"`
-		Reward  string `json:"reward"`
-		Cost    int64  `json:"cost"`
-		At      int64  `json:"at"`
-		Balance int64  `json:"balance"`
-		Kind    string `json:"kind"`
-		DFen    int64  `json:"dfen"`
-		MFen    int64  `json:"mfen"`
-		Code    string `json:"code"`
-		Claim   string `json:"claim"`
-		Ful     int64  `json:"ful"`
-	}
-	if err := json.Unmarshal([]byte(payload), &w); err != nil {
-		return Redemption{}, fmt.Errorf("decode redemption: %w", err)
-	}
-	red := Redemption{ID: w.ID, User: w.User, RewardID: w.Reward, Cost: w.Cost, At: time.UnixMilli(w.At).UTC(),
-		Balance: w.Balance, Kind: w.Kind, DiscountFen: w.DFen, MinSpendFen: w.MFen, Code: w.Code, ClaimID: w.Claim}
-	if w.Ful > 0 {
-		at := time.UnixMilli(w.Ful).UTC()
-		red.FulfilledAt = &at
-	}
-	return red, nil
-}
-
-// Fulfil implements Store: the claim's redemption is found by one GET of its index, then marked by one script
-// if it has that claim.
-func (s *RedisStore) Fulfil(ctx context.Context, claimID string, p Policy) (Redemption, error) {
-	raw, err := s.rdb.Get(ctx, s.giftKey(claimID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Redemption{}, ErrNotFound
-	}
-	if err != nil {
-		return Redemption{}, fmt.Errorf("redis read claim: %w", err)
-	}
-	var c struct {
-		User string `json:"user"`
-		Req  string `json:"req"`
-	}
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return Redemption{}, fmt.Errorf("decode claim: %w", err)
-	}
-	rec, err := redisack.Run(ctx, s.rdb, s.wait, scriptFulfil, []string{s.ukey(c.User, "redeem")}, c.Req, p.Now.UnixMilli(), claimID).Text()
-	if errors.Is(err, redis.Nil) {
-		return Redemption{}, ErrNotFound
-	}
-	if err != nil {
-		return Redemption{}, fmt.Errorf("redis fulfil script: %w", err)
-	}
-	return decodeRedemption(rec)
 }
 
 // Catalogue implements Store.
@@ -657,57 +509,4 @@ func (s *RedisStore) Leaderboard(ctx context.Context, stream string, n int) ([]S
 		st = st[:n]
 	}
 	return st, nil
-}
-
-// Remaining implements Store with one pipeline of GETs (the units sold of each reward, and the legacy
-// counters): the keys lie in several slots, which a cluster pipeline sends to their nodes.
-func (s *RedisStore) Remaining(ctx context.Context, rs []Reward) (map[string]int64, error) {
-	var limited []Reward
-	pipe := s.rdb.Pipeline()
-	var sold, legacy []*redis.StringCmd
-	for _, r := range rs {
-		if r.Stock > 0 {
-			limited = append(limited, r)
-			sold = append(sold, pipe.Get(ctx, s.soldKey(r.ID)))
-			legacy = append(legacy, pipe.Get(ctx, s.legacyStockKey(r.ID)))
-		}
-	}
-	out := map[string]int64{}
-	if len(limited) == 0 {
-		return out, nil
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read reward stock: %w", err)
-	}
-	for i, r := range limited {
-		out[r.ID] = r.Stock
-		if n, err := sold[i].Int64(); err == nil {
-			out[r.ID] = max(0, r.Stock-n)
-		} else if !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("reward %s sold: %w", r.ID, err)
-		} else if n, err := legacy[i].Int64(); err == nil { // a store from before sold
-			out[r.ID] = max(0, min(n, r.Stock))
-		} else if !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("reward %s stock: %w", r.ID, err)
-		}
-	}
-	return out, nil
-}
-
-// Redemptions implements Store: one HVALS of the user's redemptions.
-func (s *RedisStore) Redemptions(ctx context.Context, user string) ([]Redemption, error) {
-	raw, err := s.rdb.HVals(ctx, s.ukey(user, "redeem")).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis read redemptions: %w", err)
-	}
-	out := make([]Redemption, 0, len(raw))
-	for _, r := range raw {
-		red, err := decodeRedemption(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, red)
-	}
-	sortRedemptions(out)
-	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -155,20 +156,25 @@ const holdTimeout = 10 * time.Minute
 // the hold and the debit, or before ending the hold): kept if the user's redemption is there, else released.
 func (s *RedisStore) resolveHolds(ctx context.Context, p Policy, limit int) error {
 	old := strconv.FormatInt(p.Now.Add(-holdTimeout).UnixMilli(), 10)
-	members, err := s.rdb.ZRangeByScore(ctx, s.heldKey(), &redis.ZRangeBy{Min: "-inf", Max: old, Count: int64(limit)}).Result()
+	members, err := s.rdb.ZRangeByScoreWithScores(ctx, s.heldKey(), &redis.ZRangeBy{Min: "-inf", Max: old, Count: int64(limit)}).Result()
 	if err != nil {
 		return fmt.Errorf("redis read the holds: %w", err)
 	}
-	for _, m := range members {
+	for _, z := range members {
+		m, _ := z.Member.(string)
 		var h struct{ R, U, Q string }
 		if err := json.Unmarshal([]byte(m), &h); err != nil {
 			return fmt.Errorf("decode a hold: %w", err)
 		}
-		red, found, err := s.redemption(ctx, h.U, h.Q)
-		if err != nil {
-			return err
+		raw, err := s.rdb.HGet(ctx, s.ukey(h.U, "redeem"), h.Q).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redis read a redemption: %w", err)
 		}
-		if err := s.endHold(ctx, h.R, h.U+"\x00"+h.Q, found && red.RewardID == h.R); err != nil {
+		how := holdExpire
+		if red, derr := decodeRedemption(raw); err == nil && derr == nil && red.RewardID == h.R && madeUnderHold(raw) {
+			how = holdKept
+		}
+		if err := s.endHold(ctx, h.R, h.U+"\x00"+h.Q, how, int64(z.Score)); err != nil {
 			return err
 		}
 	}

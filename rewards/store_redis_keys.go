@@ -22,7 +22,8 @@ import (
 // is always read up to the first '}' of the same text for every key of an id, and the kind, which has no
 // '}', ends the tag) without two keys colliding. The prefix must not contain '{' or '}' (NewRedisStore).
 //
-//	{uN}acct:<user>        hash    balance, pending, tier, capped, expired, shortfall, fseq
+//	{uN}acct:<user>        hash    balance, pending, tier, capped, expired, shortfall, fseq, bseq (the last
+//	                               version given to the user's bpts)
 //	{uN}earned:<user>      hash    "YYYY-MM" → points granted that month (the trailing twelve are kept); with
 //	                               them "YYYY-MM:spent" → fen spent, "YYYY-MM:uncapped" → points outside the cap
 //	{uN}lots:<user>        zset    award/order key scored by when its points were earned (expiry, FIFO spend)
@@ -35,7 +36,8 @@ import (
 //	{uN}rcount:<user>      hash    reward id → units the user redeemed (Reward.PerUserLimit)
 //	{uN}redeem:<user>      hash    request id → the original redemption (with its code, claim and fulfilment)
 //	{uN}bpts:<user>        hash    stream → {t, v, exp}: the user's participation points on the stream's
-//	                               leaderboard, a version counting their changes, and until when the board lasts
+//	                               leaderboard, a version (from acct bseq), and until when their last award on
+//	                               it keeps the board
 //	{uN}award:<key>        string  the original result of an award of a user of the shard (idempotency), with
 //	                               its user, fingerprint and exp (Unix ms, Policy.keepUntil); expires then
 //	{uN}due:settle, {uN}due:expire, {uN}due:warn
@@ -47,10 +49,13 @@ import (
 //	                               record is in the user's shard); it expires with the record
 //	{b:<stream>}board      zset    user → participation points granted in the stream (a copy of bpts)
 //	{b:<stream>}bver       hash    user → the bpts version the board holds (a late copy never overwrites a newer)
+//	{b:<stream>}bexp       string  until when the board lasts (Unix ms): past it by the ledger's clock, the
+//	                               board is gone and a user's next award on the stream counts from nothing
 //	{r:<reward>}sold       string  units of the reward redeemed or held by a redemption in progress
-//	{r:<reward>}resv       hash    "<user>\x00<request id>" → Unix ms of a unit held by a redemption in
-//	                               progress, or "done" once it was made (a retry then holds no other unit);
-//	                               at most the stock's units are "done"
+//	{r:<reward>}resv       hash    "<user>\x00<request id>" → "<Unix ms> <calls>" of a unit held by a
+//	                               redemption in progress (calls: how many calls with that request id share
+//	                               it; the last one refused frees it), or "done" once it was made (a retry
+//	                               then holds no other unit); at most the stock's units are "done"
 //	{r:<reward>}busy       string  how many holds are in progress (not yet kept or released)
 //	{r:<reward>}legacy     string  units left as stores before sold kept them (read once into sold)
 //	{held}held             zset    JSON {r, u, q} of every hold, by time: what Sweep resolves if its
@@ -61,9 +66,9 @@ import (
 //
 // Expiry: {uN}award:<key> and {k:<key>}claim live until the end of the month after the award's month, an
 // order's for ExpiryMonths (12) after it, each plus recordSlack (a day); a record found past its exp, by the
-// ledger's clock, counts as gone, so that the rule does not depend on when Redis gets to it. A stream's board
-// and bver live as long as the record of its last participation award; bpts fields past their exp are dropped
-// by the user's next participation award. The rest is bounded by the number of users, rewards and
+// ledger's clock, counts as gone, so that the rule does not depend on when Redis gets to it. A stream's board,
+// bver and bexp live as long as the record of its last participation award (and count as gone past it by the
+// ledger's clock); bpts fields past their exp are dropped by the user's next participation award. The rest is bounded by the number of users, rewards and
 // redemptions, and kept (see Store).
 
 // LedgerShards is how many shards the ledger's users are spread over: the unit of a Redis Cluster slot for
@@ -100,6 +105,7 @@ func (s *RedisStore) recordKey(user, key string) string {
 func (s *RedisStore) claimKey(key string) string       { return s.prefix + "{k:" + key + "}claim" }
 func (s *RedisStore) boardKey(stream string) string    { return s.prefix + "{b:" + stream + "}board" }
 func (s *RedisStore) boardVerKey(stream string) string { return s.prefix + "{b:" + stream + "}bver" }
+func (s *RedisStore) boardExpKey(stream string) string { return s.prefix + "{b:" + stream + "}bexp" }
 func (s *RedisStore) soldKey(reward string) string     { return s.prefix + "{r:" + reward + "}sold" }
 func (s *RedisStore) resvKey(reward string) string     { return s.prefix + "{r:" + reward + "}resv" }
 func (s *RedisStore) busyKey(reward string) string     { return s.prefix + "{r:" + reward + "}busy" }

@@ -275,6 +275,7 @@ func (s *RedisStore) migrateBoard(ctx context.Context, stream string, p Policy) 
 		pipe.HSet(ctx, s.boardVerKey(stream), user, 1)
 		pipe.ZAdd(ctx, s.boardKey(stream), z)
 	}
+	pipe.Set(ctx, s.boardExpKey(stream), exp, ttl)
 	pipe.PExpire(ctx, s.boardKey(stream), ttl)
 	pipe.PExpire(ctx, s.boardVerKey(stream), ttl)
 	pipe.Del(ctx, old)

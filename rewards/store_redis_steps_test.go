@@ -67,7 +67,7 @@ func TestRedisBoardCopiedByRetry(t *testing.T) {
 		t.Fatal("the retry applied the award again")
 	}
 	// the first award's copy, late
-	if err := scriptBoard.Run(ctx, rdb, []string{store.boardKey("s"), store.boardVerKey("s")}, "u", old, clock.Now().UnixMilli()).Err(); err != nil {
+	if err := scriptBoard.Run(ctx, rdb, []string{store.boardKey("s"), store.boardVerKey("s"), store.boardExpKey("s")}, "u", old, clock.Now().UnixMilli()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	st, err := l.Leaderboard(ctx, "s", 10)

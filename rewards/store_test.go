@@ -47,6 +47,9 @@ func runStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("FactsAcknowledged", func(t *testing.T) { testFactsAck(t, newStore) })
 	t.Run("Sweep", func(t *testing.T) { testSweep(t, newStore) })
 	t.Run("MonthEndInBeijingTime", func(t *testing.T) { testMonthEndBeijing(t, newStore) })
+	t.Run("KeyReusedAfterExpiry", func(t *testing.T) { testKeyReusedAfterExpiry(t, newStore) })       // reuse_expiry_test.go
+	t.Run("LeaderboardAfterExpiry", func(t *testing.T) { testLeaderboardAfterExpiry(t, newStore) })   // reuse_expiry_test.go
+	t.Run("LeaderboardKeptByOthers", func(t *testing.T) { testLeaderboardKeptByOthers(t, newStore) }) // reuse_expiry_test.go
 }
 
 // testCatalogueReplaced: the configured catalogue until SetCatalogue, then the stored one, read by a second

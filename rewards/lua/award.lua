@@ -1,8 +1,12 @@
 -- KEYS[8] award record, KEYS[9] the user's points per stream (bpts). ARGV[2] the award, with exp (when its
--- record may be forgotten, Unix ms) and ttl (ms from now until then).
--- Returns {applied (0|1), result JSON, the stream's bpts JSON or ''}, or {'conflict', '', ''} for a replayed
--- key with another fingerprint. A replay returns the stream's bpts too, so that a retry copies it to the
--- leaderboard again (RedisStore.pushBoard) if the first call stopped before it did.
+-- record may be forgotten, Unix ms), ttl (ms from now until then) and bexp (null, or stream → until when its
+-- board lasts, Unix ms, 0 if it is gone: what the caller read for the streams of a 'board' reply).
+-- Returns {applied (0|1), result JSON, the stream's bpts JSON or ''}, {'conflict', '', ''} for a replayed
+-- key with another fingerprint, or {'board', JSON array of streams, ''} (nothing changed) when the user's
+-- points on those streams are past their exp: whether each board is gone is known to its own slot, so the
+-- caller reads them (RedisStore.boardsUntil) and runs the script again with bexp. A replay returns the
+-- stream's bpts too, so that a retry copies it to the leaderboard again (RedisStore.pushBoard) if the first
+-- call stopped before it did.
 local A = cjson.decode(ARGV[2])
 local rec = redis.call('GET', KEYS[8])
 if rec then
@@ -13,6 +17,29 @@ if rec then
     local bp = ''
     if A.s ~= '' and A.part then bp = redis.call('HGET', KEYS[9], A.s) or '' end
     return {0, rec, bp}
+  end
+end
+-- the user's points on the streams whose boards may be gone (their last award there is past its exp): a board
+-- gone drops them (the next award there counts from nothing, as on a new board; the version goes on, from
+-- bseq); a board that other users' awards keep lasts, and so do the user's points on it
+if A.s ~= '' and A.part then
+  local stale = {}
+  local flat = redis.call('HGETALL', KEYS[9])
+  for i = 1, #flat, 2 do
+    if cjson.decode(flat[i + 1]).exp <= P.now then stale[#stale + 1] = flat[i] end
+  end
+  if #stale > 0 then
+    if type(A.bexp) ~= 'table' then return {'board', cjson.encode(stale), ''} end
+    for _, s in ipairs(stale) do
+      local until_ms = tonumber(A.bexp[s]) or 0
+      if until_ms > P.now then
+        local b = board_get(KEYS[9], s)
+        b.exp = until_ms
+        redis.call('HSET', KEYS[9], s, cjson.encode(b))
+      else
+        redis.call('HDEL', KEYS[9], s)
+      end
+    end
   end
 end
 due()
@@ -49,12 +76,7 @@ elseif granted > 0 then
 end
 local bp = ''
 if granted > 0 and A.s ~= '' and A.part then
-  -- drop the streams whose boards are gone, then count the points (the board lasts as long as the record of
-  -- its last award: a late award never shortens it)
-  local flat = redis.call('HGETALL', KEYS[9])
-  for i = 1, #flat, 2 do
-    if flat[i] ~= A.s and cjson.decode(flat[i + 1]).exp <= P.now then redis.call('HDEL', KEYS[9], flat[i]) end
-  end
+  -- count the points (the board lasts as long as the record of its last award: a late award never shortens it)
   bp = board_add(KEYS[9], A.s, granted, A.exp)
 end
 if capped > 0 then

@@ -192,7 +192,8 @@ end
 
 -- the user's participation points per stream (KEYS bpts: stream → {t, v, exp}), copied to the stream's
 -- leaderboard after the script (RedisStore.pushBoard): t the points, v a version counting the changes, exp
--- until when the board lasts (Unix ms)
+-- until when the board lasts (Unix ms). Versions are drawn from one counter of the user's (acct bseq), so
+-- that a stream's field dropped and made again never goes back to a version its board holds already.
 local function board_get(key, s)
   local raw = redis.call('HGET', key, s)
   if raw then return cjson.decode(raw) end
@@ -201,7 +202,8 @@ end
 local function board_add(key, s, delta, exp)
   local b = board_get(key, s) or {t = 0, v = 0, exp = 0}
   b.t = math.max(0, b.t + delta)
-  b.v = b.v + 1
+  b.v = math.max(b.v, acct('bseq')) + 1
+  redis.call('HSET', K_ACCT, 'bseq', int(b.v))
   if exp and exp > b.exp then b.exp = exp end
   local raw = cjson.encode(b)
   redis.call('HSET', key, s, raw)
