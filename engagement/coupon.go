@@ -240,11 +240,21 @@ func (s *Service) Coupons(ctx context.Context, stream string) ([]Coupon, error) 
 	return live, nil
 }
 
-func joinCoupons(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
+// roomCoupons puts the stream's live coupons in the stream-wide part of the welcome.
+func roomCoupons(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	live, err := s.Coupons(ctx, st.ID)
 	if err != nil {
 		return err
 	}
+	if len(live) > 0 {
+		w.Coupons = live // joinCoupons turns them into each viewer's own list
+	}
+	return nil
+}
+
+// joinCoupons gives each viewer the stream's live coupons (roomCoupons) with the code they claimed of each.
+func joinCoupons(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error {
+	live, _ := w.Coupons.([]Coupon)
 	if len(live) == 0 {
 		return nil
 	}
@@ -252,6 +262,7 @@ func joinCoupons(ctx context.Context, s *Service, actor Actor, st Stream, w *Wel
 	views := make([]welcomeCoupon, len(live))
 	for i, c := range live {
 		views[i].Coupon = c
+		var err error
 		if views[i].YourCode, err = s.store.CouponCode(ctx, st.ID, c.ID, actor.User); err != nil {
 			return fmt.Errorf("coupon code of %s: %w", actor.User, err)
 		}

@@ -416,7 +416,7 @@ func (s *Service) Draw(ctx context.Context, stream, drawID string) (Draw, error)
 	return d, nil
 }
 
-func joinDraw(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func roomDraw(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	d, err := s.store.CurrentDraw(ctx, st.ID)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -148,21 +149,25 @@ type likeSample struct {
 
 const likeWindow = time.Second
 
+// likeSampleGap: a sample within this of the one before it is not kept. Every join reads the rate too, so a
+// join storm would otherwise keep thousands of samples a second (and each read would walk them); the rate is
+// then measured over a window up to this much longer than a second.
+const likeSampleGap = 10 * time.Millisecond
+
 func newLikeMeter() *likeMeter { return &likeMeter{samples: map[string][]likeSample{}} }
 
 func (m *likeMeter) observe(stream string, total int64, now time.Time) float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ss := append(m.samples[stream], likeSample{now, total})
-	// keep the newest sample at least a window old, and everything after it
-	cut := 0
-	for i := len(ss) - 1; i >= 0; i-- {
-		if now.Sub(ss[i].at) >= likeWindow {
-			cut = i
-			break
-		}
+	ss := m.samples[stream]
+	if n := len(ss); n == 0 || now.Sub(ss[n-1].at) >= likeSampleGap {
+		ss = append(ss, likeSample{now, total})
 	}
-	ss = ss[cut:]
+	// keep the newest sample at least a window old, and everything after it (samples are in time order)
+	young := sort.Search(len(ss), func(i int) bool { return now.Sub(ss[i].at) < likeWindow })
+	if young > 1 {
+		ss = ss[young-1:]
+	}
 	m.samples[stream] = ss
 	oldest := ss[0]
 	dt := now.Sub(oldest.at).Seconds()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -70,6 +71,33 @@ func TestLikeRate(t *testing.T) {
 	}
 	if got.Total != 40 || got.PerSecond != 40 {
 		t.Fatalf("likes = %+v, want total 40 at 40/s", got)
+	}
+}
+
+// TestLikeMeterJoinStorm: every join reads the like rate, so a join storm reads it thousands of times a
+// second. The meter keeps a bounded number of samples (it used to keep, and walk, every one of the last
+// second) and still measures the rate exactly.
+func TestLikeMeterJoinStorm(t *testing.T) {
+	m := newLikeMeter()
+	t0 := time.Unix(1_700_000_000, 0)
+	var rate float64
+	for i := range 20_000 { // a read every 100 µs for 2 s; the total grows by one each time: 10,000 likes/s
+		rate = m.observe("s1", int64(i), t0.Add(time.Duration(i)*100*time.Microsecond))
+	}
+	if math.Abs(rate-10_000) > 1e-6 {
+		t.Errorf("rate %v, want 10000/s", rate)
+	}
+	if n, most := len(m.samples["s1"]), int(likeWindow/likeSampleGap)+2; n > most {
+		t.Errorf("%d samples kept after 20,000 reads in 2 s, want at most %d", n, most)
+	}
+	// The hub's own reads, 250 ms apart, are all kept: the rate follows a change within the window.
+	last := t0.Add(3 * time.Second)
+	m.observe("s1", 20_000, last)
+	for i := 1; i <= 4; i++ {
+		rate = m.observe("s1", 20_000+int64(i)*10, last.Add(time.Duration(i)*250*time.Millisecond))
+	}
+	if math.Abs(rate-40) > 1e-6 {
+		t.Errorf("rate %v after a second of 40 likes, want 40/s", rate)
 	}
 }
 

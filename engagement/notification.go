@@ -331,15 +331,20 @@ func (s *Service) NotificationsSent(ctx context.Context, user string) (int, erro
 	return n, nil
 }
 
-// joinAudience renews a live stream's record, so that a show people still join never loses it (StreamStore),
-// and records a viewer in the stream's audience (the recipients of its notifications); staff are not an
-// audience. Failures are logged: the room still opens.
-func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *Welcome) error {
+// roomRenew renews a live stream's record once per round of joins (the joins that share a read of the room),
+// so that a show people still join never loses it (StreamStore). A failure is logged: the room still opens.
+func roomRenew(ctx context.Context, s *Service, st Stream, _ *Welcome) error {
 	if st.Live() {
 		if err := s.store.RenewStream(ctx, st.ID); err != nil {
 			s.log.Error("renew stream", "stream", st.ID, "err", err)
 		}
 	}
+	return nil
+}
+
+// joinAudience records a viewer in the stream's audience (the recipients of its notifications); staff are not
+// an audience. A failure is logged: the room still opens.
+func joinAudience(ctx context.Context, s *Service, actor Actor, st Stream, _ *Welcome) error {
 	if actor.CanHost(st) || actor.Role == RoleService {
 		return nil
 	}

@@ -251,7 +251,7 @@ func (s *Service) currentOpenPoll(ctx context.Context, stream string) (Poll, boo
 	return p, p.Status == PollOpen && !s.now().Before(p.OpensAt), nil
 }
 
-func joinPoll(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func roomPoll(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	p, ok, err := s.currentOpenPoll(ctx, st.ID)
 	if err != nil {
 		return fmt.Errorf("current poll of %s: %w", st.ID, err)

@@ -270,7 +270,7 @@ func (s *Service) ClickProduct(ctx context.Context, actor Actor, stream, product
 	return Outcome{Stream: stream}, nil
 }
 
-func joinProduct(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func roomProduct(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	p, err := s.store.Pinned(ctx, st.ID)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {

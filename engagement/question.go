@@ -238,7 +238,7 @@ func compareQuestions(a, b Question) int {
 	return cmp.Or(cmp.Compare(b.Votes, a.Votes), b.At.Compare(a.At), cmp.Compare(b.ID, a.ID))
 }
 
-func joinQuestions(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func roomQuestions(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	list, err := s.questionList(ctx, st.ID, false, QuestionListSize)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {

@@ -456,7 +456,7 @@ func (s *Service) quizLeaderboard(ctx context.Context, stream, quizID string, fi
 	return QuizLeaderboard{QuizID: quizID, Top: top, Final: final}, nil
 }
 
-func joinQuiz(ctx context.Context, s *Service, _ Actor, st Stream, w *Welcome) error {
+func roomQuiz(ctx context.Context, s *Service, st Stream, w *Welcome) error {
 	q, err := s.store.ActiveQuiz(ctx, st.ID)
 	if err != nil {
 		if err = ignoreNotFound(err); err != nil {

@@ -144,6 +144,7 @@ type Service struct {
 	limiters map[string]*rate.Limiter // stream+"\x00"+user → comment limiter
 
 	likes    *likeMeter
+	rooms    *roomReads // room.go: the joins' shared reads of the stream-wide welcome
 	timeline *timelineCache
 	notify   *notifySettings
 	likeSums likeSums
@@ -165,6 +166,7 @@ func New(cfg Config, store Store, sink Sink) *Service {
 		limiters: map[string]*rate.Limiter{},
 		awards:   cfg.Awards,
 		likes:    newLikeMeter(),
+		rooms:    newRoomReads(),
 		timeline: newTimelineCache(),
 		notify:   newNotifySettings(cfg.Notify),
 	}

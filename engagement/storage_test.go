@@ -334,7 +334,7 @@ func TestRedisStorageBounded(t *testing.T) {
 				until = at.AddDate(1, 0, 0).Add(day) // ExpiryMonths (12), for refunds
 			}
 			max = until.Sub(now)
-		case shape == "rw:board", shape == "rw:bver":
+		case shape == "rw:board", shape == "rw:bver", shape == "rw:bexp":
 			max = nextMonthEnd(now).Sub(now)
 		default:
 			t.Errorf("%s: a key of no documented shape (%s)", key, keyShape(key))
@@ -370,7 +370,7 @@ func TestRedisStorageBounded(t *testing.T) {
 		case shape == "rw:claim":
 			claims += got
 			continue
-		case shape == "rw:board", shape == "rw:bver":
+		case shape == "rw:board", shape == "rw:bver", shape == "rw:bexp":
 			bound = kept
 		case strings.HasPrefix(shape, "rw:user:"):
 			bound = simViewers // one account per user

@@ -27,8 +27,12 @@ type actionType struct {
 	act act
 }
 
-// A joinStep fills its own fields of a viewer's Welcome; it returns an error only for a backend failure,
-// which refuses the join.
+// A roomStep fills its own fields of the stream-wide part of a Welcome, the same for everyone joining at that
+// moment; it returns an error only for a backend failure, which refuses the joins.
+type roomStep func(ctx context.Context, s *Service, st Stream, w *Welcome) error
+
+// A joinStep fills its own fields of a viewer's Welcome (or records the join); it returns an error only for a
+// backend failure, which refuses the join.
 type joinStep func(ctx context.Context, s *Service, actor Actor, st Stream, w *Welcome) error
 
 // A tickStep runs what time drives for one concept on a stream and returns what it produced.
@@ -37,16 +41,24 @@ type tickStep func(ctx context.Context, s *Service, stream string) (Outcome, err
 // A snapshotStep returns the coalesced frames of one concept's current state on a stream.
 type snapshotStep func(ctx context.Context, s *Service, stream string) ([]Frame, error)
 
-// joinSteps fill the Welcome after the stream, recent comments, likes and slow mode (Service.Join).
+// roomSteps renew the live stream's record and fill the stream-wide part of the Welcome after the stream,
+// recent comments, likes and slow mode; joins that arrive together share one run of them (Service.Join,
+// readRoom).
+var roomSteps = []roomStep{
+	roomRenew,
+	roomCoupons,
+	roomDraw,
+	roomPoll,
+	roomProduct,
+	roomQuestions,
+	roomQuiz,
+}
+
+// joinSteps then fill each viewer's own part of their Welcome and record the join (Service.Join).
 var joinSteps = []joinStep{
 	joinCoupons,
-	joinDraw,
 	joinAudience,
 	joinPoints,
-	joinPoll,
-	joinProduct,
-	joinQuestions,
-	joinQuiz,
 }
 
 // tickSteps run a few times a second per stream (Service.Tick); a transition happens on one node only.

@@ -47,7 +47,7 @@ func BenchmarkEncodeFrames(b *testing.B) {
 }
 
 // BenchmarkHubDeliver measures the hub's fan-out loop: one encoded comment queued to every viewer's send
-// buffer (sampled chat, as comments are). The writers are not running; the queues are emptied between
+// queue (sampled chat, as comments are). The writers are not running; the queues are emptied between
 // rounds outside the timer's concern, as the writers would.
 func BenchmarkHubDeliver(b *testing.B) {
 	for _, viewers := range []int{1_000, 15_000} {
@@ -56,8 +56,7 @@ func BenchmarkHubDeliver(b *testing.B) {
 			h := newHub("bench", reg)
 			clients := make([]*Client, viewers)
 			for i := range clients {
-				c := &Client{hub: h, actor: engagement.Actor{User: fmt.Sprintf("viewer-%d", i)},
-					send: make(chan outbound, 4), done: make(chan struct{}), log: reg.log}
+				c := newClient(h, nil, engagement.Actor{User: fmt.Sprintf("viewer-%d", i)}, 4)
 				clients[i] = c
 				h.clients[c] = struct{}{}
 			}
@@ -68,7 +67,8 @@ func BenchmarkHubDeliver(b *testing.B) {
 				h.deliver(m)
 				b.StopTimer()
 				for _, c := range clients {
-					<-c.send
+					batch, _ := c.take()
+					c.spare = batch[:0] // as the writer does
 				}
 				b.StartTimer()
 			}

@@ -27,6 +27,11 @@ type Message struct {
 	Accepted int64 `json:"a,omitempty"`
 	// Payload is the encoded message: one or more envelopes separated by '\n'.
 	Payload []byte `json:"p"`
+
+	// arrived is when the message reached this node's hub (Unix nanoseconds of this node's clock; 0: not
+	// through Hub.post), not carried between nodes: the age of chat counts from no earlier than it, so that
+	// another node's clock running ahead or behind does not make its comments stale here.
+	arrived int64
 }
 
 // Fanout carries messages to the hubs of a stream on every node.

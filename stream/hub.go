@@ -13,11 +13,24 @@ import (
 	"github.com/kudos-live/kudos/engagement"
 )
 
-// Hub timings: state frames are coalesced to one per tickEvery (≤ 4/s); presence to ≤ 2/s.
+// Hub timings: state frames are coalesced to one per tickEvery (≤ 4/s); presence to ≤ 2/s, and on a big
+// stream (Config.WriteDelayFrom viewers on this node) its frame to one per bigPresenceEvery.
 const (
-	tickEvery     = 250 * time.Millisecond
-	presenceEvery = 500 * time.Millisecond
+	tickEvery        = 250 * time.Millisecond
+	presenceEvery    = 500 * time.Millisecond
+	bigPresenceEvery = 2 * time.Second
 )
+
+// presenceFrameEvery is how often a hub with viewers sockets on a stream may send them the viewer count. On a
+// big stream each presence frame is one write per socket, and while a show's audience pours in the count
+// changes at every tick: at 15,000 viewers that was 30,000 writes a second for the count alone, most of a
+// join storm's cost. The count itself is still shared every presenceEvery.
+func presenceFrameEvery(viewers, bigFrom int) time.Duration {
+	if bigFrom > 0 && viewers >= bigFrom {
+		return bigPresenceEvery
+	}
+	return presenceEvery
+}
 
 // Hub is the live room of one stream on this node. Its run goroutine alone owns the set of clients; a
 // second goroutine (ticker) polls shared state and time-driven transitions and feeds the run loop, so that
@@ -33,6 +46,14 @@ type Hub struct {
 
 	pending int // joins on their way in; guarded by reg.mu
 	count   atomic.Int64
+	// joining counts the sockets between their presence write in ServeWS and the hub taking them in: the
+	// ticker's presence write counts them too, so that it never writes a count without a viewer whose welcome
+	// already counted them.
+	joining atomic.Int64
+
+	// the next flush of held writes (writeLoop): closed when it is due, nil when no write waits
+	flushMu sync.Mutex
+	flushC  chan struct{}
 
 	// owned by run
 	clients map[*Client]struct{}
@@ -54,6 +75,7 @@ func newHub(id string, reg *Registry) *Hub {
 
 // post queues m for the run loop unless the hub has stopped.
 func (h *Hub) post(m Message) {
+	m.arrived = time.Now().UnixNano()
 	select {
 	case h.inbox <- m:
 	case <-h.done:
@@ -99,6 +121,7 @@ func (h *Hub) run(ctx context.Context) {
 		select {
 		case c := <-h.join:
 			h.add(c)
+			h.joining.Add(-1)
 			idle.Stop()
 		case c := <-h.leave:
 			h.remove(c)
@@ -169,29 +192,39 @@ func (h *Hub) deliver(m Message) {
 	var n, skipped int
 	switch {
 	case m.Sampled:
+		// Chat: skippable for everyone but its author (sampling here, backlog and age in the client).
 		now := time.Now().UnixNano()
+		own := outbound{payload: m.Payload, accepted: m.Accepted}
+		chat := outbound{payload: m.Payload, accepted: m.Accepted, chat: true, since: chatSince(m)}
 		for c := range h.clients {
-			if c.actor.User != m.From && !c.sample(now, h.reg.cfg.SampleRate) {
+			if c.actor.User == m.From {
+				c.enqueue(own)
+			} else if !c.sample(now, h.reg.cfg.SampleRate) {
+				c.skipChat(1)
 				skipped++
 				continue
+			} else {
+				c.enqueue(chat)
 			}
-			c.enqueue(m.Payload, m.Accepted)
 			n++
 		}
 		if skipped > 0 {
 			h.reg.metrics.Sampled.Add(float64(skipped))
+			h.reg.skipSampled.Add(float64(skipped))
 		}
 	case m.User != "":
+		o := outbound{payload: m.Payload, accepted: m.Accepted}
 		for c := range h.byUser[m.User] {
-			c.enqueue(m.Payload, m.Accepted)
+			c.enqueue(o)
 			n++
 		}
 	default:
+		o := outbound{payload: m.Payload, accepted: m.Accepted}
 		for c := range h.clients {
 			if m.HostsOnly && !c.staff {
 				continue
 			}
-			c.enqueue(m.Payload, m.Accepted)
+			c.enqueue(o)
 			n++
 		}
 	}
@@ -209,7 +242,7 @@ func (h *Hub) tick(ctx context.Context) {
 	defer t.Stop()
 	last := map[string][]byte{}
 	var lastViewers = -1
-	var lastPresence time.Time
+	var lastPresence, lastPresenceFrame time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,11 +252,12 @@ func (h *Hub) tick(ctx context.Context) {
 		now := time.Now()
 		if now.Sub(lastPresence) >= presenceEvery {
 			lastPresence = now
-			if err := h.reg.presence.Set(ctx, h.id, h.reg.cfg.Node, int(h.count.Load())); err != nil {
+			if err := h.reg.presence.Set(ctx, h.id, h.reg.cfg.Node, h.present()); err != nil {
 				h.reg.log.Warn("set presence", "stream", h.id, "err", err)
 			}
-			if n, err := h.reg.presence.Count(ctx, h.id); err == nil && n != lastViewers {
-				lastViewers = n
+			every := presenceFrameEvery(int(h.count.Load()), h.reg.cfg.WriteDelayFrom)
+			if n, err := h.reg.presence.Count(ctx, h.id); err == nil && n != lastViewers && now.Sub(lastPresenceFrame) >= every {
+				lastViewers, lastPresenceFrame = n, now
 				h.local("presence", map[string]int{"viewers": n})
 			}
 			// A stream ended on another node, or whose stream.ended message was lost, still closes here.
@@ -282,6 +316,36 @@ func (h *Hub) local(typ string, data any) {
 	}
 	h.post(Message{Stream: h.id, Payload: b, Types: []string{typ}})
 }
+
+// chatSince is when the age of m's chat begins (Unix nanoseconds; 0: never stale): its acceptance, but not
+// before it reached this hub, since the acceptance time may come from another node's clock.
+func chatSince(m Message) int64 {
+	if m.Accepted == 0 {
+		return 0
+	}
+	return max(m.Accepted, m.arrived)
+}
+
+// flushGate returns a channel closed d after the first writer began to wait on it: every socket of the hub
+// holding a write shares one timer, and their writes go out together.
+func (h *Hub) flushGate(d time.Duration) <-chan struct{} {
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	if h.flushC == nil {
+		ch := make(chan struct{})
+		h.flushC = ch
+		time.AfterFunc(d, func() {
+			h.flushMu.Lock()
+			h.flushC = nil
+			h.flushMu.Unlock()
+			close(ch)
+		})
+	}
+	return h.flushC
+}
+
+// present is this node's count for the stream's presence: its connections and the sockets joining.
+func (h *Hub) present() int { return int(h.count.Load() + h.joining.Load()) }
 
 // Viewers returns this node's connection count for the stream.
 func (h *Hub) Viewers() int { return int(h.count.Load()) }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/kudos-live/kudos/engagement"
@@ -29,9 +30,10 @@ import (
 type Config struct {
 	// Node names this server among the nodes sharing a Fanout and Presence. Default "local".
 	Node string
-	// SendBuffer is each client's queue of outgoing messages; a client that lets it fill is dropped.
-	// Default 128: with the socket's own buffers in front of it that is seconds of chat for a reader that
-	// stalls briefly, and every idle viewer pays for its slots (32 bytes each).
+	// SendBuffer bounds each client's queue of outgoing messages. Chat in a full queue is skipped (the oldest
+	// first, see chatBacklog); a client whose queue fills with other frames is dropped. Default 128: with the
+	// socket's own buffers in front of it that is seconds of frames for a reader that stalls briefly. The
+	// queue takes memory only while messages wait in it.
 	SendBuffer int
 	// IdleTimeout stops a hub this long after its last client left. Default 30 s.
 	IdleTimeout time.Duration
@@ -43,8 +45,12 @@ type Config struct {
 	// socket per batch instead of per message, which doubled fan-out throughput in BENCHMARKS.md for a few
 	// tens of milliseconds of latency. Small rooms write at once. Defaults 50 ms from 1,000 viewers; a
 	// negative WriteDelay turns it off.
+	// Writes are held only while the node is busy: while this process used more than WriteDelayLoad of its
+	// cores (GOMAXPROCS, or its cgroup's CPU limit if lower) over the last 200 ms, until it uses less than 0.6
+	// of that; an idle node writes at once, whatever the room. Default 0.6; negative: always hold (big streams).
 	WriteDelay     time.Duration
 	WriteDelayFrom int
+	WriteDelayLoad float64
 	// MaxConnsPerUser bounds one user's open sockets on this node (tabs, devices). Default 5; -1: no limit.
 	MaxConnsPerUser int
 	// MaxConnsPerIP bounds the open sockets from one remote address on this node; generous, because shoppers
@@ -103,6 +109,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.WriteDelayFrom <= 0 {
 		c.WriteDelayFrom = 1000
+	}
+	if c.WriteDelayLoad == 0 {
+		c.WriteDelayLoad = busyAbove
 	}
 	if c.MaxConnsPerUser == 0 {
 		c.MaxConnsPerUser = 5
@@ -172,6 +181,10 @@ type Registry struct {
 	perIP   map[string]int
 
 	handshakes *handshakeLimiter
+	load       *loadMeter // whether the node is busy: big streams' writes are held (Config.WriteDelay)
+
+	// kudos_ws_chat_skipped_total by reason, and the chat.skipped frames sent
+	skipSampled, skipBacklog, skipStale, markers prometheus.Counter
 }
 
 // ErrNotWebSocket is returned by ServeWS for a request that does not ask for a WebSocket upgrade.
@@ -229,7 +242,18 @@ func NewRegistry(cfg Config, svc *engagement.Service) *Registry {
 		perIP:    map[string]int{},
 		handshakes: newHandshakeLimiter(float64(cfg.HandshakeRate), cfg.HandshakeBurst,
 			float64(cfg.HandshakeIPRate), cfg.HandshakeIPBurst, cfg.HandshakeKeys),
+		skipSampled: cfg.Metrics.ChatSkipped.WithLabelValues(skipSampled),
+		skipBacklog: cfg.Metrics.ChatSkipped.WithLabelValues(skipBacklog),
+		skipStale:   cfg.Metrics.ChatSkipped.WithLabelValues(skipStale),
+		markers:     cfg.Metrics.FramesOut.WithLabelValues("chat.skipped"),
 	}
+	r.load = newLoadMeter(cfg.WriteDelayLoad, func(busy bool) {
+		if busy {
+			cfg.Metrics.WriteBatching.Set(1)
+		} else {
+			cfg.Metrics.WriteBatching.Set(0)
+		}
+	})
 	r.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
@@ -361,36 +385,30 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Sessio
 		return nil // the upgrader has answered the client
 	}
 	st := welcome.Stream
-	c := &Client{
-		hub:      h,
-		conn:     conn,
-		actor:    actor,
-		staff:    actor.CanHost(st),
-		send:     make(chan outbound, r.cfg.SendBuffer),
-		done:     make(chan struct{}),
-		readDone: make(chan struct{}),
-		joined:   time.Now(),
-		limiter:  rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst),
-		log:      r.log,
-		expires:  sess.Expires,
-		refresh:  sess.Refresh,
-	}
+	c := newClient(h, conn, actor, r.cfg.SendBuffer)
+	c.staff = actor.CanHost(st)
+	c.joined = time.Now()
+	c.limiter = rate.NewLimiter(r.cfg.FrameRate, r.cfg.FrameBurst)
+	c.expires, c.refresh = sess.Expires, sess.Refresh
 	// Count this viewer in before reading the stream-wide count, so the welcome already includes them.
-	if err := r.presence.Set(req.Context(), streamID, r.cfg.Node, h.Viewers()+1); err == nil {
+	h.joining.Add(1) // until the hub takes it in (or refuses it below)
+	if err := r.presence.Set(req.Context(), streamID, r.cfg.Node, h.present()); err == nil {
 		if n, err := r.presence.Count(req.Context(), streamID); err == nil {
 			welcome.Viewers = n
 		}
 	}
 	b, err := EncodeFrame("welcome", welcome)
 	if err != nil {
+		h.joining.Add(-1)
 		release()
 		_ = conn.Close()
 		return fmt.Errorf("encode welcome: %w", err)
 	}
-	c.send <- outbound{payload: b}
+	c.enqueue(outbound{payload: b})
 	select {
 	case h.join <- c:
 	case <-h.done:
+		h.joining.Add(-1)
 		release()
 		_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
 		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "stream unavailable, try again"))
@@ -400,11 +418,10 @@ func (r *Registry) ServeWS(w http.ResponseWriter, req *http.Request, sess Sessio
 	r.metrics.Connections.Inc()
 	admitted = false // the connection's reader releases the slot when it ends
 	writerDone := make(chan struct{})
-	go func() {
-		defer r.wg.Done()
-		defer close(writerDone)
-		c.writePump()
-	}()
+	c.start(func() {
+		close(writerDone)
+		r.wg.Done()
+	})
 	if !c.staff {
 		c.startWatching(r.ctx)
 	}
@@ -446,12 +463,12 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(out.Broadcast) > 0 {
-		m := Message{Sampled: out.Sampled, From: out.From}
+	broadcast := func(frames []engagement.Frame, sampled bool) {
+		m := Message{Sampled: sampled, From: out.From}
 		if out.Delay > 0 {
 			m.NotBeforeMS = time.Now().Add(out.Delay).UnixMilli()
 		}
-		for _, f := range out.Broadcast {
+		for _, f := range frames {
 			switch f.Type {
 			case "stream.ended":
 				m.End = true
@@ -459,7 +476,14 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 				m.Accepted = time.Now().Add(out.Delay).UnixNano()
 			}
 		}
-		publish(m, out.Broadcast)
+		publish(m, frames)
+	}
+	chat, rest := splitChat(out)
+	if len(chat) > 0 {
+		broadcast(chat, true)
+	}
+	if len(rest) > 0 {
+		broadcast(rest, false)
 	}
 	if len(out.Hosts) > 0 {
 		publish(Message{HostsOnly: true}, out.Hosts)
@@ -468,6 +492,22 @@ func (r *Registry) Deliver(ctx context.Context, out engagement.Outcome) error {
 		publish(Message{User: d.User}, []engagement.Frame{d.Frame})
 	}
 	return errors.Join(errs...)
+}
+
+// splitChat separates a sampled outcome's comments (chat, which a viewer may be spared) from whatever else it
+// broadcasts, which every viewer receives: only chat is ever skipped.
+func splitChat(out engagement.Outcome) (chat, rest []engagement.Frame) {
+	if !out.Sampled {
+		return nil, out.Broadcast
+	}
+	for _, f := range out.Broadcast {
+		if f.Type == "comment" {
+			chat = append(chat, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	return chat, rest
 }
 
 // Viewers returns this node's connections to stream.

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -64,11 +65,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.StringVar(&cfg.Topic, "topic", "", "kafka: topic (default a fresh kudos.bench.<time>)")
 	fs.IntVar(&cfg.Events, "events", 200_000, "kafka: events to send")
 	fs.IntVar(&cfg.Batch, "batch", 1, "kafka: events per Publish call")
+	fs.StringVar(&cfg.Kcat, "kcat", "", "kafka: then send the same number of records of the same size with this kcat program (acks=all), for the sink ÷ kcat ratio")
 	jsonOnly := fs.Bool("json", false, "print only the JSON line on stdout (no table)")
 	fs.BoolVar(&cfg.Verbose, "v", false, "log every failed dial")
+	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile to the file (kafka: the sink's whole path)")
 	child := fs.Bool("child", false, "internal: run as a child process of another kudos-bench")
 	results := fs.String("results", "", "read scripts/bench.sh's results (JSON lines) instead of running: with -tables and/or -svg")
-	tables := fs.Bool("tables", false, "with -results: write the markdown tables (capacity at SLO, small room, idle, joins) on stdout")
+	tables := fs.Bool("tables", false, "with -results: write the markdown tables (capacity at SLO, small room, idle, joins in memory and on Redis, votes, two nodes, …) on stdout")
 	svg := fs.String("svg", "", "with -results: draw p50/p99 latency and deliveries/s against viewers into this SVG file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +98,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 	}
 	cfg.Stderr = stderr
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if rep.Scenario == "" {
 		return err

@@ -163,6 +163,7 @@ function handleFrame(type, d) {
     case 'welcome': return onWelcome(d);
     case 'comment': return addComment(d);
     case 'comment.removed': return removeComment(d.id);
+    case 'chat.skipped': return onChatSkipped(d.count);
     case 'presence': return setViewers(d.viewers);
     case 'likes': return onLikes(d);
     case 'poll.opened': return showPoll(d.poll);
@@ -268,6 +269,25 @@ function addComment(c) {
   }
   if (stick || (c.user && c.user === state.me.user)) scrollChatToEnd();
   else $('#chat-new').hidden = false;
+}
+
+// onChatSkipped shows that the server skipped n comments to keep up (a busy show): one line in the chat,
+// which counts on while nothing else has been added after it.
+function onChatSkipped(n) {
+  n = Number(n) || 0;
+  if (n <= 0) return;
+  const last = chatList.lastElementChild;
+  if (last && last.classList.contains('chat-skipped')) {
+    n += Number(last.dataset.count) || 0;
+    last.remove();
+  }
+  const stick = nearBottom();
+  chatList.append(h('li.chat-item.chat-skipped', { dataset: { count: String(n) } }, tn('viewer.chat.skipped', n)));
+  while (chatList.children.length > MAX_CHAT) {
+    chatIds.delete(chatList.firstElementChild.dataset.id);
+    chatList.firstElementChild.remove();
+  }
+  if (stick) scrollChatToEnd();
 }
 
 function resetChat(recent) {

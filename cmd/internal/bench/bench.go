@@ -63,6 +63,9 @@ type Config struct {
 	Events  int      // kafka: events to send; default 200,000
 	Batch   int      // kafka: events per Publish call; default 1
 	Spool   string   // kafka: spool directory; default a temporary one
+	// Kcat, when set, is the kcat program: after the sink's run the same number of records of the same
+	// size go to the same broker through it (acks=all), for the sink ÷ kcat ratio. Plaintext brokers only.
+	Kcat string
 	// KafkaSecurity is the brokers' TLS and SASL (the server's KUDOS_KAFKA_* settings); nil is plaintext.
 	KafkaSecurity *kafkasec.Security `json:"-"`
 

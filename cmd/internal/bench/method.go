@@ -2,9 +2,11 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -18,7 +20,7 @@ const scenarioFailed = "failed"
 const SLOp99 = 250.0
 
 // Result is one run of scripts/bench.sh: a kudos-bench JSON line labelled with its set (capacity, small,
-// idle, join) and run number.
+// idle, join, join-redis, votes, twonode, overload) and run number.
 type Result struct {
 	Set string `json:"set"`
 	Run int    `json:"run"`
@@ -167,7 +169,7 @@ func yesNo(b bool) string {
 }
 
 // WriteTables writes the markdown tables of scripts/bench.sh's results: the capacity sweep and the capacity
-// at SLO, the small room, idle memory and the join storm. Each figure is the median of its runs, the runs
+// at SLO, the small room, idle memory, the join storm (in memory and on Redis), the vote storm and two nodes. Each figure is the median of its runs, the runs
 // listed in order (run 1 / run 2 / …) with the 1-minute load average before each.
 func WriteTables(w io.Writer, results []Result) error {
 	var b strings.Builder
@@ -206,14 +208,29 @@ func WriteTables(w io.Writer, results []Result) error {
 		fmt.Fprintf(&b, "| sockets connected | %s | %s | |\n\n", thousands(median(runs, func(r Result) float64 { return float64(r.Connected) })),
 			joinRuns(runs, func(r Result) string { return thousands(float64(r.Connected)) }))
 	}
-	if runs := runsOf(results, "join"); len(runs) > 0 {
-		fmt.Fprintf(&b, "### Join storm (%s viewers, 64 dials at once)\n\n", thousands(float64(runs[0].Viewers)))
+	writeJoinTable(&b, runsOf(results, "join"), "")
+	writeJoinTable(&b, runsOf(results, "join-redis"), ", state on Redis")
+	if runs := runsOf(results, "votes"); len(runs) > 0 {
+		fmt.Fprintf(&b, "### Vote storm (%s viewers vote at once, 4 options)\n\n", thousands(float64(runs[0].Viewers)))
 		b.WriteString("| figure | median | runs | load before |\n|---|---|---|---|\n")
-		fmt.Fprintf(&b, "| joins/s | %s | %s | %s |\n", thousands(median(runs, func(r Result) float64 { return r.JoinsPerSec })),
-			joinRuns(runs, func(r Result) string { return thousands(r.JoinsPerSec) }), loads(runs))
-		fmt.Fprintf(&b, "| sockets welcomed | %s | %s | |\n\n", thousands(median(runs, func(r Result) float64 { return float64(r.Connected) })),
-			joinRuns(runs, func(r Result) string { return thousands(float64(r.Connected)) }))
+		fmt.Fprintf(&b, "| first vote → last ack, s | %.2f | %s | %s |\n", median(runs, func(r Result) float64 { return r.VoteSpan / 1000 }),
+			joinRuns(runs, func(r Result) string { return fmt.Sprintf("%.2f", r.VoteSpan/1000) }), loads(runs))
+		fmt.Fprintf(&b, "| votes acked | %s | %s | |\n", thousands(median(runs, func(r Result) float64 { return float64(r.VotesAcked) })),
+			joinRuns(runs, func(r Result) string { return thousands(float64(r.VotesAcked)) }))
+		fmt.Fprintf(&b, "| tally exact | %s | %s | |\n\n", yesNo(majority(runs, Result.tallyExact)),
+			joinRuns(runs, func(r Result) string { return yesNo(r.tallyExact()) }))
 	}
+	if runs := runsOf(results, "twonode"); len(runs) > 0 {
+		fmt.Fprintf(&b, "### Two nodes on one Redis (%s viewers × %s comments/s)\n\n", thousands(float64(runs[0].Viewers)), thousands(runs[0].Rate))
+		b.WriteString("| figure | median | runs | load before |\n|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| deliveries/s | %s | %s | %s |\n", thousands(median(runs, func(r Result) float64 { return r.PerSec })), joinRuns(runs, func(r Result) string { return thousands(r.PerSec) }), loads(runs))
+		fmt.Fprintf(&b, "| p50 ms | %s | %s | |\n", ms(median(runs, func(r Result) float64 { return r.P50 })), joinRuns(runs, func(r Result) string { return ms(r.P50) }))
+		fmt.Fprintf(&b, "| p99 ms | %s | %s | |\n", ms(median(runs, func(r Result) float64 { return r.P99 })), joinRuns(runs, func(r Result) string { return ms(r.P99) }))
+		fmt.Fprintf(&b, "| missing | %s | %s | |\n", thousands(median(runs, func(r Result) float64 { return float64(r.Missing) })), joinRuns(runs, func(r Result) string { return fmt.Sprint(r.Missing) }))
+		fmt.Fprintf(&b, "| dropped | %s | %s | |\n\n", thousands(median(runs, func(r Result) float64 { return float64(r.Dropped) })), joinRuns(runs, func(r Result) string { return fmt.Sprint(r.Dropped) }))
+	}
+	writeOverloadTable(&b, results)
+	writeKafkaTable(&b, results)
 	n := 0
 	for _, r := range results {
 		if r.Scenario == scenarioFailed {
@@ -225,6 +242,25 @@ func WriteTables(w io.Writer, results []Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// tallyExact: a vote storm whose final tally equals the acked votes, every vote sent acked.
+func (r Result) tallyExact() bool {
+	return r.Scenario == ScenarioVotes && r.TallyExact && r.VotesAcked == r.VotesSent && r.VotesAcked > 0
+}
+
+// writeJoinTable writes the join storm's table for runs (nothing when there are none); what tells the set
+// apart in the title.
+func writeJoinTable(b *strings.Builder, runs []Result, what string) {
+	if len(runs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### Join storm (%s viewers, 64 dials at once%s)\n\n", thousands(float64(runs[0].Viewers)), what)
+	b.WriteString("| figure | median | runs | load before |\n|---|---|---|---|\n")
+	fmt.Fprintf(b, "| joins/s | %s | %s | %s |\n", thousands(median(runs, func(r Result) float64 { return r.JoinsPerSec })),
+		joinRuns(runs, func(r Result) string { return thousands(r.JoinsPerSec) }), loads(runs))
+	fmt.Fprintf(b, "| sockets welcomed | %s | %s | |\n\n", thousands(median(runs, func(r Result) float64 { return float64(r.Connected) })),
+		joinRuns(runs, func(r Result) string { return thousands(float64(r.Connected)) }))
 }
 
 func ms(v float64) string {
@@ -249,4 +285,45 @@ func thousands(v float64) string {
 		return "-" + s
 	}
 	return s
+}
+
+// writeOverloadTable writes the overload set's table: past capacity the server skips chat (and only chat),
+// telling each viewer how many in chat.skipped frames; how much of the chat a viewer got, and how late what
+// arrived was. One row per viewers × rate; nothing when there are no overload runs.
+func writeOverloadTable(b *strings.Builder, results []Result) {
+	by := map[[2]float64][]Result{}
+	for _, r := range results {
+		if r.Set == "overload" {
+			k := [2]float64{float64(r.Viewers), r.Rate}
+			by[k] = append(by[k], r)
+		}
+	}
+	if len(by) == 0 {
+		return
+	}
+	keys := slices.Collect(maps.Keys(by))
+	slices.SortFunc(keys, func(a, b [2]float64) int {
+		if c := cmp.Compare(a[0]*a[1], b[0]*b[1]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[0], b[0])
+	})
+	b.WriteString("### Overload (40 posting users, past capacity)\n\n")
+	b.WriteString("| viewers × comments/s | deliveries/s offered | chat delivered (share) | chat skipped, told to viewers | not accounted for | p50 ms | p99 ms of what arrived | dropped | runs: share; p99 ms | load before |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, k := range keys {
+		runs := by[k]
+		med := func(f func(Result) float64) float64 { return median(runs, f) }
+		fmt.Fprintf(b, "| %s × %s | %s | %s (%.1f%%) | %s | %s | %s | %s | %s | %s; %s | %s |\n",
+			thousands(k[0]), thousands(k[1]), thousands(k[0]*k[1]),
+			thousands(med(func(r Result) float64 { return float64(r.Deliveries) })), med(func(r Result) float64 { return r.DeliveredShare })*100,
+			thousands(med(func(r Result) float64 { return float64(r.ChatSkipped) })),
+			thousands(med(func(r Result) float64 { return float64(r.Missing - r.ChatSkipped) })),
+			ms(med(func(r Result) float64 { return r.P50 })), ms(med(func(r Result) float64 { return r.P99 })),
+			thousands(med(func(r Result) float64 { return float64(r.Dropped) })),
+			joinRuns(runs, func(r Result) string { return fmt.Sprintf("%.3f", r.DeliveredShare) }),
+			joinRuns(runs, func(r Result) string { return ms(r.P99) }),
+			loads(runs))
+	}
+	b.WriteString("\n")
 }

@@ -24,13 +24,14 @@ const (
 )
 
 // frameTypes are the envelope types counted by name; anything else counts as "other".
-var frameTypes = []string{"welcome", "comment", "ack", "error", "presence", "likes", "points", "poll.opened", "poll.tally", "poll.closed", "notice", "other"}
+var frameTypes = []string{"welcome", "comment", "ack", "error", "presence", "likes", "points", "poll.opened", "poll.tally", "poll.closed", "notice", "chat.skipped", "other"}
 
 const (
 	typeComment = 1
 	typeAck     = 2
 	typeError   = 3
-	typeOther   = 11
+	typeSkipped = 11 // chat.skipped {"count"}: comments the server did not send this viewer (overload)
+	typeOther   = 12
 )
 
 // pool is a set of sockets on one stream, each with one reader goroutine that counts what arrives.
@@ -54,8 +55,9 @@ type pool struct {
 	stopping atomic.Bool
 	open     atomic.Int64
 
-	types      [12]atomic.Int64
+	types      [13]atomic.Int64
 	comments   atomic.Int64
+	skipped    atomic.Int64 // the counts of the chat.skipped frames received
 	latency    Histogram
 	votesSent  atomic.Int64
 	votesAcked atomic.Int64
@@ -238,10 +240,11 @@ func (p *pool) ended(err error) {
 }
 
 var (
-	typePrefix = []byte(`{"type":"`)
-	idPrefix   = []byte(`"id":"`)
-	codePrefix = []byte(`"code":"`)
-	sentMarker = []byte(`"text":"t=`)
+	typePrefix  = []byte(`{"type":"`)
+	idPrefix    = []byte(`"id":"`)
+	codePrefix  = []byte(`"code":"`)
+	sentMarker  = []byte(`"text":"t=`)
+	countPrefix = []byte(`"count":`)
 )
 
 // handle counts one envelope. Server envelopes start with {"type":"…","id":"…" (the codec's field order);
@@ -263,6 +266,12 @@ func (p *pool) handle(m *member, line []byte, now time.Time) {
 		if i := bytes.Index(line, sentMarker); i >= 0 {
 			if sent, ok := leadingInt(line[i+len(sentMarker):]); ok {
 				p.latency.Record(now.Sub(time.Unix(0, sent)))
+			}
+		}
+	case typeSkipped:
+		if i := bytes.Index(line, countPrefix); i >= 0 {
+			if n, ok := leadingInt(line[i+len(countPrefix):]); ok {
+				p.skipped.Add(n)
 			}
 		}
 	case typeAck, typeError:
@@ -471,6 +480,7 @@ func (p *pool) snapshot() Stats {
 		}
 	}
 	st.Comments = p.comments.Load()
+	st.ChatSkipped = p.skipped.Load()
 	st.Latency.Merge(&p.latency)
 	st.VotesSent = p.votesSent.Load()
 	st.VotesAcked = p.votesAcked.Load()

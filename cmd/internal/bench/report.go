@@ -54,6 +54,11 @@ type Report struct {
 	P99           float64          `json:"p99_ms,omitempty"`
 	Max           float64          `json:"max_ms,omitempty"`
 
+	// ChatSkipped is the comments the server told viewers it skipped (chat.skipped counts); DeliveredShare
+	// is Deliveries ÷ Expected: how much of the chat a viewer got.
+	ChatSkipped    int64   `json:"chat_skipped,omitempty"`
+	DeliveredShare float64 `json:"delivered_share,omitempty"`
+
 	VotesSent  int64            `json:"votes_sent,omitempty"`
 	VotesAcked int64            `json:"votes_acked,omitempty"`
 	VoteErrors map[string]int64 `json:"vote_errors,omitempty"`
@@ -79,6 +84,19 @@ type Report struct {
 
 	Events       int     `json:"events,omitempty"`
 	EventsPerSec float64 `json:"events_per_s,omitempty"`
+	// The kafka scenario: the mean spool line of an event (its JSON, which is the record's value), the
+	// events per group commit of the spool and per acknowledged Kafka write, the compression (none).
+	EventBytes      float64 `json:"event_bytes,omitempty"`
+	EventsPerCommit float64 `json:"events_per_commit,omitempty"`
+	EventsPerBatch  float64 `json:"events_per_batch,omitempty"`
+	Compression     string  `json:"compression,omitempty"`
+	// With -kcat: the same number of records of the same values, keys and header sizes, sent by kcat
+	// (librdkafka) with acks=all to a topic of the same partitions on the same broker, after the sink's run;
+	// KcatRatio is EventsPerSec ÷ KcatEventsPerSec.
+	KcatEventsPerSec float64 `json:"kcat_events_per_s,omitempty"`
+	KcatCPU          float64 `json:"kcat_cpu_s,omitempty"`
+	KcatRatio        float64 `json:"kcat_ratio,omitempty"`
+	KcatVersion      string  `json:"kcat_version,omitempty"`
 }
 
 // setStats fills the viewer figures of r from st.
@@ -87,6 +105,7 @@ func (r *Report) setStats(st Stats) {
 	r.Dropped, r.DropsByCode = st.dropped(), st.Drops
 	r.Frames = st.Frames
 	r.Deliveries, r.Complete, r.Missing = st.Comments, st.Complete, st.Missing
+	r.ChatSkipped = st.ChatSkipped
 	r.Samples = st.Latency.Count()
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	r.P50, r.P95, r.P99, r.Max = ms(st.Latency.Quantile(0.50)), ms(st.Latency.Quantile(0.95)), ms(st.Latency.Quantile(0.99)), ms(st.Latency.Max())
@@ -115,8 +134,14 @@ func (r Report) WriteTable(w io.Writer) error {
 	row("load (before → after)", "%s → %s", r.Load, r.LoadAfter)
 	row("elapsed", "%.1f s", float64(r.Elapsed))
 	if r.Scenario == ScenarioKafka {
-		row("events", "%d", r.Events)
+		row("events", "%d of %.0f bytes (compression %s)", r.Events, r.EventBytes, r.Compression)
 		row("events/s (acks=all)", "%.0f", r.EventsPerSec)
+		row("events per spool commit / Kafka write", "%.1f / %.1f", r.EventsPerCommit, r.EventsPerBatch)
+		row("bench CPU (sink and publishers)", "%.1f s (%.2f cores)", r.BenchCPU, r.BenchCores)
+		if r.KcatEventsPerSec > 0 {
+			row("kcat events/s (acks=all)", "%.0f (CPU %.1f s; %s)", r.KcatEventsPerSec, r.KcatCPU, r.KcatVersion)
+			row("sink ÷ kcat", "%.2f", r.KcatRatio)
+		}
 		return tw.Flush()
 	}
 	row("viewers connected", "%d of %d (%d processes), %d dial errors", r.Connected, r.Viewers, r.Procs, r.DialErrors)
@@ -130,6 +155,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		row("comments sent / acked", "%d / %d by %d posters at %.1f/s over %.1f s %s", r.CommentsSent, r.CommentsAcked, r.Posters, r.Rate, float64(r.Posting), errs(r.SendErrors))
 		row("deliveries (expected)", "%d (%d), %d viewers got all, %d missing", r.Deliveries, r.Expected, r.Complete, r.Missing)
 		row("deliveries/s", "%.0f", r.PerSec)
+		row("chat skipped (told to viewers)", "%d; delivered share %.3f", r.ChatSkipped, r.DeliveredShare)
 		row("latency p50/p95/p99/max", "%.1f / %.1f / %.1f / %.1f ms (%d samples)", r.P50, r.P95, r.P99, r.Max, r.Samples)
 		row("skipped by server sampling", "%d", r.ServerSampled)
 		if r.ServerCPU > 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/kudos-live/kudos/cmd/internal/eventsink"
 	"github.com/kudos-live/kudos/engagement"
@@ -82,6 +83,9 @@ func runFanout(ctx context.Context, cfg Config, rep *Report) error {
 	rep.SendErrors = posters.snapshotSendErrors()
 	rep.Expected = expected * int64(st.Connected)
 	rep.PerSec = float64(st.Comments) / posting.Seconds()
+	if rep.Expected > 0 {
+		rep.DeliveredShare = float64(st.Comments) / float64(rep.Expected)
+	}
 	return ctx.Err()
 }
 
@@ -269,6 +273,9 @@ func runKafka(ctx context.Context, cfg Config, rep *Report) error {
 	if err := sink.Flush(ctx); err != nil {
 		return fmt.Errorf("first event to Kafka (topic creation): %w", err)
 	}
+	rep.Compression = "none"
+	before := sink.Stats()
+	cpu0 := processCPU()
 	var next atomic.Int64
 	var published atomic.Int64
 	errc := make(chan error, cfg.Posters)
@@ -311,11 +318,20 @@ func runKafka(ctx context.Context, cfg Config, rep *Report) error {
 	defer cancel()
 	ferr := sink.Flush(fctx)
 	elapsed := time.Since(start)
+	rep.BenchCPU = processCPU() - cpu0
+	rep.BenchCores = rep.BenchCPU / elapsed.Seconds()
 	stop()
 	rep.LoadAfter = loadAvg()
 	rep.Viewers, rep.Procs = 0, 0
 	rep.Events = int(published.Load())
 	rep.EventsPerSec = float64(rep.Events) / elapsed.Seconds()
+	after := sink.Stats()
+	if n := after.Commits - before.Commits; n > 0 {
+		rep.EventsPerCommit = float64(after.Spooled-before.Spooled) / float64(n)
+	}
+	if n := after.Batches - before.Batches; n > 0 {
+		rep.EventsPerBatch = float64(after.Sent-before.Sent) / float64(n)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("publish: %w", err)
@@ -324,6 +340,29 @@ func runKafka(ctx context.Context, cfg Config, rep *Report) error {
 	if ferr != nil {
 		return fmt.Errorf("flush to Kafka: %w", ferr)
 	}
+	// The same events as the publishers made, encoded as the spool holds them (made after the run, so that
+	// they do not change the garbage collector's pace during it): their mean size, and kcat's input.
+	payload, err := makeKcatPayload(cfg, cfg.Events, event)
+	if err != nil {
+		return err
+	}
+	rep.EventBytes = payload.meanValue()
+	if cfg.Kcat == "" {
+		return nil
+	}
+	sink.Close() // idle by now; its goroutines stop before kcat's run
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	partitions, err := topicPartitions(ctx, client, cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("partitions of %s: %w", cfg.Topic, err)
+	}
+	fmt.Fprintf(cfg.stderr(), "kcat: %d records of %.0f bytes to %s.kcat (%d partitions)\n", payload.records, payload.meanValue(), cfg.Topic, partitions)
+	kr, err := runKcat(ctx, cfg, payload, partitions)
+	if err != nil {
+		return err
+	}
+	rep.KcatEventsPerSec, rep.KcatCPU, rep.KcatVersion = kr.perSec, kr.cpu, kr.version
+	rep.KcatRatio = rep.EventsPerSec / kr.perSec
 	return nil
 }
 

@@ -16,6 +16,9 @@ type Stats struct {
 	Frames   map[string]int64 `json:"frames"`   // envelopes received, by type
 	Comments int64            `json:"comments"` // comment envelopes received by all viewers
 	Latency  *Histogram       `json:"latency"`  // send-to-receive time of comments
+	// ChatSkipped is the sum of the counts of the chat.skipped frames received: comments the server told a
+	// viewer it did not send them (an overloaded node skips chat, and only chat).
+	ChatSkipped int64 `json:"chat_skipped,omitempty"`
 
 	// Drops counts sockets closed by the server, by close code (1008 slow consumer, 1001 shutdown…).
 	Drops map[int]int `json:"drops"`
@@ -54,6 +57,7 @@ func (s *Stats) Add(o Stats) {
 		s.Frames[k] += v
 	}
 	s.Comments += o.Comments
+	s.ChatSkipped += o.ChatSkipped
 	s.Latency.Merge(o.Latency)
 	for k, v := range o.Drops {
 		s.Drops[k] += v

@@ -304,10 +304,13 @@ type record struct {
 }
 
 // read returns up to limit records between r.pos and committed, and moves r.pos past them.
-// maxBytes bounds one read (a longer single line is still returned whole).
+// maxBytes bounds the lines of one read, over all its segments and chunks (a longer single line is still
+// returned, alone): the forwarder sends them in one call, whose records of a partition must fit one produce
+// request (see readBytes).
 func (r *spoolReader) read(committed position, limit int, maxBytes int) ([]record, error) {
 	var out []record
-	for len(out) < limit && r.pos.before(committed) {
+	used := 0 // bytes of the lines in out
+	for len(out) < limit && used < maxBytes && r.pos.before(committed) {
 		if r.pos.seg < committed.seg {
 			// A finished segment: read to its end, then move on.
 			st, err := os.Stat(segmentPath(r.dir, r.pos.seg))
@@ -319,15 +322,21 @@ func (r *spoolReader) read(committed position, limit int, maxBytes int) ([]recor
 				r.pos = position{seg: r.pos.seg + 1}
 				continue
 			}
-			recs, err := r.readSegment(st.Size(), limit-len(out), maxBytes)
+			recs, err := r.readSegment(st.Size(), limit-len(out), maxBytes-used, len(out) == 0)
 			out = append(out, recs...)
+			for _, rec := range recs {
+				used += len(rec.line) + 1
+			}
 			if err != nil || len(recs) == 0 {
 				return out, err
 			}
 			continue
 		}
-		recs, err := r.readSegment(committed.off, limit-len(out), maxBytes)
+		recs, err := r.readSegment(committed.off, limit-len(out), maxBytes-used, len(out) == 0)
 		out = append(out, recs...)
+		for _, rec := range recs {
+			used += len(rec.line) + 1
+		}
 		if err != nil || len(recs) == 0 {
 			return out, err
 		}
@@ -335,8 +344,9 @@ func (r *spoolReader) read(committed position, limit int, maxBytes int) ([]recor
 	return out, nil
 }
 
-// readSegment reads whole lines of segment r.pos.seg from r.pos.off up to end.
-func (r *spoolReader) readSegment(end int64, limit int, maxBytes int) ([]record, error) {
+// readSegment reads whole lines of segment r.pos.seg from r.pos.off up to end, at most maxBytes of them;
+// when the next line is longer it returns that line alone if grow, else nothing.
+func (r *spoolReader) readSegment(end int64, limit int, maxBytes int, grow bool) ([]record, error) {
 	if r.f == nil {
 		f, err := os.Open(segmentPath(r.dir, r.pos.seg))
 		if err != nil {
@@ -359,6 +369,9 @@ func (r *spoolReader) readSegment(end int64, limit int, maxBytes int) ([]record,
 			if want >= end-r.pos.off {
 				return nil, fmt.Errorf("read %s at %d: no line end before %d", r.f.Name(), r.pos.off, end)
 			}
+			if !grow {
+				return nil, nil // for the next read
+			}
 			want = min(want*2, end-r.pos.off) // one line longer than maxBytes
 			continue
 		}
@@ -367,10 +380,17 @@ func (r *spoolReader) readSegment(end int64, limit int, maxBytes int) ([]record,
 		off := r.pos.off
 		for len(data) > 0 && len(out) < limit {
 			i := bytes.IndexByte(data, '\n')
-			line := bytes.Clone(data[:i])
 			off += int64(i) + 1
-			out = append(out, record{line: line, end: position{seg: r.pos.seg, off: off}})
+			out = append(out, record{line: data[:i:i], end: position{seg: r.pos.seg, off: off}})
 			data = data[i+1:]
+		}
+		// The lines outlive r.buf (they are in flight to Kafka while the next read fills it): one copy of
+		// them all, which the records share.
+		lines := bytes.Clone(buf[:off-r.pos.off])
+		for i, p := 0, 0; i < len(out); i++ {
+			n := len(out[i].line)
+			out[i].line = lines[p : p+n : p+n]
+			p += n + 1
 		}
 		r.pos.off = off
 		return out, nil

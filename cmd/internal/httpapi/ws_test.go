@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -399,23 +400,33 @@ func TestFloodedChatIsSampledPerViewer(t *testing.T) {
 	if err := ts.reg.Deliver(context.Background(), engagement.Outcome{Stream: "s1", Broadcast: []engagement.Frame{{Type: "notice", Data: map[string]any{"kind": "end-marker"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	count := func(c *wsClient) int {
-		got := 0
+	// count returns the comments c received and the sum of the chat.skipped counts it was told.
+	count := func(c *wsClient) (got, skipped int) {
 		for {
 			f := c.expectAny()
-			if f.Type == "notice" {
-				return got
-			}
-			if f.Type == "comment" {
+			switch f.Type {
+			case "notice":
+				return got, skipped
+			case "comment":
 				got++
+			case "chat.skipped":
+				var d struct{ Count int }
+				if err := json.Unmarshal(f.Data, &d); err != nil || d.Count <= 0 {
+					t.Fatalf("chat.skipped %s: %v", f.Data, err)
+				}
+				skipped += d.Count
 			}
 		}
 	}
-	if got := count(author); got != n {
-		t.Fatalf("author saw %d of own %d comments, want all", got, n)
+	if got, skipped := count(author); got != n || skipped != 0 {
+		t.Fatalf("author saw %d of own %d comments (told %d skipped), want all", got, n, skipped)
 	}
-	if got := count(reader); got < 20 || got > 40 { // the burst of 20, then 20/s for the ~0.5 s of flood
+	got, skipped := count(reader)
+	if got < 20 || got > 40 { // the burst of 20, then 20/s for the ~0.5 s of flood
 		t.Fatalf("reader saw %d of %d flooded comments, want about the 20/s sample", got, n)
+	}
+	if got+skipped != n {
+		t.Fatalf("reader saw %d comments and was told %d skipped: %d, want %d", got, skipped, got+skipped, n)
 	}
 }
 
@@ -424,7 +435,8 @@ func TestFloodedChatIsSampledPerViewer(t *testing.T) {
 func TestWriteDelayBatchesMessages(t *testing.T) {
 	opts := serverOpts{}
 	opts.streamCfg.WriteDelay = 500 * time.Millisecond
-	opts.streamCfg.WriteDelayFrom = 1 // every stream counts as big
+	opts.streamCfg.WriteDelayFrom = 1  // every stream counts as big
+	opts.streamCfg.WriteDelayLoad = -1 // and the node as busy
 	ts := newTestServer(t, opts)
 	ts.createStream("s1")
 	c := ts.dial("s1", ts.token("ann", engagement.RoleViewer, ""))
