@@ -227,6 +227,19 @@ func TestMetricsOnOwnAddress(t *testing.T) {
 		if st, _ := get(n.base + "/healthz"); st != http.StatusOK {
 			t.Fatalf("main /healthz: %d", st)
 		}
+		if st, _ := get("http://" + metricsAddr + "/debug/pprof/"); st != http.StatusNotFound {
+			t.Fatalf("profiles without KUDOS_PPROF: %d, want 404", st)
+		}
+	})
+	t.Run("profiles", func(t *testing.T) {
+		metricsAddr := testenv.FreeAddr(t)
+		n, _ := startServer(t, map[string]string{"KUDOS_METRICS_ADDR": metricsAddr, "KUDOS_PPROF": "1"})
+		if st, body := get("http://" + metricsAddr + "/debug/pprof/goroutine?debug=1"); st != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+			t.Fatalf("goroutine profile on the metrics address: %d %.200s", st, body)
+		}
+		if st, body := get(n.base + "/debug/pprof/goroutine?debug=1"); st == http.StatusOK || strings.Contains(body, "goroutine profile") {
+			t.Fatalf("the main listener serves profiles: %d %.200s", st, body)
+		}
 	})
 	t.Run("default", func(t *testing.T) {
 		n, _ := startServer(t, nil)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +28,8 @@ type httpServers struct {
 }
 
 // startHTTP listens on cfg.Addr (and cfg.MetricsAddr when set) and serves e (and the metrics of g) there.
-// With a metrics address the main listener answers /metrics with 404, so the metrics need not be public.
+// With a metrics address the main listener answers /metrics with 404, so the metrics need not be public;
+// with KUDOS_PPROF the metrics listener also serves Go's profiles (net/http/pprof), never the main one.
 func startHTTP(cfg config.Config, e *echo.Echo, g prometheus.Gatherer, log *slog.Logger) (*httpServers, error) {
 	hs := &httpServers{errs: make(chan error, 2)}
 	if cfg.MetricsAddr != "" {
@@ -46,6 +48,12 @@ func startHTTP(cfg config.Config, e *echo.Echo, g prometheus.Gatherer, log *slog
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET "+metricsPath, promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+		if cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, allocs, …
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			log.Warn("profiling on: Go's profiles at /debug/pprof/ on the metrics listener (KUDOS_PPROF)", "addr", cfg.MetricsAddr)
+		}
 		if err := hs.listen(cfg, cfg.MetricsAddr, "KUDOS_METRICS_ADDR", mux, log); err != nil {
 			hs.close()
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,6 +57,7 @@ type Config struct {
 	HTTPIdleTimeout       time.Duration // KUDOS_HTTP_IDLE_TIMEOUT: a keep-alive connection between requests, default DefaultHTTPIdleTimeout
 	HTTPMaxBodyBytes      int64         // KUDOS_HTTP_MAX_BODY: bytes of a request body, default DefaultHTTPMaxBodyBytes
 	MetricsAddr           string        // KUDOS_METRICS_ADDR: serve /metrics there only; empty: on Addr
+	Pprof                 bool          // KUDOS_PPROF=1: Go's profiles at /debug/pprof/ on MetricsAddr (required)
 
 	StreamTTL       time.Duration // KUDOS_STREAM_TTL: a stream's hot state lives this long after its last write; 0 = the default (48h)
 	StreamRetention time.Duration // KUDOS_STREAM_RETENTION: an ended stream's record, timeline and replay live this long; 0 = the default (720h, 30 days)
@@ -321,6 +323,16 @@ func (c *Config) readLimits(getenv func(string) string) error {
 
 func (c *Config) readHTTP(getenv func(string) string) error {
 	c.MetricsAddr = strings.TrimSpace(getenv("KUDOS_METRICS_ADDR"))
+	switch v := strings.TrimSpace(getenv("KUDOS_PPROF")); v {
+	case "", "0", "false":
+	case "1", "true":
+		if c.MetricsAddr == "" {
+			return errors.New("KUDOS_PPROF is set but KUDOS_METRICS_ADDR is not: the profiles are served only on the private metrics listener, never on the public one")
+		}
+		c.Pprof = true
+	default:
+		return fmt.Errorf("KUDOS_PPROF must be 1 or 0, not %q", v)
+	}
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration

@@ -115,6 +115,13 @@ func TestFromEnv(t *testing.T) {
 		{"bad write timeout", map[string]string{"KUDOS_HTTP_WRITE_TIMEOUT": "soon"}, true, nil},
 		{"bad idle timeout", map[string]string{"KUDOS_HTTP_IDLE_TIMEOUT": "-1s"}, true, nil},
 		{"bad body limit", map[string]string{"KUDOS_HTTP_MAX_BODY": "0"}, true, nil},
+		{"profiles on the metrics listener", map[string]string{"KUDOS_PPROF": "1", "KUDOS_METRICS_ADDR": "127.0.0.1:9091"}, false, func(t *testing.T, c Config) {
+			if !c.Pprof {
+				t.Fatal("KUDOS_PPROF=1 not read")
+			}
+		}},
+		{"profiles without a private listener", map[string]string{"KUDOS_PPROF": "1"}, true, nil},
+		{"profiles not a switch", map[string]string{"KUDOS_PPROF": "yes", "KUDOS_METRICS_ADDR": "127.0.0.1:9091"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
