@@ -6,15 +6,19 @@
 #   fanout  8,000 viewers × 20 comments/s: a 10 s CPU profile in the middle of the posting
 #   idle    15,000 idle sockets: heap and goroutine profiles, and the Go runtime's memory split (/metrics)
 #   join    15,000 viewers dialled 64 at a time: a CPU profile of the storm
-# Writes DIR/<name>.pprof and DIR/<name>.top.txt (`go tool pprof -top`), on 127.0.0.1 only.
+#   votes   15,000 viewers vote at once: a CPU profile of the server from the first dial to the last ack
+#   overload 14,000 viewers × 20/s (2× capacity): the server's and the generator's CPU profiles, side by side
+# Writes DIR/<name>.pprof and DIR/<name>.top.txt (`go tool pprof -top`), on 127.0.0.1 only. --only LIST runs
+# a subset (comma-separated names).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-out=""
+out="" only=fanout,idle,join,votes,overload
 while (($#)); do
 	case "$1" in
 	--out) out=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
 	-h | --help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "profile.sh: unknown option $1 (--help)" >&2; exit 2 ;;
 	esac
@@ -52,6 +56,9 @@ pprof_url() { echo "http://127.0.0.1:$mport/debug/pprof/$1"; }
 top() { go tool pprof -top -nodecount=40 "$1" >"${1%.pprof}.top.txt" 2>/dev/null || true; }
 gen() { taskset -c 1 "$work/kudos-bench" -url "http://127.0.0.1:$port" -secret "$secret" -source-addrs 32 "$@"; }
 
+want() { [[ ,$only, == *,$1,* ]]; }
+
+if want fanout; then
 echo "profile.sh: fanout, 8,000 viewers × 20/s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 start
 gen -scenario fanout -viewers 8000 -posters 40 -rate 20 -duration 25s >"$out/fanout.txt" 2>&1 &
@@ -62,7 +69,9 @@ curl -fsS -o "$out/fanout.cpu.pprof" "$(pprof_url 'profile?seconds=10')"
 wait "$gpid" || true
 stop
 top "$out/fanout.cpu.pprof"
+fi
 
+if want idle; then
 echo "profile.sh: idle, 15,000 sockets (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 start
 gen -scenario idle -viewers 15000 -procs 1 -settle 30s >"$out/idle.txt" 2>&1 &
@@ -75,7 +84,9 @@ grep -E '^[0-9]+ @' "$out/idle.goroutine.txt" | sort -rn | head -5 >"$out/idle.g
 wait "$gpid" || true
 stop
 go tool pprof -top -sample_index=inuse_space -nodecount=30 "$out/idle.heap.pprof" >"$out/idle.heap.top.txt" 2>/dev/null || true
+fi
 
+if want join; then
 echo "profile.sh: join storm, 15,000 viewers (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 start
 curl -fsS -o "$out/join.cpu.pprof" "$(pprof_url 'profile?seconds=6')" &
@@ -85,6 +96,32 @@ gen -scenario idle -viewers 15000 -procs 1 -settle 1s -dial-concurrency 64 >"$ou
 wait "$cpid" || true
 stop
 top "$out/join.cpu.pprof"
+fi
+
+if want votes; then
+echo "profile.sh: vote storm, 15,000 viewers (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+start
+curl -fsS -o "$out/votes.cpu.pprof" "$(pprof_url 'profile?seconds=12')" &
+cpid=$!
+sleep 0.5
+gen -scenario votes -viewers 15000 -procs 1 >"$out/votes.txt" 2>&1 || true
+wait "$cpid" || true
+stop
+top "$out/votes.cpu.pprof"
+fi
+
+if want overload; then
+echo "profile.sh: overload, 14,000 viewers × 20/s (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+start
+gen -scenario fanout -viewers 14000 -posters 40 -rate 20 -duration 25s -cpuprofile "$out/overload.generator.cpu.pprof" >"$out/overload.txt" 2>&1 &
+gpid=$!
+sleep 15
+curl -fsS -o "$out/overload.server.cpu.pprof" "$(pprof_url 'profile?seconds=10')"
+wait "$gpid" || true
+stop
+top "$out/overload.server.cpu.pprof"
+top "$out/overload.generator.cpu.pprof"
+fi
 
 echo "profile.sh: done; profiles and their tops in $out" >&2
 ls "$out"
