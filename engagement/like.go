@@ -151,7 +151,8 @@ const likeWindow = time.Second
 
 // likeSampleGap: a sample within this of the one before it is not kept. Every join reads the rate too, so a
 // join storm would otherwise keep thousands of samples a second (and each read would walk them); the rate is
-// then measured over a window up to this much longer than a second.
+// then measured from a sample up to this much older than the newest reading at least a window old (when reads
+// are sparse that reading, and so the window, can be older than a second: as before).
 const likeSampleGap = 10 * time.Millisecond
 
 func newLikeMeter() *likeMeter { return &likeMeter{samples: map[string][]likeSample{}} }
