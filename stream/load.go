@@ -29,6 +29,8 @@ type loadMeter struct {
 	above, below float64
 	// limit: the CPUs the process's cgroup may use (0: no limit known), which may be fewer than GOMAXPROCS
 	limit float64
+	// procs: the CPUs the runtime may run Go code on at once (GOMAXPROCS, at most the machine's)
+	procs func() int
 
 	mu      sync.Mutex // held while sampling
 	lastAt  int64      // UnixNano of the last sample
@@ -38,7 +40,8 @@ type loadMeter struct {
 // newLoadMeter returns a meter that counts the node busy above the share above of its cores; a negative
 // share: always busy.
 func newLoadMeter(above float64, onFlip func(bool)) *loadMeter {
-	l := &loadMeter{cpuTime: processCPUTime, onFlip: onFlip, above: above, below: above * idleShare, limit: cgroupCPULimit()}
+	l := &loadMeter{cpuTime: processCPUTime, onFlip: onFlip, above: above, below: above * idleShare, limit: cgroupCPULimit(),
+		procs: func() int { return min(runtime.GOMAXPROCS(0), runtime.NumCPU()) }}
 	if above < 0 {
 		l.cpuTime = nil
 	}
@@ -91,7 +94,7 @@ func (l *loadMeter) sample(now int64) {
 // cores is how many CPUs the process may use: GOMAXPROCS, at most the CPUs it may run on, at most its
 // cgroup's CPU limit (which the runtime rounds up, and to at least 2, for GOMAXPROCS).
 func (l *loadMeter) cores() float64 {
-	cores := float64(min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
+	cores := float64(l.procs())
 	if l.limit > 0 && l.limit < cores {
 		cores = l.limit
 	}
