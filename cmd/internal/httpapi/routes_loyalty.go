@@ -35,11 +35,7 @@ func (a *API) recordPurchase(c echo.Context) error {
 		return err
 	}
 	a.deliver(c, out)
-	status := http.StatusCreated
-	if res.Replayed {
-		status = http.StatusOK
-	}
-	return c.JSON(status, res)
+	return c.JSON(createdOrReplayed(res.Replayed), res)
 }
 
 // refundPurchase refunds an order: with no body (or {}) what is left of it, with {"refund_id", "amount_fen"}
@@ -96,11 +92,7 @@ func (a *API) redeem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusCreated
-	if r.Replayed {
-		status = http.StatusOK
-	}
-	return c.JSON(status, r)
+	return c.JSON(createdOrReplayed(r.Replayed), r)
 }
 
 func (a *API) leaderboard(c echo.Context) error {
@@ -130,9 +122,14 @@ func (a *API) awardShopPoints(c echo.Context) error {
 		return err
 	}
 	a.deliver(c, out)
-	status := http.StatusCreated
-	if res.Replayed {
-		status = http.StatusOK
+	return c.JSON(createdOrReplayed(res.Replayed), res)
+}
+
+// createdOrReplayed is the status of a write that is idempotent by its key: 201 the first time, 200 for a
+// retry answered with the first result.
+func createdOrReplayed(replayed bool) int {
+	if replayed {
+		return http.StatusOK
 	}
-	return c.JSON(status, res)
+	return http.StatusCreated
 }
